@@ -1,0 +1,48 @@
+//! The broker: how a published frame reaches every node that has subscribers for it.
+//!
+//! The hub encodes a frame once and hands it to [`Broker::publish`]; the broker delivers it to
+//! the [`DeliveryHandler`] of every node that subscribed to its route — in memory that is just
+//! this node's hub, called at once; with Redis (cluster mode) it crosses Redis pub/sub first.
+//! Either way the node receives its deliveries through the same handler, so one node and a
+//! cluster share one delivery path.
+
+mod memory;
+
+use std::sync::Arc;
+
+use tokio_tungstenite::tungstenite::Message;
+
+pub use memory::MemoryBroker;
+
+/// Where a frame goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// Every subscriber of a message channel.
+    Channel { app: Arc<str>, channel: Arc<str> },
+    /// The RTM session of one user.
+    User { app: Arc<str>, user: Arc<str> },
+}
+
+/// A frame on its way to subscribers: encoded once, shared by all.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub route: Route,
+    pub frame: Message,
+}
+
+/// What a node does with a delivery: push it into its local sessions' outboxes.
+pub trait DeliveryHandler: Send + Sync {
+    fn deliver(&self, delivery: &Delivery);
+}
+
+/// Fan-out between nodes.
+pub trait Broker: Send + Sync {
+    /// Registers the node's handler (called once, before any publish).
+    fn set_handler(&self, handler: std::sync::Weak<dyn DeliveryHandler>);
+    /// Sends a frame to every node subscribed to its route, this one included.
+    fn publish(&self, delivery: Delivery);
+    /// This node has its first local subscriber for `route`.
+    fn subscribe(&self, route: &Route);
+    /// This node has no local subscriber left for `route`.
+    fn unsubscribe(&self, route: &Route);
+}

@@ -1,0 +1,185 @@
+//! Client configuration: the RTM `rtmConfig` object (SPEC §4) validated into a
+//! [`ClientConfig`]. Out-of-range values throw at construction, before anything connects.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::names;
+use crate::protocol::SessionKind;
+
+/// Everything a client needs to log in.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub app_id: String,
+    pub user_id: String,
+    /// Servers to try, in order (`privateConfig.accessPointHosts`, else `endpoint`).
+    pub endpoints: Vec<String>,
+    pub kind: SessionKind,
+    /// Seconds, 5..=300.
+    pub presence_timeout: u32,
+    /// Seconds, 5..=1800.
+    pub heartbeat_interval: u32,
+    /// A request without an answer after this long is rejected with a timeout code.
+    pub request_timeout: Duration,
+    /// `login` gives up after this long without a connection.
+    pub login_timeout: Duration,
+    /// One connection attempt (TCP + WebSocket + hello) may take this long.
+    pub connect_timeout: Duration,
+    /// First reconnect delay; doubles per failed attempt up to `reconnect_max`, with jitter.
+    pub reconnect_initial: Duration,
+    pub reconnect_max: Duration,
+    /// Requests in flight at once; more are rejected (OPERATION_RATE_EXCEED_LIMITATION).
+    pub max_pending: usize,
+    pub log_level: Option<String>,
+}
+
+impl ClientConfig {
+    /// A config with the defaults of RTM 2 (presence timeout 300 s, heartbeat 5 s).
+    pub fn new(app_id: &str, user_id: &str, endpoint: &str) -> Self {
+        ClientConfig {
+            app_id: app_id.to_string(),
+            user_id: user_id.to_string(),
+            endpoints: vec![endpoint.to_string()],
+            kind: SessionKind::Rtm,
+            presence_timeout: 300,
+            heartbeat_interval: 5,
+            request_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            reconnect_initial: Duration::from_millis(200),
+            reconnect_max: Duration::from_secs(10),
+            max_pending: 100_000,
+            log_level: None,
+        }
+    }
+
+    /// Checks every value; the error names the offending option.
+    pub fn validate(&self) -> Result<()> {
+        names::app_id(&self.app_id)?;
+        names::user_id(&self.user_id)?;
+        if !(5..=300).contains(&self.presence_timeout) {
+            return Err(Error::invalid(format!(
+                "presenceTimeout {} is outside [5, 300] seconds",
+                self.presence_timeout
+            )));
+        }
+        if !(5..=1800).contains(&self.heartbeat_interval) {
+            return Err(Error::invalid(format!(
+                "heartbeatInterval {} is outside [5, 1800] seconds",
+                self.heartbeat_interval
+            )));
+        }
+        if self.endpoints.is_empty() {
+            return Err(Error::invalid(
+                "no server to connect to: pass `endpoint` (or privateConfig.accessPointHosts), or set PIAZZA_URL",
+            ));
+        }
+        for endpoint in &self.endpoints {
+            if !(endpoint.starts_with("ws://") || endpoint.starts_with("wss://")) {
+                return Err(Error::new(
+                    ErrorCode::InvalidPrivateConfig,
+                    format!("endpoint {endpoint:?} must be a ws:// or wss:// URL"),
+                ));
+            }
+        }
+        if let Some(level) = &self.log_level {
+            crate::logging::parse_level(level)?;
+        }
+        Ok(())
+    }
+
+    /// Builds a config from the RTM constructor arguments; `options` is the JSON of
+    /// `rtmConfig` (plus Piazza's `endpoint`). `env_endpoint` is `PIAZZA_URL`.
+    pub fn from_rtm_options(app_id: &str, user_id: &str, options: &str, env_endpoint: Option<String>) -> Result<Self> {
+        let options: RtmOptions = if options.trim().is_empty() {
+            RtmOptions::default()
+        } else {
+            serde_json::from_str(options).map_err(|e| Error::invalid(format!("rtmConfig: {e}")))?
+        };
+        let mut config = ClientConfig::new(app_id, user_id, "");
+        config.endpoints.clear();
+        if let Some(hosts) = options.private_config.and_then(|p| p.access_point_hosts) {
+            config.endpoints.extend(hosts);
+        }
+        if config.endpoints.is_empty() {
+            if let Some(endpoint) = options.endpoint.or(env_endpoint) {
+                config.endpoints.push(endpoint);
+            }
+        }
+        if let Some(v) = options.presence_timeout {
+            config.presence_timeout = whole_seconds("presenceTimeout", v)?;
+        }
+        if let Some(v) = options.heartbeat_interval {
+            config.heartbeat_interval = whole_seconds("heartbeatInterval", v)?;
+        }
+        if let Some(ms) = options.request_timeout_ms {
+            config.request_timeout = Duration::from_millis(ms.clamp(100, 600_000));
+        }
+        config.log_level = options.log_level;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn whole_seconds(name: &str, value: f64) -> Result<u32> {
+    if value.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&value) {
+        return Err(Error::invalid(format!("{name} must be a whole number of seconds, got {value}")));
+    }
+    Ok(value as u32)
+}
+
+/// `rtmConfig` as the RTM 2 SDK defines it, plus `endpoint`. Options of the cloud SDK that
+/// have no meaning here (`logUpload`, `cloudProxy`, `useStringUserId`, upload hosts) are
+/// accepted and ignored so ported code runs unchanged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RtmOptions {
+    endpoint: Option<String>,
+    presence_timeout: Option<f64>,
+    heartbeat_interval: Option<f64>,
+    log_level: Option<String>,
+    private_config: Option<PrivateConfig>,
+    request_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrivateConfig {
+    access_point_hosts: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_values_are_refused_with_a_reason() {
+        let e = ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","presenceTimeout":4}"#, None)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert!(e.reason.contains("presenceTimeout 4"));
+        let e = ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","heartbeatInterval":1801}"#, None)
+            .unwrap_err();
+        assert!(e.reason.contains("heartbeatInterval"));
+        let e = ClientConfig::from_rtm_options("app", "bad/user", r#"{"endpoint":"ws://x"}"#, None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidUserId);
+        let e = ClientConfig::from_rtm_options("app", "u", "{}", None).unwrap_err();
+        assert!(e.reason.contains("PIAZZA_URL"));
+    }
+
+    #[test]
+    fn access_points_win_over_endpoint_and_env_fills_in() {
+        let c = ClientConfig::from_rtm_options(
+            "app",
+            "u",
+            r#"{"endpoint":"ws://e","privateConfig":{"accessPointHosts":["ws://a","ws://b"]},"logUpload":true}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.endpoints, ["ws://a", "ws://b"]);
+        let c = ClientConfig::from_rtm_options("app", "u", "", Some("ws://env".into())).unwrap();
+        assert_eq!(c.endpoints, ["ws://env"]);
+    }
+}

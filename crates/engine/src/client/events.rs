@@ -1,0 +1,167 @@
+//! What a client reports: answers to requests, messages, pass-through server events, and link
+//! state changes. They leave the engine through [`EventSink`], in the order they happened.
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::time::now_ms;
+
+/// A message payload, in the type it was published in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Text(String),
+    Binary(Bytes),
+}
+
+impl Payload {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Payload::Text(s) => s.as_bytes(),
+            Payload::Binary(b) => b,
+        }
+    }
+}
+
+/// One event from a client, in the order it happened.
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// The answer to a request submitted with [`super::Route::Tag`]: the RTM response object,
+    /// or the error.
+    Response { tag: u64, result: Result<Box<RawValue>, Error> },
+    /// A `message` event: `header` is the RTM message event object without `message`.
+    Message { header: Box<RawValue>, payload: Payload },
+    /// A server event passed through as the RTM event object (`presence`, `topic`, ...).
+    Event { kind: String, body: Box<RawValue> },
+    /// The link changed state (`linkState`).
+    LinkState(LinkStateEvent),
+}
+
+/// RTM 2 link states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkState {
+    Idle,
+    Connecting,
+    Connected,
+    Disconnected,
+    Suspended,
+    Failed,
+}
+
+/// RTM 2 link operations (what caused a state change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkOperation {
+    Login,
+    Logout,
+    ServerReject,
+    AutoReconnect,
+    Reconnected,
+    HeartbeatTimeout,
+    ServerTimeout,
+    NetworkChange,
+}
+
+/// RTM 2 reason codes (`LinkStateChangeReasonCode`) Piazza reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkReason {
+    Login,
+    LoginSuccess,
+    LoginTimeout,
+    LoginNotAuthorized,
+    LoginRejected,
+    Logout,
+    AutoReconnect,
+    ReconnectSuccess,
+    InvalidToken,
+    TokenExpired,
+    InconsistentAppId,
+    SameUidLogin,
+    KickedOutByServer,
+    KeepAliveTimeout,
+    ConnectionError,
+    ServiceNotSupported,
+}
+
+impl LinkReason {
+    /// The RTM description text of the reason (`LinkStateChangeReasonDescription`).
+    pub fn description(self) -> &'static str {
+        match self {
+            LinkReason::Login => "Perform login operation",
+            LinkReason::LoginSuccess => "Login success",
+            LinkReason::LoginTimeout => "Login timeout",
+            LinkReason::LoginNotAuthorized => "Login not authorized",
+            LinkReason::LoginRejected => "Login rejected",
+            LinkReason::Logout => "Logout success",
+            LinkReason::AutoReconnect => "Reconnecting",
+            LinkReason::ReconnectSuccess => "Reconnect success",
+            LinkReason::InvalidToken => "Invalid token",
+            LinkReason::TokenExpired => "Token expired",
+            LinkReason::InconsistentAppId => "Inconsistent app ID",
+            LinkReason::SameUidLogin => "The same uid login on another device",
+            LinkReason::KickedOutByServer => "Kicked out by server",
+            LinkReason::KeepAliveTimeout => "Keep alive timeout",
+            LinkReason::ConnectionError => "Connection error",
+            LinkReason::ServiceNotSupported => "Service not supported",
+        }
+    }
+}
+
+/// The `linkState` event, field for field as RTM 2 has it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkStateEvent {
+    pub current_state: LinkState,
+    pub previous_state: LinkState,
+    pub service_type: &'static str,
+    pub operation: LinkOperation,
+    pub reason: String,
+    pub reason_code: LinkReason,
+    pub affected_channels: Vec<String>,
+    pub unrestored_channels: Vec<String>,
+    pub is_resumed: bool,
+    pub timestamp: u64,
+}
+
+impl LinkStateEvent {
+    pub fn new(current: LinkState, previous: LinkState, operation: LinkOperation, reason: LinkReason) -> Self {
+        LinkStateEvent {
+            current_state: current,
+            previous_state: previous,
+            service_type: "MESSAGE",
+            operation,
+            reason: reason.description().to_string(),
+            reason_code: reason,
+            affected_channels: Vec::new(),
+            unrestored_channels: Vec::new(),
+            is_resumed: false,
+            timestamp: now_ms(),
+        }
+    }
+}
+
+/// Where a client's events go. The addon implements it with a batching threadsafe function;
+/// [`ChannelSink`] hands them to Rust code.
+pub trait EventSink: Send + Sync + 'static {
+    fn emit(&self, event: ClientEvent);
+}
+
+/// An [`EventSink`] that forwards events into an unbounded tokio channel.
+pub struct ChannelSink(mpsc::UnboundedSender<ClientEvent>);
+
+impl ChannelSink {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<ClientEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (ChannelSink(tx), rx)
+    }
+}
+
+impl EventSink for ChannelSink {
+    fn emit(&self, event: ClientEvent) {
+        let _ = self.0.send(event);
+    }
+}

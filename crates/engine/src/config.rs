@@ -1,0 +1,116 @@
+//! Server configuration: what `Server.start(options)`, the `piazza-server` flags, env vars and
+//! TOML file all turn into. Field names are the camelCase keys of SPEC §3 and §8.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Everything a server node needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Interface to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free port (read it back from the server).
+    pub port: u16,
+    /// Per-server limits (SPEC §8).
+    pub limits: Limits,
+    /// Per-connection resources and timeouts.
+    pub connection: ConnectionConfig,
+    /// `debug | info | warn | error | none`; `RUST_LOG` overrides.
+    pub log_level: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            limits: Limits::default(),
+            connection: ConnectionConfig::default(),
+            log_level: None,
+        }
+    }
+}
+
+/// The limits of SPEC §8; defaults follow the seed documents.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest message / topic message payload, in bytes.
+    pub max_message_bytes: usize,
+    /// Publishes per second into one channel (all publishers together); 0 = unlimited.
+    pub publish_rate_per_channel: u32,
+    /// Message channels one client may subscribe to.
+    pub max_subscriptions_per_client: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_message_bytes: 32 * 1024, publish_rate_per_channel: 60, max_subscriptions_per_client: 100 }
+    }
+}
+
+/// Resources of one connection. The outbound queue bound is the slow-consumer policy: a
+/// connection whose queue would exceed `outboundQueueBytes` is closed with close code 4003
+/// ("slow consumer") and counted in `stats().slowConsumers`; nothing is dropped silently.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ConnectionConfig {
+    /// Connections the server accepts at once; more are refused with HTTP 503.
+    pub max_connections: usize,
+    /// Bytes queued for one connection before it counts as a slow consumer.
+    pub outbound_queue_bytes: usize,
+    /// Largest WebSocket message accepted; bigger ones close the connection with 1009.
+    pub max_frame_bytes: usize,
+    /// Time allowed from TCP accept to a complete `hello`, in milliseconds.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            max_connections: 100_000,
+            outbound_queue_bytes: 4 * 1024 * 1024,
+            max_frame_bytes: 256 * 1024,
+            handshake_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Parses the JSON form used by the addon (`Server.start(options)`).
+    pub fn from_json(json: &str) -> Result<Self> {
+        let config: ServerConfig =
+            serde_json::from_str(json).map_err(|e| Error::invalid(format!("server options: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects settings that cannot work.
+    pub fn validate(&self) -> Result<()> {
+        let l = &self.limits;
+        if l.max_message_bytes == 0 || l.max_message_bytes > 16 * 1024 * 1024 {
+            return Err(Error::invalid("limits.maxMessageBytes must be 1..=16777216"));
+        }
+        if l.max_subscriptions_per_client == 0 {
+            return Err(Error::invalid("limits.maxSubscriptionsPerClient must be at least 1"));
+        }
+        let c = &self.connection;
+        if c.max_frame_bytes < l.max_message_bytes + 1024 {
+            return Err(Error::invalid(
+                "connection.maxFrameBytes must exceed limits.maxMessageBytes by at least 1024 bytes of header",
+            ));
+        }
+        if c.outbound_queue_bytes < c.max_frame_bytes {
+            return Err(Error::invalid("connection.outboundQueueBytes must be at least connection.maxFrameBytes"));
+        }
+        if c.max_connections == 0 || c.handshake_timeout_ms == 0 {
+            return Err(Error::invalid("connection.maxConnections and handshakeTimeoutMs must be positive"));
+        }
+        if let Some(level) = &self.log_level {
+            crate::logging::parse_level(level)?;
+        }
+        Ok(())
+    }
+}

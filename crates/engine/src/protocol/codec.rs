@@ -1,0 +1,295 @@
+//! Encoding and decoding of frames. The server decodes client frames strictly and encodes its
+//! own frames once (a published message is encoded once and the same bytes go to every
+//! subscriber); the client decodes server frames leniently, borrowing from the received bytes.
+
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio_tungstenite::tungstenite::{protocol::CloseFrame, Message, Utf8Bytes};
+
+use super::{ClientFrame, MAX_HEADER_BYTES};
+use crate::error::{Error, ErrorCode};
+
+/// A decoded client frame and its payload, if it carried one.
+#[derive(Debug)]
+pub struct Inbound {
+    pub frame: ClientFrame,
+    pub payload: Option<Bytes>,
+}
+
+/// Why a client frame could not be decoded, and the request id if one could be read, so the
+/// error frame can be correlated.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub id: Option<u64>,
+    pub error: Error,
+}
+
+fn malformed(json: &[u8], reason: String) -> DecodeError {
+    #[derive(Deserialize)]
+    struct Peek {
+        id: Option<u64>,
+    }
+    let id = serde_json::from_slice::<Peek>(json).ok().and_then(|p| p.id);
+    DecodeError { id, error: Error::invalid(format!("malformed frame: {reason}")) }
+}
+
+/// Splits a binary frame into its JSON header and its payload.
+fn split_binary(data: &[u8]) -> Result<(&[u8], usize), String> {
+    if data.len() < 4 {
+        return Err("binary frame shorter than its 4-byte header length".into());
+    }
+    let len = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+    if len > MAX_HEADER_BYTES {
+        return Err(format!("binary frame header of {len} bytes exceeds {MAX_HEADER_BYTES}"));
+    }
+    if 4 + len > data.len() {
+        return Err(format!("binary frame header length {len} runs past the frame's {} bytes", data.len()));
+    }
+    Ok((&data[4..4 + len], 4 + len))
+}
+
+/// Decodes one data message from a client. `Ping`/`Pong`/`Close` are not data messages and
+/// must be handled by the caller.
+pub fn decode_client(message: Message) -> Result<Inbound, DecodeError> {
+    match message {
+        Message::Text(text) => {
+            let frame: ClientFrame =
+                serde_json::from_str(&text).map_err(|e| malformed(text.as_bytes(), e.to_string()))?;
+            let mut inbound = Inbound { frame, payload: None };
+            if let ClientFrame::Publish(p) = &mut inbound.frame {
+                match (p.data.take(), p.message_type) {
+                    (Some(data), super::MessageType::String) => inbound.payload = Some(Bytes::from(data)),
+                    (Some(_), super::MessageType::Binary) => {
+                        return Err(DecodeError {
+                            id: Some(p.id),
+                            error: Error::invalid("BINARY payloads travel in binary frames, not in `data`"),
+                        })
+                    }
+                    (None, _) => {
+                        return Err(DecodeError {
+                            id: Some(p.id),
+                            error: Error::invalid("publish needs `data` or a binary frame payload"),
+                        })
+                    }
+                }
+            }
+            Ok(inbound)
+        }
+        Message::Binary(data) => {
+            let (header, offset) =
+                split_binary(&data).map_err(|r| DecodeError { id: None, error: Error::invalid(r) })?;
+            let frame: ClientFrame = serde_json::from_slice(header).map_err(|e| malformed(header, e.to_string()))?;
+            if !frame.takes_payload() {
+                return Err(DecodeError {
+                    id: frame.id(),
+                    error: Error::invalid(format!("op {:?} carries no payload; send it as a text frame", frame.op())),
+                });
+            }
+            if let ClientFrame::Publish(p) = &frame {
+                if p.data.is_some() {
+                    return Err(DecodeError {
+                        id: Some(p.id),
+                        error: Error::invalid("a binary frame carries its payload after the header, not in `data`"),
+                    });
+                }
+            }
+            Ok(Inbound { frame, payload: Some(data.slice(offset..)) })
+        }
+        other => Err(DecodeError { id: None, error: Error::invalid(format!("not a data frame: {other:?}")) }),
+    }
+}
+
+/// Encodes a binary frame: header length, JSON header, payload.
+pub fn encode_binary(header: &impl Serialize, payload: &[u8]) -> Bytes {
+    let mut buf = BytesMut::with_capacity(4 + 160 + payload.len());
+    buf.put_u32(0);
+    {
+        let mut writer = (&mut buf).writer();
+        serde_json::to_writer(&mut writer, header).expect("frame headers always serialize");
+    }
+    let len = (buf.len() - 4) as u32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(payload);
+    buf.freeze()
+}
+
+fn text(value: &impl Serialize) -> Message {
+    Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("frames always serialize")))
+}
+
+/// `{"t":"ok","id":…,"r":{…}}`: the answer to a request; `r` is the RTM response object.
+pub fn ok(id: u64, response: &impl Serialize) -> Message {
+    #[derive(Serialize)]
+    struct Ok<'a, T> {
+        t: &'static str,
+        id: u64,
+        r: &'a T,
+    }
+    text(&Ok { t: "ok", id, r: response })
+}
+
+/// `{"t":"err","id":…,"code":…,"name":"RTM_ERROR_…","reason":"…"}`; `id` is null when the
+/// failed frame had none (or could not be read).
+pub fn err(id: Option<u64>, error: &Error) -> Message {
+    #[derive(Serialize)]
+    struct Err<'a> {
+        t: &'static str,
+        id: Option<u64>,
+        code: i32,
+        name: &'static str,
+        reason: &'a str,
+    }
+    text(&Err { t: "err", id, code: error.code.code(), name: error.code.name(), reason: &error.reason })
+}
+
+/// `{"t":<kind>,"e":{…}}`: a server-pushed event; `e` is the RTM event object.
+pub fn event(kind: &'static str, event: &impl Serialize) -> Message {
+    #[derive(Serialize)]
+    struct Event<'a, T> {
+        t: &'static str,
+        e: &'a T,
+    }
+    text(&Event { t: kind, e: event })
+}
+
+/// A server-pushed event with a raw payload (a binary frame with header `{"t":…,"e":{…}}`).
+pub fn binary_event(kind: &'static str, event: &impl Serialize, payload: &[u8]) -> Message {
+    #[derive(Serialize)]
+    struct Event<'a, T> {
+        t: &'static str,
+        e: &'a T,
+    }
+    Message::Binary(encode_binary(&Event { t: kind, e: event }, payload))
+}
+
+/// A message event: binary frame with header `{"t":"msg","mt":…,"e":{…}}` and the message as
+/// payload. `mt` repeats `e.messageType` so a client can route the payload without parsing `e`.
+pub fn message_event(header: &super::MessageHeader, payload: &[u8]) -> Message {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        t: &'static str,
+        mt: super::MessageType,
+        e: &'a super::MessageHeader,
+    }
+    Message::Binary(encode_binary(&Head { t: "msg", mt: header.message_type, e: header }, payload))
+}
+
+/// Any server frame that is a plain JSON value (welcome, pong).
+pub fn plain(value: &impl Serialize) -> Message {
+    text(value)
+}
+
+/// A close frame with a code and a reason (truncated to the 123 bytes a close frame can hold).
+pub fn close(code: u16, reason: &str) -> Message {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame { code: code.into(), reason: Utf8Bytes::from(reason[..end].to_string()) }))
+}
+
+/// A server frame as the client sees it, borrowing from the received bytes.
+#[derive(Debug, Deserialize)]
+pub struct ServerFrame<'a> {
+    #[serde(borrow)]
+    pub t: Cow<'a, str>,
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(borrow, default)]
+    pub r: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub e: Option<&'a RawValue>,
+    #[serde(default)]
+    pub code: Option<i32>,
+    #[serde(borrow, default)]
+    pub reason: Option<Cow<'a, str>>,
+    /// `mt` of message events.
+    #[serde(default)]
+    pub mt: Option<super::MessageType>,
+}
+
+impl ServerFrame<'_> {
+    /// The error an `err` frame carries.
+    pub fn error(&self) -> Error {
+        let code = self.code.and_then(ErrorCode::from_code).unwrap_or(ErrorCode::InvalidParameter);
+        Error::new(code, self.reason.as_deref().unwrap_or("server error without a reason"))
+    }
+}
+
+/// Decodes a server frame (text: the whole message; binary: header and payload).
+pub fn decode_server(data: &[u8], binary: bool) -> Result<(ServerFrame<'_>, &[u8]), String> {
+    if binary {
+        let (header, offset) = split_binary(data)?;
+        let frame = serde_json::from_slice(header).map_err(|e| format!("bad server frame header: {e}"))?;
+        Ok((frame, &data[offset..]))
+    } else {
+        let frame = serde_json::from_slice(data).map_err(|e| format!("bad server frame: {e}"))?;
+        Ok((frame, &[]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{MessageType, Publish};
+
+    #[test]
+    fn text_publish_moves_data_into_the_payload() {
+        let msg = Message::Text(
+            r#"{"op":"publish","id":3,"channel":"c","messageType":"STRING","data":"hi"}"#.into(),
+        );
+        let inbound = decode_client(msg).unwrap();
+        assert_eq!(inbound.payload.as_deref(), Some(&b"hi"[..]));
+        match inbound.frame {
+            ClientFrame::Publish(Publish { id: 3, data: None, message_type: MessageType::String, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn binary_frames_round_trip_without_inflation() {
+        let header = serde_json::json!({"op":"publish","id":9,"channel":"c","messageType":"BINARY"});
+        let payload = vec![0u8, 255, 1, 2];
+        let bytes = encode_binary(&header, &payload);
+        let inbound = decode_client(Message::Binary(bytes.clone())).unwrap();
+        assert_eq!(inbound.payload.as_deref(), Some(&payload[..]));
+        assert_eq!(bytes.len(), 4 + header.to_string().len() + payload.len());
+    }
+
+    #[test]
+    fn unknown_ops_and_fields_are_errors_with_the_id_when_readable() {
+        let e = decode_client(Message::Text(r#"{"op":"fly","id":4}"#.into())).unwrap_err();
+        assert_eq!(e.id, Some(4));
+        assert_eq!(e.error.code, ErrorCode::InvalidParameter);
+        let e = decode_client(Message::Text(r#"{"op":"subscribe","id":5,"channel":"c","bogus":1}"#.into()))
+            .unwrap_err();
+        assert_eq!(e.id, Some(5));
+        assert!(e.error.reason.contains("bogus"), "{}", e.error.reason);
+        let e = decode_client(Message::Text("not json".into())).unwrap_err();
+        assert_eq!(e.id, None);
+    }
+
+    #[test]
+    fn broken_binary_framing_is_an_error_not_a_panic() {
+        for data in [vec![], vec![0, 0], vec![0, 0, 0, 9, b'{'], vec![255, 255, 255, 255, 0], vec![0, 0, 0, 2, b'{', b'}']] {
+            assert!(decode_client(Message::Binary(Bytes::from(data))).is_err());
+        }
+        let sub = serde_json::json!({"op":"subscribe","id":1,"channel":"c"});
+        let e = decode_client(Message::Binary(encode_binary(&sub, b"x"))).unwrap_err();
+        assert!(e.error.reason.contains("carries no payload"));
+    }
+
+    #[test]
+    fn server_frames_decode_borrowing() {
+        let (f, payload) = decode_server(br#"{"t":"ok","id":1,"r":{"timestamp":5}}"#, false).unwrap();
+        assert_eq!(f.t, "ok");
+        assert_eq!(f.r.unwrap().get(), r#"{"timestamp":5}"#);
+        assert!(payload.is_empty());
+        let bin = encode_binary(&serde_json::json!({"t":"msg","e":{"a":1}}), b"raw");
+        let (f, payload) = decode_server(&bin, true).unwrap();
+        assert_eq!((f.t.as_ref(), payload), ("msg", &b"raw"[..]));
+    }
+}

@@ -1,0 +1,152 @@
+//! HTTP on the WebSocket port: reading a request head, the upgrade answer, and the plain
+//! routes (`GET /healthz`, `GET /metrics`). Hand-rolled on `httparse` because the routes are
+//! few and the upgrade must hand the same socket to the WebSocket layer.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::hub::Hub;
+
+/// Largest request head accepted.
+const MAX_HEAD: usize = 8 * 1024;
+
+/// A parsed request head and the bytes read past it.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub rest: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The `Sec-WebSocket-Key` of a valid upgrade request.
+    pub fn websocket_key(&self) -> Option<&str> {
+        let upgrade = self.header("upgrade")?.eq_ignore_ascii_case("websocket");
+        let connection = self.header("connection")?.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+        let version = self.header("sec-websocket-version") == Some("13");
+        (upgrade && connection && version && self.method == "GET").then(|| self.header("sec-websocket-key")).flatten()
+    }
+
+    pub fn wants_upgrade(&self) -> bool {
+        self.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+    }
+}
+
+/// Why no request could be read.
+#[derive(Debug)]
+pub enum HeadError {
+    Closed,
+    TooLarge,
+    Malformed,
+    Timeout,
+}
+
+/// Reads one request head within `timeout`.
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, timeout: Duration) -> Result<Request, HeadError> {
+    tokio::time::timeout(timeout, async {
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut chunk).await.map_err(|_| HeadError::Closed)?;
+            if n == 0 {
+                return Err(HeadError::Closed);
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let headers = req
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_string()))
+                        .collect();
+                    return Ok(Request {
+                        method: req.method.unwrap_or("").to_string(),
+                        path: req.path.unwrap_or("/").to_string(),
+                        headers,
+                        rest: buf[len..].to_vec(),
+                    });
+                }
+                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
+                Ok(httparse::Status::Partial) => return Err(HeadError::TooLarge),
+                Err(_) => return Err(HeadError::Malformed),
+            }
+        }
+    })
+    .await
+    .unwrap_or(Err(HeadError::Timeout))
+}
+
+/// Writes a complete response and closes.
+pub async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, content_type: &str, body: &str) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn json_error(message: &str) -> String {
+    serde_json::json!({ "error": message }).to_string()
+}
+
+/// Answers a request that is not a WebSocket upgrade.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: Request, hub: &Hub) {
+    let path = request.path.split('?').next().unwrap_or("");
+    match (request.method.as_str(), path) {
+        ("GET", "/healthz") => respond(stream, 200, "application/json", r#"{"status":"ok"}"#).await,
+        ("GET", "/metrics") => respond(stream, 200, "text/plain; version=0.0.4", &metrics(hub)).await,
+        (_, "/healthz" | "/metrics") => respond(stream, 405, "application/json", &json_error("method not allowed")).await,
+        _ if request.wants_upgrade() => {
+            respond(stream, 400, "application/json", &json_error("invalid WebSocket upgrade request")).await
+        }
+        _ => respond(stream, 404, "application/json", &json_error("no such route")).await,
+    }
+}
+
+/// The 503 for connections over `maxConnections`.
+pub async fn refuse_busy<S: AsyncWrite + Unpin>(mut stream: S) {
+    respond(&mut stream, 503, "application/json", &json_error("server at its connection limit")).await;
+}
+
+/// Prometheus text exposition of the node's stats.
+fn metrics(hub: &Hub) -> String {
+    let s = hub.stats();
+    let rows: [(&str, &str, &str, u64); 10] = [
+        ("piazza_connections", "gauge", "Open WebSocket connections", s.connections),
+        ("piazza_users", "gauge", "Logged-in sessions", s.users),
+        ("piazza_channels", "gauge", "Message channels with subscribers", s.channels),
+        ("piazza_stream_channels", "gauge", "Stream channels with members", s.stream_channels),
+        ("piazza_rooms", "gauge", "Rooms with members", s.rooms),
+        ("piazza_messages_in_total", "counter", "Publishes accepted", s.messages_in),
+        ("piazza_messages_out_total", "counter", "Frames delivered by fan-out", s.messages_out),
+        ("piazza_dropped_total", "counter", "Frames dropped", s.dropped),
+        ("piazza_slow_consumers_total", "counter", "Connections closed as slow consumers", s.slow_consumers),
+        ("piazza_bad_frames_total", "counter", "Client frames that could not be decoded", s.bad_frames),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in rows {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+    }
+    out
+}

@@ -1,0 +1,156 @@
+//! Shared helpers of the engine's integration tests: a server on 127.0.0.1:0, logged-in
+//! clients with a channel sink, and a raw WebSocket peer for protocol-level tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use piazza_engine::client::{ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload};
+use piazza_engine::config::ServerConfig;
+use piazza_engine::server::Server;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub async fn server() -> Server {
+    server_with(|_| {}).await
+}
+
+pub async fn server_with(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
+    let mut config = ServerConfig::default();
+    adjust(&mut config);
+    Server::start(config).await.expect("server starts")
+}
+
+/// A client and the events it reports.
+pub struct TestClient {
+    pub client: Client,
+    pub events: UnboundedReceiver<ClientEvent>,
+}
+
+pub fn config(server: &Server, app: &str, user: &str) -> ClientConfig {
+    ClientConfig::new(app, user, &server.url())
+}
+
+pub async fn login(server: &Server, user: &str) -> TestClient {
+    login_with(config(server, "app", user)).await
+}
+
+pub async fn login_with(config: ClientConfig) -> TestClient {
+    let (sink, events) = ChannelSink::new();
+    let client = Client::new(config, Arc::new(sink)).expect("valid config");
+    client.call(|c, r| c.login(r, None)).await.expect("login succeeds");
+    TestClient { client, events }
+}
+
+/// A message event flattened for assertions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub header: Value,
+    pub payload: Payload,
+}
+
+impl TestClient {
+    /// The next event that is not a link-state change.
+    pub async fn next_event(&mut self) -> ClientEvent {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
+            if !matches!(event, ClientEvent::LinkState(_)) {
+                return event;
+            }
+        }
+    }
+
+    pub async fn next_message(&mut self) -> Received {
+        match self.next_event().await {
+            ClientEvent::Message { header, payload } => {
+                Received { header: serde_json::from_str(header.get()).unwrap(), payload }
+            }
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    pub async fn next_link_state(&mut self) -> LinkStateEvent {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
+            if let ClientEvent::LinkState(state) = event {
+                return state;
+            }
+        }
+    }
+
+    /// Asserts that no message arrives within `within`.
+    pub async fn no_message(&mut self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            if let ClientEvent::Message { header, .. } = event {
+                panic!("unexpected message {}", header.get());
+            }
+        }
+    }
+}
+
+pub type RawWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A bare WebSocket to the server, for protocol tests.
+pub async fn raw(server: &Server) -> RawWs {
+    tokio_tungstenite::connect_async(server.url()).await.expect("connects").0
+}
+
+pub fn hello(app: &str, user: &str) -> Message {
+    hello_with(app, user, 5)
+}
+
+pub fn hello_with(app: &str, user: &str, heartbeat: u32) -> Message {
+    Message::Text(
+        serde_json::json!({"op":"hello","v":1,"appId":app,"userId":user,"heartbeat":heartbeat,"presenceTimeout":5})
+            .to_string()
+            .into(),
+    )
+}
+
+/// A raw connection that said hello and got its welcome.
+pub async fn raw_session(server: &Server, user: &str) -> RawWs {
+    let mut ws = raw(server).await;
+    ws.send(hello("app", user)).await.unwrap();
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["t"], "welcome", "{welcome}");
+    ws
+}
+
+/// The next text frame as JSON.
+pub async fn next_json(ws: &mut RawWs) -> Value {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+            Some(Ok(Message::Binary(_))) | Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the close frame and returns its code and reason.
+pub async fn close_of(ws: &mut RawWs) -> (u16, String) {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a close in time") {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(Message::Close(None))) => return (1005, String::new()),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+/// Waits until `check` holds for the server's stats.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
