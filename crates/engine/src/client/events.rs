@@ -148,6 +148,13 @@ impl LinkStateEvent {
 /// [`ChannelSink`] hands them to Rust code.
 pub trait EventSink: Send + Sync + 'static {
     fn emit(&self, event: ClientEvent);
+
+    /// When the sink holds too many undelivered events, a future that resolves once it has
+    /// room again. The client stops reading from the server meanwhile, so back-pressure
+    /// reaches the server (whose slow-consumer policy then applies) instead of memory growing.
+    fn congestion(&self) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+        None
+    }
 }
 
 /// An [`EventSink`] that forwards events into an unbounded tokio channel.

@@ -368,6 +368,13 @@ fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
     frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((close::NORMAL, String::new()))
 }
 
+/// Pauses reading while the event sink is congested (the application is not keeping up).
+async fn wait_for_sink(inner: &Inner) {
+    if let Some(room) = inner.sink.congestion() {
+        room.await;
+    }
+}
+
 /// Runs a connected link until it ends.
 async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
     let (mut sink, mut source) = ws.split();
@@ -405,12 +412,14 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
         tokio::select! {
             item = source.next() => match item {
                 Some(Ok(Message::Text(text))) => {
-                    last_seen = Instant::now();
                     inner.on_frame(text.as_ref(), false);
+                    wait_for_sink(inner).await;
+                    last_seen = Instant::now();
                 }
                 Some(Ok(Message::Binary(bytes))) => {
-                    last_seen = Instant::now();
                     inner.on_frame(&bytes, true);
+                    wait_for_sink(inner).await;
+                    last_seen = Instant::now();
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = close_parts(frame);

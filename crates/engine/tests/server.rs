@@ -1,0 +1,105 @@
+//! Server behaviour: slow consumers, the same user id twice, graceful close, stats.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::SinkExt;
+use piazza_engine::client::{LinkReason, LinkState, Payload, Route, SubscribeOptions};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_consumer_that_stops_reading_is_disconnected_and_counted() {
+    let server = server_with(|c| {
+        c.limits.publish_rate_per_channel = 0;
+        c.connection.max_frame_bytes = 40 * 1024;
+        c.connection.outbound_queue_bytes = 256 * 1024;
+    })
+    .await;
+    // A raw subscriber that never reads again.
+    let mut stuck = raw_session(&server, "stuck").await;
+    stuck.send(Message::Text(json!({"op":"subscribe","id":1,"channel":"firehose"}).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut stuck).await["t"], "ok");
+    let mut healthy = login(&server, "healthy").await;
+    healthy.client.call(|c, r| c.subscribe(r, "firehose", SubscribeOptions::default())).await.unwrap();
+    let publisher = login(&server, "publisher").await;
+    let payload = Payload::Binary(vec![7u8; 4 * 1024].into());
+    let mut sent = 0;
+    while server.stats().slow_consumers == 0 {
+        for _ in 0..20 {
+            publisher.client.publish(Route::Ignore, "firehose", payload.clone(), Default::default()).unwrap();
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(sent < 200_000, "the stuck consumer was never cut off");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.slow_consumers, 1);
+    assert!(stats.dropped > 0);
+    // The healthy subscriber keeps receiving.
+    publisher.client.call(|c, r| c.publish(r, "firehose", Payload::Text("after".into()), Default::default())).await.unwrap();
+    loop {
+        if healthy.next_message().await.payload == Payload::Text("after".into()) {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_same_user_id_logging_in_again_replaces_the_older_session() {
+    let server = server().await;
+    let mut first = login(&server, "dup").await;
+    let _second = login(&server, "dup").await;
+    let state = loop {
+        let state = first.next_link_state().await;
+        if state.current_state == LinkState::Failed {
+            break state;
+        }
+    };
+    assert_eq!(state.reason_code, LinkReason::SameUidLogin);
+    assert!(!first.client.is_active());
+    assert_eq!(server.stats().users, 1);
+}
+
+#[tokio::test]
+async fn close_drains_tells_clients_and_is_idempotent() {
+    let server = server().await;
+    let mut ws = raw_session(&server, "u").await;
+    let closing = server.clone();
+    let (a, b) = tokio::join!(closing.close(), server.close());
+    let _ = (a, b);
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!(code, 1001);
+    assert!(reason.contains("shutting down"));
+    server.close().await;
+    assert!(tokio::net::TcpStream::connect(server.local_addr()).await.is_err(), "still accepting");
+}
+
+#[tokio::test]
+async fn clients_see_the_server_going_away_as_a_disconnect() {
+    let server = server().await;
+    let mut alice = login(&server, "alice").await;
+    server.close().await;
+    while alice.next_link_state().await.current_state != LinkState::Disconnected {}
+    assert!(alice.client.is_active(), "a client keeps trying after the server went away");
+    alice.client.call(|c, r| { c.logout(r); Ok(()) }).await.unwrap();
+    assert!(!alice.client.is_active());
+}
+
+#[tokio::test]
+async fn stats_count_connections_users_channels_and_messages() {
+    let server = server().await;
+    let a = login(&server, "a").await;
+    let mut b = login(&server, "b").await;
+    b.client.call(|c, r| c.subscribe(r, "c1", SubscribeOptions::default())).await.unwrap();
+    b.client.call(|c, r| c.subscribe(r, "c2", SubscribeOptions::default())).await.unwrap();
+    a.client.call(|c, r| c.publish(r, "c1", Payload::Text("x".into()), Default::default())).await.unwrap();
+    b.next_message().await;
+    let s = server.stats();
+    assert_eq!((s.connections, s.users, s.channels, s.messages_in, s.messages_out), (2, 2, 2, 1, 1));
+    a.client.call(|c, r| { c.logout(r); Ok(()) }).await.unwrap();
+    eventually("a's session to end", || server.stats().users == 1).await;
+    eventually("a's connection to close", || server.stats().connections == 1).await;
+}

@@ -1,0 +1,160 @@
+//! The JavaScript event path.
+//!
+//! Engine threads append each event to a batch: one JSON array in a `String` plus one byte
+//! buffer holding binary payloads. The first event of a batch wakes the JS thread through a
+//! weak threadsafe function (weak, so it never keeps Node alive); the JS side then calls
+//! `drain()` once and dispatches the whole batch. Building JS objects on the main thread is the
+//! cost that matters, and one `JSON.parse` per batch is the cheapest way to build many.
+//!
+//! Entry shapes (see `index.js`, `dispatch`):
+//! - `["r", tag, {response}]` / `["e", tag, code, "NAME", "reason"]`: request answers
+//! - `["message", {event…, "message": "text"}]` or `["message", {event…, "message": null}, off, len]`
+//! - `["linkState", {event}]`, `[kind, {event}]` for pass-through server events
+//!
+//! Bound: while more than `HIGH_WATER` events (or bytes of payload) wait for JS, the client
+//! stops reading from its socket ([`EventSink::congestion`]); TCP back-pressure then reaches
+//! the server, whose slow-consumer policy decides. Nothing is dropped here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use parking_lot::Mutex;
+use piazza_engine::client::{ClientEvent, EventSink, Payload};
+use tokio::sync::Notify;
+
+/// Events waiting for JS before the client stops reading.
+const HIGH_WATER_EVENTS: usize = 65_536;
+const HIGH_WATER_BYTES: usize = 64 << 20;
+
+pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+#[derive(Default)]
+struct Batch {
+    json: String,
+    bin: Vec<u8>,
+    count: usize,
+    scheduled: bool,
+}
+
+struct Shared {
+    batch: Mutex<Batch>,
+    drained: Notify,
+}
+
+impl Shared {
+    fn congested(&self) -> bool {
+        let batch = self.batch.lock();
+        batch.count > HIGH_WATER_EVENTS || batch.bin.len() > HIGH_WATER_BYTES
+    }
+}
+
+pub struct JsSink {
+    shared: Arc<Shared>,
+    wake: Wake,
+}
+
+impl JsSink {
+    pub fn new(wake: Wake) -> Self {
+        JsSink { shared: Arc::new(Shared { batch: Mutex::new(Batch::default()), drained: Notify::new() }), wake }
+    }
+
+    /// Takes the batch: the JSON array text and the binary payloads it points into.
+    pub fn drain(&self) -> (String, Vec<u8>) {
+        let (mut json, bin) = {
+            let mut batch = self.shared.batch.lock();
+            batch.scheduled = false;
+            batch.count = 0;
+            (std::mem::take(&mut batch.json), std::mem::take(&mut batch.bin))
+        };
+        self.shared.drained.notify_waiters();
+        if json.is_empty() {
+            json.push('[');
+        }
+        json.push(']');
+        (json, bin)
+    }
+}
+
+fn push_json_str(out: &mut String, value: &str) {
+    // serde_json writes a quoted, escaped string.
+    let quoted = serde_json::to_string(value).expect("strings serialize");
+    out.push_str(&quoted);
+}
+
+impl EventSink for JsSink {
+    fn emit(&self, event: ClientEvent) {
+        let mut batch = self.shared.batch.lock();
+        let b = &mut *batch;
+        b.json.push(if b.json.is_empty() { '[' } else { ',' });
+        match event {
+            ClientEvent::Response { tag, result: Ok(body) } => {
+                b.json.push_str(&format!("[\"r\",{tag},"));
+                b.json.push_str(body.get());
+                b.json.push(']');
+            }
+            ClientEvent::Response { tag, result: Err(error) } => {
+                b.json.push_str(&format!("[\"e\",{tag},{},\"{}\",", error.code.code(), error.code.name()));
+                push_json_str(&mut b.json, &error.reason);
+                b.json.push(']');
+            }
+            ClientEvent::Message { header, payload } => {
+                // The header is the event object; append `message` before its closing brace.
+                let head = header.get().trim_end();
+                let head = head.strip_suffix('}').unwrap_or(head);
+                b.json.push_str("[\"message\",");
+                b.json.push_str(head);
+                b.json.push_str(if head.ends_with('{') { "\"message\":" } else { ",\"message\":" });
+                match payload {
+                    Payload::Text(text) => {
+                        push_json_str(&mut b.json, &text);
+                        b.json.push_str("}]");
+                    }
+                    Payload::Binary(bytes) => {
+                        let offset = b.bin.len();
+                        b.bin.extend_from_slice(&bytes);
+                        b.json.push_str(&format!("null}},{offset},{}]", bytes.len()));
+                    }
+                }
+            }
+            ClientEvent::Event { kind, body } => {
+                b.json.push('[');
+                push_json_str(&mut b.json, &kind);
+                b.json.push(',');
+                b.json.push_str(body.get());
+                b.json.push(']');
+            }
+            ClientEvent::LinkState(state) => {
+                b.json.push_str("[\"linkState\",");
+                b.json.push_str(&serde_json::to_string(&state).expect("link state serializes"));
+                b.json.push(']');
+            }
+        }
+        b.count += 1;
+        if !b.scheduled {
+            b.scheduled = true;
+            drop(batch);
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    fn congestion(&self) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        if !self.shared.congested() {
+            return None;
+        }
+        let shared = self.shared.clone();
+        Some(Box::pin(async move {
+            loop {
+                let drained = shared.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if !shared.congested() {
+                    return;
+                }
+                drained.await;
+            }
+        }))
+    }
+}
