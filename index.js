@@ -190,7 +190,9 @@ class RTM {
     this._listeners = new Map()
     this._pending = new Map()
     this._nextTag = 1
+    // Held while logged in, and while any request waits for its answer.
     this._hold = new Hold()
+    this._pendingHold = new Hold()
     const self = new WeakRef(this)
     try {
       this._native = new native.NativeClient(appId, userId, JSON.stringify(config), () => {
@@ -201,6 +203,7 @@ class RTM {
       throw fromNative('constructor', e)
     }
     holdFinalizer.register(this, this._hold)
+    holdFinalizer.register(this, this._pendingHold)
   }
 
   addEventListener (eventName, listener) {
@@ -237,8 +240,12 @@ class RTM {
         reject(e instanceof RTMError ? e : fromNative(operation, e))
         return
       }
-      if (refused) reject(fromNative(operation, refused))
-      else this._pending.set(tag, { resolve, reject, operation })
+      if (refused) {
+        reject(fromNative(operation, refused))
+      } else {
+        if (this._pending.size === 0) this._pendingHold.acquire()
+        this._pending.set(tag, { resolve, reject, operation })
+      }
     })
   }
 
@@ -247,6 +254,7 @@ class RTM {
     const batch = this._native.drain()
     const entries = JSON.parse(batch.json)
     const bin = batch.bin
+    const settled = this._pending.size > 0
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]
       switch (entry[0]) {
@@ -273,6 +281,7 @@ class RTM {
           this._emit(entry[0], entry[1])
       }
     }
+    if (settled && this._pending.size === 0) this._pendingHold.release()
   }
 
   _onLinkState (event) {

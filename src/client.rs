@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use piazza_engine::client::{Client, ClientConfig, Payload, PublishOptions, Route, SubscribeOptions};
+use piazza_engine::client::{
+    Client, ClientConfig, Payload, PublishOptions, Route, SubscribeOptions,
+};
 use piazza_engine::protocol::ChannelType;
 
 use crate::error;
@@ -44,11 +46,20 @@ impl NativeClient {
     /// Validates the configuration (throws the error JSON on bad values) and creates the
     /// client. `wake` is called (weakly, never keeping Node alive) when events are waiting.
     #[napi(constructor)]
-    pub fn new(app_id: String, user_id: String, options_json: String, wake: Function<(), ()>) -> Result<Self> {
+    pub fn new(
+        app_id: String,
+        user_id: String,
+        options_json: String,
+        wake: Function<(), ()>,
+    ) -> Result<Self> {
         let env_endpoint = std::env::var("PIAZZA_URL").ok().filter(|v| !v.is_empty());
         let config = ClientConfig::from_rtm_options(&app_id, &user_id, &options_json, env_endpoint)
             .map_err(|e| error::to_napi(&e))?;
-        let wake = wake.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
+        let wake = wake
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
         let sink = Arc::new(JsSink::new(wake));
         let client = Client::new(config, sink.clone()).map_err(|e| error::to_napi(&e))?;
         Ok(NativeClient { client, sink })
@@ -58,21 +69,33 @@ impl NativeClient {
     #[napi]
     pub fn drain(&self) -> EventBatch {
         let (json, bin) = self.sink.drain();
-        EventBatch { json, bin: (!bin.is_empty()).then(|| bin.into()) }
+        EventBatch {
+            json,
+            bin: (!bin.is_empty()).then(|| bin.into()),
+        }
     }
 
     #[napi]
     pub fn login(&self, tag: u32, token: Option<String>) -> Option<String> {
-        queued(napi::bindgen_prelude::within_runtime_if_available(|| self.client.login(Route::Tag(tag as u64), token)))
+        queued(napi::bindgen_prelude::within_runtime_if_available(|| {
+            self.client.login(Route::Tag(tag as u64), token)
+        }))
     }
 
     #[napi]
     pub fn logout(&self, tag: u32) {
-        napi::bindgen_prelude::within_runtime_if_available(|| self.client.logout(Route::Tag(tag as u64)))
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            self.client.logout(Route::Tag(tag as u64))
+        })
     }
 
     #[napi]
-    pub fn subscribe(&self, tag: u32, channel: String, options: NativeSubscribeOptions) -> Option<String> {
+    pub fn subscribe(
+        &self,
+        tag: u32,
+        channel: String,
+        options: NativeSubscribeOptions,
+    ) -> Option<String> {
         let options = SubscribeOptions {
             with_message: options.with_message,
             with_presence: options.with_presence,
@@ -80,7 +103,10 @@ impl NativeClient {
             with_metadata: options.with_metadata,
             with_lock: options.with_lock,
         };
-        queued(self.client.subscribe(Route::Tag(tag as u64), &channel, options))
+        queued(
+            self.client
+                .subscribe(Route::Tag(tag as u64), &channel, options),
+        )
     }
 
     #[napi]
@@ -102,14 +128,27 @@ impl NativeClient {
             Either::A(text) => Payload::Text(text),
             Either::B(bytes) => Payload::Binary(bytes::Bytes::copy_from_slice(&bytes)),
         };
-        let channel_type = if channel_type == "USER" { ChannelType::User } else { ChannelType::Message };
-        let options = PublishOptions { custom_type, channel_type };
-        queued(self.client.publish(Route::Tag(tag as u64), &channel, payload, options))
+        let channel_type = if channel_type == "USER" {
+            ChannelType::User
+        } else {
+            ChannelType::Message
+        };
+        let options = PublishOptions {
+            custom_type,
+            channel_type,
+        };
+        queued(
+            self.client
+                .publish(Route::Tag(tag as u64), &channel, payload, options),
+        )
     }
 
     /// The current link state (`IDLE`, `CONNECTING`, …).
     #[napi]
     pub fn link_state(&self) -> String {
-        serde_json::to_value(self.client.link_state()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        serde_json::to_value(self.client.link_state())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 }

@@ -47,7 +47,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_message_bytes: 32 * 1024, publish_rate_per_channel: 60, max_subscriptions_per_client: 100 }
+        Limits {
+            max_message_bytes: 32 * 1024,
+            publish_rate_per_channel: 60,
+            max_subscriptions_per_client: 100,
+        }
     }
 }
 
@@ -81,8 +85,8 @@ impl Default for ConnectionConfig {
 impl ServerConfig {
     /// Parses the JSON form used by the addon (`Server.start(options)`).
     pub fn from_json(json: &str) -> Result<Self> {
-        let config: ServerConfig =
-            serde_json::from_str(json).map_err(|e| Error::invalid(format!("server options: {e}")))?;
+        let config: ServerConfig = serde_json::from_str(json)
+            .map_err(|e| Error::invalid(format!("server options: {e}")))?;
         config.validate()?;
         Ok(config)
     }
@@ -91,10 +95,14 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<()> {
         let l = &self.limits;
         if l.max_message_bytes == 0 || l.max_message_bytes > 16 * 1024 * 1024 {
-            return Err(Error::invalid("limits.maxMessageBytes must be 1..=16777216"));
+            return Err(Error::invalid(
+                "limits.maxMessageBytes must be 1..=16777216",
+            ));
         }
         if l.max_subscriptions_per_client == 0 {
-            return Err(Error::invalid("limits.maxSubscriptionsPerClient must be at least 1"));
+            return Err(Error::invalid(
+                "limits.maxSubscriptionsPerClient must be at least 1",
+            ));
         }
         let c = &self.connection;
         if c.max_frame_bytes < l.max_message_bytes + 1024 {
@@ -103,10 +111,14 @@ impl ServerConfig {
             ));
         }
         if c.outbound_queue_bytes < c.max_frame_bytes {
-            return Err(Error::invalid("connection.outboundQueueBytes must be at least connection.maxFrameBytes"));
+            return Err(Error::invalid(
+                "connection.outboundQueueBytes must be at least connection.maxFrameBytes",
+            ));
         }
         if c.max_connections == 0 || c.handshake_timeout_ms == 0 {
-            return Err(Error::invalid("connection.maxConnections and handshakeTimeoutMs must be positive"));
+            return Err(Error::invalid(
+                "connection.maxConnections and handshakeTimeoutMs must be positive",
+            ));
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;

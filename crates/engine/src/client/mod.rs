@@ -26,11 +26,14 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 pub use self::config::ClientConfig;
 pub use self::events::{
-    ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent, Payload,
+    ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent,
+    Payload,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe};
+use crate::protocol::{
+    encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe,
+};
 use crate::time::now_ms;
 
 /// Where the answer to a request goes.
@@ -56,7 +59,13 @@ pub struct SubscribeOptions {
 
 impl Default for SubscribeOptions {
     fn default() -> Self {
-        SubscribeOptions { with_message: true, with_presence: true, be_quiet: false, with_metadata: false, with_lock: false }
+        SubscribeOptions {
+            with_message: true,
+            with_presence: true,
+            be_quiet: false,
+            with_metadata: false,
+            with_lock: false,
+        }
     }
 }
 
@@ -195,14 +204,24 @@ impl Client {
         let generation = {
             let mut state = self.inner.state.lock();
             if state.phase != Phase::Idle {
-                return Err(Error::new(ErrorCode::DuplicateOperation, "already logged in or logging in"));
+                return Err(Error::new(
+                    ErrorCode::DuplicateOperation,
+                    "already logged in or logging in",
+                ));
             }
             state.phase = Phase::LoggingIn;
             state.generation += 1;
             state.token = token.filter(|t| !t.is_empty());
             let deadline = Instant::now() + self.inner.config.login_timeout;
             // Login's answer is keyed by id 0: it is not a wire request.
-            state.pending.insert(0, Pending { route, deadline, op: Op::Login });
+            state.pending.insert(
+                0,
+                Pending {
+                    route,
+                    deadline,
+                    op: Op::Login,
+                },
+            );
             state.generation
         };
         tokio::spawn(link::supervise(self.inner.clone(), generation));
@@ -221,20 +240,43 @@ impl Client {
             Phase::LoggingOut => {
                 let id = state.take_id();
                 let deadline = Instant::now() + self.inner.config.request_timeout;
-                state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
+                state.pending.insert(
+                    id,
+                    Pending {
+                        route,
+                        deadline,
+                        op: Op::Logout,
+                    },
+                );
             }
             Phase::LoggingIn | Phase::LoggedIn => {
                 state.phase = Phase::LoggingOut;
                 let id = state.take_id();
                 if state.connected {
                     let deadline = Instant::now() + std::time::Duration::from_secs(2);
-                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
-                    state.outgoing.push_back(text_frame(&ClientFrame::Logout(Logout { id })));
+                    state.pending.insert(
+                        id,
+                        Pending {
+                            route,
+                            deadline,
+                            op: Op::Logout,
+                        },
+                    );
+                    state
+                        .outgoing
+                        .push_back(text_frame(&ClientFrame::Logout(Logout { id })));
                     drop(state);
                     self.inner.outgoing_ready.notify_one();
                 } else {
                     let deadline = Instant::now();
-                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
+                    state.pending.insert(
+                        id,
+                        Pending {
+                            route,
+                            deadline,
+                            op: Op::Logout,
+                        },
+                    );
                     drop(state);
                     self.inner.finish_logout();
                 }
@@ -245,21 +287,32 @@ impl Client {
     /// RTM `subscribe`.
     pub fn subscribe(&self, route: Route, channel: &str, options: SubscribeOptions) -> Result<()> {
         names::channel(channel)?;
-        self.inner.submit(route, Op::Subscribe(channel.to_string(), options), |id| {
-            subscribe_frame(id, channel, options)
-        })
+        self.inner
+            .submit(route, Op::Subscribe(channel.to_string(), options), |id| {
+                subscribe_frame(id, channel, options)
+            })
     }
 
     /// RTM `unsubscribe`.
     pub fn unsubscribe(&self, route: Route, channel: &str) -> Result<()> {
         names::channel(channel)?;
-        self.inner.submit(route, Op::Unsubscribe(channel.to_string()), |id| {
-            text_frame(&ClientFrame::Unsubscribe(Unsubscribe { id, channel: channel.to_string() }))
-        })
+        self.inner
+            .submit(route, Op::Unsubscribe(channel.to_string()), |id| {
+                text_frame(&ClientFrame::Unsubscribe(Unsubscribe {
+                    id,
+                    channel: channel.to_string(),
+                }))
+            })
     }
 
     /// RTM `publish` to a message channel or (channelType USER) to a user.
-    pub fn publish(&self, route: Route, channel: &str, payload: Payload, options: PublishOptions) -> Result<()> {
+    pub fn publish(
+        &self,
+        route: Route,
+        channel: &str,
+        payload: Payload,
+        options: PublishOptions,
+    ) -> Result<()> {
         match options.channel_type {
             ChannelType::Message => names::channel(channel)?,
             ChannelType::User => names::user_id(channel)?,
@@ -276,7 +329,10 @@ impl Client {
         if bytes.len() > max {
             return Err(Error::new(
                 ErrorCode::ChannelMessageLengthExceedLimitation,
-                format!("message is {} bytes; at most {max} are allowed", bytes.len()),
+                format!(
+                    "message is {} bytes; at most {max} are allowed",
+                    bytes.len()
+                ),
             ));
         }
         let message_type = match payload {
@@ -297,15 +353,25 @@ impl Client {
     }
 
     /// Runs a call and waits for its answer (for Rust callers).
-    pub async fn call(&self, f: impl FnOnce(&Client, Route) -> Result<()>) -> Result<Box<RawValue>> {
+    pub async fn call(
+        &self,
+        f: impl FnOnce(&Client, Route) -> Result<()>,
+    ) -> Result<Box<RawValue>> {
         let (tx, rx) = oneshot::channel();
         f(self, Route::Oneshot(tx))?;
-        rx.await.unwrap_or_else(|_| Err(Error::new(ErrorCode::NotConnected, "client dropped the request")))
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorCode::NotConnected,
+                "client dropped the request",
+            ))
+        })
     }
 }
 
 fn text_frame(value: &impl serde::Serialize) -> Message {
-    Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("requests serialize")))
+    Message::Text(Utf8Bytes::from(
+        serde_json::to_string(value).expect("requests serialize"),
+    ))
 }
 
 fn subscribe_frame(id: u64, channel: &str, options: SubscribeOptions) -> Message {
@@ -339,19 +405,32 @@ impl Inner {
         match state.phase {
             Phase::LoggedIn | Phase::LoggingIn => {}
             Phase::Idle | Phase::LoggingOut => {
-                return Err(Error::new(ErrorCode::NotLogin, format!("{} needs a logged-in client", op.name())))
+                return Err(Error::new(
+                    ErrorCode::NotLogin,
+                    format!("{} needs a logged-in client", op.name()),
+                ))
             }
         }
         if state.pending.len() >= self.config.max_pending {
             return Err(Error::new(
                 ErrorCode::OperationRateExceedLimitation,
-                format!("{} requests are already waiting for an answer", state.pending.len()),
+                format!(
+                    "{} requests are already waiting for an answer",
+                    state.pending.len()
+                ),
             ));
         }
         let id = state.take_id();
         let deadline = Instant::now() + self.config.request_timeout;
         state.outgoing.push_back(frame(id));
-        state.pending.insert(id, Pending { route, deadline, op });
+        state.pending.insert(
+            id,
+            Pending {
+                route,
+                deadline,
+                op,
+            },
+        );
         let wake = state.outgoing.len() == 1;
         drop(state);
         if wake {
@@ -375,7 +454,9 @@ impl Inner {
     fn complete(&self, id: u64, result: Result<Box<RawValue>>) {
         let pending = {
             let mut state = self.state.lock();
-            let Some(pending) = state.pending.remove(&id) else { return };
+            let Some(pending) = state.pending.remove(&id) else {
+                return;
+            };
             if result.is_ok() {
                 match &pending.op {
                     Op::Subscribe(channel, options) => {
@@ -403,19 +484,29 @@ impl Inner {
     fn expire(&self, now: Instant) {
         let expired: Vec<Pending> = {
             let mut state = self.state.lock();
-            let ids: Vec<u64> = state.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
-            ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect()
+            // Login is answered by the supervisor (it knows why no connection came).
+            let ids: Vec<u64> = state
+                .pending
+                .iter()
+                .filter(|(_, p)| p.deadline <= now && !matches!(p.op, Op::Login))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| state.pending.remove(&id))
+                .collect()
         };
         let mut logout = false;
         for pending in expired {
             match pending.op {
-                Op::Login => {} // the supervisor reports login failures itself
                 Op::Logout => {
                     logout = true;
                     self.answer(pending.route, Ok(timestamp_response()));
                 }
                 ref op => {
-                    let error = Error::new(op.timeout_code(), format!("no answer to {} within the request timeout", op.name()));
+                    let error = Error::new(
+                        op.timeout_code(),
+                        format!("no answer to {} within the request timeout", op.name()),
+                    );
                     self.answer(pending.route, Err(error));
                 }
             }
@@ -450,15 +541,24 @@ impl Inner {
             state.subscriptions.clear();
             state.outgoing.clear();
             let logouts: Vec<Pending> = {
-                let ids: Vec<u64> =
-                    state.pending.iter().filter(|(_, p)| matches!(p.op, Op::Logout)).map(|(id, _)| *id).collect();
-                ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect()
+                let ids: Vec<u64> = state
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| matches!(p.op, Op::Logout))
+                    .map(|(id, _)| *id)
+                    .collect();
+                ids.into_iter()
+                    .filter_map(|id| state.pending.remove(&id))
+                    .collect()
             };
             let previous = std::mem::replace(&mut state.link, LinkState::Idle);
             (previous, logouts)
         };
         self.stop.notify_waiters();
-        self.fail_all(&Error::new(ErrorCode::NotLogin, "logged out before the answer arrived"));
+        self.fail_all(&Error::new(
+            ErrorCode::NotLogin,
+            "logged out before the answer arrived",
+        ));
         for p in logouts {
             self.answer(p.route, Ok(timestamp_response()));
         }

@@ -17,7 +17,9 @@ use super::{App, Hub, Session, SubOptions};
 use crate::broker::{Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{codec, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe};
+use crate::protocol::{
+    codec, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe,
+};
 use crate::time::now_ms;
 
 struct Member {
@@ -40,12 +42,19 @@ struct Members {
 
 impl MessageChannel {
     fn new(name: Arc<str>) -> Self {
-        MessageChannel { name, members: RwLock::new(Members::default()) }
+        MessageChannel {
+            name,
+            members: RwLock::new(Members::default()),
+        }
     }
 
     /// Pushes `frame` to every member that wants messages; returns how many got it. Members
     /// whose queue overflowed are collected in `overflows` for the caller to count.
-    pub(crate) fn fan_out(&self, frame: &Message, overflows: &mut Vec<(Arc<Session>, usize)>) -> usize {
+    pub(crate) fn fan_out(
+        &self,
+        frame: &Message,
+        overflows: &mut Vec<(Arc<Session>, usize)>,
+    ) -> usize {
         let members = self.members.read();
         let mut delivered = 0;
         for member in members.list.iter().filter(|m| m.options.with_message) {
@@ -65,7 +74,10 @@ impl MessageChannel {
             return;
         }
         let position = members.list.len();
-        members.list.push(Member { session: session.clone(), options });
+        members.list.push(Member {
+            session: session.clone(),
+            options,
+        });
         members.index.insert(session.id, position);
     }
 
@@ -111,7 +123,9 @@ impl Hub {
             with_metadata: req.with_metadata,
             with_lock: req.with_lock,
         };
-        let app = self.app(&session.app).ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))?;
+        let app = self
+            .app(&session.app)
+            .ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
         {
             let mut state = session.state.lock();
@@ -128,13 +142,21 @@ impl Hub {
             state.channels.insert(name.clone(), options);
         }
         self.join_channel(&app, &name, session, options);
-        Ok(ChannelResponse { timestamp: now_ms(), channel_name: req.channel })
+        Ok(ChannelResponse {
+            timestamp: now_ms(),
+            channel_name: req.channel,
+        })
     }
 
     /// RTM `unsubscribe`.
     pub fn unsubscribe(&self, session: &Arc<Session>, req: Unsubscribe) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
-        let removed = session.state.lock().channels.remove(req.channel.as_str()).is_some();
+        let removed = session
+            .state
+            .lock()
+            .channels
+            .remove(req.channel.as_str())
+            .is_some();
         if !removed {
             return Err(Error::new(
                 ErrorCode::ChannelNotSubscribed,
@@ -144,10 +166,19 @@ impl Hub {
         if let Some(app) = self.app(&session.app) {
             self.leave_channel(&app, &req.channel, session);
         }
-        Ok(ChannelResponse { timestamp: now_ms(), channel_name: req.channel })
+        Ok(ChannelResponse {
+            timestamp: now_ms(),
+            channel_name: req.channel,
+        })
     }
 
-    fn join_channel(&self, app: &App, name: &Arc<str>, session: &Arc<Session>, options: SubOptions) {
+    fn join_channel(
+        &self,
+        app: &App,
+        name: &Arc<str>,
+        session: &Arc<Session>,
+        options: SubOptions,
+    ) {
         // The channel map lock is held while the member is added, so a concurrent removal of
         // the (momentarily empty) channel cannot orphan this member.
         {
@@ -165,7 +196,10 @@ impl Hub {
         });
         channel.insert(session, options);
         if created {
-            self.broker().subscribe(&Route::Channel { app: app.id.clone(), channel: name.clone() });
+            self.broker().subscribe(&Route::Channel {
+                app: app.id.clone(),
+                channel: name.clone(),
+            });
         }
     }
 
@@ -178,33 +212,60 @@ impl Hub {
             let mut channels = app.channels.write();
             if channels.get(name).is_some_and(|c| c.is_empty()) {
                 let (name, _) = channels.remove_entry(name).expect("checked above");
-                self.broker().unsubscribe(&Route::Channel { app: app.id.clone(), channel: name });
+                self.broker().unsubscribe(&Route::Channel {
+                    app: app.id.clone(),
+                    channel: name,
+                });
             }
         }
     }
 
     /// RTM `publish` to a message channel or (channelType USER) to one user.
-    pub fn publish(&self, session: &Arc<Session>, req: Publish, payload: Bytes) -> Result<ChannelResponse> {
+    pub fn publish(
+        &self,
+        session: &Arc<Session>,
+        req: Publish,
+        payload: Bytes,
+    ) -> Result<ChannelResponse> {
         let limits = &self.config().limits;
         names::custom_type(&req.custom_type)?;
         if payload.len() > limits.max_message_bytes {
             return Err(Error::new(
                 ErrorCode::ChannelMessageLengthExceedLimitation,
-                format!("message is {} bytes; at most {} are allowed", payload.len(), limits.max_message_bytes),
+                format!(
+                    "message is {} bytes; at most {} are allowed",
+                    payload.len(),
+                    limits.max_message_bytes
+                ),
             ));
         }
         if req.message_type == MessageType::String && std::str::from_utf8(&payload).is_err() {
-            return Err(Error::new(ErrorCode::ChannelInvalidMessage, "a STRING message must be valid UTF-8"));
+            return Err(Error::new(
+                ErrorCode::ChannelInvalidMessage,
+                "a STRING message must be valid UTF-8",
+            ));
         }
-        let app = self.app(&session.app).ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))?;
+        let app = self
+            .app(&session.app)
+            .ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))?;
         let (route, channel_name) = match req.channel_type {
             ChannelType::Message => {
                 names::channel(&req.channel)?;
                 let name: Arc<str> = Arc::from(req.channel.as_str());
-                if !app.rates.lock().try_take(false, &name, limits.publish_rate_per_channel) {
+                if !app
+                    .rates
+                    .lock()
+                    .try_take(false, &name, limits.publish_rate_per_channel)
+                {
                     return Err(too_frequent(&req.channel, limits.publish_rate_per_channel));
                 }
-                (Route::Channel { app: app.id.clone(), channel: name }, req.channel.clone())
+                (
+                    Route::Channel {
+                        app: app.id.clone(),
+                        channel: name,
+                    },
+                    req.channel.clone(),
+                )
             }
             ChannelType::User => {
                 names::user_id(&req.channel)?;
@@ -215,11 +276,21 @@ impl Hub {
                     ));
                 }
                 let user: Arc<str> = Arc::from(req.channel.as_str());
-                if !app.rates.lock().try_take(true, &user, limits.publish_rate_per_channel) {
+                if !app
+                    .rates
+                    .lock()
+                    .try_take(true, &user, limits.publish_rate_per_channel)
+                {
                     return Err(too_frequent(&req.channel, limits.publish_rate_per_channel));
                 }
                 // The receiver sees the publisher as the channel, so a reply goes back to it.
-                (Route::User { app: app.id.clone(), user }, session.user.to_string())
+                (
+                    Route::User {
+                        app: app.id.clone(),
+                        user,
+                    },
+                    session.user.to_string(),
+                )
             }
             ChannelType::Stream => {
                 return Err(Error::new(
@@ -240,13 +311,18 @@ impl Hub {
         let frame = codec::message_event(&header, &payload);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         self.broker().publish(Delivery { route, frame });
-        Ok(ChannelResponse { timestamp: header.timestamp, channel_name: req.channel })
+        Ok(ChannelResponse {
+            timestamp: header.timestamp,
+            channel_name: req.channel,
+        })
     }
 }
 
 fn too_frequent(channel: &str, rate: u32) -> Error {
     Error::new(
         ErrorCode::ChannelPublishMessageTooFrequent,
-        format!("more than {rate} messages per second into {channel:?} (limits.publishRatePerChannel)"),
+        format!(
+            "more than {rate} messages per second into {channel:?} (limits.publishRatePerChannel)"
+        ),
     )
 }

@@ -81,14 +81,20 @@ impl RateTable {
             self.buckets.retain(|_, b| !b.is_full());
             self.prune_at = self.buckets.len() * 2;
         }
-        self.buckets.entry((user_channel, name.clone())).or_insert_with(|| TokenBucket::new(rate)).try_take()
+        self.buckets
+            .entry((user_channel, name.clone()))
+            .or_insert_with(|| TokenBucket::new(rate))
+            .try_take()
     }
 }
+
+/// Sessions of an app by kind and user id.
+type SessionMap = HashMap<(SessionKind, Arc<str>), Arc<Session>>;
 
 /// One app's world. Apps never see each other's sessions or channels.
 pub struct App {
     pub id: Arc<str>,
-    sessions: Mutex<HashMap<(SessionKind, Arc<str>), Arc<Session>>>,
+    sessions: Mutex<SessionMap>,
     channels: RwLock<HashMap<Arc<str>, Arc<MessageChannel>>>,
     rates: Mutex<RateTable>,
 }
@@ -105,7 +111,10 @@ impl App {
 
     /// The RTM session of `user`, if online.
     pub fn rtm_session(&self, user: &str) -> Option<Arc<Session>> {
-        self.sessions.lock().get(&(SessionKind::Rtm, Arc::from(user))).cloned()
+        self.sessions
+            .lock()
+            .get(&(SessionKind::Rtm, Arc::from(user)))
+            .cloned()
     }
 }
 
@@ -177,7 +186,9 @@ impl Hub {
             return app;
         }
         let mut apps = self.shared.apps.write();
-        apps.entry(Arc::from(id)).or_insert_with(|| Arc::new(App::new(Arc::from(id)))).clone()
+        apps.entry(Arc::from(id))
+            .or_insert_with(|| Arc::new(App::new(Arc::from(id))))
+            .clone()
     }
 
     /// Checks a `hello` and opens its session. A session of the same user id (and kind) in the
@@ -186,13 +197,19 @@ impl Hub {
         if hello.v != PROTOCOL_VERSION {
             return Err(Error::new(
                 ErrorCode::ServiceNotSupported,
-                format!("protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}", hello.v),
+                format!(
+                    "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
+                    hello.v
+                ),
             ));
         }
         names::app_id(&hello.app_id)?;
         names::user_id(&hello.user_id)?;
         if !(1..=1800).contains(&hello.heartbeat) {
-            return Err(Error::invalid(format!("heartbeat {} is outside 1..=1800 seconds", hello.heartbeat)));
+            return Err(Error::invalid(format!(
+                "heartbeat {} is outside 1..=1800 seconds",
+                hello.heartbeat
+            )));
         }
         if !(1..=300).contains(&hello.presence_timeout) {
             return Err(Error::invalid(format!(
@@ -211,7 +228,10 @@ impl Hub {
             config.connection.outbound_queue_bytes,
             config.limits.publish_rate_per_channel,
         ));
-        let replaced = app.sessions.lock().insert((hello.kind, session.user.clone()), session.clone());
+        let replaced = app
+            .sessions
+            .lock()
+            .insert((hello.kind, session.user.clone()), session.clone());
         if let Some(old) = replaced {
             tracing::info!(app = %app.id, user = %old.user, "same user id logged in again; closing the older session");
             self.end_session(&old, EndReason::Replaced);
@@ -245,7 +265,9 @@ impl Hub {
                 close::REPLACED,
                 "SAME_UID_LOGIN: the same user id logged in from another connection",
             ),
-            EndReason::ServerShutdown => session.outbox.close(close::GOING_AWAY, "server shutting down"),
+            EndReason::ServerShutdown => session
+                .outbox
+                .close(close::GOING_AWAY, "server shutting down"),
             EndReason::Logout => session.outbox.close(close::NORMAL, "logged out"),
             EndReason::ConnectionLost => session.outbox.close(close::NORMAL, "connection lost"),
         }
@@ -259,7 +281,11 @@ impl Hub {
             let c = &self.shared.counters;
             c.slow_consumers.fetch_add(1, Ordering::Relaxed);
             c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-            tracing::warn!(?session, dropped, "slow consumer: outbound queue overflowed, closing its connection");
+            tracing::warn!(
+                ?session,
+                dropped,
+                "slow consumer: outbound queue overflowed, closing its connection"
+            );
         }
         outcome
     }
@@ -272,10 +298,15 @@ impl Hub {
         let result = match frame {
             ClientFrame::Subscribe(f) => self.subscribe(session, f).map(|r| codec::ok(id, &r)),
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| codec::ok(id, &r)),
-            ClientFrame::Publish(f) => {
-                self.publish(session, f, payload.unwrap_or_default()).map(|r| codec::ok(id, &r))
-            }
-            ClientFrame::Logout(_) => Ok(codec::ok(id, &TimestampResponse { timestamp: now_ms() })),
+            ClientFrame::Publish(f) => self
+                .publish(session, f, payload.unwrap_or_default())
+                .map(|r| codec::ok(id, &r)),
+            ClientFrame::Logout(_) => Ok(codec::ok(
+                id,
+                &TimestampResponse {
+                    timestamp: now_ms(),
+                },
+            )),
             ClientFrame::Hello(_) | ClientFrame::Ping(_) => {
                 Err(Error::invalid("hello and ping are not requests"))
             }
@@ -308,7 +339,9 @@ impl Hub {
     /// Every open session (for shutdown).
     pub fn sessions(&self) -> Vec<Arc<Session>> {
         let apps: Vec<Arc<App>> = self.shared.apps.read().values().cloned().collect();
-        apps.iter().flat_map(|app| app.sessions.lock().values().cloned().collect::<Vec<_>>()).collect()
+        apps.iter()
+            .flat_map(|app| app.sessions.lock().values().cloned().collect::<Vec<_>>())
+            .collect()
     }
 }
 
@@ -327,7 +360,9 @@ impl HubRef<'_> {
         let shared = self.0;
         let (app, delivered) = match &delivery.route {
             Route::Channel { app, channel } => {
-                let Some(app) = shared.apps.read().get(app).cloned() else { return };
+                let Some(app) = shared.apps.read().get(app).cloned() else {
+                    return;
+                };
                 let channel = app.channels.read().get(channel).cloned();
                 let Some(channel) = channel else { return };
                 let mut overflows = Vec::new();
@@ -335,8 +370,12 @@ impl HubRef<'_> {
                 (overflows, n)
             }
             Route::User { app, user } => {
-                let Some(app) = shared.apps.read().get(app).cloned() else { return };
-                let Some(session) = app.rtm_session(user) else { return };
+                let Some(app) = shared.apps.read().get(app).cloned() else {
+                    return;
+                };
+                let Some(session) = app.rtm_session(user) else {
+                    return;
+                };
                 match session.outbox.push(delivery.frame.clone()) {
                     Push::Queued => (Vec::new(), 1),
                     Push::Overflow { dropped } => (vec![(session, dropped)], 0),
@@ -345,11 +384,16 @@ impl HubRef<'_> {
             }
         };
         let c = &shared.counters;
-        c.messages_out.fetch_add(delivered as u64, Ordering::Relaxed);
+        c.messages_out
+            .fetch_add(delivered as u64, Ordering::Relaxed);
         for (session, dropped) in app {
             c.slow_consumers.fetch_add(1, Ordering::Relaxed);
             c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-            tracing::warn!(?session, dropped, "slow consumer: outbound queue overflowed, closing its connection");
+            tracing::warn!(
+                ?session,
+                dropped,
+                "slow consumer: outbound queue overflowed, closing its connection"
+            );
         }
     }
 }
@@ -362,7 +406,9 @@ pub struct BadFrameBudget {
 
 impl BadFrameBudget {
     pub fn new(burst: u32) -> Self {
-        BadFrameBudget { bucket: TokenBucket::with_burst(1, burst) }
+        BadFrameBudget {
+            bucket: TokenBucket::with_burst(1, burst),
+        }
     }
 
     /// Spends one; false once the budget is exhausted.

@@ -24,7 +24,9 @@ use crate::protocol::close;
 pub enum Push {
     Queued,
     /// The queue overflowed: this and every queued frame were dropped, the link is closing.
-    Overflow { dropped: usize },
+    Overflow {
+        dropped: usize,
+    },
     /// A droppable frame was dropped because the queue is congested.
     Dropped,
     /// The outbox is closed; the frame was not queued.
@@ -72,7 +74,12 @@ pub struct Batch {
 
 impl Outbox {
     pub fn new(limit: usize) -> Self {
-        Outbox { inner: Mutex::new(Inner::default()), ready: Notify::new(), closed: Notify::new(), limit }
+        Outbox {
+            inner: Mutex::new(Inner::default()),
+            ready: Notify::new(),
+            closed: Notify::new(),
+            limit,
+        }
     }
 
     /// Queues a frame that must arrive (messages, events, responses).

@@ -69,6 +69,10 @@ impl Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Session#{}({}/{}/{:?})", self.id, self.app, self.user, self.kind)
+        write!(
+            f,
+            "Session#{}({}/{}/{:?})",
+            self.id, self.app, self.user, self.kind
+        )
     }
 }

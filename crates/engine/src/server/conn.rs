@@ -28,7 +28,9 @@ use super::ConnContext;
 use crate::error::{Error, ErrorCode};
 use crate::hub::outbox::Batch;
 use crate::hub::{EndReason, Session};
-use crate::protocol::{close, codec, decode_client, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION};
+use crate::protocol::{
+    close, codec, decode_client, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION,
+};
 use crate::time::now_ms;
 
 /// How long a closing connection waits for the peer's close reply.
@@ -54,10 +56,19 @@ where
 {
     let limits = ctx.hub.config().connection.clone();
     let handshake_deadline = Instant::now() + Duration::from_millis(limits.handshake_timeout_ms);
-    let request = match http::read_head(&mut stream, Duration::from_millis(limits.handshake_timeout_ms)).await {
+    let request = match http::read_head(
+        &mut stream,
+        Duration::from_millis(limits.handshake_timeout_ms),
+    )
+    .await
+    {
         Ok(request) => request,
-        Err(HeadError::TooLarge) => return http::respond(&mut stream, 431, "text/plain", "header too large").await,
-        Err(HeadError::Malformed) => return http::respond(&mut stream, 400, "text/plain", "malformed request").await,
+        Err(HeadError::TooLarge) => {
+            return http::respond(&mut stream, 431, "text/plain", "header too large").await
+        }
+        Err(HeadError::Malformed) => {
+            return http::respond(&mut stream, 400, "text/plain", "malformed request").await
+        }
         Err(HeadError::Closed | HeadError::Timeout) => return,
     };
     let Some(key) = request.websocket_key() else {
@@ -70,8 +81,13 @@ where
     if stream.write_all(answer.as_bytes()).await.is_err() {
         return;
     }
-    let ws = WebSocketStream::from_partially_read(stream, request.rest, Role::Server, Some(ws_config(limits.max_frame_bytes)))
-        .await;
+    let ws = WebSocketStream::from_partially_read(
+        stream,
+        request.rest,
+        Role::Server,
+        Some(ws_config(limits.max_frame_bytes)),
+    )
+    .await;
     let counters = ctx.hub.counters();
     counters.connections.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut source) = ws.split();
@@ -90,7 +106,12 @@ where
         Ok(Err(Some((error, code)))) => refuse(&mut sink, &error, code).await,
         Ok(Err(None)) => {}
         Err(_) => {
-            let _ = sink.send(codec::close(close::HANDSHAKE_TIMEOUT, "no hello within the handshake timeout")).await;
+            let _ = sink
+                .send(codec::close(
+                    close::HANDSHAKE_TIMEOUT,
+                    "no hello within the handshake timeout",
+                ))
+                .await;
         }
     }
     counters.connections.fetch_sub(1, Ordering::Relaxed);
@@ -104,7 +125,9 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(sink: &mut Sink<S>, error: &E
 }
 
 /// Waits for the `hello` frame. `Err(None)`: the peer went away; `Err(Some(..))`: refuse.
-async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(source: &mut Source<S>) -> Result<Hello, Option<(Error, u16)>> {
+async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(
+    source: &mut Source<S>,
+) -> Result<Hello, Option<(Error, u16)>> {
     #[derive(Deserialize)]
     struct Peek {
         op: Option<String>,
@@ -121,10 +144,19 @@ async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(source: &mut Source<S>) -
             Message::Close(_) => return Err(None),
             _ => continue,
         };
-        if let Ok(Peek { op: Some(op), v: Some(v) }) = serde_json::from_slice::<Peek>(&raw) {
+        if let Ok(Peek {
+            op: Some(op),
+            v: Some(v),
+        }) = serde_json::from_slice::<Peek>(&raw)
+        {
             if op == "hello" && v != PROTOCOL_VERSION {
-                let reason = format!("protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}");
-                return Err(Some((Error::new(ErrorCode::ServiceNotSupported, reason), close::UNSUPPORTED_VERSION)));
+                let reason = format!(
+                    "protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}"
+                );
+                return Err(Some((
+                    Error::new(ErrorCode::ServiceNotSupported, reason),
+                    close::UNSUPPORTED_VERSION,
+                )));
             }
         }
         return match decode_client(message) {
@@ -172,7 +204,9 @@ async fn run_session<S>(
         resumed: false,
         heartbeat: hello.heartbeat,
         server_time: now_ms(),
-        limits: WireLimits { max_message_bytes: hub.config().limits.max_message_bytes },
+        limits: WireLimits {
+            max_message_bytes: hub.config().limits.max_message_bytes,
+        },
     };
     #[derive(serde::Serialize)]
     struct WelcomeFrame<'a> {
@@ -180,7 +214,13 @@ async fn run_session<S>(
         #[serde(flatten)]
         w: &'a Welcome,
     }
-    hub.push(&session, codec::plain(&WelcomeFrame { t: "welcome", w: &welcome }));
+    hub.push(
+        &session,
+        codec::plain(&WelcomeFrame {
+            t: "welcome",
+            w: &welcome,
+        }),
+    );
     let mut writer = tokio::spawn(write_loop(sink, session.clone()));
 
     let end = read_loop(&mut source, &session, ctx).await;
@@ -188,7 +228,9 @@ async fn run_session<S>(
         End::Closed => "closed".to_string(),
         End::CloseTimeout => "no close reply in time".to_string(),
         End::Dead => {
-            session.outbox.close_now(close::HEARTBEAT_TIMEOUT, "no heartbeat for two intervals");
+            session
+                .outbox
+                .close_now(close::HEARTBEAT_TIMEOUT, "no heartbeat for two intervals");
             "heartbeat timeout".to_string()
         }
         End::Failed(error) => error.clone(),
@@ -196,7 +238,10 @@ async fn run_session<S>(
     tracing::info!(%peer, app = %session.app, user = %session.user, detail, "connection ended");
     let reason = EndReason::ConnectionLost;
     hub.end_session(&session, reason);
-    if tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err() {
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
         writer.abort();
     }
 }
@@ -259,7 +304,12 @@ where
     }
 }
 
-fn handle_frame(message: Message, session: &Arc<Session>, ctx: &ConnContext, bad_frames: &mut crate::hub::BadFrameBudget) {
+fn handle_frame(
+    message: Message,
+    session: &Arc<Session>,
+    ctx: &ConnContext,
+    bad_frames: &mut crate::hub::BadFrameBudget,
+) {
     let hub = &ctx.hub;
     match decode_client(message) {
         Ok(inbound) => match &inbound.frame {
@@ -285,7 +335,9 @@ fn handle_frame(message: Message, session: &Arc<Session>, ctx: &ConnContext, bad
             if bad_frames.spend() {
                 hub.push(session, codec::err(e.id, &e.error));
             } else {
-                session.outbox.close_now(close::POLICY, "too many malformed frames");
+                session
+                    .outbox
+                    .close_now(close::POLICY, "too many malformed frames");
             }
         }
     }

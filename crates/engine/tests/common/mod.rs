@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use piazza_engine::client::{ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload};
+use piazza_engine::client::{
+    ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload,
+};
 use piazza_engine::config::ServerConfig;
 use piazza_engine::server::Server;
 use serde_json::Value;
@@ -44,7 +46,10 @@ pub async fn login(server: &Server, user: &str) -> TestClient {
 pub async fn login_with(config: ClientConfig) -> TestClient {
     let (sink, events) = ChannelSink::new();
     let client = Client::new(config, Arc::new(sink)).expect("valid config");
-    client.call(|c, r| c.login(r, None)).await.expect("login succeeds");
+    client
+        .call(|c, r| c.login(r, None))
+        .await
+        .expect("login succeeds");
     TestClient { client, events }
 }
 
@@ -59,7 +64,10 @@ impl TestClient {
     /// The next event that is not a link-state change.
     pub async fn next_event(&mut self) -> ClientEvent {
         loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("an event in time")
+                .expect("open");
             if !matches!(event, ClientEvent::LinkState(_)) {
                 return event;
             }
@@ -68,16 +76,20 @@ impl TestClient {
 
     pub async fn next_message(&mut self) -> Received {
         match self.next_event().await {
-            ClientEvent::Message { header, payload } => {
-                Received { header: serde_json::from_str(header.get()).unwrap(), payload }
-            }
+            ClientEvent::Message { header, payload } => Received {
+                header: serde_json::from_str(header.get()).unwrap(),
+                payload,
+            },
             other => panic!("expected a message, got {other:?}"),
         }
     }
 
     pub async fn next_link_state(&mut self) -> LinkStateEvent {
         loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("an event in time")
+                .expect("open");
             if let ClientEvent::LinkState(state) = event {
                 return state;
             }
@@ -99,7 +111,10 @@ pub type RawWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A bare WebSocket to the server, for protocol tests.
 pub async fn raw(server: &Server) -> RawWs {
-    tokio_tungstenite::connect_async(server.url()).await.expect("connects").0
+    tokio_tungstenite::connect_async(server.url())
+        .await
+        .expect("connects")
+        .0
 }
 
 pub fn hello(app: &str, user: &str) -> Message {
@@ -126,9 +141,14 @@ pub async fn raw_session(server: &Server, user: &str) -> RawWs {
 /// The next text frame as JSON.
 pub async fn next_json(ws: &mut RawWs) -> Value {
     loop {
-        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+        {
             Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
-            Some(Ok(Message::Binary(_))) | Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(Message::Binary(_)))
+            | Some(Ok(Message::Ping(_)))
+            | Some(Ok(Message::Pong(_))) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
     }
@@ -137,8 +157,13 @@ pub async fn next_json(ws: &mut RawWs) -> Value {
 /// Reads until the close frame and returns its code and reason.
 pub async fn close_of(ws: &mut RawWs) -> (u16, String) {
     loop {
-        match tokio::time::timeout(WAIT, ws.next()).await.expect("a close in time") {
-            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a close in time")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (frame.code.into(), frame.reason.to_string())
+            }
             Some(Ok(Message::Close(None))) => return (1005, String::new()),
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
@@ -150,7 +175,10 @@ pub async fn close_of(ws: &mut RawWs) -> (u16, String) {
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -1,0 +1,62 @@
+// Type test: the examples of SPEC §3, §4 and §4.1 compile against index.d.ts, and misuse does
+// not (each @ts-expect-error line must be an error, or tsc fails).
+import { Server, RTM, RTMClient, RTMError, ErrorCode, RTMEvents, ServerStats } from '../..'
+
+async function main (): Promise<void> {
+  const server = await Server.start({
+    host: '127.0.0.1', port: 0,
+    limits: { maxMessageBytes: 32768, publishRatePerChannel: 60, maxSubscriptionsPerClient: 100 },
+    logLevel: 'info',
+  })
+  const url: string = server.url
+  const stats: ServerStats = await server.stats()
+  const n: number = stats.connections + stats.messagesOut + stats.dropped
+
+  const rtm = new RTM('app', 'alice', {
+    endpoint: server.url, presenceTimeout: 300, heartbeatInterval: 5, logLevel: 'info',
+    privateConfig: { accessPointHosts: ['ws://a:7700', 'ws://b:7700'] },
+  })
+  const client: RTMClient = new RTMClient('app', 'bob', { endpoint: url })
+  rtm.addEventListener('message', (event: RTMEvents.MessageEvent) => {
+    const payload: string | Uint8Array = event.message
+    const kind: 'STRING' | 'BINARY' = event.messageType
+    const fields: string = event.channelType + event.channelName + event.topicName + event.customType + event.publisher
+    void [payload, kind, fields, event.timestamp]
+  })
+  const onLink = (event: RTMEvents.LinkStateEvent): void => {
+    const resumed: boolean = event.isResumed
+    void [resumed, event.currentState, event.reasonCode, event.unrestoredChannels]
+  }
+  rtm.addEventListener('linkState', onLink)
+  rtm.removeEventListener('linkState', onLink)
+  rtm.addEventListener('status', (s) => { const state: string = s.state; void state })
+  await rtm.login({ token: 'x' })
+  const sub = await rtm.subscribe('chat', { withMessage: true, withPresence: true, beQuiet: false, withMetadata: false, withLock: false })
+  const name: string = sub.channelName
+  await rtm.publish('chat', 'text', { customType: 'chat', channelType: 'MESSAGE' })
+  await rtm.publish('bob', new Uint8Array([1]), { channelType: 'USER' })
+  await rtm.unsubscribe('chat')
+  await rtm.logout()
+  try {
+    await client.login()
+  } catch (e) {
+    if (e instanceof RTMError) {
+      const code: number = e.errorCode
+      const same: boolean = code === ErrorCode.RTM_ERROR_NOT_LOGIN
+      void [same, e.operation, e.reason, e.code]
+    }
+  }
+  await server.close()
+  void [n, name]
+
+  // @ts-expect-error: publish takes string | Uint8Array
+  await rtm.publish('chat', 42)
+  // @ts-expect-error: unknown event type
+  rtm.addEventListener('nope', () => {})
+  // @ts-expect-error: stream channels use publishTopicMessage
+  await rtm.publish('chat', 'x', { channelType: 'STREAM' })
+  // @ts-expect-error: Server is created with Server.start
+  new Server()
+}
+
+void main

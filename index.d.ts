@@ -1,0 +1,259 @@
+// Public types of Piazza (hand-written; the native surface is binding.d.ts, generated).
+// Shapes follow agora-rtm-sdk 2.x (RTM), trtc-electron-sdk (TRTCCloud) and @webxdc/types.
+
+/// <reference types="node" />
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** The numeric RTM error codes by name (`ErrorCode.RTM_ERROR_NOT_LOGIN === -10002`). */
+export declare const ErrorCode: Readonly<Record<ErrorCodeName, number>>
+export type ErrorCodeName = `RTM_ERROR_${string}`
+
+/** One row of the error table. */
+export interface ErrorTableRow {
+  code: number
+  name: ErrorCodeName
+  description: string
+}
+/** Every RTM error code with a one-line description. */
+export declare function errorTable(): ErrorTableRow[]
+
+/** The RTM `ErrorInfo` shape. */
+export interface ErrorInfo {
+  error: boolean
+  reason: string
+  operation: string
+  errorCode: number
+}
+
+/** Every rejection and constructor error is an RTMError (an `Error` with the ErrorInfo fields). */
+export declare class RTMError extends Error implements ErrorInfo {
+  readonly name: 'RTMError'
+  error: true
+  operation: string
+  errorCode: number
+  /** Same as `errorCode` (as RTMBaseError has it). */
+  code: number
+  reason: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+
+export type ChannelType = 'MESSAGE' | 'STREAM' | 'USER'
+export declare const ChannelType: Readonly<{ MESSAGE: 'MESSAGE'; STREAM: 'STREAM'; USER: 'USER' }>
+export type MessageType = 'STRING' | 'BINARY'
+export declare const MessageType: Readonly<{ STRING: 'STRING'; BINARY: 'BINARY' }>
+export type LinkState = 'IDLE' | 'CONNECTING' | 'CONNECTED' | 'DISCONNECTED' | 'SUSPENDED' | 'FAILED'
+export declare const LinkState: Readonly<{ [K in LinkState]: K }>
+export type PresenceEventType =
+  | 'SNAPSHOT' | 'INTERVAL' | 'REMOTE_JOIN' | 'REMOTE_LEAVE' | 'REMOTE_TIMEOUT' | 'REMOTE_STATE_CHANGED' | 'ERROR_OUT_OF_SERVICE'
+export declare const PresenceEventType: Readonly<{ [K in PresenceEventType]: K }>
+export type TopicEventType = 'SNAPSHOT' | 'REMOTE_JOIN' | 'REMOTE_LEAVE'
+export declare const TopicEventType: Readonly<{ [K in TopicEventType]: K }>
+
+/** The engine version. */
+export declare const version: string
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+export interface ServerLimits {
+  /** Largest message / topic message payload in bytes (default 32768). */
+  maxMessageBytes?: number
+  /** Publishes per second into one channel, 0 = unlimited (default 60). */
+  publishRatePerChannel?: number
+  /** Message channels one client may subscribe to (default 100). */
+  maxSubscriptionsPerClient?: number
+}
+
+export interface ServerConnectionOptions {
+  /** Connections accepted at once (default 100000). */
+  maxConnections?: number
+  /** Bytes queued for one connection before it is closed as a slow consumer (default 4 MiB). */
+  outboundQueueBytes?: number
+  /** Largest WebSocket message accepted (default 256 KiB). */
+  maxFrameBytes?: number
+  /** Milliseconds from TCP accept to a complete hello (default 5000). */
+  handshakeTimeoutMs?: number
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'none'
+
+export interface ServerOptions {
+  /** Interface to listen on (default '127.0.0.1'). */
+  host?: string
+  /** Port; 0 (default) picks a free one: read `server.port`. */
+  port?: number
+  limits?: ServerLimits
+  connection?: ServerConnectionOptions
+  logLevel?: LogLevel
+}
+
+export interface ServerStats {
+  connections: number
+  users: number
+  channels: number
+  streamChannels: number
+  rooms: number
+  messagesIn: number
+  messagesOut: number
+  dropped: number
+  slowConsumers: number
+  badFrames: number
+}
+
+/** An embedded Piazza server node. */
+export declare class Server {
+  private constructor(handle: never)
+  /** Starts listening; rejects with RTM_ERROR_INVALID_PARAMETER on bad options. */
+  static start(options?: ServerOptions): Promise<Server>
+  /** 'ws://host:port' */
+  readonly url: string
+  readonly port: number
+  stats(): Promise<ServerStats>
+  /** Graceful close: clients are told, queues drain. Idempotent. */
+  close(): Promise<void>
+}
+
+// ---------------------------------------------------------------------------------------------
+// RTM client
+
+export type EncryptionMode = 'NONE' | 'AES_128_GCM' | 'AES_256_GCM'
+
+export interface PrivateConfig {
+  serviceType?: Array<'MESSAGE' | 'STREAM'>
+  /** Servers to connect to, tried in turn ('ws://…' or 'wss://…'). */
+  accessPointHosts?: string[]
+  eventUploadHosts?: string[]
+  logUploadHosts?: string[]
+  originDomains?: string[]
+}
+
+export interface RTMConfig {
+  /** Server URL ('ws://host:port'); default: the PIAZZA_URL environment variable. */
+  endpoint?: string
+  encryptionMode?: EncryptionMode
+  salt?: Uint8Array
+  cipherKey?: string
+  /** Seconds a dropped session stays present before others see REMOTE_TIMEOUT, 5–300 (default 300). */
+  presenceTimeout?: number
+  /** Seconds between heartbeats, 5–1800 (default 5). */
+  heartbeatInterval?: number
+  logLevel?: LogLevel
+  privateConfig?: PrivateConfig
+  /** Milliseconds a request waits for its answer (default 10000). */
+  requestTimeoutMs?: number
+  /** Milliseconds `login` keeps trying to reach a server before LOGIN_TIMEOUT (default 10000). */
+  loginTimeoutMs?: number
+  /** Accepted for compatibility; no effect. */
+  logUpload?: boolean
+  /** Accepted for compatibility; no effect. */
+  cloudProxy?: boolean
+  /** Accepted for compatibility; no effect. */
+  useStringUserId?: boolean
+}
+
+export interface BaseResponse {
+  timestamp: number
+}
+export interface LoginResponse extends BaseResponse {}
+export interface LogoutResponse extends BaseResponse {}
+export interface RTMOperationResponse extends BaseResponse {
+  channelName: string
+}
+export interface SubscribeResponse extends RTMOperationResponse {}
+export interface UnsubscribeResponse extends RTMOperationResponse {}
+export interface PublishResponse extends RTMOperationResponse {}
+
+export interface LoginOptions {
+  token?: string
+}
+
+export interface SubscribeOptions {
+  withMessage?: boolean
+  withPresence?: boolean
+  beQuiet?: boolean
+  withMetadata?: boolean
+  withLock?: boolean
+}
+
+export interface PublishOptions {
+  customType?: string
+  channelType?: 'MESSAGE' | 'USER'
+}
+
+export declare namespace RTMEvents {
+  interface BaseEvent {
+    timestamp: number
+  }
+  interface MessageEvent extends BaseEvent {
+    channelType: ChannelType
+    /** The channel; for USER messages, the publisher's user id (reply there). */
+    channelName: string
+    /** The topic of a stream-channel message, '' otherwise. */
+    topicName: string
+    messageType: MessageType
+    customType: string
+    /** A string for STRING messages, a Uint8Array for BINARY ones. */
+    message: string | Uint8Array
+    publisher: string
+  }
+  type LinkOperation =
+    | 'LOGIN' | 'LOGOUT' | 'JOIN' | 'LEAVE' | 'SERVER_REJECT' | 'AUTO_RECONNECT' | 'RECONNECTED'
+    | 'HEARTBEAT_TIMEOUT' | 'SERVER_TIMEOUT' | 'NETWORK_CHANGE'
+  type LinkStateChangeReasonCode =
+    | 'UNKNOWN' | 'LOGIN' | 'LOGIN_SUCCESS' | 'LOGIN_TIMEOUT' | 'LOGIN_NOT_AUTHORIZED' | 'LOGIN_REJECTED'
+    | 'RELOGIN' | 'LOGOUT' | 'AUTO_RECONNECT' | 'RECONNECT_TIMEOUT' | 'RECONNECT_SUCCESS' | 'JOIN'
+    | 'JOIN_SUCCESS' | 'JOIN_FAILED' | 'REJOIN' | 'LEAVE' | 'INVALID_TOKEN' | 'TOKEN_EXPIRED'
+    | 'INCONSISTENT_APP_ID' | 'INVALID_CHANNEL_NAME' | 'INVALID_USER_ID' | 'NOT_INITIALIZED'
+    | 'RTM_SERVICE_NOT_CONNECTED' | 'CHANNEL_INSTANCE_EXCEED_LIMITATION' | 'OPERATION_RATE_EXCEED_LIMITATION'
+    | 'CHANNEL_IN_ERROR_STATE' | 'PRESENCE_NOT_CONNECTED' | 'SAME_UID_LOGIN' | 'KICKED_OUT_BY_SERVER'
+    | 'KEEP_ALIVE_TIMEOUT' | 'CONNECTION_ERROR' | 'PRESENCE_NOT_READY' | 'NETWORK_CHANGE'
+    | 'SERVICE_NOT_SUPPORTED' | 'STREAM_CHANNEL_NOT_AVAILABLE' | 'STORAGE_NOT_AVAILABLE' | 'LOCK_NOT_AVAILABLE'
+    | 'LOGIN_TOO_FREQUENT'
+  interface LinkStateEvent extends BaseEvent {
+    currentState: LinkState
+    previousState: LinkState
+    serviceType: 'MESSAGE' | 'STREAM'
+    operation: LinkOperation
+    reason: string
+    reasonCode: LinkStateChangeReasonCode
+    affectedChannels: string[]
+    unrestoredChannels: string[]
+    isResumed: boolean
+  }
+  /** Deprecated connection status event (emitted alongside linkState). */
+  interface StatusEvent extends BaseEvent {
+    state: 'DISCONNECTED' | 'CONNECTING' | 'CONNECTED' | 'RECONNECTING' | 'FAILED'
+    reason: LinkStateChangeReasonCode
+  }
+  interface RTMClientEventMap {
+    message: (event: MessageEvent) => void
+    linkState: (event: LinkStateEvent) => void
+    status: (event: StatusEvent) => void
+  }
+}
+
+export type RTMEventName = keyof RTMEvents.RTMClientEventMap
+
+/** The RTM 2 client (agora-rtm-sdk `RTM` shape) of a Piazza server. */
+export declare class RTM {
+  /** Throws RTMError on bad ids or out-of-range config values. */
+  constructor(appId: string, userId: string, rtmConfig?: RTMConfig)
+  readonly appId: string
+  readonly userId: string
+  /** Exceptions thrown by listeners so far (each was reported with process.emitWarning). */
+  static readonly listenerErrorCount: number
+  addEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E]): void
+  removeEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E]): void
+  login(options?: LoginOptions): Promise<LoginResponse>
+  logout(): Promise<LogoutResponse>
+  subscribe(channelName: string, options?: SubscribeOptions): Promise<SubscribeResponse>
+  unsubscribe(channelName: string): Promise<UnsubscribeResponse>
+  publish(channelName: string, message: string | Uint8Array, options?: PublishOptions): Promise<PublishResponse>
+}
+/** Alias of RTM. */
+export declare const RTMClient: typeof RTM
+export type RTMClient = RTM
