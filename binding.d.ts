@@ -23,6 +23,18 @@ export declare class NativeClient {
   unsubscribe(tag: number, channel: string): string | null
   /** `channel_type` is "MESSAGE" or "USER" (validated in JS). */
   publish(tag: number, channel: string, message: string | Uint8Array, customType: string, channelType: string): string | null
+  /**
+   * Any other request: `frame_json` is the protocol frame (`{"op":"joinTopic",…}`, its `id`
+   * is assigned here); `message` is the payload of `publishTopic`.
+   */
+  call(tag: number, frameJson: string, message?: string | Uint8Array | undefined | null): string | null
+  /**
+   * Checks a name by the rules of its kind (`channel`, `topic`, `user`, `scope`); returns the
+   * error JSON, or null when it is acceptable.
+   */
+  checkName(kind: string, name: string): string | null
+  /** Sends a realtime datagram (no answer; best effort). */
+  realtimeSend(scope: string, data: Uint8Array): string | null
   /** The current link state (`IDLE`, `CONNECTING`, …). */
   linkState(): string
 }

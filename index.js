@@ -189,6 +189,7 @@ class RTM {
     this.userId = userId
     this._listeners = new Map()
     this._pending = new Map()
+    this._realtime = new Map()
     this._nextTag = 1
     // Held while logged in, and while any request waits for its answer.
     this._hold = new Hold()
@@ -277,6 +278,13 @@ class RTM {
         case 'linkState':
           this._onLinkState(entry[1])
           break
+        case 'rt': {
+          const channel = this._realtime.get(entry[1])
+          if (channel && channel._listener) {
+            safeCall(channel._listener, new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]), 'realtime')
+          }
+          break
+        }
         default:
           this._emit(entry[0], entry[1])
       }
@@ -334,6 +342,39 @@ class RTM {
     })
   }
 
+  /** Sends a protocol request built by `frame()`; `payload` goes with publishTopic. */
+  _request (operation, frame, payload = null) {
+    return this._call(operation, (tag) => this._native.call(tag, JSON.stringify(frame()), payload))
+  }
+
+  /** A stream channel instance (synchronous; join it to use it). */
+  createStreamChannel (channelName) {
+    if (typeof channelName !== 'string') throw invalid('createStreamChannel', 'channelName must be a string')
+    const refused = this._native.checkName('channel', channelName)
+    if (refused) throw fromNative('createStreamChannel', refused)
+    return new RTMStreamChannel(this, channelName)
+  }
+
+  /**
+   * Joins a webxdc-style realtime channel for `scope` (synchronous). Data sent there reaches the
+   * other members connected now; nothing is stored. Throws if the scope is already joined.
+   */
+  joinRealtimeChannel (scope) {
+    const op = 'joinRealtimeChannel'
+    if (typeof scope !== 'string') throw invalid(op, 'scope must be a string')
+    const refused = this._native.checkName('scope', scope)
+    if (refused) throw fromNative(op, refused)
+    const state = this._native.linkState()
+    if (state === 'IDLE' || state === 'FAILED') throw invalid(op, 'joinRealtimeChannel needs a logged-in client', ErrorCode.RTM_ERROR_NOT_LOGIN)
+    if (this._realtime.has(scope)) {
+      throw invalid(op, `realtime scope ${JSON.stringify(scope)} is already joined; leave it first`, ErrorCode.RTM_ERROR_DUPLICATE_OPERATION)
+    }
+    const channel = new RealtimeChannel(this, scope)
+    this._realtime.set(scope, channel)
+    this._request(op, () => ({ op: 'realtimeJoin', scope })).catch((err) => channel._refused(err))
+    return channel
+  }
+
   /** Publishes a string or Uint8Array to a message channel, or to a user (channelType 'USER'). */
   publish (channelName, message, options) {
     return this._call('publish', (tag) => {
@@ -353,11 +394,215 @@ class RTM {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Stream channels (RTM RTMStreamChannel)
+
+function checkTopic (operation, topic) {
+  if (typeof topic !== 'string') throw invalid(operation, 'topicName must be a string')
+}
+
+function checkUsers (operation, options) {
+  const o = checkOptions(operation, options)
+  if (o.users === undefined) return undefined
+  if (!Array.isArray(o.users) || !o.users.every((u) => typeof u === 'string')) {
+    throw invalid(operation, 'users must be an array of strings')
+  }
+  return o.users
+}
+
+class RTMStreamChannel {
+  constructor (rtm, channelName) {
+    this._rtm = rtm
+    this.channelName = channelName
+    this._released = false
+    /** topic -> Set of publishers subscribed (what getSubscribedUserList answers). */
+    this._subscribed = new Map()
+  }
+
+  _check (operation) {
+    if (this._released) {
+      throw invalid(operation, `stream channel ${JSON.stringify(this.channelName)} was released; create a new instance`, ErrorCode.RTM_ERROR_INSTANCE_ALREADY_RELEASED)
+    }
+  }
+
+  _request (operation, frame, payload = null) {
+    return this._rtm._call(operation, (tag) => {
+      this._check(operation)
+      return this._rtm._native.call(tag, JSON.stringify(frame()), payload)
+    })
+  }
+
+  /** Joins the channel: presence and topic SNAPSHOTs arrive, others see REMOTE_JOIN. */
+  join (options) {
+    return this._request('join', () => {
+      const o = checkOptions('join', options)
+      if (o.token !== undefined && typeof o.token !== 'string') throw invalid('join', 'token must be a string')
+      return {
+        op: 'join',
+        channel: this.channelName,
+        token: o.token,
+        withPresence: bool(o.withPresence, true),
+        beQuiet: bool(o.beQuiet, false),
+        withMetadata: bool(o.withMetadata, false),
+        withLock: bool(o.withLock, false),
+      }
+    }).then((r) => { this._subscribed.clear(); return r })
+  }
+
+  /** Leaves: every publisher role and subscription is dropped. */
+  leave () {
+    return this._request('leave', () => ({ op: 'leave', channel: this.channelName }))
+      .then((r) => { this._subscribed.clear(); return r })
+  }
+
+  /** Leaves if joined and frees the instance; every later call rejects with INSTANCE_ALREADY_RELEASED. */
+  release () {
+    try {
+      this._check('release')
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const leaving = this.leave().catch(() => null)
+    this._released = true
+    return leaving.then(() => ({ timestamp: Date.now(), channelName: this.channelName }))
+  }
+
+  /** Registers as a publisher of `topicName` (≤ 8 per channel). */
+  joinTopic (topicName, options) {
+    return this._request('joinTopic', () => {
+      checkTopic('joinTopic', topicName)
+      const o = checkOptions('joinTopic', options)
+      const meta = o.meta === undefined ? '' : (typeof o.meta === 'string' ? o.meta : JSON.stringify(o.meta))
+      return { op: 'joinTopic', channel: this.channelName, topic: topicName, meta }
+    })
+  }
+
+  leaveTopic (topicName) {
+    return this._request('leaveTopic', () => {
+      checkTopic('leaveTopic', topicName)
+      return { op: 'leaveTopic', channel: this.channelName, topic: topicName }
+    })
+  }
+
+  /** Publishes to the users subscribed to this user in `topicName`. */
+  publishTopicMessage (topicName, message, options) {
+    const op = 'publishTopicMessage'
+    return this._rtm._call(op, (tag) => {
+      this._check(op)
+      checkTopic(op, topicName)
+      if (typeof message !== 'string' && !(message instanceof Uint8Array)) throw invalid(op, 'message must be a string or a Uint8Array')
+      const o = checkOptions(op, options)
+      const customType = o.customType === undefined ? '' : o.customType
+      checkString(op, customType, 'customType')
+      const frame = {
+        op: 'publishTopic',
+        channel: this.channelName,
+        topic: topicName,
+        messageType: typeof message === 'string' ? 'STRING' : 'BINARY',
+        customType,
+      }
+      return this._rtm._native.call(tag, JSON.stringify(frame), message)
+    })
+  }
+
+  /** Subscribes to publishers of a topic (incremental; without `users`, up to 64 current publishers). */
+  subscribeTopic (topicName, options) {
+    return this._request('subscribeTopic', () => {
+      checkTopic('subscribeTopic', topicName)
+      return { op: 'subscribeTopic', channel: this.channelName, topic: topicName, users: checkUsers('subscribeTopic', options) }
+    }).then((r) => {
+      let set = this._subscribed.get(topicName)
+      if (!set) this._subscribed.set(topicName, (set = new Set()))
+      for (const user of r.succeedUsers) set.add(user)
+      return r
+    })
+  }
+
+  /** Unsubscribes from the given publishers, or (without `users`) from the whole topic. */
+  unsubscribeTopic (topicName, options) {
+    let users
+    return this._request('unsubscribeTopic', () => {
+      checkTopic('unsubscribeTopic', topicName)
+      users = checkUsers('unsubscribeTopic', options)
+      return { op: 'unsubscribeTopic', channel: this.channelName, topic: topicName, users }
+    }).then((r) => {
+      const set = this._subscribed.get(topicName)
+      if (users === undefined) this._subscribed.delete(topicName)
+      else if (set) for (const user of users) set.delete(user)
+      return r
+    })
+  }
+
+  /** The publishers this client subscribed to in `topicName` (synchronous). */
+  getSubscribedUserList (topicName) {
+    this._check('getSubscribedUserList')
+    checkTopic('getSubscribedUserList', topicName)
+    return { timestamp: Date.now(), topicName, subscribed: [...(this._subscribed.get(topicName) || [])] }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Realtime channels (webxdc joinRealtimeChannel)
+
+/** Largest realtime datagram, in bytes. */
+const MAX_REALTIME_BYTES = 128000
+
+class RealtimeChannel {
+  constructor (rtm, scope) {
+    this._rtm = rtm
+    this.scope = scope
+    this._listener = null
+    this._left = false
+  }
+
+  _check (operation) {
+    if (this._left) throw invalid(operation, `the realtime channel ${JSON.stringify(this.scope)} was left; join again for a new one`, ErrorCode.RTM_ERROR_CHANNEL_NOT_JOINED)
+  }
+
+  /** Sets (or replaces) the function that receives the other members' data. */
+  setListener (listener) {
+    this._check('setListener')
+    if (listener !== null && typeof listener !== 'function') throw invalid('setListener', 'listener must be a function')
+    this._listener = listener
+  }
+
+  /** Sends `data` (a Uint8Array of at most 128000 bytes) to the other members; best effort. */
+  send (data) {
+    this._check('send')
+    if (!(data instanceof Uint8Array)) throw invalid('send', 'data must be a Uint8Array')
+    if (data.length > MAX_REALTIME_BYTES) {
+      throw invalid('send', `data is ${data.length} bytes; at most ${MAX_REALTIME_BYTES} are allowed`, ErrorCode.RTM_ERROR_CHANNEL_MESSAGE_LENGTH_EXCEED_LIMITATION)
+    }
+    const refused = this._rtm._native.realtimeSend(this.scope, data)
+    if (refused) throw fromNative('send', refused)
+  }
+
+  /** Leaves; the object is unusable afterwards. */
+  leave () {
+    this._check('leave')
+    this._left = true
+    this._listener = null
+    this._rtm._realtime.delete(this.scope)
+    this._rtm._request('leaveRealtimeChannel', () => ({ op: 'realtimeLeave', scope: this.scope })).catch(() => {})
+  }
+
+  _refused (err) {
+    if (this._rtm._realtime.get(this.scope) === this) this._rtm._realtime.delete(this.scope)
+    this._left = true
+    this._listener = null
+    const warning = new Error(`joining realtime channel ${JSON.stringify(this.scope)} failed: ${err.message}`)
+    warning.name = 'PiazzaRealtimeError'
+    process.emitWarning(warning)
+  }
+}
+
 module.exports = {
   Server,
   RTM,
   RTMClient: RTM,
   RTMError,
+  RTMStreamChannel,
+  RealtimeChannel,
   ErrorCode,
   ChannelType,
   MessageType,

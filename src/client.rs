@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use piazza_engine::client::{
-    Client, ClientConfig, Payload, PublishOptions, Route, SubscribeOptions,
-};
-use piazza_engine::protocol::ChannelType;
+use piazza_engine::client::{Client, ClientConfig, Payload, PublishOptions, Route, SubscribeOptions};
+use piazza_engine::names;
+use piazza_engine::protocol::{ChannelType, ClientFrame, RealtimeSend};
 
 use crate::error;
 use crate::sink::JsSink;
@@ -46,20 +45,11 @@ impl NativeClient {
     /// Validates the configuration (throws the error JSON on bad values) and creates the
     /// client. `wake` is called (weakly, never keeping Node alive) when events are waiting.
     #[napi(constructor)]
-    pub fn new(
-        app_id: String,
-        user_id: String,
-        options_json: String,
-        wake: Function<(), ()>,
-    ) -> Result<Self> {
+    pub fn new(app_id: String, user_id: String, options_json: String, wake: Function<(), ()>) -> Result<Self> {
         let env_endpoint = std::env::var("PIAZZA_URL").ok().filter(|v| !v.is_empty());
         let config = ClientConfig::from_rtm_options(&app_id, &user_id, &options_json, env_endpoint)
             .map_err(|e| error::to_napi(&e))?;
-        let wake = wake
-            .build_threadsafe_function()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?;
+        let wake = wake.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
         let sink = Arc::new(JsSink::new(wake));
         let client = Client::new(config, sink.clone()).map_err(|e| error::to_napi(&e))?;
         Ok(NativeClient { client, sink })
@@ -69,33 +59,21 @@ impl NativeClient {
     #[napi]
     pub fn drain(&self) -> EventBatch {
         let (json, bin) = self.sink.drain();
-        EventBatch {
-            json,
-            bin: (!bin.is_empty()).then(|| bin.into()),
-        }
+        EventBatch { json, bin: (!bin.is_empty()).then(|| bin.into()) }
     }
 
     #[napi]
     pub fn login(&self, tag: u32, token: Option<String>) -> Option<String> {
-        queued(napi::bindgen_prelude::within_runtime_if_available(|| {
-            self.client.login(Route::Tag(tag as u64), token)
-        }))
+        queued(napi::bindgen_prelude::within_runtime_if_available(|| self.client.login(Route::Tag(tag as u64), token)))
     }
 
     #[napi]
     pub fn logout(&self, tag: u32) {
-        napi::bindgen_prelude::within_runtime_if_available(|| {
-            self.client.logout(Route::Tag(tag as u64))
-        })
+        napi::bindgen_prelude::within_runtime_if_available(|| self.client.logout(Route::Tag(tag as u64)))
     }
 
     #[napi]
-    pub fn subscribe(
-        &self,
-        tag: u32,
-        channel: String,
-        options: NativeSubscribeOptions,
-    ) -> Option<String> {
+    pub fn subscribe(&self, tag: u32, channel: String, options: NativeSubscribeOptions) -> Option<String> {
         let options = SubscribeOptions {
             with_message: options.with_message,
             with_presence: options.with_presence,
@@ -103,10 +81,7 @@ impl NativeClient {
             with_metadata: options.with_metadata,
             with_lock: options.with_lock,
         };
-        queued(
-            self.client
-                .subscribe(Route::Tag(tag as u64), &channel, options),
-        )
+        queued(self.client.subscribe(Route::Tag(tag as u64), &channel, options))
     }
 
     #[napi]
@@ -128,19 +103,52 @@ impl NativeClient {
             Either::A(text) => Payload::Text(text),
             Either::B(bytes) => Payload::Binary(bytes::Bytes::copy_from_slice(&bytes)),
         };
-        let channel_type = if channel_type == "USER" {
-            ChannelType::User
-        } else {
-            ChannelType::Message
+        let channel_type = if channel_type == "USER" { ChannelType::User } else { ChannelType::Message };
+        let options = PublishOptions { custom_type, channel_type };
+        queued(self.client.publish(Route::Tag(tag as u64), &channel, payload, options))
+    }
+
+    /// Any other request: `frame_json` is the protocol frame (`{"op":"joinTopic",…}`, its `id`
+    /// is assigned here); `message` is the payload of `publishTopic`.
+    #[napi]
+    pub fn call(&self, tag: u32, frame_json: String, message: Option<Either<String, Uint8Array>>) -> Option<String> {
+        let mut value: serde_json::Value = match serde_json::from_str(&frame_json) {
+            Ok(v) => v,
+            Err(e) => return Some(error::encode(&piazza_engine::Error::invalid(format!("bad request: {e}")))),
         };
-        let options = PublishOptions {
-            custom_type,
-            channel_type,
+        if let Some(map) = value.as_object_mut() {
+            map.entry("id").or_insert(0.into());
+        }
+        let frame = match serde_json::from_value::<ClientFrame>(value) {
+            Ok(frame) => frame,
+            Err(e) => return Some(error::encode(&piazza_engine::Error::invalid(e.to_string()))),
         };
-        queued(
-            self.client
-                .publish(Route::Tag(tag as u64), &channel, payload, options),
-        )
+        let payload = message.map(|m| match m {
+            Either::A(text) => Payload::Text(text),
+            Either::B(bytes) => Payload::Binary(bytes::Bytes::copy_from_slice(&bytes)),
+        });
+        queued(self.client.request(Route::Tag(tag as u64), frame, payload))
+    }
+
+    /// Checks a name by the rules of its kind (`channel`, `topic`, `user`, `scope`); returns the
+    /// error JSON, or null when it is acceptable.
+    #[napi]
+    pub fn check_name(&self, kind: String, name: String) -> Option<String> {
+        let result = match kind.as_str() {
+            "channel" => names::channel(&name),
+            "topic" => names::topic(&name),
+            "user" => names::user_id(&name),
+            _ => names::scope(&name),
+        };
+        queued(result)
+    }
+
+    /// Sends a realtime datagram (no answer; best effort).
+    #[napi]
+    pub fn realtime_send(&self, scope: String, data: Uint8Array) -> Option<String> {
+        let frame = ClientFrame::RealtimeSend(RealtimeSend { scope });
+        let payload = Payload::Binary(bytes::Bytes::copy_from_slice(&data));
+        queued(self.client.request(Route::Ignore, frame, Some(payload)))
     }
 
     /// The current link state (`IDLE`, `CONNECTING`, …).

@@ -16,9 +16,7 @@ pub struct NativeServer {
 #[napi]
 pub async fn start_server(options_json: String) -> Result<NativeServer> {
     let config = ServerConfig::from_json(&options_json).map_err(|e| error::to_napi(&e))?;
-    let server = Server::start(config)
-        .await
-        .map_err(|e| error::to_napi(&e))?;
+    let server = Server::start(config).await.map_err(|e| error::to_napi(&e))?;
     Ok(NativeServer { server })
 }
 

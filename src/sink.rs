@@ -10,6 +10,7 @@
 //! - `["r", tag, {response}]` / `["e", tag, code, "NAME", "reason"]`: request answers
 //! - `["message", {event…, "message": "text"}]` or `["message", {event…, "message": null}, off, len]`
 //! - `["linkState", {event}]`, `[kind, {event}]` for pass-through server events
+//! - `["rt", "scope", off, len]`: a realtime datagram
 //!
 //! Bound: while more than `HIGH_WATER` events (or bytes of payload) wait for JS, the client
 //! stops reading from its socket ([`EventSink::congestion`]); TCP back-pressure then reaches
@@ -58,13 +59,7 @@ pub struct JsSink {
 
 impl JsSink {
     pub fn new(wake: Wake) -> Self {
-        JsSink {
-            shared: Arc::new(Shared {
-                batch: Mutex::new(Batch::default()),
-                drained: Notify::new(),
-            }),
-            wake,
-        }
+        JsSink { shared: Arc::new(Shared { batch: Mutex::new(Batch::default()), drained: Notify::new() }), wake }
     }
 
     /// Takes the batch: the JSON array text and the binary payloads it points into.
@@ -73,10 +68,7 @@ impl JsSink {
             let mut batch = self.shared.batch.lock();
             batch.scheduled = false;
             batch.count = 0;
-            (
-                std::mem::take(&mut batch.json),
-                std::mem::take(&mut batch.bin),
-            )
+            (std::mem::take(&mut batch.json), std::mem::take(&mut batch.bin))
         };
         self.shared.drained.notify_waiters();
         if json.is_empty() {
@@ -99,23 +91,13 @@ impl EventSink for JsSink {
         let b = &mut *batch;
         b.json.push(if b.json.is_empty() { '[' } else { ',' });
         match event {
-            ClientEvent::Response {
-                tag,
-                result: Ok(body),
-            } => {
+            ClientEvent::Response { tag, result: Ok(body) } => {
                 b.json.push_str(&format!("[\"r\",{tag},"));
                 b.json.push_str(body.get());
                 b.json.push(']');
             }
-            ClientEvent::Response {
-                tag,
-                result: Err(error),
-            } => {
-                b.json.push_str(&format!(
-                    "[\"e\",{tag},{},\"{}\",",
-                    error.code.code(),
-                    error.code.name()
-                ));
+            ClientEvent::Response { tag, result: Err(error) } => {
+                b.json.push_str(&format!("[\"e\",{tag},{},\"{}\",", error.code.code(), error.code.name()));
                 push_json_str(&mut b.json, &error.reason);
                 b.json.push(']');
             }
@@ -125,11 +107,7 @@ impl EventSink for JsSink {
                 let head = head.strip_suffix('}').unwrap_or(head);
                 b.json.push_str("[\"message\",");
                 b.json.push_str(head);
-                b.json.push_str(if head.ends_with('{') {
-                    "\"message\":"
-                } else {
-                    ",\"message\":"
-                });
+                b.json.push_str(if head.ends_with('{') { "\"message\":" } else { ",\"message\":" });
                 match payload {
                     Payload::Text(text) => {
                         push_json_str(&mut b.json, &text);
@@ -138,8 +116,7 @@ impl EventSink for JsSink {
                     Payload::Binary(bytes) => {
                         let offset = b.bin.len();
                         b.bin.extend_from_slice(&bytes);
-                        b.json
-                            .push_str(&format!("null}},{offset},{}]", bytes.len()));
+                        b.json.push_str(&format!("null}},{offset},{}]", bytes.len()));
                     }
                 }
             }
@@ -150,10 +127,16 @@ impl EventSink for JsSink {
                 b.json.push_str(body.get());
                 b.json.push(']');
             }
+            ClientEvent::Realtime { scope, data } => {
+                let offset = b.bin.len();
+                b.bin.extend_from_slice(&data);
+                b.json.push_str("[\"rt\",");
+                push_json_str(&mut b.json, &scope);
+                b.json.push_str(&format!(",{offset},{}]", data.len()));
+            }
             ClientEvent::LinkState(state) => {
                 b.json.push_str("[\"linkState\",");
-                b.json
-                    .push_str(&serde_json::to_string(&state).expect("link state serializes"));
+                b.json.push_str(&serde_json::to_string(&state).expect("link state serializes"));
                 b.json.push(']');
             }
         }

@@ -43,6 +43,18 @@ pub struct Limits {
     pub publish_rate_per_channel: u32,
     /// Message channels one client may subscribe to.
     pub max_subscriptions_per_client: usize,
+    /// Stream channels one client may join.
+    pub max_stream_channels_per_client: usize,
+    /// Users in one stream channel.
+    pub max_stream_channel_users: usize,
+    /// Topics one user may publish in (joinTopic), per stream channel.
+    pub max_joined_topics: usize,
+    /// Topics one user may subscribe to, per stream channel.
+    pub max_subscribed_topics: usize,
+    /// Publishers one user may subscribe to in one topic.
+    pub max_publishers_per_topic_subscription: usize,
+    /// Largest realtime-channel datagram, in bytes.
+    pub max_realtime_bytes: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +63,12 @@ impl Default for Limits {
             max_message_bytes: 32 * 1024,
             publish_rate_per_channel: 60,
             max_subscriptions_per_client: 100,
+            max_stream_channels_per_client: 100,
+            max_stream_channel_users: 1000,
+            max_joined_topics: 8,
+            max_subscribed_topics: 50,
+            max_publishers_per_topic_subscription: 64,
+            max_realtime_bytes: 128_000,
         }
     }
 }
@@ -85,8 +103,8 @@ impl Default for ConnectionConfig {
 impl ServerConfig {
     /// Parses the JSON form used by the addon (`Server.start(options)`).
     pub fn from_json(json: &str) -> Result<Self> {
-        let config: ServerConfig = serde_json::from_str(json)
-            .map_err(|e| Error::invalid(format!("server options: {e}")))?;
+        let config: ServerConfig =
+            serde_json::from_str(json).map_err(|e| Error::invalid(format!("server options: {e}")))?;
         config.validate()?;
         Ok(config)
     }
@@ -95,30 +113,32 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<()> {
         let l = &self.limits;
         if l.max_message_bytes == 0 || l.max_message_bytes > 16 * 1024 * 1024 {
-            return Err(Error::invalid(
-                "limits.maxMessageBytes must be 1..=16777216",
-            ));
+            return Err(Error::invalid("limits.maxMessageBytes must be 1..=16777216"));
         }
-        if l.max_subscriptions_per_client == 0 {
-            return Err(Error::invalid(
-                "limits.maxSubscriptionsPerClient must be at least 1",
-            ));
+        for (name, value) in [
+            ("maxSubscriptionsPerClient", l.max_subscriptions_per_client),
+            ("maxStreamChannelsPerClient", l.max_stream_channels_per_client),
+            ("maxStreamChannelUsers", l.max_stream_channel_users),
+            ("maxJoinedTopics", l.max_joined_topics),
+            ("maxSubscribedTopics", l.max_subscribed_topics),
+            ("maxPublishersPerTopicSubscription", l.max_publishers_per_topic_subscription),
+            ("maxRealtimeBytes", l.max_realtime_bytes),
+        ] {
+            if value == 0 {
+                return Err(Error::invalid(format!("limits.{name} must be at least 1")));
+            }
         }
         let c = &self.connection;
-        if c.max_frame_bytes < l.max_message_bytes + 1024 {
+        if c.max_frame_bytes < l.max_message_bytes.max(l.max_realtime_bytes) + 1024 {
             return Err(Error::invalid(
-                "connection.maxFrameBytes must exceed limits.maxMessageBytes by at least 1024 bytes of header",
+                "connection.maxFrameBytes must exceed limits.maxMessageBytes and limits.maxRealtimeBytes by at least 1024 bytes of header",
             ));
         }
         if c.outbound_queue_bytes < c.max_frame_bytes {
-            return Err(Error::invalid(
-                "connection.outboundQueueBytes must be at least connection.maxFrameBytes",
-            ));
+            return Err(Error::invalid("connection.outboundQueueBytes must be at least connection.maxFrameBytes"));
         }
         if c.max_connections == 0 || c.handshake_timeout_ms == 0 {
-            return Err(Error::invalid(
-                "connection.maxConnections and handshakeTimeoutMs must be positive",
-            ));
+            return Err(Error::invalid("connection.maxConnections and handshakeTimeoutMs must be positive"));
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;

@@ -17,10 +17,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
-        Error {
-            code,
-            reason: reason.into(),
-        }
+        Error { code, reason: reason.into() }
     }
 
     /// `RTM_ERROR_INVALID_PARAMETER` with a reason.
@@ -45,12 +42,18 @@ impl ErrorCode {
             ErrorCode::NotLogin => "The call needs a logged-in client (call `login` first).",
             ErrorCode::InvalidAppId => "The app id is empty, too long or has characters outside the allowed set.",
             ErrorCode::InvalidToken => "The token is missing, malformed or its signature does not verify.",
-            ErrorCode::InvalidUserId => "The user id is empty, longer than 64 characters or has characters outside the allowed set.",
-            ErrorCode::InvalidChannelName => "The channel name is empty, longer than 64 characters or has characters outside the allowed set.",
+            ErrorCode::InvalidUserId => {
+                "The user id is empty, longer than 64 characters or has characters outside the allowed set."
+            }
+            ErrorCode::InvalidChannelName => {
+                "The channel name is empty, longer than 64 characters or has characters outside the allowed set."
+            }
             ErrorCode::TokenExpired => "The token's expiry has passed.",
             ErrorCode::LoginTimeout => "No server could be reached within the login timeout.",
             ErrorCode::LoginRejected => "The server refused the login.",
-            ErrorCode::InvalidParameter => "An argument or option is missing, of the wrong type or out of range; the reason names it.",
+            ErrorCode::InvalidParameter => {
+                "An argument or option is missing, of the wrong type or out of range; the reason names it."
+            }
             ErrorCode::InconsistentAppid => "The token was issued for another app id or user id.",
             ErrorCode::DuplicateOperation => "The operation is already done or under way (e.g. `login` twice).",
             ErrorCode::InstanceAlreadyReleased => "The stream channel instance was released; create a new one.",
@@ -62,12 +65,18 @@ impl ErrorCode {
             ErrorCode::ChannelNotJoined => "The stream channel has not been joined.",
             ErrorCode::ChannelNotSubscribed => "The channel is not subscribed.",
             ErrorCode::ChannelInstanceExceedLimitation => "Too many channels subscribed or joined by this client.",
-            ErrorCode::ChannelMessageLengthExceedLimitation => "The payload is larger than the server's maxMessageBytes.",
+            ErrorCode::ChannelMessageLengthExceedLimitation => {
+                "The payload is larger than the server's maxMessageBytes."
+            }
             ErrorCode::ChannelInvalidMessage => "The message is not valid (e.g. a STRING message that is not UTF-8).",
-            ErrorCode::ChannelInvalidTopicName => "The topic name is empty, too long or has characters outside the allowed set.",
+            ErrorCode::ChannelInvalidTopicName => {
+                "The topic name is empty, too long or has characters outside the allowed set."
+            }
             ErrorCode::ChannelExceedTopicLimitation => "Too many topics joined or subscribed in this stream channel.",
             ErrorCode::ChannelTopicNotJoined => "Publishing needs `joinTopic` first.",
-            ErrorCode::ChannelPublishMessageTooFrequent => "The channel's publish rate limit was hit; the message was refused, not dropped.",
+            ErrorCode::ChannelPublishMessageTooFrequent => {
+                "The channel's publish rate limit was hit; the message was refused, not dropped."
+            }
             ErrorCode::ChannelPublishMessageTimeout => "No answer to the publish within the request timeout.",
             ErrorCode::ChannelSubscribeTimeout => "No answer to the subscribe within the request timeout.",
             ErrorCode::ChannelCustomTypeLengthOverflow => "customType is longer than 32 bytes.",
@@ -92,12 +101,7 @@ impl ErrorCode {
 pub fn markdown_table() -> String {
     let mut out = String::from("| code | name | meaning |\n| ---: | --- | --- |\n");
     for code in ErrorCode::ALL {
-        out.push_str(&format!(
-            "| {} | `{}` | {} |\n",
-            code.code(),
-            code.name(),
-            code.describe()
-        ));
+        out.push_str(&format!("| {} | `{}` | {} |\n", code.code(), code.name(), code.describe()));
     }
     out
 }

@@ -284,18 +284,14 @@ impl ErrorCode {
             Self::DuplicateUserId => "RTM_ERROR_DUPLICATE_USER_ID",
             Self::ChannelNotJoined => "RTM_ERROR_CHANNEL_NOT_JOINED",
             Self::ChannelNotSubscribed => "RTM_ERROR_CHANNEL_NOT_SUBSCRIBED",
-            Self::ChannelExceedTopicUserLimitation => {
-                "RTM_ERROR_CHANNEL_EXCEED_TOPIC_USER_LIMITATION"
-            }
+            Self::ChannelExceedTopicUserLimitation => "RTM_ERROR_CHANNEL_EXCEED_TOPIC_USER_LIMITATION",
             Self::ChannelInReuse => "RTM_ERROR_CHANNEL_IN_REUSE",
             Self::ChannelInstanceExceedLimitation => "RTM_ERROR_CHANNEL_INSTANCE_EXCEED_LIMITATION",
             Self::ChannelInErrorState => "RTM_ERROR_CHANNEL_IN_ERROR_STATE",
             Self::ChannelJoinFailed => "RTM_ERROR_CHANNEL_JOIN_FAILED",
             Self::ChannelInvalidTopicName => "RTM_ERROR_CHANNEL_INVALID_TOPIC_NAME",
             Self::ChannelInvalidMessage => "RTM_ERROR_CHANNEL_INVALID_MESSAGE",
-            Self::ChannelMessageLengthExceedLimitation => {
-                "RTM_ERROR_CHANNEL_MESSAGE_LENGTH_EXCEED_LIMITATION"
-            }
+            Self::ChannelMessageLengthExceedLimitation => "RTM_ERROR_CHANNEL_MESSAGE_LENGTH_EXCEED_LIMITATION",
             Self::ChannelInvalidUserList => "RTM_ERROR_CHANNEL_INVALID_USER_LIST",
             Self::ChannelNotAvailable => "RTM_ERROR_CHANNEL_NOT_AVAILABLE",
             Self::ChannelTopicNotSubscribed => "RTM_ERROR_CHANNEL_TOPIC_NOT_SUBSCRIBED",
@@ -310,38 +306,24 @@ impl ErrorCode {
             Self::ChannelUnsubscribeFailed => "RTM_ERROR_CHANNEL_UNSUBSCRIBE_FAILED",
             Self::ChannelEncryptMessageFailed => "RTM_ERROR_CHANNEL_ENCRYPT_MESSAGE_FAILED",
             Self::ChannelPublishMessageFailed => "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_FAILED",
-            Self::ChannelPublishMessageTooFrequent => {
-                "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TOO_FREQUENT"
-            }
+            Self::ChannelPublishMessageTooFrequent => "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TOO_FREQUENT",
             Self::ChannelPublishMessageTimeout => "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TIMEOUT",
             Self::ChannelNotConnected => "RTM_ERROR_CHANNEL_NOT_CONNECTED",
             Self::ChannelLeaveFailed => "RTM_ERROR_CHANNEL_LEAVE_FAILED",
-            Self::ChannelCustomTypeLengthOverflow => {
-                "RTM_ERROR_CHANNEL_CUSTOM_TYPE_LENGTH_OVERFLOW"
-            }
+            Self::ChannelCustomTypeLengthOverflow => "RTM_ERROR_CHANNEL_CUSTOM_TYPE_LENGTH_OVERFLOW",
             Self::ChannelInvalidCustomType => "RTM_ERROR_CHANNEL_INVALID_CUSTOM_TYPE",
             Self::ChannelUnsupportedMessageType => "RTM_ERROR_CHANNEL_UNSUPPORTED_MESSAGE_TYPE",
             Self::ChannelPresenceNotReady => "RTM_ERROR_CHANNEL_PRESENCE_NOT_READY",
             Self::ChannelReceiverOffline => "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE",
             Self::ChannelJoinCanceled => "RTM_ERROR_CHANNEL_JOIN_CANCELED",
-            Self::ChannelReceiverOfflineButStoreSucceeded => {
-                "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_BUT_STORE_SUCCEEDED"
-            }
-            Self::ChannelReceiverOfflineAndStoreFailed => {
-                "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_AND_STORE_FAILED"
-            }
-            Self::ChannelMessageDeliveredButStoreFailed => {
-                "RTM_ERROR_CHANNEL_MESSAGE_DELIVERED_BUT_STORE_FAILED"
-            }
-            Self::ChannelSubscribePermissionDenied => {
-                "RTM_ERROR_CHANNEL_SUBSCRIBE_PERMISSION_DENIED"
-            }
+            Self::ChannelReceiverOfflineButStoreSucceeded => "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_BUT_STORE_SUCCEEDED",
+            Self::ChannelReceiverOfflineAndStoreFailed => "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_AND_STORE_FAILED",
+            Self::ChannelMessageDeliveredButStoreFailed => "RTM_ERROR_CHANNEL_MESSAGE_DELIVERED_BUT_STORE_FAILED",
+            Self::ChannelSubscribePermissionDenied => "RTM_ERROR_CHANNEL_SUBSCRIBE_PERMISSION_DENIED",
             Self::ChannelPublishPermissionDenied => "RTM_ERROR_CHANNEL_PUBLISH_PERMISSION_DENIED",
             Self::ChannelSubscribeCanceled => "RTM_ERROR_CHANNEL_SUBSCRIBE_CANCELED",
             Self::StorageOperationFailed => "RTM_ERROR_STORAGE_OPERATION_FAILED",
-            Self::StorageMetadataItemExceedLimitation => {
-                "RTM_ERROR_STORAGE_METADATA_ITEM_EXCEED_LIMITATION"
-            }
+            Self::StorageMetadataItemExceedLimitation => "RTM_ERROR_STORAGE_METADATA_ITEM_EXCEED_LIMITATION",
             Self::StorageInvalidMetadataItem => "RTM_ERROR_STORAGE_INVALID_METADATA_ITEM",
             Self::StorageInvalidArgument => "RTM_ERROR_STORAGE_INVALID_ARGUMENT",
             Self::StorageInvalidRevision => "RTM_ERROR_STORAGE_INVALID_REVISION",
@@ -356,9 +338,7 @@ impl ErrorCode {
             Self::StorageOutdatedRevision => "RTM_ERROR_STORAGE_OUTDATED_REVISION",
             Self::StorageNotSubscribe => "RTM_ERROR_STORAGE_NOT_SUBSCRIBE",
             Self::StorageInvalidMetadataInstance => "RTM_ERROR_STORAGE_INVALID_METADATA_INSTANCE",
-            Self::StorageSubscribeUserExceedLimitation => {
-                "RTM_ERROR_STORAGE_SUBSCRIBE_USER_EXCEED_LIMITATION"
-            }
+            Self::StorageSubscribeUserExceedLimitation => "RTM_ERROR_STORAGE_SUBSCRIBE_USER_EXCEED_LIMITATION",
             Self::StorageOperationTimeout => "RTM_ERROR_STORAGE_OPERATION_TIMEOUT",
             Self::StorageNotAvailable => "RTM_ERROR_STORAGE_NOT_AVAILABLE",
             Self::StoragePermissionDenied => "RTM_ERROR_STORAGE_PERMISSION_DENIED",
@@ -377,9 +357,7 @@ impl ErrorCode {
             Self::PresenceOperationFailed => "RTM_ERROR_PRESENCE_OPERATION_FAILED",
             Self::PresenceInactive => "RTM_ERROR_PRESENCE_INACTIVE",
             Self::PresencePendingRequestCancelled => "RTM_ERROR_PRESENCE_PENDING_REQUEST_CANCELLED",
-            Self::PresencePendingRequestExceedLimitation => {
-                "RTM_ERROR_PRESENCE_PENDING_REQUEST_EXCEED_LIMITATION"
-            }
+            Self::PresencePendingRequestExceedLimitation => "RTM_ERROR_PRESENCE_PENDING_REQUEST_EXCEED_LIMITATION",
             Self::LockOperationFailed => "RTM_ERROR_LOCK_OPERATION_FAILED",
             Self::LockOperationTimeout => "RTM_ERROR_LOCK_OPERATION_TIMEOUT",
             Self::LockOperationPerforming => "RTM_ERROR_LOCK_OPERATION_PERFORMING",

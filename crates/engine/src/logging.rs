@@ -34,9 +34,7 @@ fn stderr_layer<S>() -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false)
 }
 
 static LOGGING: OnceLock<Logging> = OnceLock::new();
@@ -45,24 +43,12 @@ fn logging() -> &'static Logging {
     LOGGING.get_or_init(|| {
         if let Ok(filter) = EnvFilter::try_from_default_env() {
             // RUST_LOG wins over every logLevel.
-            let _ = tracing_subscriber::registry()
-                .with(filter)
-                .with(stderr_layer())
-                .try_init();
-            Logging {
-                handle: None,
-                level: Mutex::new(LevelFilter::TRACE),
-            }
+            let _ = tracing_subscriber::registry().with(filter).with(stderr_layer()).try_init();
+            Logging { handle: None, level: Mutex::new(LevelFilter::TRACE) }
         } else {
             let (layer, handle) = reload::Layer::new(LevelFilter::WARN);
-            let _ = tracing_subscriber::registry()
-                .with(layer)
-                .with(stderr_layer())
-                .try_init();
-            Logging {
-                handle: Some(handle),
-                level: Mutex::new(LevelFilter::WARN),
-            }
+            let _ = tracing_subscriber::registry().with(layer).with(stderr_layer()).try_init();
+            Logging { handle: Some(handle), level: Mutex::new(LevelFilter::WARN) }
         }
     })
 }

@@ -19,18 +19,13 @@ fn problem(name: &str) -> Option<String> {
         return Some("must not be empty".into());
     }
     if name.len() > MAX_NAME_LEN {
-        return Some(format!(
-            "is {} characters long; at most {MAX_NAME_LEN} are allowed",
-            name.len()
-        ));
+        return Some(format!("is {} characters long; at most {MAX_NAME_LEN} are allowed", name.len()));
     }
     if name.starts_with('_') {
         return Some("must not start with '_'".into());
     }
     if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
-        return Some(format!(
-            "contains {bad:?}; allowed are letters, digits, space and !#$%&()+,-:;<=>?@[]^_{{}}~|"
-        ));
+        return Some(format!("contains {bad:?}; allowed are letters, digits, space and !#$%&()+,-:;<=>?@[]^_{{}}~|"));
     }
     None
 }
@@ -72,10 +67,7 @@ pub fn custom_type(value: &str) -> Result<()> {
     if value.len() > MAX_CUSTOM_TYPE_LEN {
         return Err(Error::new(
             ErrorCode::ChannelCustomTypeLengthOverflow,
-            format!(
-                "customType is {} bytes; at most {MAX_CUSTOM_TYPE_LEN} are allowed",
-                value.len()
-            ),
+            format!("customType is {} bytes; at most {MAX_CUSTOM_TYPE_LEN} are allowed", value.len()),
         ));
     }
     Ok(())
@@ -95,25 +87,13 @@ mod tests {
     fn rejects_with_the_right_code_and_a_reason() {
         let e = channel("").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidChannelName);
-        assert_eq!(
-            channel(&"a".repeat(65)).unwrap_err().code,
-            ErrorCode::InvalidChannelName
-        );
+        assert_eq!(channel(&"a".repeat(65)).unwrap_err().code, ErrorCode::InvalidChannelName);
         assert!(channel("_hidden").unwrap_err().reason.contains("'_'"));
         assert!(channel("a/b").unwrap_err().reason.contains("'/'"));
-        assert_eq!(
-            channel("é").unwrap_err().code,
-            ErrorCode::InvalidChannelName
-        );
+        assert_eq!(channel("é").unwrap_err().code, ErrorCode::InvalidChannelName);
         assert_eq!(user_id("a.b").unwrap_err().code, ErrorCode::InvalidUserId);
-        assert_eq!(
-            topic("").unwrap_err().code,
-            ErrorCode::ChannelInvalidTopicName
-        );
-        assert_eq!(
-            custom_type(&"x".repeat(33)).unwrap_err().code,
-            ErrorCode::ChannelCustomTypeLengthOverflow
-        );
+        assert_eq!(topic("").unwrap_err().code, ErrorCode::ChannelInvalidTopicName);
+        assert_eq!(custom_type(&"x".repeat(33)).unwrap_err().code, ErrorCode::ChannelCustomTypeLengthOverflow);
         custom_type(&"x".repeat(32)).unwrap();
     }
 }

@@ -20,26 +20,14 @@ fn text(value: serde_json::Value) -> Message {
 async fn requests_are_answered_with_their_id() {
     let server = server().await;
     let mut ws = raw_session(&server, "u").await;
-    ws.send(text(json!({"op":"subscribe","id":41,"channel":"c"})))
-        .await
-        .unwrap();
+    ws.send(text(json!({"op":"subscribe","id":41,"channel":"c","withPresence":false}))).await.unwrap();
     let ok = next_json(&mut ws).await;
-    assert_eq!(
-        (ok["t"].as_str(), ok["id"].as_u64()),
-        (Some("ok"), Some(41))
-    );
+    assert_eq!((ok["t"].as_str(), ok["id"].as_u64()), (Some("ok"), Some(41)));
     assert_eq!(ok["r"]["channelName"], "c");
-    ws.send(text(
-        json!({"op":"publish","id":42,"channel":"c","messageType":"STRING","data":"hi"}),
-    ))
-    .await
-    .unwrap();
+    ws.send(text(json!({"op":"publish","id":42,"channel":"c","messageType":"STRING","data":"hi"}))).await.unwrap();
     // The subscriber (itself) gets the message as a binary frame, then the answer.
     let answer = next_json(&mut ws).await;
-    assert_eq!(
-        (answer["t"].as_str(), answer["id"].as_u64()),
-        (Some("ok"), Some(42))
-    );
+    assert_eq!((answer["t"].as_str(), answer["id"].as_u64()), (Some("ok"), Some(42)));
 }
 
 #[tokio::test]
@@ -48,31 +36,12 @@ async fn malformed_and_unknown_frames_get_error_frames_and_the_link_survives() {
     let mut ws = raw_session(&server, "u").await;
     let cases = [
         (Message::Text("{not json".into()), None, "malformed frame"),
+        (text(json!({"op":"teleport","id":7})), Some(7), "unknown variant"),
+        (text(json!({"op":"subscribe","id":8,"channel":"c","extra":true})), Some(8), "unknown field"),
+        (text(json!({"op":"subscribe","id":9})), Some(9), "missing field"),
+        (Message::Binary(Bytes::from_static(&[0, 0, 0, 50, b'{'])), None, "runs past"),
         (
-            text(json!({"op":"teleport","id":7})),
-            Some(7),
-            "unknown variant",
-        ),
-        (
-            text(json!({"op":"subscribe","id":8,"channel":"c","extra":true})),
-            Some(8),
-            "unknown field",
-        ),
-        (
-            text(json!({"op":"subscribe","id":9})),
-            Some(9),
-            "missing field",
-        ),
-        (
-            Message::Binary(Bytes::from_static(&[0, 0, 0, 50, b'{'])),
-            None,
-            "runs past",
-        ),
-        (
-            Message::Binary(encode_binary(
-                &json!({"op":"subscribe","id":10,"channel":"c"}),
-                b"x",
-            )),
+            Message::Binary(encode_binary(&json!({"op":"subscribe","id":10,"channel":"c"}), b"x")),
             Some(10),
             "carries no payload",
         ),
@@ -95,29 +64,24 @@ async fn malformed_and_unknown_frames_get_error_frames_and_the_link_survives() {
         let err = next_json(&mut ws).await;
         assert_eq!(err["t"], "err", "{err}");
         assert_eq!(err["id"].as_u64(), id, "{err}");
-        assert!(
-            err["reason"].as_str().unwrap().contains(reason),
-            "{err} should mention {reason:?}"
-        );
+        assert!(err["reason"].as_str().unwrap().contains(reason), "{err} should mention {reason:?}");
         assert!(err["code"].as_i64().unwrap() < 0);
         assert!(err["name"].as_str().unwrap().starts_with("RTM_ERROR_"));
     }
-    ws.send(text(
-        json!({"op":"subscribe","id":13,"channel":"still-works"}),
-    ))
-    .await
-    .unwrap();
+    ws.send(text(json!({"op":"subscribe","id":13,"channel":"still-works"}))).await.unwrap();
     assert_eq!(next_json(&mut ws).await["t"], "ok");
     assert!(server.stats().bad_frames >= 7);
 }
 
 #[tokio::test]
 async fn an_oversize_frame_closes_with_1009_and_a_reason() {
-    let server = server_with(|c| c.connection.max_frame_bytes = 64 * 1024).await;
+    let server = server_with(|c| {
+        c.connection.max_frame_bytes = 64 * 1024;
+        c.limits.max_realtime_bytes = 32 * 1024;
+    })
+    .await;
     let mut ws = raw_session(&server, "u").await;
-    let _ = ws
-        .send(Message::Binary(vec![0u8; 10 * 1024 * 1024].into()))
-        .await;
+    let _ = ws.send(Message::Binary(vec![0u8; 10 * 1024 * 1024].into())).await;
     let (code, reason) = close_of(&mut ws).await;
     assert_eq!(code, 1009);
     assert!(reason.contains("exceeds maxFrameBytes"), "{reason}");
@@ -142,9 +106,7 @@ async fn a_flood_of_garbage_is_cut_off_with_1008() {
 async fn the_first_frame_must_be_a_hello_of_a_known_version() {
     let server = server().await;
     let mut ws = raw(&server).await;
-    ws.send(text(json!({"op":"subscribe","id":1,"channel":"c"})))
-        .await
-        .unwrap();
+    ws.send(text(json!({"op":"subscribe","id":1,"channel":"c"}))).await.unwrap();
     assert_eq!(next_json(&mut ws).await["t"], "err");
     assert_eq!(close_of(&mut ws).await.0, 1002);
 
@@ -153,18 +115,12 @@ async fn the_first_frame_must_be_a_hello_of_a_known_version() {
         .await
         .unwrap();
     let err = next_json(&mut ws).await;
-    assert!(
-        err["reason"].as_str().unwrap().contains("version 2"),
-        "{err}"
-    );
+    assert!(err["reason"].as_str().unwrap().contains("version 2"), "{err}");
     assert_eq!(close_of(&mut ws).await.0, 4005);
 
     let mut ws = raw(&server).await;
     ws.send(hello("app", "bad/user")).await.unwrap();
-    assert_eq!(
-        next_json(&mut ws).await["name"],
-        "RTM_ERROR_INVALID_USER_ID"
-    );
+    assert_eq!(next_json(&mut ws).await["name"], "RTM_ERROR_INVALID_USER_ID");
     assert_eq!(close_of(&mut ws).await.0, 4001);
 }
 
@@ -187,10 +143,7 @@ async fn a_peer_that_stops_sending_is_detected_after_two_heartbeats() {
     let (code, _) = close_of(&mut ws).await;
     assert_eq!(code, 4004);
     let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_secs(2) && waited < Duration::from_secs(4),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(4), "{waited:?}");
     eventually("the session to end", || server.stats().users == 0).await;
 }
 
@@ -202,9 +155,7 @@ async fn pings_keep_a_connection_alive() {
     assert_eq!(next_json(&mut ws).await["t"], "welcome");
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        ws.send(text(json!({"op":"ping","received":1})))
-            .await
-            .unwrap();
+        ws.send(text(json!({"op":"ping","received":1}))).await.unwrap();
         assert_eq!(next_json(&mut ws).await["t"], "pong");
     }
     assert_eq!(server.stats().users, 1);
@@ -216,16 +167,11 @@ async fn plain_http_routes_answer_on_the_same_port() {
     let server = server().await;
     for (request, expect) in [
         ("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n", "200 OK"),
-        (
-            "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n",
-            "piazza_connections",
-        ),
+        ("GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n", "piazza_connections"),
         ("GET /nope HTTP/1.1\r\nhost: x\r\n\r\n", "404"),
         ("BLAH\r\n\r\n", "400"),
     ] {
-        let mut tcp = tokio::net::TcpStream::connect(server.local_addr())
-            .await
-            .unwrap();
+        let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
         tcp.write_all(request.as_bytes()).await.unwrap();
         let mut answer = String::new();
         tcp.read_to_string(&mut answer).await.unwrap();

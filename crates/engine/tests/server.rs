@@ -15,40 +15,23 @@ async fn a_consumer_that_stops_reading_is_disconnected_and_counted() {
     let server = server_with(|c| {
         c.limits.publish_rate_per_channel = 0;
         c.connection.max_frame_bytes = 40 * 1024;
+        c.limits.max_realtime_bytes = 32 * 1024;
         c.connection.outbound_queue_bytes = 256 * 1024;
     })
     .await;
     // A raw subscriber that never reads again.
     let mut stuck = raw_session(&server, "stuck").await;
-    stuck
-        .send(Message::Text(
-            json!({"op":"subscribe","id":1,"channel":"firehose"})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
+    let subscribe = json!({"op":"subscribe","id":1,"channel":"firehose","withPresence":false});
+    stuck.send(Message::Text(subscribe.to_string().into())).await.unwrap();
     assert_eq!(next_json(&mut stuck).await["t"], "ok");
     let mut healthy = login(&server, "healthy").await;
-    healthy
-        .client
-        .call(|c, r| c.subscribe(r, "firehose", SubscribeOptions::default()))
-        .await
-        .unwrap();
+    healthy.client.call(|c, r| c.subscribe(r, "firehose", SubscribeOptions::default())).await.unwrap();
     let publisher = login(&server, "publisher").await;
     let payload = Payload::Binary(vec![7u8; 4 * 1024].into());
     let mut sent = 0;
     while server.stats().slow_consumers == 0 {
         for _ in 0..20 {
-            publisher
-                .client
-                .publish(
-                    Route::Ignore,
-                    "firehose",
-                    payload.clone(),
-                    Default::default(),
-                )
-                .unwrap();
+            publisher.client.publish(Route::Ignore, "firehose", payload.clone(), Default::default()).unwrap();
             sent += 1;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -60,14 +43,7 @@ async fn a_consumer_that_stops_reading_is_disconnected_and_counted() {
     // The healthy subscriber keeps receiving.
     publisher
         .client
-        .call(|c, r| {
-            c.publish(
-                r,
-                "firehose",
-                Payload::Text("after".into()),
-                Default::default(),
-            )
-        })
+        .call(|c, r| c.publish(r, "firehose", Payload::Text("after".into()), Default::default()))
         .await
         .unwrap();
     loop {
@@ -104,12 +80,7 @@ async fn close_drains_tells_clients_and_is_idempotent() {
     assert_eq!(code, 1001);
     assert!(reason.contains("shutting down"));
     server.close().await;
-    assert!(
-        tokio::net::TcpStream::connect(server.local_addr())
-            .await
-            .is_err(),
-        "still accepting"
-    );
+    assert!(tokio::net::TcpStream::connect(server.local_addr()).await.is_err(), "still accepting");
 }
 
 #[tokio::test]
@@ -118,10 +89,7 @@ async fn clients_see_the_server_going_away_as_a_disconnect() {
     let mut alice = login(&server, "alice").await;
     server.close().await;
     while alice.next_link_state().await.current_state != LinkState::Disconnected {}
-    assert!(
-        alice.client.is_active(),
-        "a client keeps trying after the server went away"
-    );
+    assert!(alice.client.is_active(), "a client keeps trying after the server went away");
     alice
         .client
         .call(|c, r| {
@@ -138,30 +106,12 @@ async fn stats_count_connections_users_channels_and_messages() {
     let server = server().await;
     let a = login(&server, "a").await;
     let mut b = login(&server, "b").await;
-    b.client
-        .call(|c, r| c.subscribe(r, "c1", SubscribeOptions::default()))
-        .await
-        .unwrap();
-    b.client
-        .call(|c, r| c.subscribe(r, "c2", SubscribeOptions::default()))
-        .await
-        .unwrap();
-    a.client
-        .call(|c, r| c.publish(r, "c1", Payload::Text("x".into()), Default::default()))
-        .await
-        .unwrap();
+    b.client.call(|c, r| c.subscribe(r, "c1", SubscribeOptions::default())).await.unwrap();
+    b.client.call(|c, r| c.subscribe(r, "c2", SubscribeOptions::default())).await.unwrap();
+    a.client.call(|c, r| c.publish(r, "c1", Payload::Text("x".into()), Default::default())).await.unwrap();
     b.next_message().await;
     let s = server.stats();
-    assert_eq!(
-        (
-            s.connections,
-            s.users,
-            s.channels,
-            s.messages_in,
-            s.messages_out
-        ),
-        (2, 2, 2, 1, 1)
-    );
+    assert_eq!((s.connections, s.users, s.channels, s.messages_in, s.messages_out), (2, 2, 2, 1, 1));
     a.client
         .call(|c, r| {
             c.logout(r);
@@ -170,8 +120,5 @@ async fn stats_count_connections_users_channels_and_messages() {
         .await
         .unwrap();
     eventually("a's session to end", || server.stats().users == 1).await;
-    eventually("a's connection to close", || {
-        server.stats().connections == 1
-    })
-    .await;
+    eventually("a's connection to close", || server.stats().connections == 1).await;
 }

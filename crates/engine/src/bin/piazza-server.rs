@@ -63,14 +63,10 @@ const ERRORS_HEADER: &str = "# Error codes\n\nEvery rejection of a Piazza call i
 fn load(cli: &Cli) -> Result<ServerConfig, String> {
     let mut config = match &cli.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
-        None => ServerConfig {
-            port: 7700,
-            ..ServerConfig::default()
-        },
+        None => ServerConfig { port: 7700, ..ServerConfig::default() },
     };
     macro_rules! set {
         ($field:expr, $value:expr) => {
@@ -85,24 +81,12 @@ fn load(cli: &Cli) -> Result<ServerConfig, String> {
         config.log_level = cli.log_level.clone();
     }
     set!(config.limits.max_message_bytes, cli.max_message_bytes);
-    set!(
-        config.limits.publish_rate_per_channel,
-        cli.publish_rate_per_channel
-    );
-    set!(
-        config.limits.max_subscriptions_per_client,
-        cli.max_subscriptions_per_client
-    );
+    set!(config.limits.publish_rate_per_channel, cli.publish_rate_per_channel);
+    set!(config.limits.max_subscriptions_per_client, cli.max_subscriptions_per_client);
     set!(config.connection.max_connections, cli.max_connections);
-    set!(
-        config.connection.outbound_queue_bytes,
-        cli.outbound_queue_bytes
-    );
+    set!(config.connection.outbound_queue_bytes, cli.outbound_queue_bytes);
     set!(config.connection.max_frame_bytes, cli.max_frame_bytes);
-    set!(
-        config.connection.handshake_timeout_ms,
-        cli.handshake_timeout_ms
-    );
+    set!(config.connection.handshake_timeout_ms, cli.handshake_timeout_ms);
     if config.log_level.is_none() {
         config.log_level = Some("info".into());
     }
@@ -149,11 +133,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
-        "piazza-server {} listening on {}",
-        piazza_engine::VERSION,
-        server.url()
-    );
+    println!("piazza-server {} listening on {}", piazza_engine::VERSION, server.url());
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.close().await;

@@ -1,10 +1,11 @@
-//! The broker: how a published frame reaches every node that has subscribers for it.
+//! The broker: how a published frame reaches every node that has members for it.
 //!
 //! The hub encodes a frame once and hands it to [`Broker::publish`]; the broker delivers it to
 //! the [`DeliveryHandler`] of every node that subscribed to its route — in memory that is just
 //! this node's hub, called at once; with Redis (cluster mode) it crosses Redis pub/sub first.
 //! Either way the node receives its deliveries through the same handler, so one node and a
-//! cluster share one delivery path.
+//! cluster share one delivery path. Which local members get the frame is decided on the
+//! receiving node from `audience` and `skip`: subscriptions are local knowledge.
 
 mod memory;
 
@@ -14,19 +15,39 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use memory::MemoryBroker;
 
-/// Where a frame goes.
+/// Where a frame goes: the unit a node subscribes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Route {
-    /// Every subscriber of a message channel.
+    /// A message channel.
     Channel { app: Arc<str>, channel: Arc<str> },
+    /// A stream channel.
+    Stream { app: Arc<str>, channel: Arc<str> },
     /// The RTM session of one user.
     User { app: Arc<str>, user: Arc<str> },
+    /// A realtime-channel scope.
+    Realtime { app: Arc<str>, scope: Arc<str> },
 }
 
-/// A frame on its way to subscribers: encoded once, shared by all.
+/// Which members of the route's channel get the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Members that subscribed `withMessage`.
+    Messages,
+    /// Members that asked for presence events.
+    Presence,
+    /// Every member (topic events, realtime data, user-channel messages).
+    Everyone,
+    /// Members subscribed to `publisher` in `topic` (stream-channel topic messages).
+    TopicSubscribers { topic: Arc<str>, publisher: Arc<str> },
+}
+
+/// A frame on its way to members: encoded once, shared by all.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub route: Route,
+    pub audience: Audience,
+    /// A user who must not receive it (the subject of a presence event, a realtime sender).
+    pub skip: Option<Arc<str>>,
     pub frame: Message,
 }
 
@@ -41,8 +62,8 @@ pub trait Broker: Send + Sync {
     fn set_handler(&self, handler: std::sync::Weak<dyn DeliveryHandler>);
     /// Sends a frame to every node subscribed to its route, this one included.
     fn publish(&self, delivery: Delivery);
-    /// This node has its first local subscriber for `route`.
+    /// This node has its first local member for `route`.
     fn subscribe(&self, route: &Route);
-    /// This node has no local subscriber left for `route`.
+    /// This node has no local member left for `route`.
     fn unsubscribe(&self, route: &Route);
 }

@@ -92,12 +92,7 @@ impl ClientConfig {
 
     /// Builds a config from the RTM constructor arguments; `options` is the JSON of
     /// `rtmConfig` (plus Piazza's `endpoint`). `env_endpoint` is `PIAZZA_URL`.
-    pub fn from_rtm_options(
-        app_id: &str,
-        user_id: &str,
-        options: &str,
-        env_endpoint: Option<String>,
-    ) -> Result<Self> {
+    pub fn from_rtm_options(app_id: &str, user_id: &str, options: &str, env_endpoint: Option<String>) -> Result<Self> {
         let options: RtmOptions = if options.trim().is_empty() {
             RtmOptions::default()
         } else {
@@ -133,9 +128,7 @@ impl ClientConfig {
 
 fn whole_seconds(name: &str, value: f64) -> Result<u32> {
     if value.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&value) {
-        return Err(Error::invalid(format!(
-            "{name} must be a whole number of seconds, got {value}"
-        )));
+        return Err(Error::invalid(format!("{name} must be a whole number of seconds, got {value}")));
     }
     Ok(value as u32)
 }
@@ -167,25 +160,14 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_refused_with_a_reason() {
-        let e = ClientConfig::from_rtm_options(
-            "app",
-            "u",
-            r#"{"endpoint":"ws://x","presenceTimeout":4}"#,
-            None,
-        )
-        .unwrap_err();
+        let e = ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","presenceTimeout":4}"#, None)
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidParameter);
         assert!(e.reason.contains("presenceTimeout 4"));
-        let e = ClientConfig::from_rtm_options(
-            "app",
-            "u",
-            r#"{"endpoint":"ws://x","heartbeatInterval":1801}"#,
-            None,
-        )
-        .unwrap_err();
-        assert!(e.reason.contains("heartbeatInterval"));
-        let e = ClientConfig::from_rtm_options("app", "bad/user", r#"{"endpoint":"ws://x"}"#, None)
+        let e = ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","heartbeatInterval":1801}"#, None)
             .unwrap_err();
+        assert!(e.reason.contains("heartbeatInterval"));
+        let e = ClientConfig::from_rtm_options("app", "bad/user", r#"{"endpoint":"ws://x"}"#, None).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidUserId);
         let e = ClientConfig::from_rtm_options("app", "u", "{}", None).unwrap_err();
         assert!(e.reason.contains("PIAZZA_URL"));

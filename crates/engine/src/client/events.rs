@@ -30,19 +30,15 @@ impl Payload {
 pub enum ClientEvent {
     /// The answer to a request submitted with [`super::Route::Tag`]: the RTM response object,
     /// or the error.
-    Response {
-        tag: u64,
-        result: Result<Box<RawValue>, Error>,
-    },
+    Response { tag: u64, result: Result<Box<RawValue>, Error> },
     /// A `message` event: `header` is the RTM message event object without `message`.
-    Message {
-        header: Box<RawValue>,
-        payload: Payload,
-    },
+    Message { header: Box<RawValue>, payload: Payload },
     /// A server event passed through as the RTM event object (`presence`, `topic`, ...).
     Event { kind: String, body: Box<RawValue> },
     /// The link changed state (`linkState`).
     LinkState(LinkStateEvent),
+    /// A realtime-channel datagram.
+    Realtime { scope: String, data: Bytes },
 }
 
 /// RTM 2 link states.
@@ -134,12 +130,7 @@ pub struct LinkStateEvent {
 }
 
 impl LinkStateEvent {
-    pub fn new(
-        current: LinkState,
-        previous: LinkState,
-        operation: LinkOperation,
-        reason: LinkReason,
-    ) -> Self {
+    pub fn new(current: LinkState, previous: LinkState, operation: LinkOperation, reason: LinkReason) -> Self {
         LinkStateEvent {
             current_state: current,
             previous_state: previous,
@@ -163,9 +154,7 @@ pub trait EventSink: Send + Sync + 'static {
     /// When the sink holds too many undelivered events, a future that resolves once it has
     /// room again. The client stops reading from the server meanwhile, so back-pressure
     /// reaches the server (whose slow-consumer policy then applies) instead of memory growing.
-    fn congestion(
-        &self,
-    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+    fn congestion(&self) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
         None
     }
 }

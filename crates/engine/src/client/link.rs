@@ -13,13 +13,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{
-    text_frame, timestamp_response, ClientEvent, Inner, LinkOperation, LinkReason, LinkState, Op,
-    Payload, Phase,
+    text_frame, timestamp_response, ClientEvent, Inner, LinkOperation, LinkReason, LinkState, Op, Payload, Phase,
 };
 use crate::error::{Error, ErrorCode};
-use crate::protocol::{
-    close, decode_server, ClientFrame, Hello, MessageType, Ping, Welcome, PROTOCOL_VERSION,
-};
+use crate::protocol::{close, decode_server, ClientFrame, Hello, MessageType, Ping, Welcome, PROTOCOL_VERSION};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -84,49 +81,33 @@ impl Inner {
             }
             state.connected = true;
             state.max_message_bytes = welcome.limits.max_message_bytes;
+            state.max_realtime_bytes = welcome.limits.max_realtime_bytes;
             if first {
                 state.phase = Phase::LoggedIn;
                 state.pending.remove(&0)
             } else {
                 // A new session: subscribe again to what the old one had, ahead of anything
                 // queued meanwhile.
-                let channels: Vec<_> = state
-                    .subscriptions
-                    .iter()
-                    .map(|(c, o)| (c.clone(), *o))
-                    .collect();
+                let channels: Vec<_> = state.subscriptions.iter().map(|(c, o)| (c.clone(), *o)).collect();
                 for (channel, options) in channels.into_iter().rev() {
                     let id = state.take_id();
                     let frame = super::subscribe_frame(id, &channel, options);
                     state.outgoing.push_front(frame);
                     let deadline = Instant::now() + self.config.request_timeout;
-                    state.pending.insert(
-                        id,
-                        super::Pending {
-                            route: super::Route::Ignore,
-                            deadline,
-                            op: Op::Restore(channel),
-                        },
-                    );
+                    state
+                        .pending
+                        .insert(id, super::Pending { route: super::Route::Ignore, deadline, op: Op::Restore(channel) });
                 }
                 None
             }
         };
         if first {
-            self.set_link(
-                LinkState::Connected,
-                LinkOperation::Login,
-                LinkReason::LoginSuccess,
-            );
+            self.set_link(LinkState::Connected, LinkOperation::Login, LinkReason::LoginSuccess);
             if let Some(pending) = login {
                 self.answer(pending.route, Ok(timestamp_response()));
             }
         } else {
-            self.set_link(
-                LinkState::Connected,
-                LinkOperation::Reconnected,
-                LinkReason::ReconnectSuccess,
-            );
+            self.set_link(LinkState::Connected, LinkOperation::Reconnected, LinkReason::ReconnectSuccess);
         }
         self.outgoing_ready.notify_one();
         true
@@ -169,20 +150,11 @@ impl Inner {
         };
         tracing::warn!(user = %self.config.user_id, code, reason, "the server ended the session");
         self.set_link(LinkState::Failed, LinkOperation::ServerReject, link_reason);
-        self.fail_all(&Error::new(
-            ErrorCode::NotLogin,
-            format!("the server ended the session: {reason}"),
-        ));
+        self.fail_all(&Error::new(ErrorCode::NotLogin, format!("the server ended the session: {reason}")));
     }
 
     /// The link dropped: fail what was in flight and report DISCONNECTED.
-    fn on_lost(
-        &self,
-        generation: u64,
-        operation: LinkOperation,
-        reason: LinkReason,
-        detail: &str,
-    ) -> bool {
+    fn on_lost(&self, generation: u64, operation: LinkOperation, reason: LinkReason, detail: &str) -> bool {
         let (in_flight, logging_out) = {
             let mut state = self.state.lock();
             if state.generation != generation {
@@ -196,10 +168,7 @@ impl Inner {
                 .filter(|(_, p)| !matches!(p.op, Op::Login | Op::Logout))
                 .map(|(id, _)| *id)
                 .collect();
-            let in_flight: Vec<_> = ids
-                .into_iter()
-                .filter_map(|id| state.pending.remove(&id))
-                .collect();
+            let in_flight: Vec<_> = ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect();
             (in_flight, state.phase == Phase::LoggingOut)
         };
         if logging_out {
@@ -211,10 +180,7 @@ impl Inner {
         for p in in_flight {
             let error = Error::new(
                 ErrorCode::NotConnected,
-                format!(
-                    "{}: the connection dropped before the answer arrived",
-                    p.op.name()
-                ),
+                format!("{}: the connection dropped before the answer arrived", p.op.name()),
             );
             self.answer(p.route, Err(error));
         }
@@ -233,10 +199,7 @@ impl Inner {
         match frame.t.as_ref() {
             "ok" => {
                 if let Some(id) = frame.id {
-                    let result = frame
-                        .r
-                        .map(|r| r.to_owned())
-                        .unwrap_or_else(timestamp_response);
+                    let result = frame.r.map(|r| r.to_owned()).unwrap_or_else(timestamp_response);
                     self.complete(id, Ok(result));
                 }
             }
@@ -247,9 +210,7 @@ impl Inner {
             "msg" => {
                 let Some(header) = frame.e else { return };
                 let payload = match frame.mt {
-                    Some(MessageType::Binary) => {
-                        Payload::Binary(Inner::received_payload(bytes, payload))
-                    }
+                    Some(MessageType::Binary) => Payload::Binary(Inner::received_payload(bytes, payload)),
                     _ => match std::str::from_utf8(payload) {
                         Ok(text) => Payload::Text(text.to_string()),
                         Err(_) => {
@@ -258,18 +219,17 @@ impl Inner {
                         }
                     },
                 };
-                self.sink.emit(ClientEvent::Message {
-                    header: header.to_owned(),
-                    payload,
-                });
+                self.sink.emit(ClientEvent::Message { header: header.to_owned(), payload });
             }
             "pong" => {}
+            "rt" => {
+                let Some(scope) = frame.scope else { return };
+                let data = Inner::received_payload(bytes, payload);
+                self.sink.emit(ClientEvent::Realtime { scope: scope.into_owned(), data });
+            }
             kind => {
                 if let Some(body) = frame.e {
-                    self.sink.emit(ClientEvent::Event {
-                        kind: kind.to_string(),
-                        body: body.to_owned(),
-                    });
+                    self.sink.emit(ClientEvent::Event { kind: kind.to_string(), body: body.to_owned() });
                 }
             }
         }
@@ -285,11 +245,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
     let mut attempt: u32 = 0;
     let mut index = 0usize;
     let mut last_error = String::new();
-    inner.set_link(
-        LinkState::Connecting,
-        LinkOperation::Login,
-        LinkReason::Login,
-    );
+    inner.set_link(LinkState::Connecting, LinkOperation::Login, LinkReason::Login);
     loop {
         let endpoint = config.endpoints[index % config.endpoints.len()].clone();
         index += 1;
@@ -340,10 +296,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
                 if !ever_connected && started.elapsed() >= config.login_timeout {
                     let error = Error::new(
                         ErrorCode::LoginTimeout,
-                        format!(
-                            "no server reachable within {:?} (last error: {last_error})",
-                            config.login_timeout
-                        ),
+                        format!("no server reachable within {:?} (last error: {last_error})", config.login_timeout),
                     );
                     inner.fail_login(generation, error, LinkReason::LoginTimeout);
                     break;
@@ -363,10 +316,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
 
 /// Capped exponential backoff with jitter: a random delay in [d/2, d], d = initial · 2^attempt.
 fn backoff(config: &super::ClientConfig, attempt: u32) -> Duration {
-    let base = config
-        .reconnect_initial
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(config.reconnect_max);
+    let base = config.reconnect_initial.saturating_mul(1u32 << attempt.min(16)).min(config.reconnect_max);
     let jitter = rand::rng().random_range(0.5..=1.0);
     base.mul_f64(jitter)
 }
@@ -386,17 +336,12 @@ async fn sweep(inner: Arc<Inner>, generation: u64) {
 /// Connects, says hello, waits for the welcome.
 async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), ConnectError> {
     let attempt = async {
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(64 << 20))
-            .max_frame_size(Some(64 << 20));
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async_with_config(endpoint, Some(config), true)
-                .await
-                .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
-        let hello = text_frame(&ClientFrame::Hello(inner.hello()));
-        ws.send(hello)
+        let config = WebSocketConfig::default().max_message_size(Some(64 << 20)).max_frame_size(Some(64 << 20));
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(endpoint, Some(config), true)
             .await
             .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let hello = text_frame(&ClientFrame::Hello(inner.hello()));
+        ws.send(hello).await.map_err(|e| ConnectError::Unreachable(e.to_string()))?;
         let mut refusal: Option<Error> = None;
         loop {
             match ws.next().await {
@@ -406,9 +351,8 @@ async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), Connect
                     };
                     match frame.t.as_ref() {
                         "welcome" => {
-                            let welcome: Welcome = serde_json::from_str(&text).map_err(|e| {
-                                ConnectError::Unreachable(format!("bad welcome: {e}"))
-                            })?;
+                            let welcome: Welcome = serde_json::from_str(&text)
+                                .map_err(|e| ConnectError::Unreachable(format!("bad welcome: {e}")))?;
                             return Ok((ws, welcome));
                         }
                         "err" => refusal = Some(frame.error()),
@@ -418,13 +362,10 @@ async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), Connect
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = close_parts(frame);
                     return Err(if close::is_fatal(code) || code == close::PROTOCOL_ERROR {
-                        let error =
-                            refusal.unwrap_or_else(|| Error::new(ErrorCode::LoginRejected, reason));
+                        let error = refusal.unwrap_or_else(|| Error::new(ErrorCode::LoginRejected, reason));
                         ConnectError::Refused(error, code)
                     } else {
-                        ConnectError::Unreachable(format!(
-                            "closed during handshake ({code}: {reason})"
-                        ))
+                        ConnectError::Unreachable(format!("closed during handshake ({code}: {reason})"))
                     });
                 }
                 Some(Ok(_)) => {}
@@ -439,9 +380,7 @@ async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), Connect
 }
 
 fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
-    frame
-        .map(|f| (u16::from(f.code), f.reason.to_string()))
-        .unwrap_or((close::NORMAL, String::new()))
+    frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((close::NORMAL, String::new()))
 }
 
 /// Pauses reading while the event sink is congested (the application is not keeping up).

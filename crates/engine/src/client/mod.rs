@@ -26,14 +26,11 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 pub use self::config::ClientConfig;
 pub use self::events::{
-    ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent,
-    Payload,
+    ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent, Payload,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{
-    encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe,
-};
+use crate::protocol::{encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe};
 use crate::time::now_ms;
 
 /// Where the answer to a request goes.
@@ -86,6 +83,8 @@ pub(crate) enum Op {
     Publish,
     /// Re-subscribing after a reconnect that started a new session.
     Restore(String),
+    /// Any other request, by its op name.
+    Other(&'static str),
 }
 
 impl Op {
@@ -96,6 +95,7 @@ impl Op {
             Op::Subscribe(..) | Op::Restore(_) => "subscribe",
             Op::Unsubscribe(_) => "unsubscribe",
             Op::Publish => "publish",
+            Op::Other(name) => name,
         }
     }
 
@@ -104,7 +104,8 @@ impl Op {
         match self {
             Op::Login => ErrorCode::LoginTimeout,
             Op::Subscribe(..) | Op::Restore(_) => ErrorCode::ChannelSubscribeTimeout,
-            Op::Publish => ErrorCode::ChannelPublishMessageTimeout,
+            Op::Publish | Op::Other("publishTopic") => ErrorCode::ChannelPublishMessageTimeout,
+            Op::Other("join") => ErrorCode::ChannelJoinFailed,
             _ => ErrorCode::NotConnected,
         }
     }
@@ -139,6 +140,7 @@ pub(crate) struct State {
     /// Whether a link is up now.
     connected: bool,
     max_message_bytes: usize,
+    max_realtime_bytes: usize,
     token: Option<String>,
 }
 
@@ -177,6 +179,7 @@ impl Client {
                     subscriptions: BTreeMap::new(),
                     connected: false,
                     max_message_bytes: 32 * 1024,
+                    max_realtime_bytes: 128_000,
                     token: None,
                 }),
                 outgoing_ready: Notify::new(),
@@ -204,24 +207,14 @@ impl Client {
         let generation = {
             let mut state = self.inner.state.lock();
             if state.phase != Phase::Idle {
-                return Err(Error::new(
-                    ErrorCode::DuplicateOperation,
-                    "already logged in or logging in",
-                ));
+                return Err(Error::new(ErrorCode::DuplicateOperation, "already logged in or logging in"));
             }
             state.phase = Phase::LoggingIn;
             state.generation += 1;
             state.token = token.filter(|t| !t.is_empty());
             let deadline = Instant::now() + self.inner.config.login_timeout;
             // Login's answer is keyed by id 0: it is not a wire request.
-            state.pending.insert(
-                0,
-                Pending {
-                    route,
-                    deadline,
-                    op: Op::Login,
-                },
-            );
+            state.pending.insert(0, Pending { route, deadline, op: Op::Login });
             state.generation
         };
         tokio::spawn(link::supervise(self.inner.clone(), generation));
@@ -240,43 +233,20 @@ impl Client {
             Phase::LoggingOut => {
                 let id = state.take_id();
                 let deadline = Instant::now() + self.inner.config.request_timeout;
-                state.pending.insert(
-                    id,
-                    Pending {
-                        route,
-                        deadline,
-                        op: Op::Logout,
-                    },
-                );
+                state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
             }
             Phase::LoggingIn | Phase::LoggedIn => {
                 state.phase = Phase::LoggingOut;
                 let id = state.take_id();
                 if state.connected {
                     let deadline = Instant::now() + std::time::Duration::from_secs(2);
-                    state.pending.insert(
-                        id,
-                        Pending {
-                            route,
-                            deadline,
-                            op: Op::Logout,
-                        },
-                    );
-                    state
-                        .outgoing
-                        .push_back(text_frame(&ClientFrame::Logout(Logout { id })));
+                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
+                    state.outgoing.push_back(text_frame(&ClientFrame::Logout(Logout { id })));
                     drop(state);
                     self.inner.outgoing_ready.notify_one();
                 } else {
                     let deadline = Instant::now();
-                    state.pending.insert(
-                        id,
-                        Pending {
-                            route,
-                            deadline,
-                            op: Op::Logout,
-                        },
-                    );
+                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
                     drop(state);
                     self.inner.finish_logout();
                 }
@@ -288,31 +258,19 @@ impl Client {
     pub fn subscribe(&self, route: Route, channel: &str, options: SubscribeOptions) -> Result<()> {
         names::channel(channel)?;
         self.inner
-            .submit(route, Op::Subscribe(channel.to_string(), options), |id| {
-                subscribe_frame(id, channel, options)
-            })
+            .submit(route, Op::Subscribe(channel.to_string(), options), |id| subscribe_frame(id, channel, options))
     }
 
     /// RTM `unsubscribe`.
     pub fn unsubscribe(&self, route: Route, channel: &str) -> Result<()> {
         names::channel(channel)?;
-        self.inner
-            .submit(route, Op::Unsubscribe(channel.to_string()), |id| {
-                text_frame(&ClientFrame::Unsubscribe(Unsubscribe {
-                    id,
-                    channel: channel.to_string(),
-                }))
-            })
+        self.inner.submit(route, Op::Unsubscribe(channel.to_string()), |id| {
+            text_frame(&ClientFrame::Unsubscribe(Unsubscribe { id, channel: channel.to_string() }))
+        })
     }
 
     /// RTM `publish` to a message channel or (channelType USER) to a user.
-    pub fn publish(
-        &self,
-        route: Route,
-        channel: &str,
-        payload: Payload,
-        options: PublishOptions,
-    ) -> Result<()> {
+    pub fn publish(&self, route: Route, channel: &str, payload: Payload, options: PublishOptions) -> Result<()> {
         match options.channel_type {
             ChannelType::Message => names::channel(channel)?,
             ChannelType::User => names::user_id(channel)?,
@@ -329,10 +287,7 @@ impl Client {
         if bytes.len() > max {
             return Err(Error::new(
                 ErrorCode::ChannelMessageLengthExceedLimitation,
-                format!(
-                    "message is {} bytes; at most {max} are allowed",
-                    bytes.len()
-                ),
+                format!("message is {} bytes; at most {max} are allowed", bytes.len()),
             ));
         }
         let message_type = match payload {
@@ -352,26 +307,78 @@ impl Client {
         })
     }
 
+    /// Sends any request frame (its `id` is assigned here). Arguments are checked before
+    /// anything is sent; `payload` goes with `publish`, `publishTopic` and `realtimeSend`.
+    pub fn request(&self, route: Route, frame: ClientFrame, payload: Option<Payload>) -> Result<()> {
+        let (max_message, max_realtime) = {
+            let state = self.inner.state.lock();
+            (state.max_message_bytes, state.max_realtime_bytes)
+        };
+        check_request(&frame, payload.as_ref(), max_message, max_realtime)?;
+        match frame {
+            ClientFrame::Subscribe(f) => {
+                let options = SubscribeOptions {
+                    with_message: f.with_message,
+                    with_presence: f.with_presence,
+                    be_quiet: f.be_quiet,
+                    with_metadata: f.with_metadata,
+                    with_lock: f.with_lock,
+                };
+                self.subscribe(route, &f.channel, options)
+            }
+            ClientFrame::Unsubscribe(f) => self.unsubscribe(route, &f.channel),
+            ClientFrame::Publish(f) => {
+                let options = PublishOptions { custom_type: f.custom_type, channel_type: f.channel_type };
+                self.publish(route, &f.channel, payload.unwrap_or(Payload::Text(String::new())), options)
+            }
+            ClientFrame::Logout(_) => {
+                self.logout(route);
+                Ok(())
+            }
+            ClientFrame::Hello(_) | ClientFrame::Ping(_) => {
+                Err(Error::invalid("hello and ping are sent by the client itself"))
+            }
+            ClientFrame::RealtimeSend(f) => {
+                let bytes = payload.map(|p| p.as_bytes().to_vec()).unwrap_or_default();
+                self.inner.send_unanswered(
+                    "realtimeSend",
+                    Message::Binary(encode_binary(&ClientFrame::RealtimeSend(f), &bytes)),
+                )
+            }
+            mut other => {
+                let op = Op::Other(other.op());
+                let bytes = match (&mut other, &payload) {
+                    (ClientFrame::PublishTopic(f), Some(p)) => {
+                        f.message_type = match p {
+                            Payload::Text(_) => MessageType::String,
+                            Payload::Binary(_) => MessageType::Binary,
+                        };
+                        f.data = None;
+                        Some(p.as_bytes())
+                    }
+                    _ => None,
+                };
+                self.inner.submit(route, op, |id| {
+                    other.set_id(id);
+                    match bytes {
+                        Some(bytes) => Message::Binary(encode_binary(&other, bytes)),
+                        None => text_frame(&other),
+                    }
+                })
+            }
+        }
+    }
+
     /// Runs a call and waits for its answer (for Rust callers).
-    pub async fn call(
-        &self,
-        f: impl FnOnce(&Client, Route) -> Result<()>,
-    ) -> Result<Box<RawValue>> {
+    pub async fn call(&self, f: impl FnOnce(&Client, Route) -> Result<()>) -> Result<Box<RawValue>> {
         let (tx, rx) = oneshot::channel();
         f(self, Route::Oneshot(tx))?;
-        rx.await.unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorCode::NotConnected,
-                "client dropped the request",
-            ))
-        })
+        rx.await.unwrap_or_else(|_| Err(Error::new(ErrorCode::NotConnected, "client dropped the request")))
     }
 }
 
 fn text_frame(value: &impl serde::Serialize) -> Message {
-    Message::Text(Utf8Bytes::from(
-        serde_json::to_string(value).expect("requests serialize"),
-    ))
+    Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("requests serialize")))
 }
 
 fn subscribe_frame(id: u64, channel: &str, options: SubscribeOptions) -> Message {
@@ -390,6 +397,65 @@ fn timestamp_response() -> Box<RawValue> {
     RawValue::from_string(format!(r#"{{"timestamp":{}}}"#, now_ms())).expect("valid JSON")
 }
 
+/// The client-side checks of a request: names, sizes, payloads (the server checks again).
+fn check_request(
+    frame: &ClientFrame,
+    payload: Option<&Payload>,
+    max_message: usize,
+    max_realtime: usize,
+) -> Result<()> {
+    let too_big = |len: usize, max: usize, what: &str| {
+        Error::new(
+            ErrorCode::ChannelMessageLengthExceedLimitation,
+            format!("{what} is {len} bytes; at most {max} are allowed"),
+        )
+    };
+    match frame {
+        ClientFrame::Join(f) => names::channel(&f.channel),
+        ClientFrame::Leave(f) => names::channel(&f.channel),
+        ClientFrame::JoinTopic(f) => {
+            names::channel(&f.channel)?;
+            names::topic(&f.topic)?;
+            if f.meta.len() > crate::hub::MAX_TOPIC_META_BYTES {
+                return Err(Error::new(
+                    ErrorCode::ChannelInvalidTopicMeta,
+                    format!(
+                        "topic meta is {} bytes; at most {} are allowed",
+                        f.meta.len(),
+                        crate::hub::MAX_TOPIC_META_BYTES
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        ClientFrame::LeaveTopic(f) => names::channel(&f.channel).and_then(|_| names::topic(&f.topic)),
+        ClientFrame::PublishTopic(f) => {
+            names::channel(&f.channel)?;
+            names::topic(&f.topic)?;
+            names::custom_type(&f.custom_type)?;
+            let len =
+                payload.map(|p| p.as_bytes().len()).ok_or_else(|| Error::invalid("publishTopic needs a message"))?;
+            if len > max_message {
+                return Err(too_big(len, max_message, "message"));
+            }
+            Ok(())
+        }
+        ClientFrame::SubscribeTopic(f) | ClientFrame::UnsubscribeTopic(f) => {
+            names::channel(&f.channel).and_then(|_| names::topic(&f.topic))
+        }
+        ClientFrame::RealtimeJoin(f) | ClientFrame::RealtimeLeave(f) => names::scope(&f.scope),
+        ClientFrame::RealtimeSend(f) => {
+            names::scope(&f.scope)?;
+            let len = payload.map(|p| p.as_bytes().len()).unwrap_or(0);
+            if len > max_realtime {
+                return Err(too_big(len, max_realtime, "realtime data"));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 impl State {
     fn take_id(&mut self) -> u64 {
         let id = self.next_id;
@@ -405,32 +471,34 @@ impl Inner {
         match state.phase {
             Phase::LoggedIn | Phase::LoggingIn => {}
             Phase::Idle | Phase::LoggingOut => {
-                return Err(Error::new(
-                    ErrorCode::NotLogin,
-                    format!("{} needs a logged-in client", op.name()),
-                ))
+                return Err(Error::new(ErrorCode::NotLogin, format!("{} needs a logged-in client", op.name())))
             }
         }
         if state.pending.len() >= self.config.max_pending {
             return Err(Error::new(
                 ErrorCode::OperationRateExceedLimitation,
-                format!(
-                    "{} requests are already waiting for an answer",
-                    state.pending.len()
-                ),
+                format!("{} requests are already waiting for an answer", state.pending.len()),
             ));
         }
         let id = state.take_id();
         let deadline = Instant::now() + self.config.request_timeout;
         state.outgoing.push_back(frame(id));
-        state.pending.insert(
-            id,
-            Pending {
-                route,
-                deadline,
-                op,
-            },
-        );
+        state.pending.insert(id, Pending { route, deadline, op });
+        let wake = state.outgoing.len() == 1;
+        drop(state);
+        if wake {
+            self.outgoing_ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues a frame that expects no answer (realtime datagrams).
+    fn send_unanswered(&self, op: &'static str, frame: Message) -> Result<()> {
+        let mut state = self.state.lock();
+        if state.phase != Phase::LoggedIn {
+            return Err(Error::new(ErrorCode::NotLogin, format!("{op} needs a logged-in client")));
+        }
+        state.outgoing.push_back(frame);
         let wake = state.outgoing.len() == 1;
         drop(state);
         if wake {
@@ -491,9 +559,7 @@ impl Inner {
                 .filter(|(_, p)| p.deadline <= now && !matches!(p.op, Op::Login))
                 .map(|(id, _)| *id)
                 .collect();
-            ids.into_iter()
-                .filter_map(|id| state.pending.remove(&id))
-                .collect()
+            ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect()
         };
         let mut logout = false;
         for pending in expired {
@@ -503,10 +569,8 @@ impl Inner {
                     self.answer(pending.route, Ok(timestamp_response()));
                 }
                 ref op => {
-                    let error = Error::new(
-                        op.timeout_code(),
-                        format!("no answer to {} within the request timeout", op.name()),
-                    );
+                    let error =
+                        Error::new(op.timeout_code(), format!("no answer to {} within the request timeout", op.name()));
                     self.answer(pending.route, Err(error));
                 }
             }
@@ -541,24 +605,15 @@ impl Inner {
             state.subscriptions.clear();
             state.outgoing.clear();
             let logouts: Vec<Pending> = {
-                let ids: Vec<u64> = state
-                    .pending
-                    .iter()
-                    .filter(|(_, p)| matches!(p.op, Op::Logout))
-                    .map(|(id, _)| *id)
-                    .collect();
-                ids.into_iter()
-                    .filter_map(|id| state.pending.remove(&id))
-                    .collect()
+                let ids: Vec<u64> =
+                    state.pending.iter().filter(|(_, p)| matches!(p.op, Op::Logout)).map(|(id, _)| *id).collect();
+                ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect()
             };
             let previous = std::mem::replace(&mut state.link, LinkState::Idle);
             (previous, logouts)
         };
         self.stop.notify_waiters();
-        self.fail_all(&Error::new(
-            ErrorCode::NotLogin,
-            "logged out before the answer arrived",
-        ));
+        self.fail_all(&Error::new(ErrorCode::NotLogin, "logged out before the answer arrived"));
         for p in logouts {
             self.answer(p.route, Ok(timestamp_response()));
         }

@@ -1,9 +1,10 @@
-//! Message channels (RTM `subscribe` / `unsubscribe` / `publish`, SPEC §4.1) and user channels.
+//! Message channels (RTM `subscribe` / `unsubscribe` / `publish`, SPEC §4.1 and §4.3) and user
+//! channels.
 //!
-//! A channel exists while it has subscribers on this node. A publish is encoded once into a
-//! frame that every subscriber's outbox receives as the same `Bytes`.
+//! A channel exists on a node while it has members there. A publish is encoded once into a
+//! frame that every subscriber's outbox receives as the same `Bytes`. Subscribing announces a
+//! presence REMOTE_JOIN to the others and gives the subscriber a SNAPSHOT.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -12,91 +13,29 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::outbox::Push;
+use super::presence::{PresenceEvent, PresenceEventType};
+use super::roster::{Member, Roster};
 use super::{App, Hub, Session, SubOptions};
-use crate::broker::{Delivery, Route};
+use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{
-    codec, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe,
-};
+use crate::protocol::{codec, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe};
 use crate::time::now_ms;
 
-struct Member {
-    session: Arc<Session>,
-    options: SubOptions,
-}
-
-/// The subscribers of one message channel on this node.
+/// The members of one message channel on this node.
 pub struct MessageChannel {
     pub name: Arc<str>,
-    members: RwLock<Members>,
-}
-
-#[derive(Default)]
-struct Members {
-    list: Vec<Member>,
-    /// Session id → position in `list`, for O(1) removal.
-    index: HashMap<u64, usize>,
+    pub(crate) roster: RwLock<Roster>,
 }
 
 impl MessageChannel {
     fn new(name: Arc<str>) -> Self {
-        MessageChannel {
-            name,
-            members: RwLock::new(Members::default()),
-        }
+        MessageChannel { name, roster: RwLock::new(Roster::default()) }
     }
 
-    /// Pushes `frame` to every member that wants messages; returns how many got it. Members
-    /// whose queue overflowed are collected in `overflows` for the caller to count.
-    pub(crate) fn fan_out(
-        &self,
-        frame: &Message,
-        overflows: &mut Vec<(Arc<Session>, usize)>,
-    ) -> usize {
-        let members = self.members.read();
-        let mut delivered = 0;
-        for member in members.list.iter().filter(|m| m.options.with_message) {
-            match member.session.outbox.push(frame.clone()) {
-                Push::Queued => delivered += 1,
-                Push::Overflow { dropped } => overflows.push((member.session.clone(), dropped)),
-                Push::Dropped | Push::Closed => {}
-            }
-        }
-        delivered
-    }
-
-    fn insert(&self, session: &Arc<Session>, options: SubOptions) {
-        let mut members = self.members.write();
-        if let Some(&i) = members.index.get(&session.id) {
-            members.list[i].options = options;
-            return;
-        }
-        let position = members.list.len();
-        members.list.push(Member {
-            session: session.clone(),
-            options,
-        });
-        members.index.insert(session.id, position);
-    }
-
-    /// Removes a session; returns whether the channel is now empty.
-    fn remove(&self, session_id: u64) -> bool {
-        let mut members = self.members.write();
-        if let Some(i) = members.index.remove(&session_id) {
-            members.list.swap_remove(i);
-            if i < members.list.len() {
-                let moved = members.list[i].session.id;
-                members.index.insert(moved, i);
-            }
-        }
-        members.list.is_empty()
-    }
-
-    /// Subscribers on this node.
+    /// Members on this node.
     pub fn len(&self) -> usize {
-        self.members.read().list.len()
+        self.roster.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -112,9 +51,41 @@ pub struct ChannelResponse {
     pub channel_name: String,
 }
 
+impl ChannelResponse {
+    pub fn now(channel: impl Into<String>) -> Self {
+        ChannelResponse { timestamp: now_ms(), channel_name: channel.into() }
+    }
+}
+
+/// Checks a payload against the size limit and its declared type.
+pub(super) fn check_payload(payload: &[u8], message_type: MessageType, max: usize) -> Result<()> {
+    if payload.len() > max {
+        return Err(Error::new(
+            ErrorCode::ChannelMessageLengthExceedLimitation,
+            format!("message is {} bytes; at most {max} are allowed", payload.len()),
+        ));
+    }
+    if message_type == MessageType::String && std::str::from_utf8(payload).is_err() {
+        return Err(Error::new(ErrorCode::ChannelInvalidMessage, "a STRING message must be valid UTF-8"));
+    }
+    Ok(())
+}
+
+pub(super) fn too_frequent(channel: &str, rate: u32) -> Error {
+    Error::new(
+        ErrorCode::ChannelPublishMessageTooFrequent,
+        format!("more than {rate} messages per second into {channel:?} (limits.publishRatePerChannel)"),
+    )
+}
+
 impl Hub {
-    /// RTM `subscribe`: joins a message channel (idempotent; a second call updates options).
-    pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<ChannelResponse> {
+    /// RTM `subscribe`: joins a message channel (a second call updates the options).
+    pub fn subscribe(
+        &self,
+        session: &Arc<Session>,
+        req: Subscribe,
+        after: &mut Vec<Message>,
+    ) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
         let options = SubOptions {
             with_message: req.with_message,
@@ -123,9 +94,7 @@ impl Hub {
             with_metadata: req.with_metadata,
             with_lock: req.with_lock,
         };
-        let app = self
-            .app(&session.app)
-            .ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))?;
+        let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
         {
             let mut state = session.state.lock();
@@ -141,22 +110,32 @@ impl Hub {
             }
             state.channels.insert(name.clone(), options);
         }
-        self.join_channel(&app, &name, session, options);
-        Ok(ChannelResponse {
-            timestamp: now_ms(),
-            channel_name: req.channel,
-        })
+        let member = Member {
+            session: session.clone(),
+            with_message: options.with_message,
+            with_presence: options.with_presence,
+            quiet: options.be_quiet,
+            states: Default::default(),
+        };
+        let (new, snapshot) = self.join_channel(&app, &name, member);
+        if new {
+            let route = Route::Channel { app: app.id.clone(), channel: name.clone() };
+            if !options.be_quiet {
+                let event =
+                    PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Message, &name, &session.user);
+                self.announce(route, &event);
+            }
+            if options.with_presence {
+                after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Message, &name, snapshot)));
+            }
+        }
+        Ok(ChannelResponse::now(req.channel))
     }
 
     /// RTM `unsubscribe`.
     pub fn unsubscribe(&self, session: &Arc<Session>, req: Unsubscribe) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
-        let removed = session
-            .state
-            .lock()
-            .channels
-            .remove(req.channel.as_str())
-            .is_some();
+        let removed = session.state.lock().channels.remove(req.channel.as_str()).is_some();
         if !removed {
             return Err(Error::new(
                 ErrorCode::ChannelNotSubscribed,
@@ -164,28 +143,21 @@ impl Hub {
             ));
         }
         if let Some(app) = self.app(&session.app) {
-            self.leave_channel(&app, &req.channel, session);
+            self.leave_channel(&app, &req.channel, session, PresenceEventType::RemoteLeave);
         }
-        Ok(ChannelResponse {
-            timestamp: now_ms(),
-            channel_name: req.channel,
-        })
+        Ok(ChannelResponse::now(req.channel))
     }
 
-    fn join_channel(
-        &self,
-        app: &App,
-        name: &Arc<str>,
-        session: &Arc<Session>,
-        options: SubOptions,
-    ) {
+    /// Adds a member; returns whether it is new and the snapshot it should get.
+    fn join_channel(&self, app: &App, name: &Arc<str>, member: Member) -> (bool, Vec<super::roster::UserState>) {
         // The channel map lock is held while the member is added, so a concurrent removal of
         // the (momentarily empty) channel cannot orphan this member.
         {
             let channels = app.channels.read();
             if let Some(channel) = channels.get(name) {
-                channel.insert(session, options);
-                return;
+                let mut roster = channel.roster.write();
+                let new = roster.upsert(member);
+                return (new, roster.snapshot());
             }
         }
         let mut channels = app.channels.write();
@@ -194,78 +166,62 @@ impl Hub {
             created = true;
             Arc::new(MessageChannel::new(name.clone()))
         });
-        channel.insert(session, options);
+        let (new, snapshot) = {
+            let mut roster = channel.roster.write();
+            let new = roster.upsert(member);
+            (new, roster.snapshot())
+        };
         if created {
-            self.broker().subscribe(&Route::Channel {
-                app: app.id.clone(),
-                channel: name.clone(),
-            });
+            self.broker().subscribe(&Route::Channel { app: app.id.clone(), channel: name.clone() });
         }
+        (new, snapshot)
     }
 
-    pub(super) fn leave_channel(&self, app: &App, name: &str, session: &Session) {
-        let empty = match app.channels.read().get(name) {
-            Some(channel) => channel.remove(session.id),
+    /// Removes a session from a channel and tells the others how it went (`how`).
+    pub(super) fn leave_channel(&self, app: &App, name: &str, session: &Session, how: PresenceEventType) {
+        let (removed, empty) = match app.channels.read().get(name) {
+            Some(channel) => {
+                let mut roster = channel.roster.write();
+                (roster.remove(&session.user, session.id), roster.is_empty())
+            }
             None => return,
         };
+        let Some(member) = removed else { return };
+        let route = Route::Channel { app: app.id.clone(), channel: Arc::from(name) };
+        if !member.quiet {
+            let event = PresenceEvent::about(how, ChannelType::Message, name, &session.user);
+            self.announce(route.clone(), &event);
+        }
         if empty {
             let mut channels = app.channels.write();
             if channels.get(name).is_some_and(|c| c.is_empty()) {
-                let (name, _) = channels.remove_entry(name).expect("checked above");
-                self.broker().unsubscribe(&Route::Channel {
-                    app: app.id.clone(),
-                    channel: name,
-                });
+                channels.remove(name);
+                self.broker().unsubscribe(&route);
             }
         }
     }
 
+    /// Sends a presence event to the members of `route` that want presence, except its subject.
+    pub(super) fn announce(&self, route: Route, event: &PresenceEvent) {
+        let frame = codec::event("presence", event);
+        let skip = Some(Arc::from(event.publisher.as_str()));
+        self.broker().publish(Delivery { route, audience: Audience::Presence, skip, frame });
+    }
+
     /// RTM `publish` to a message channel or (channelType USER) to one user.
-    pub fn publish(
-        &self,
-        session: &Arc<Session>,
-        req: Publish,
-        payload: Bytes,
-    ) -> Result<ChannelResponse> {
+    pub fn publish(&self, session: &Arc<Session>, req: Publish, payload: Bytes) -> Result<ChannelResponse> {
         let limits = &self.config().limits;
         names::custom_type(&req.custom_type)?;
-        if payload.len() > limits.max_message_bytes {
-            return Err(Error::new(
-                ErrorCode::ChannelMessageLengthExceedLimitation,
-                format!(
-                    "message is {} bytes; at most {} are allowed",
-                    payload.len(),
-                    limits.max_message_bytes
-                ),
-            ));
-        }
-        if req.message_type == MessageType::String && std::str::from_utf8(&payload).is_err() {
-            return Err(Error::new(
-                ErrorCode::ChannelInvalidMessage,
-                "a STRING message must be valid UTF-8",
-            ));
-        }
-        let app = self
-            .app(&session.app)
-            .ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))?;
-        let (route, channel_name) = match req.channel_type {
+        check_payload(&payload, req.message_type, limits.max_message_bytes)?;
+        let app = self.session_app(session)?;
+        let (route, audience, channel_name) = match req.channel_type {
             ChannelType::Message => {
                 names::channel(&req.channel)?;
                 let name: Arc<str> = Arc::from(req.channel.as_str());
-                if !app
-                    .rates
-                    .lock()
-                    .try_take(false, &name, limits.publish_rate_per_channel)
-                {
+                if !app.rates.lock().try_take(super::RateKey::Channel, &name, limits.publish_rate_per_channel) {
                     return Err(too_frequent(&req.channel, limits.publish_rate_per_channel));
                 }
-                (
-                    Route::Channel {
-                        app: app.id.clone(),
-                        channel: name,
-                    },
-                    req.channel.clone(),
-                )
+                (Route::Channel { app: app.id.clone(), channel: name }, Audience::Messages, req.channel.clone())
             }
             ChannelType::User => {
                 names::user_id(&req.channel)?;
@@ -276,21 +232,11 @@ impl Hub {
                     ));
                 }
                 let user: Arc<str> = Arc::from(req.channel.as_str());
-                if !app
-                    .rates
-                    .lock()
-                    .try_take(true, &user, limits.publish_rate_per_channel)
-                {
+                if !app.rates.lock().try_take(super::RateKey::User, &user, limits.publish_rate_per_channel) {
                     return Err(too_frequent(&req.channel, limits.publish_rate_per_channel));
                 }
                 // The receiver sees the publisher as the channel, so a reply goes back to it.
-                (
-                    Route::User {
-                        app: app.id.clone(),
-                        user,
-                    },
-                    session.user.to_string(),
-                )
+                (Route::User { app: app.id.clone(), user }, Audience::Everyone, session.user.to_string())
             }
             ChannelType::Stream => {
                 return Err(Error::new(
@@ -310,19 +256,7 @@ impl Hub {
         };
         let frame = codec::message_event(&header, &payload);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
-        self.broker().publish(Delivery { route, frame });
-        Ok(ChannelResponse {
-            timestamp: header.timestamp,
-            channel_name: req.channel,
-        })
+        self.broker().publish(Delivery { route, audience, skip: None, frame });
+        Ok(ChannelResponse { timestamp: header.timestamp, channel_name: req.channel })
     }
-}
-
-fn too_frequent(channel: &str, rate: u32) -> Error {
-    Error::new(
-        ErrorCode::ChannelPublishMessageTooFrequent,
-        format!(
-            "more than {rate} messages per second into {channel:?} (limits.publishRatePerChannel)"
-        ),
-    )
 }

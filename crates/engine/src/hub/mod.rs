@@ -7,8 +7,12 @@
 
 mod channel;
 pub mod outbox;
+pub mod presence;
 mod rate;
+mod realtime;
+pub mod roster;
 pub mod session;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,10 +22,12 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use self::channel::MessageChannel;
+pub use self::channel::{ChannelResponse, MessageChannel};
 use self::outbox::Push;
+use self::presence::PresenceEventType;
 use self::rate::TokenBucket;
 pub use self::session::{Session, SubOptions};
+pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
@@ -38,6 +44,7 @@ pub struct Counters {
     pub dropped: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub bad_frames: AtomicU64,
+    pub realtime_dropped: AtomicU64,
 }
 
 /// A snapshot of a node's state and counters (`server.stats()`).
@@ -62,17 +69,27 @@ pub struct Stats {
     pub slow_consumers: u64,
     /// Client frames that could not be decoded.
     pub bad_frames: u64,
+    /// Realtime datagrams dropped for congested receivers (best effort, counted).
+    pub realtime_dropped: u64,
+}
+
+/// What a publish rate applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RateKey {
+    Channel,
+    User,
+    Stream,
 }
 
 /// Rate buckets by channel (or user-channel target), pruned when they are full again.
 #[derive(Default)]
 struct RateTable {
-    buckets: HashMap<(bool, Arc<str>), TokenBucket>,
+    buckets: HashMap<(RateKey, Arc<str>), TokenBucket>,
     prune_at: usize,
 }
 
 impl RateTable {
-    fn try_take(&mut self, user_channel: bool, name: &Arc<str>, rate: u32) -> bool {
+    fn try_take(&mut self, kind: RateKey, name: &Arc<str>, rate: u32) -> bool {
         if rate == 0 {
             return true;
         }
@@ -81,10 +98,7 @@ impl RateTable {
             self.buckets.retain(|_, b| !b.is_full());
             self.prune_at = self.buckets.len() * 2;
         }
-        self.buckets
-            .entry((user_channel, name.clone()))
-            .or_insert_with(|| TokenBucket::new(rate))
-            .try_take()
+        self.buckets.entry((kind, name.clone())).or_insert_with(|| TokenBucket::new(rate)).try_take()
     }
 }
 
@@ -96,6 +110,8 @@ pub struct App {
     pub id: Arc<str>,
     sessions: Mutex<SessionMap>,
     channels: RwLock<HashMap<Arc<str>, Arc<MessageChannel>>>,
+    streams: RwLock<HashMap<Arc<str>, Arc<StreamChannel>>>,
+    scopes: Mutex<realtime::Scopes>,
     rates: Mutex<RateTable>,
 }
 
@@ -105,16 +121,15 @@ impl App {
             id,
             sessions: Mutex::new(HashMap::new()),
             channels: RwLock::new(HashMap::new()),
+            streams: RwLock::new(HashMap::new()),
+            scopes: Mutex::new(HashMap::new()),
             rates: Mutex::new(RateTable::default()),
         }
     }
 
     /// The RTM session of `user`, if online.
     pub fn rtm_session(&self, user: &str) -> Option<Arc<Session>> {
-        self.sessions
-            .lock()
-            .get(&(SessionKind::Rtm, Arc::from(user)))
-            .cloned()
+        self.sessions.lock().get(&(SessionKind::Rtm, Arc::from(user))).cloned()
     }
 }
 
@@ -139,6 +154,11 @@ pub enum EndReason {
     ConnectionLost,
     Replaced,
     ServerShutdown,
+}
+
+/// The `ok` frame answering request `id`.
+fn reply(id: Option<u64>, response: &impl Serialize) -> Option<Message> {
+    Some(codec::ok(id.unwrap_or(0), response))
 }
 
 #[derive(Serialize)]
@@ -181,14 +201,17 @@ impl Hub {
         self.shared.apps.read().get(id).cloned()
     }
 
+    /// The app of a live session.
+    fn session_app(&self, session: &Session) -> Result<Arc<App>> {
+        self.app(&session.app).ok_or_else(|| Error::new(ErrorCode::NotLogin, "session has ended"))
+    }
+
     fn app_or_create(&self, id: &str) -> Arc<App> {
         if let Some(app) = self.app(id) {
             return app;
         }
         let mut apps = self.shared.apps.write();
-        apps.entry(Arc::from(id))
-            .or_insert_with(|| Arc::new(App::new(Arc::from(id))))
-            .clone()
+        apps.entry(Arc::from(id)).or_insert_with(|| Arc::new(App::new(Arc::from(id)))).clone()
     }
 
     /// Checks a `hello` and opens its session. A session of the same user id (and kind) in the
@@ -197,19 +220,13 @@ impl Hub {
         if hello.v != PROTOCOL_VERSION {
             return Err(Error::new(
                 ErrorCode::ServiceNotSupported,
-                format!(
-                    "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
-                    hello.v
-                ),
+                format!("protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}", hello.v),
             ));
         }
         names::app_id(&hello.app_id)?;
         names::user_id(&hello.user_id)?;
         if !(1..=1800).contains(&hello.heartbeat) {
-            return Err(Error::invalid(format!(
-                "heartbeat {} is outside 1..=1800 seconds",
-                hello.heartbeat
-            )));
+            return Err(Error::invalid(format!("heartbeat {} is outside 1..=1800 seconds", hello.heartbeat)));
         }
         if !(1..=300).contains(&hello.presence_timeout) {
             return Err(Error::invalid(format!(
@@ -228,10 +245,7 @@ impl Hub {
             config.connection.outbound_queue_bytes,
             config.limits.publish_rate_per_channel,
         ));
-        let replaced = app
-            .sessions
-            .lock()
-            .insert((hello.kind, session.user.clone()), session.clone());
+        let replaced = app.sessions.lock().insert((hello.kind, session.user.clone()), session.clone());
         if let Some(old) = replaced {
             tracing::info!(app = %app.id, user = %old.user, "same user id logged in again; closing the older session");
             self.end_session(&old, EndReason::Replaced);
@@ -242,17 +256,27 @@ impl Hub {
 
     /// Removes a session from everything it joined. Idempotent.
     pub fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
-        let channels: Vec<Arc<str>> = {
+        let (channels, streams, scopes) = {
             let mut state = session.state.lock();
             if state.ended {
                 return;
             }
             state.ended = true;
-            state.channels.drain().map(|(name, _)| name).collect()
+            let channels: Vec<Arc<str>> = state.channels.drain().map(|(name, _)| name).collect();
+            let streams: Vec<Arc<str>> = state.streams.drain().collect();
+            let scopes: Vec<Arc<str>> = state.scopes.drain().collect();
+            (channels, streams, scopes)
         };
         if let Some(app) = self.app(&session.app) {
+            let how = PresenceEventType::RemoteLeave;
             for channel in channels {
-                self.leave_channel(&app, &channel, session);
+                self.leave_channel(&app, &channel, session, how);
+            }
+            for stream in streams {
+                self.leave_stream_channel(&app, &stream, session, how);
+            }
+            for scope in scopes {
+                self.leave_scope(&app, &scope, session);
             }
             let mut sessions = app.sessions.lock();
             let key = (session.kind, session.user.clone());
@@ -261,13 +285,10 @@ impl Hub {
             }
         }
         match reason {
-            EndReason::Replaced => session.outbox.close(
-                close::REPLACED,
-                "SAME_UID_LOGIN: the same user id logged in from another connection",
-            ),
-            EndReason::ServerShutdown => session
+            EndReason::Replaced => session
                 .outbox
-                .close(close::GOING_AWAY, "server shutting down"),
+                .close(close::REPLACED, "SAME_UID_LOGIN: the same user id logged in from another connection"),
+            EndReason::ServerShutdown => session.outbox.close(close::GOING_AWAY, "server shutting down"),
             EndReason::Logout => session.outbox.close(close::NORMAL, "logged out"),
             EndReason::ConnectionLost => session.outbox.close(close::NORMAL, "connection lost"),
         }
@@ -281,67 +302,79 @@ impl Hub {
             let c = &self.shared.counters;
             c.slow_consumers.fetch_add(1, Ordering::Relaxed);
             c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-            tracing::warn!(
-                ?session,
-                dropped,
-                "slow consumer: outbound queue overflowed, closing its connection"
-            );
+            tracing::warn!(?session, dropped, "slow consumer: outbound queue overflowed, closing its connection");
         }
         outcome
     }
 
-    /// Handles one request frame of a session and returns the answer frame. `hello`, `ping`
-    /// and `logout` belong to the connection and are not handled here.
-    pub fn handle(&self, session: &Arc<Session>, inbound: Inbound) -> Message {
+    /// Handles one request frame of a session: pushes its answer, then any events that follow
+    /// from it (e.g. the SNAPSHOT after a join). `hello`, `ping` and `logout` belong to the
+    /// connection and are not handled here.
+    pub fn handle(&self, session: &Arc<Session>, inbound: Inbound) {
         let Inbound { frame, payload } = inbound;
-        let id = frame.id().unwrap_or(0);
-        let result = match frame {
-            ClientFrame::Subscribe(f) => self.subscribe(session, f).map(|r| codec::ok(id, &r)),
-            ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| codec::ok(id, &r)),
-            ClientFrame::Publish(f) => self
-                .publish(session, f, payload.unwrap_or_default())
-                .map(|r| codec::ok(id, &r)),
-            ClientFrame::Logout(_) => Ok(codec::ok(
-                id,
-                &TimestampResponse {
-                    timestamp: now_ms(),
-                },
-            )),
-            ClientFrame::Hello(_) | ClientFrame::Ping(_) => {
-                Err(Error::invalid("hello and ping are not requests"))
-            }
+        let id = frame.id();
+        let payload = payload.unwrap_or_default();
+        let mut after = Vec::new();
+        let result: Result<Option<Message>> = match frame {
+            ClientFrame::Subscribe(f) => self.subscribe(session, f, &mut after).map(|r| reply(id, &r)),
+            ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),
+            ClientFrame::Publish(f) => self.publish(session, f, payload).map(|r| reply(id, &r)),
+            ClientFrame::Join(f) => self.join_stream(session, f, &mut after).map(|r| reply(id, &r)),
+            ClientFrame::Leave(f) => self.leave_stream(session, f).map(|r| reply(id, &r)),
+            ClientFrame::JoinTopic(f) => self.join_topic(session, f).map(|r| reply(id, &r)),
+            ClientFrame::LeaveTopic(f) => self.leave_topic(session, f).map(|r| reply(id, &r)),
+            ClientFrame::PublishTopic(f) => self.publish_topic(session, f, payload).map(|r| reply(id, &r)),
+            ClientFrame::SubscribeTopic(f) => self.subscribe_topic(session, f).map(|r| reply(id, &r)),
+            ClientFrame::UnsubscribeTopic(f) => self.unsubscribe_topic(session, f).map(|r| reply(id, &r)),
+            ClientFrame::RealtimeJoin(f) => self.realtime_join(session, f).map(|r| reply(id, &r)),
+            ClientFrame::RealtimeLeave(f) => self.realtime_leave(session, f).map(|r| reply(id, &r)),
+            ClientFrame::RealtimeSend(f) => self.realtime_send(session, f, payload).map(|()| None),
+            ClientFrame::Logout(_) => Ok(reply(id, &TimestampResponse { timestamp: now_ms() })),
+            ClientFrame::Hello(_) | ClientFrame::Ping(_) => Err(Error::invalid("hello and ping are not requests")),
         };
-        result.unwrap_or_else(|e| codec::err(Some(id), &e))
+        match result {
+            Ok(answer) => {
+                if let Some(answer) = answer {
+                    self.push(session, answer);
+                }
+                for frame in after {
+                    self.push(session, frame);
+                }
+            }
+            Err(e) => {
+                self.push(session, codec::err(id, &e));
+            }
+        }
     }
 
     /// A snapshot of the node's state and counters.
     pub fn stats(&self) -> Stats {
         let c = &self.shared.counters;
-        let (mut users, mut channels) = (0, 0);
+        let (mut users, mut channels, mut streams) = (0, 0, 0);
         for app in self.shared.apps.read().values() {
             users += app.sessions.lock().len() as u64;
             channels += app.channels.read().len() as u64;
+            streams += app.streams.read().len() as u64;
         }
         Stats {
             connections: c.connections.load(Ordering::Relaxed),
             users,
             channels,
-            stream_channels: 0,
+            stream_channels: streams,
             rooms: 0,
             messages_in: c.messages_in.load(Ordering::Relaxed),
             messages_out: c.messages_out.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
             bad_frames: c.bad_frames.load(Ordering::Relaxed),
+            realtime_dropped: c.realtime_dropped.load(Ordering::Relaxed),
         }
     }
 
     /// Every open session (for shutdown).
     pub fn sessions(&self) -> Vec<Arc<Session>> {
         let apps: Vec<Arc<App>> = self.shared.apps.read().values().cloned().collect();
-        apps.iter()
-            .flat_map(|app| app.sessions.lock().values().cloned().collect::<Vec<_>>())
-            .collect()
+        apps.iter().flat_map(|app| app.sessions.lock().values().cloned().collect::<Vec<_>>()).collect()
     }
 }
 
@@ -358,42 +391,51 @@ struct HubRef<'a>(&'a Shared);
 impl HubRef<'_> {
     fn deliver(&self, delivery: &Delivery) {
         let shared = self.0;
-        let (app, delivered) = match &delivery.route {
-            Route::Channel { app, channel } => {
-                let Some(app) = shared.apps.read().get(app).cloned() else {
-                    return;
-                };
+        let app_id = match &delivery.route {
+            Route::Channel { app, .. }
+            | Route::Stream { app, .. }
+            | Route::User { app, .. }
+            | Route::Realtime { app, .. } => app,
+        };
+        let Some(app) = shared.apps.read().get(app_id).cloned() else { return };
+        let mut overflows = Vec::new();
+        let c = &shared.counters;
+        let delivered = match &delivery.route {
+            Route::Channel { channel, .. } => {
                 let channel = app.channels.read().get(channel).cloned();
                 let Some(channel) = channel else { return };
-                let mut overflows = Vec::new();
-                let n = channel.fan_out(&delivery.frame, &mut overflows);
-                (overflows, n)
+                let roster = channel.roster.read();
+                roster.deliver(&delivery.frame, &delivery.audience, delivery.skip.as_deref(), &mut overflows)
             }
-            Route::User { app, user } => {
-                let Some(app) = shared.apps.read().get(app).cloned() else {
-                    return;
-                };
-                let Some(session) = app.rtm_session(user) else {
-                    return;
-                };
+            Route::Stream { channel, .. } => {
+                let stream = app.streams.read().get(channel).cloned();
+                let Some(stream) = stream else { return };
+                stream.deliver(delivery, &mut overflows)
+            }
+            Route::User { user, .. } => {
+                let Some(session) = app.rtm_session(user) else { return };
                 match session.outbox.push(delivery.frame.clone()) {
-                    Push::Queued => (Vec::new(), 1),
-                    Push::Overflow { dropped } => (vec![(session, dropped)], 0),
-                    _ => (Vec::new(), 0),
+                    Push::Queued => 1,
+                    Push::Overflow { dropped } => {
+                        overflows.push((session, dropped));
+                        0
+                    }
+                    _ => 0,
                 }
             }
+            Route::Realtime { scope, .. } => {
+                let members = app.scopes.lock().get(scope).cloned().unwrap_or_default();
+                let (delivered, dropped) = realtime::deliver(&members, delivery);
+                c.realtime_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+                c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+                delivered
+            }
         };
-        let c = &shared.counters;
-        c.messages_out
-            .fetch_add(delivered as u64, Ordering::Relaxed);
-        for (session, dropped) in app {
+        c.messages_out.fetch_add(delivered as u64, Ordering::Relaxed);
+        for (session, dropped) in overflows {
             c.slow_consumers.fetch_add(1, Ordering::Relaxed);
             c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-            tracing::warn!(
-                ?session,
-                dropped,
-                "slow consumer: outbound queue overflowed, closing its connection"
-            );
+            tracing::warn!(?session, dropped, "slow consumer: outbound queue overflowed, closing its connection");
         }
     }
 }
@@ -406,9 +448,7 @@ pub struct BadFrameBudget {
 
 impl BadFrameBudget {
     pub fn new(burst: u32) -> Self {
-        BadFrameBudget {
-            bucket: TokenBucket::with_burst(1, burst),
-        }
+        BadFrameBudget { bucket: TokenBucket::with_burst(1, burst) }
     }
 
     /// Spends one; false once the budget is exhausted.

@@ -74,12 +74,7 @@ pub struct Batch {
 
 impl Outbox {
     pub fn new(limit: usize) -> Self {
-        Outbox {
-            inner: Mutex::new(Inner::default()),
-            ready: Notify::new(),
-            closed: Notify::new(),
-            limit,
-        }
+        Outbox { inner: Mutex::new(Inner::default()), ready: Notify::new(), closed: Notify::new(), limit }
     }
 
     /// Queues a frame that must arrive (messages, events, responses).

@@ -19,12 +19,7 @@ impl TokenBucket {
 
     /// A full bucket of `burst` tokens refilled at `rate` per second.
     pub fn with_burst(rate: u32, burst: u32) -> Self {
-        TokenBucket {
-            rate: rate as f64,
-            burst: burst as f64,
-            tokens: burst as f64,
-            last: Instant::now(),
-        }
+        TokenBucket { rate: rate as f64, burst: burst as f64, tokens: burst as f64, last: Instant::now() }
     }
 
     /// Whether the bucket has refilled completely (an idle bucket, same as a new one).

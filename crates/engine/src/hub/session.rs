@@ -2,7 +2,7 @@
 //! outbound queue and what it has subscribed to. Channels hold `Arc<Session>`s and push frames
 //! straight into the outbox; the connection's writer drains it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -24,7 +24,12 @@ pub struct SubOptions {
 /// What a session has joined; the hub keeps it in step with the channels.
 #[derive(Debug, Default)]
 pub struct SessionState {
+    /// Message channels subscribed.
     pub channels: HashMap<Arc<str>, SubOptions>,
+    /// Stream channels joined.
+    pub streams: HashSet<Arc<str>>,
+    /// Realtime scopes joined.
+    pub scopes: HashSet<Arc<str>>,
     /// Set once the session has been removed from the hub; nothing may be added after that.
     pub ended: bool,
 }
@@ -69,10 +74,6 @@ impl Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Session#{}({}/{}/{:?})",
-            self.id, self.app, self.user, self.kind
-        )
+        write!(f, "Session#{}({}/{}/{:?})", self.id, self.app, self.user, self.kind)
     }
 }

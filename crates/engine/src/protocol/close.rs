@@ -32,8 +32,5 @@ pub const TOKEN_EXPIRED: u16 = 4007;
 
 /// Whether a client should stop reconnecting after this close code.
 pub fn is_fatal(code: u16) -> bool {
-    matches!(
-        code,
-        AUTH_FAILED | REPLACED | UNSUPPORTED_VERSION | KICKED | TOKEN_EXPIRED
-    )
+    matches!(code, AUTH_FAILED | REPLACED | UNSUPPORTED_VERSION | KICKED | TOKEN_EXPIRED)
 }

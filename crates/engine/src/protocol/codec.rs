@@ -33,10 +33,7 @@ fn malformed(json: &[u8], reason: String) -> DecodeError {
         id: Option<u64>,
     }
     let id = serde_json::from_slice::<Peek>(json).ok().and_then(|p| p.id);
-    DecodeError {
-        id,
-        error: Error::invalid(format!("malformed frame: {reason}")),
-    }
+    DecodeError { id, error: Error::invalid(format!("malformed frame: {reason}")) }
 }
 
 /// Splits a binary frame into its JSON header and its payload.
@@ -46,15 +43,10 @@ fn split_binary(data: &[u8]) -> Result<(&[u8], usize), String> {
     }
     let len = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
     if len > MAX_HEADER_BYTES {
-        return Err(format!(
-            "binary frame header of {len} bytes exceeds {MAX_HEADER_BYTES}"
-        ));
+        return Err(format!("binary frame header of {len} bytes exceeds {MAX_HEADER_BYTES}"));
     }
     if 4 + len > data.len() {
-        return Err(format!(
-            "binary frame header length {len} runs past the frame's {} bytes",
-            data.len()
-        ));
+        return Err(format!("binary frame header length {len} runs past the frame's {} bytes", data.len()));
     }
     Ok((&data[4..4 + len], 4 + len))
 }
@@ -64,23 +56,16 @@ fn split_binary(data: &[u8]) -> Result<(&[u8], usize), String> {
 pub fn decode_client(message: Message) -> Result<Inbound, DecodeError> {
     match message {
         Message::Text(text) => {
-            let frame: ClientFrame = serde_json::from_str(&text)
-                .map_err(|e| malformed(text.as_bytes(), e.to_string()))?;
-            let mut inbound = Inbound {
-                frame,
-                payload: None,
-            };
+            let frame: ClientFrame =
+                serde_json::from_str(&text).map_err(|e| malformed(text.as_bytes(), e.to_string()))?;
+            let mut inbound = Inbound { frame, payload: None };
             if let ClientFrame::Publish(p) = &mut inbound.frame {
                 match (p.data.take(), p.message_type) {
-                    (Some(data), super::MessageType::String) => {
-                        inbound.payload = Some(Bytes::from(data))
-                    }
+                    (Some(data), super::MessageType::String) => inbound.payload = Some(Bytes::from(data)),
                     (Some(_), super::MessageType::Binary) => {
                         return Err(DecodeError {
                             id: Some(p.id),
-                            error: Error::invalid(
-                                "BINARY payloads travel in binary frames, not in `data`",
-                            ),
+                            error: Error::invalid("BINARY payloads travel in binary frames, not in `data`"),
                         })
                     }
                     (None, _) => {
@@ -94,40 +79,26 @@ pub fn decode_client(message: Message) -> Result<Inbound, DecodeError> {
             Ok(inbound)
         }
         Message::Binary(data) => {
-            let (header, offset) = split_binary(&data).map_err(|r| DecodeError {
-                id: None,
-                error: Error::invalid(r),
-            })?;
-            let frame: ClientFrame =
-                serde_json::from_slice(header).map_err(|e| malformed(header, e.to_string()))?;
+            let (header, offset) =
+                split_binary(&data).map_err(|r| DecodeError { id: None, error: Error::invalid(r) })?;
+            let frame: ClientFrame = serde_json::from_slice(header).map_err(|e| malformed(header, e.to_string()))?;
             if !frame.takes_payload() {
                 return Err(DecodeError {
                     id: frame.id(),
-                    error: Error::invalid(format!(
-                        "op {:?} carries no payload; send it as a text frame",
-                        frame.op()
-                    )),
+                    error: Error::invalid(format!("op {:?} carries no payload; send it as a text frame", frame.op())),
                 });
             }
             if let ClientFrame::Publish(p) = &frame {
                 if p.data.is_some() {
                     return Err(DecodeError {
                         id: Some(p.id),
-                        error: Error::invalid(
-                            "a binary frame carries its payload after the header, not in `data`",
-                        ),
+                        error: Error::invalid("a binary frame carries its payload after the header, not in `data`"),
                     });
                 }
             }
-            Ok(Inbound {
-                frame,
-                payload: Some(data.slice(offset..)),
-            })
+            Ok(Inbound { frame, payload: Some(data.slice(offset..)) })
         }
-        other => Err(DecodeError {
-            id: None,
-            error: Error::invalid(format!("not a data frame: {other:?}")),
-        }),
+        other => Err(DecodeError { id: None, error: Error::invalid(format!("not a data frame: {other:?}")) }),
     }
 }
 
@@ -146,9 +117,7 @@ pub fn encode_binary(header: &impl Serialize, payload: &[u8]) -> Bytes {
 }
 
 fn text(value: &impl Serialize) -> Message {
-    Message::Text(Utf8Bytes::from(
-        serde_json::to_string(value).expect("frames always serialize"),
-    ))
+    Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("frames always serialize")))
 }
 
 /// `{"t":"ok","id":…,"r":{…}}`: the answer to a request; `r` is the RTM response object.
@@ -159,11 +128,7 @@ pub fn ok(id: u64, response: &impl Serialize) -> Message {
         id: u64,
         r: &'a T,
     }
-    text(&Ok {
-        t: "ok",
-        id,
-        r: response,
-    })
+    text(&Ok { t: "ok", id, r: response })
 }
 
 /// `{"t":"err","id":…,"code":…,"name":"RTM_ERROR_…","reason":"…"}`; `id` is null when the
@@ -177,13 +142,7 @@ pub fn err(id: Option<u64>, error: &Error) -> Message {
         name: &'static str,
         reason: &'a str,
     }
-    text(&Err {
-        t: "err",
-        id,
-        code: error.code.code(),
-        name: error.code.name(),
-        reason: &error.reason,
-    })
+    text(&Err { t: "err", id, code: error.code.code(), name: error.code.name(), reason: &error.reason })
 }
 
 /// `{"t":<kind>,"e":{…}}`: a server-pushed event; `e` is the RTM event object.
@@ -215,14 +174,7 @@ pub fn message_event(header: &super::MessageHeader, payload: &[u8]) -> Message {
         mt: super::MessageType,
         e: &'a super::MessageHeader,
     }
-    Message::Binary(encode_binary(
-        &Head {
-            t: "msg",
-            mt: header.message_type,
-            e: header,
-        },
-        payload,
-    ))
+    Message::Binary(encode_binary(&Head { t: "msg", mt: header.message_type, e: header }, payload))
 }
 
 /// Any server frame that is a plain JSON value (welcome, pong).
@@ -236,10 +188,7 @@ pub fn close(code: u16, reason: &str) -> Message {
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    Message::Close(Some(CloseFrame {
-        code: code.into(),
-        reason: Utf8Bytes::from(reason[..end].to_string()),
-    }))
+    Message::Close(Some(CloseFrame { code: code.into(), reason: Utf8Bytes::from(reason[..end].to_string()) }))
 }
 
 /// A server frame as the client sees it, borrowing from the received bytes.
@@ -260,21 +209,16 @@ pub struct ServerFrame<'a> {
     /// `mt` of message events.
     #[serde(default)]
     pub mt: Option<super::MessageType>,
+    /// `scope` of realtime datagrams.
+    #[serde(borrow, default)]
+    pub scope: Option<Cow<'a, str>>,
 }
 
 impl ServerFrame<'_> {
     /// The error an `err` frame carries.
     pub fn error(&self) -> Error {
-        let code = self
-            .code
-            .and_then(ErrorCode::from_code)
-            .unwrap_or(ErrorCode::InvalidParameter);
-        Error::new(
-            code,
-            self.reason
-                .as_deref()
-                .unwrap_or("server error without a reason"),
-        )
+        let code = self.code.and_then(ErrorCode::from_code).unwrap_or(ErrorCode::InvalidParameter);
+        Error::new(code, self.reason.as_deref().unwrap_or("server error without a reason"))
     }
 }
 
@@ -282,8 +226,7 @@ impl ServerFrame<'_> {
 pub fn decode_server(data: &[u8], binary: bool) -> Result<(ServerFrame<'_>, &[u8]), String> {
     if binary {
         let (header, offset) = split_binary(data)?;
-        let frame =
-            serde_json::from_slice(header).map_err(|e| format!("bad server frame header: {e}"))?;
+        let frame = serde_json::from_slice(header).map_err(|e| format!("bad server frame header: {e}"))?;
         Ok((frame, &data[offset..]))
     } else {
         let frame = serde_json::from_slice(data).map_err(|e| format!("bad server frame: {e}"))?;
@@ -298,26 +241,18 @@ mod tests {
 
     #[test]
     fn text_publish_moves_data_into_the_payload() {
-        let msg = Message::Text(
-            r#"{"op":"publish","id":3,"channel":"c","messageType":"STRING","data":"hi"}"#.into(),
-        );
+        let msg = Message::Text(r#"{"op":"publish","id":3,"channel":"c","messageType":"STRING","data":"hi"}"#.into());
         let inbound = decode_client(msg).unwrap();
         assert_eq!(inbound.payload.as_deref(), Some(&b"hi"[..]));
         match inbound.frame {
-            ClientFrame::Publish(Publish {
-                id: 3,
-                data: None,
-                message_type: MessageType::String,
-                ..
-            }) => {}
+            ClientFrame::Publish(Publish { id: 3, data: None, message_type: MessageType::String, .. }) => {}
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn binary_frames_round_trip_without_inflation() {
-        let header =
-            serde_json::json!({"op":"publish","id":9,"channel":"c","messageType":"BINARY"});
+        let header = serde_json::json!({"op":"publish","id":9,"channel":"c","messageType":"BINARY"});
         let payload = vec![0u8, 255, 1, 2];
         let bytes = encode_binary(&header, &payload);
         let inbound = decode_client(Message::Binary(bytes.clone())).unwrap();
@@ -330,10 +265,8 @@ mod tests {
         let e = decode_client(Message::Text(r#"{"op":"fly","id":4}"#.into())).unwrap_err();
         assert_eq!(e.id, Some(4));
         assert_eq!(e.error.code, ErrorCode::InvalidParameter);
-        let e = decode_client(Message::Text(
-            r#"{"op":"subscribe","id":5,"channel":"c","bogus":1}"#.into(),
-        ))
-        .unwrap_err();
+        let e =
+            decode_client(Message::Text(r#"{"op":"subscribe","id":5,"channel":"c","bogus":1}"#.into())).unwrap_err();
         assert_eq!(e.id, Some(5));
         assert!(e.error.reason.contains("bogus"), "{}", e.error.reason);
         let e = decode_client(Message::Text("not json".into())).unwrap_err();
@@ -342,13 +275,9 @@ mod tests {
 
     #[test]
     fn broken_binary_framing_is_an_error_not_a_panic() {
-        for data in [
-            vec![],
-            vec![0, 0],
-            vec![0, 0, 0, 9, b'{'],
-            vec![255, 255, 255, 255, 0],
-            vec![0, 0, 0, 2, b'{', b'}'],
-        ] {
+        for data in
+            [vec![], vec![0, 0], vec![0, 0, 0, 9, b'{'], vec![255, 255, 255, 255, 0], vec![0, 0, 0, 2, b'{', b'}']]
+        {
             assert!(decode_client(Message::Binary(Bytes::from(data))).is_err());
         }
         let sub = serde_json::json!({"op":"subscribe","id":1,"channel":"c"});
@@ -358,8 +287,7 @@ mod tests {
 
     #[test]
     fn server_frames_decode_borrowing() {
-        let (f, payload) =
-            decode_server(br#"{"t":"ok","id":1,"r":{"timestamp":5}}"#, false).unwrap();
+        let (f, payload) = decode_server(br#"{"t":"ok","id":1,"r":{"timestamp":5}}"#, false).unwrap();
         assert_eq!(f.t, "ok");
         assert_eq!(f.r.unwrap().get(), r#"{"timestamp":5}"#);
         assert!(payload.is_empty());

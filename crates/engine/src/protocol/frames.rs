@@ -60,17 +60,52 @@ pub enum ClientFrame {
     Subscribe(Subscribe),
     Unsubscribe(Unsubscribe),
     Publish(Publish),
+    Join(Join),
+    Leave(ChannelRef),
+    JoinTopic(JoinTopic),
+    LeaveTopic(TopicRef),
+    PublishTopic(PublishTopic),
+    SubscribeTopic(TopicUsers),
+    UnsubscribeTopic(TopicUsers),
+    RealtimeJoin(RealtimeScope),
+    RealtimeLeave(RealtimeScope),
+    RealtimeSend(RealtimeSend),
 }
 
 impl ClientFrame {
     /// The request id, for frames that expect an answer.
     pub fn id(&self) -> Option<u64> {
+        Some(match self {
+            ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::RealtimeSend(_) => return None,
+            ClientFrame::Logout(f) => f.id,
+            ClientFrame::Subscribe(f) => f.id,
+            ClientFrame::Unsubscribe(f) => f.id,
+            ClientFrame::Publish(f) => f.id,
+            ClientFrame::Join(f) => f.id,
+            ClientFrame::Leave(f) => f.id,
+            ClientFrame::JoinTopic(f) => f.id,
+            ClientFrame::LeaveTopic(f) => f.id,
+            ClientFrame::PublishTopic(f) => f.id,
+            ClientFrame::SubscribeTopic(f) | ClientFrame::UnsubscribeTopic(f) => f.id,
+            ClientFrame::RealtimeJoin(f) | ClientFrame::RealtimeLeave(f) => f.id,
+        })
+    }
+
+    /// Sets the request id (clients number their requests when they send them).
+    pub fn set_id(&mut self, id: u64) {
         match self {
-            ClientFrame::Hello(_) | ClientFrame::Ping(_) => None,
-            ClientFrame::Logout(f) => Some(f.id),
-            ClientFrame::Subscribe(f) => Some(f.id),
-            ClientFrame::Unsubscribe(f) => Some(f.id),
-            ClientFrame::Publish(f) => Some(f.id),
+            ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::RealtimeSend(_) => {}
+            ClientFrame::Logout(f) => f.id = id,
+            ClientFrame::Subscribe(f) => f.id = id,
+            ClientFrame::Unsubscribe(f) => f.id = id,
+            ClientFrame::Publish(f) => f.id = id,
+            ClientFrame::Join(f) => f.id = id,
+            ClientFrame::Leave(f) => f.id = id,
+            ClientFrame::JoinTopic(f) => f.id = id,
+            ClientFrame::LeaveTopic(f) => f.id = id,
+            ClientFrame::PublishTopic(f) => f.id = id,
+            ClientFrame::SubscribeTopic(f) | ClientFrame::UnsubscribeTopic(f) => f.id = id,
+            ClientFrame::RealtimeJoin(f) | ClientFrame::RealtimeLeave(f) => f.id = id,
         }
     }
 
@@ -83,12 +118,22 @@ impl ClientFrame {
             ClientFrame::Subscribe(_) => "subscribe",
             ClientFrame::Unsubscribe(_) => "unsubscribe",
             ClientFrame::Publish(_) => "publish",
+            ClientFrame::Join(_) => "join",
+            ClientFrame::Leave(_) => "leave",
+            ClientFrame::JoinTopic(_) => "joinTopic",
+            ClientFrame::LeaveTopic(_) => "leaveTopic",
+            ClientFrame::PublishTopic(_) => "publishTopic",
+            ClientFrame::SubscribeTopic(_) => "subscribeTopic",
+            ClientFrame::UnsubscribeTopic(_) => "unsubscribeTopic",
+            ClientFrame::RealtimeJoin(_) => "realtimeJoin",
+            ClientFrame::RealtimeLeave(_) => "realtimeLeave",
+            ClientFrame::RealtimeSend(_) => "realtimeSend",
         }
     }
 
     /// Whether this op may carry a binary payload.
     pub fn takes_payload(&self) -> bool {
-        matches!(self, ClientFrame::Publish(_))
+        matches!(self, ClientFrame::Publish(_) | ClientFrame::PublishTopic(_) | ClientFrame::RealtimeSend(_))
     }
 }
 
@@ -186,6 +231,93 @@ pub struct Publish {
     pub data: Option<String>,
 }
 
+/// Join a stream channel (RTM `StreamChannel.join`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Join {
+    pub id: u64,
+    pub channel: String,
+    /// The stream-channel token (see SECURITY.md); empty or absent without auth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default = "yes")]
+    pub with_presence: bool,
+    #[serde(default)]
+    pub be_quiet: bool,
+    #[serde(default)]
+    pub with_metadata: bool,
+    #[serde(default)]
+    pub with_lock: bool,
+}
+
+/// A request naming a stream channel (`leave`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelRef {
+    pub id: u64,
+    pub channel: String,
+}
+
+/// Become a publisher of a topic (`joinTopic`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JoinTopic {
+    pub id: u64,
+    pub channel: String,
+    pub topic: String,
+    #[serde(default)]
+    pub meta: String,
+}
+
+/// A request naming a topic (`leaveTopic`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopicRef {
+    pub id: u64,
+    pub channel: String,
+    pub topic: String,
+}
+
+/// Publish in a topic; the payload as for `publish`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishTopic {
+    pub id: u64,
+    pub channel: String,
+    pub topic: String,
+    pub message_type: MessageType,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub custom_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+/// `subscribeTopic` / `unsubscribeTopic`: publishers of a topic (`users` absent = all).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopicUsers {
+    pub id: u64,
+    pub channel: String,
+    pub topic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
+}
+
+/// Join or leave a realtime channel (webxdc `joinRealtimeChannel`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RealtimeScope {
+    pub id: u64,
+    pub scope: String,
+}
+
+/// A realtime datagram: best effort, no answer; the payload is the data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RealtimeSend {
+    pub scope: String,
+}
+
 /// What the server answers a `hello` with.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -204,6 +336,7 @@ pub struct Welcome {
 #[serde(rename_all = "camelCase")]
 pub struct WireLimits {
     pub max_message_bytes: usize,
+    pub max_realtime_bytes: usize,
 }
 
 /// The fields of a message event, exactly as the RTM `message` event has them (minus

@@ -28,9 +28,7 @@ use super::ConnContext;
 use crate::error::{Error, ErrorCode};
 use crate::hub::outbox::Batch;
 use crate::hub::{EndReason, Session};
-use crate::protocol::{
-    close, codec, decode_client, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION,
-};
+use crate::protocol::{close, codec, decode_client, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION};
 use crate::time::now_ms;
 
 /// How long a closing connection waits for the peer's close reply.
@@ -56,19 +54,10 @@ where
 {
     let limits = ctx.hub.config().connection.clone();
     let handshake_deadline = Instant::now() + Duration::from_millis(limits.handshake_timeout_ms);
-    let request = match http::read_head(
-        &mut stream,
-        Duration::from_millis(limits.handshake_timeout_ms),
-    )
-    .await
-    {
+    let request = match http::read_head(&mut stream, Duration::from_millis(limits.handshake_timeout_ms)).await {
         Ok(request) => request,
-        Err(HeadError::TooLarge) => {
-            return http::respond(&mut stream, 431, "text/plain", "header too large").await
-        }
-        Err(HeadError::Malformed) => {
-            return http::respond(&mut stream, 400, "text/plain", "malformed request").await
-        }
+        Err(HeadError::TooLarge) => return http::respond(&mut stream, 431, "text/plain", "header too large").await,
+        Err(HeadError::Malformed) => return http::respond(&mut stream, 400, "text/plain", "malformed request").await,
         Err(HeadError::Closed | HeadError::Timeout) => return,
     };
     let Some(key) = request.websocket_key() else {
@@ -106,12 +95,7 @@ where
         Ok(Err(Some((error, code)))) => refuse(&mut sink, &error, code).await,
         Ok(Err(None)) => {}
         Err(_) => {
-            let _ = sink
-                .send(codec::close(
-                    close::HANDSHAKE_TIMEOUT,
-                    "no hello within the handshake timeout",
-                ))
-                .await;
+            let _ = sink.send(codec::close(close::HANDSHAKE_TIMEOUT, "no hello within the handshake timeout")).await;
         }
     }
     counters.connections.fetch_sub(1, Ordering::Relaxed);
@@ -125,9 +109,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(sink: &mut Sink<S>, error: &E
 }
 
 /// Waits for the `hello` frame. `Err(None)`: the peer went away; `Err(Some(..))`: refuse.
-async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(
-    source: &mut Source<S>,
-) -> Result<Hello, Option<(Error, u16)>> {
+async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(source: &mut Source<S>) -> Result<Hello, Option<(Error, u16)>> {
     #[derive(Deserialize)]
     struct Peek {
         op: Option<String>,
@@ -144,19 +126,10 @@ async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(
             Message::Close(_) => return Err(None),
             _ => continue,
         };
-        if let Ok(Peek {
-            op: Some(op),
-            v: Some(v),
-        }) = serde_json::from_slice::<Peek>(&raw)
-        {
+        if let Ok(Peek { op: Some(op), v: Some(v) }) = serde_json::from_slice::<Peek>(&raw) {
             if op == "hello" && v != PROTOCOL_VERSION {
-                let reason = format!(
-                    "protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}"
-                );
-                return Err(Some((
-                    Error::new(ErrorCode::ServiceNotSupported, reason),
-                    close::UNSUPPORTED_VERSION,
-                )));
+                let reason = format!("protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}");
+                return Err(Some((Error::new(ErrorCode::ServiceNotSupported, reason), close::UNSUPPORTED_VERSION)));
             }
         }
         return match decode_client(message) {
@@ -206,6 +179,7 @@ async fn run_session<S>(
         server_time: now_ms(),
         limits: WireLimits {
             max_message_bytes: hub.config().limits.max_message_bytes,
+            max_realtime_bytes: hub.config().limits.max_realtime_bytes,
         },
     };
     #[derive(serde::Serialize)]
@@ -214,13 +188,7 @@ async fn run_session<S>(
         #[serde(flatten)]
         w: &'a Welcome,
     }
-    hub.push(
-        &session,
-        codec::plain(&WelcomeFrame {
-            t: "welcome",
-            w: &welcome,
-        }),
-    );
+    hub.push(&session, codec::plain(&WelcomeFrame { t: "welcome", w: &welcome }));
     let mut writer = tokio::spawn(write_loop(sink, session.clone()));
 
     let end = read_loop(&mut source, &session, ctx).await;
@@ -228,9 +196,7 @@ async fn run_session<S>(
         End::Closed => "closed".to_string(),
         End::CloseTimeout => "no close reply in time".to_string(),
         End::Dead => {
-            session
-                .outbox
-                .close_now(close::HEARTBEAT_TIMEOUT, "no heartbeat for two intervals");
+            session.outbox.close_now(close::HEARTBEAT_TIMEOUT, "no heartbeat for two intervals");
             "heartbeat timeout".to_string()
         }
         End::Failed(error) => error.clone(),
@@ -238,10 +204,7 @@ async fn run_session<S>(
     tracing::info!(%peer, app = %session.app, user = %session.user, detail, "connection ended");
     let reason = EndReason::ConnectionLost;
     hub.end_session(&session, reason);
-    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err() {
         writer.abort();
     }
 }
@@ -321,23 +284,17 @@ fn handle_frame(
                 hub.push(session, codec::err(None, &error));
             }
             ClientFrame::Logout(_) => {
-                let answer = hub.handle(session, inbound);
-                hub.push(session, answer);
+                hub.handle(session, inbound);
                 hub.end_session(session, EndReason::Logout);
             }
-            _ => {
-                let answer = hub.handle(session, inbound);
-                hub.push(session, answer);
-            }
+            _ => hub.handle(session, inbound),
         },
         Err(e) => {
             hub.counters().bad_frames.fetch_add(1, Ordering::Relaxed);
             if bad_frames.spend() {
                 hub.push(session, codec::err(e.id, &e.error));
             } else {
-                session
-                    .outbox
-                    .close_now(close::POLICY, "too many malformed frames");
+                session.outbox.close_now(close::POLICY, "too many malformed frames");
             }
         }
     }

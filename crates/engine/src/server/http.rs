@@ -22,28 +22,19 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// The `Sec-WebSocket-Key` of a valid upgrade request.
     pub fn websocket_key(&self) -> Option<&str> {
         let upgrade = self.header("upgrade")?.eq_ignore_ascii_case("websocket");
-        let connection = self
-            .header("connection")?
-            .split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+        let connection = self.header("connection")?.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
         let version = self.header("sec-websocket-version") == Some("13");
-        (upgrade && connection && version && self.method == "GET")
-            .then(|| self.header("sec-websocket-key"))
-            .flatten()
+        (upgrade && connection && version && self.method == "GET").then(|| self.header("sec-websocket-key")).flatten()
     }
 
     pub fn wants_upgrade(&self) -> bool {
-        self.header("upgrade")
-            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+        self.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
     }
 }
 
@@ -57,18 +48,12 @@ pub enum HeadError {
 }
 
 /// Reads one request head within `timeout`.
-pub async fn read_head<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    timeout: Duration,
-) -> Result<Request, HeadError> {
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, timeout: Duration) -> Result<Request, HeadError> {
     tokio::time::timeout(timeout, async {
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 1024];
         loop {
-            let n = stream
-                .read(&mut chunk)
-                .await
-                .map_err(|_| HeadError::Closed)?;
+            let n = stream.read(&mut chunk).await.map_err(|_| HeadError::Closed)?;
             if n == 0 {
                 return Err(HeadError::Closed);
             }
@@ -80,12 +65,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
                     let headers = req
                         .headers
                         .iter()
-                        .map(|h| {
-                            (
-                                h.name.to_ascii_lowercase(),
-                                String::from_utf8_lossy(h.value).trim().to_string(),
-                            )
-                        })
+                        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_string()))
                         .collect();
                     return Ok(Request {
                         method: req.method.unwrap_or("").to_string(),
@@ -105,12 +85,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
 }
 
 /// Writes a complete response and closes.
-pub async fn respond<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    status: u16,
-    content_type: &str,
-    body: &str,
-) {
+pub async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, content_type: &str, body: &str) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -140,110 +115,40 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: R
     let path = request.path.split('?').next().unwrap_or("");
     match (request.method.as_str(), path) {
         ("GET", "/healthz") => respond(stream, 200, "application/json", r#"{"status":"ok"}"#).await,
-        ("GET", "/metrics") => {
-            respond(stream, 200, "text/plain; version=0.0.4", &metrics(hub)).await
-        }
+        ("GET", "/metrics") => respond(stream, 200, "text/plain; version=0.0.4", &metrics(hub)).await,
         (_, "/healthz" | "/metrics") => {
-            respond(
-                stream,
-                405,
-                "application/json",
-                &json_error("method not allowed"),
-            )
-            .await
+            respond(stream, 405, "application/json", &json_error("method not allowed")).await
         }
         _ if request.wants_upgrade() => {
-            respond(
-                stream,
-                400,
-                "application/json",
-                &json_error("invalid WebSocket upgrade request"),
-            )
-            .await
+            respond(stream, 400, "application/json", &json_error("invalid WebSocket upgrade request")).await
         }
-        _ => {
-            respond(
-                stream,
-                404,
-                "application/json",
-                &json_error("no such route"),
-            )
-            .await
-        }
+        _ => respond(stream, 404, "application/json", &json_error("no such route")).await,
     }
 }
 
 /// The 503 for connections over `maxConnections`.
 pub async fn refuse_busy<S: AsyncWrite + Unpin>(mut stream: S) {
-    respond(
-        &mut stream,
-        503,
-        "application/json",
-        &json_error("server at its connection limit"),
-    )
-    .await;
+    respond(&mut stream, 503, "application/json", &json_error("server at its connection limit")).await;
 }
 
 /// Prometheus text exposition of the node's stats.
 fn metrics(hub: &Hub) -> String {
     let s = hub.stats();
     let rows: [(&str, &str, &str, u64); 10] = [
-        (
-            "piazza_connections",
-            "gauge",
-            "Open WebSocket connections",
-            s.connections,
-        ),
+        ("piazza_connections", "gauge", "Open WebSocket connections", s.connections),
         ("piazza_users", "gauge", "Logged-in sessions", s.users),
-        (
-            "piazza_channels",
-            "gauge",
-            "Message channels with subscribers",
-            s.channels,
-        ),
-        (
-            "piazza_stream_channels",
-            "gauge",
-            "Stream channels with members",
-            s.stream_channels,
-        ),
+        ("piazza_channels", "gauge", "Message channels with subscribers", s.channels),
+        ("piazza_stream_channels", "gauge", "Stream channels with members", s.stream_channels),
         ("piazza_rooms", "gauge", "Rooms with members", s.rooms),
-        (
-            "piazza_messages_in_total",
-            "counter",
-            "Publishes accepted",
-            s.messages_in,
-        ),
-        (
-            "piazza_messages_out_total",
-            "counter",
-            "Frames delivered by fan-out",
-            s.messages_out,
-        ),
-        (
-            "piazza_dropped_total",
-            "counter",
-            "Frames dropped",
-            s.dropped,
-        ),
-        (
-            "piazza_slow_consumers_total",
-            "counter",
-            "Connections closed as slow consumers",
-            s.slow_consumers,
-        ),
-        (
-            "piazza_bad_frames_total",
-            "counter",
-            "Client frames that could not be decoded",
-            s.bad_frames,
-        ),
+        ("piazza_messages_in_total", "counter", "Publishes accepted", s.messages_in),
+        ("piazza_messages_out_total", "counter", "Frames delivered by fan-out", s.messages_out),
+        ("piazza_dropped_total", "counter", "Frames dropped", s.dropped),
+        ("piazza_slow_consumers_total", "counter", "Connections closed as slow consumers", s.slow_consumers),
+        ("piazza_bad_frames_total", "counter", "Client frames that could not be decoded", s.bad_frames),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in rows {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
     }
     out
 }

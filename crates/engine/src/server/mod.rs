@@ -50,40 +50,18 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server> {
         config.validate()?;
         crate::logging::init(config.log_level.as_deref())?;
-        let listener = TcpListener::bind((config.host.as_str(), config.port))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::InitServiceFailed,
-                    format!("cannot listen on {}:{}: {e}", config.host, config.port),
-                )
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::new(ErrorCode::InitServiceFailed, e.to_string()))?;
+        let listener = TcpListener::bind((config.host.as_str(), config.port)).await.map_err(|e| {
+            Error::new(ErrorCode::InitServiceFailed, format!("cannot listen on {}:{}: {e}", config.host, config.port))
+        })?;
+        let addr = listener.local_addr().map_err(|e| Error::new(ErrorCode::InitServiceFailed, e.to_string()))?;
         let max_connections = config.connection.max_connections;
         let hub = Hub::new(Arc::new(config));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
-        let ctx = ConnContext {
-            hub: hub.clone(),
-            shutdown: shutdown_rx,
-            _done: done_tx,
-        };
-        tokio::spawn(accept_loop(
-            listener,
-            ctx,
-            Arc::new(Semaphore::new(max_connections)),
-        ));
+        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx };
+        tokio::spawn(accept_loop(listener, ctx, Arc::new(Semaphore::new(max_connections))));
         tracing::info!("piazza server listening on ws://{addr}");
-        Ok(Server {
-            inner: Arc::new(Inner {
-                hub,
-                addr,
-                shutdown,
-                done: tokio::sync::Mutex::new(Some(done_rx)),
-            }),
-        })
+        Ok(Server { inner: Arc::new(Inner { hub, addr, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }) })
     }
 
     /// `ws://host:port` of this server.
@@ -114,13 +92,8 @@ impl Server {
         let _ = self.inner.shutdown.send(true);
         let mut done = self.inner.done.lock().await;
         if let Some(mut rx) = done.take() {
-            if tokio::time::timeout(DRAIN_TIMEOUT, rx.recv())
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "some connections did not finish within {DRAIN_TIMEOUT:?}; closing anyway"
-                );
+            if tokio::time::timeout(DRAIN_TIMEOUT, rx.recv()).await.is_err() {
+                tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing anyway");
             }
             tracing::info!("piazza server on {} closed", self.inner.addr);
         }

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use piazza_engine::client::{
-    ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload,
-};
+use piazza_engine::client::{ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload};
 use piazza_engine::config::ServerConfig;
 use piazza_engine::server::Server;
 use serde_json::Value;
@@ -46,10 +44,7 @@ pub async fn login(server: &Server, user: &str) -> TestClient {
 pub async fn login_with(config: ClientConfig) -> TestClient {
     let (sink, events) = ChannelSink::new();
     let client = Client::new(config, Arc::new(sink)).expect("valid config");
-    client
-        .call(|c, r| c.login(r, None))
-        .await
-        .expect("login succeeds");
+    client.call(|c, r| c.login(r, None)).await.expect("login succeeds");
     TestClient { client, events }
 }
 
@@ -64,32 +59,71 @@ impl TestClient {
     /// The next event that is not a link-state change.
     pub async fn next_event(&mut self) -> ClientEvent {
         loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv())
-                .await
-                .expect("an event in time")
-                .expect("open");
+            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
             if !matches!(event, ClientEvent::LinkState(_)) {
                 return event;
             }
         }
     }
 
+    /// The next message event (skipping presence, topic and realtime events).
     pub async fn next_message(&mut self) -> Received {
-        match self.next_event().await {
-            ClientEvent::Message { header, payload } => Received {
-                header: serde_json::from_str(header.get()).unwrap(),
-                payload,
-            },
-            other => panic!("expected a message, got {other:?}"),
+        loop {
+            match self.next_event().await {
+                ClientEvent::Message { header, payload } => {
+                    return Received { header: serde_json::from_str(header.get()).unwrap(), payload }
+                }
+                ClientEvent::Event { .. } | ClientEvent::Realtime { .. } => continue,
+                other => panic!("expected a message, got {other:?}"),
+            }
         }
+    }
+
+    /// The next pass-through event of `kind` (`presence`, `topic`) as JSON, skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            if let ClientEvent::Event { kind: k, body } = self.next_event().await {
+                if k == kind {
+                    return serde_json::from_str(body.get()).unwrap();
+                }
+            }
+        }
+    }
+
+    /// The next `kind` event whose `eventType` is `event_type`.
+    pub async fn next_typed(&mut self, kind: &str, event_type: &str) -> Value {
+        loop {
+            let event = self.next_of(kind).await;
+            if event["eventType"] == event_type {
+                return event;
+            }
+        }
+    }
+
+    /// The next realtime datagram.
+    pub async fn next_realtime(&mut self) -> (String, bytes::Bytes) {
+        loop {
+            if let ClientEvent::Realtime { scope, data } = self.next_event().await {
+                return (scope, data);
+            }
+        }
+    }
+
+    /// Sends a request frame and waits for its answer.
+    pub async fn ask(&self, frame: Value) -> Result<Value, piazza_engine::Error> {
+        self.ask_with(frame, None).await
+    }
+
+    pub async fn ask_with(&self, mut frame: Value, payload: Option<Payload>) -> Result<Value, piazza_engine::Error> {
+        frame.as_object_mut().unwrap().entry("id").or_insert(0.into());
+        let frame: piazza_engine::protocol::ClientFrame = serde_json::from_value(frame).expect("a valid frame");
+        let answer = self.client.call(|c, r| c.request(r, frame, payload)).await?;
+        Ok(serde_json::from_str(answer.get()).unwrap())
     }
 
     pub async fn next_link_state(&mut self) -> LinkStateEvent {
         loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv())
-                .await
-                .expect("an event in time")
-                .expect("open");
+            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
             if let ClientEvent::LinkState(state) = event {
                 return state;
             }
@@ -105,16 +139,28 @@ impl TestClient {
             }
         }
     }
+
+    /// Asserts that no event of `kind` (or realtime datagram, for "rt") arrives within `within`.
+    pub async fn none_of(&mut self, kind: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            match event {
+                ClientEvent::Event { kind: k, body } if k == kind => panic!("unexpected {kind} event {}", body.get()),
+                ClientEvent::Realtime { scope, .. } if kind == "rt" => panic!("unexpected realtime data in {scope}"),
+                ClientEvent::Message { header, .. } if kind == "message" => {
+                    panic!("unexpected message {}", header.get())
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 pub type RawWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A bare WebSocket to the server, for protocol tests.
 pub async fn raw(server: &Server) -> RawWs {
-    tokio_tungstenite::connect_async(server.url())
-        .await
-        .expect("connects")
-        .0
+    tokio_tungstenite::connect_async(server.url()).await.expect("connects").0
 }
 
 pub fn hello(app: &str, user: &str) -> Message {
@@ -141,14 +187,9 @@ pub async fn raw_session(server: &Server, user: &str) -> RawWs {
 /// The next text frame as JSON.
 pub async fn next_json(ws: &mut RawWs) -> Value {
     loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-        {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
             Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
-            Some(Ok(Message::Binary(_)))
-            | Some(Ok(Message::Ping(_)))
-            | Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(Message::Binary(_))) | Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
     }
@@ -157,13 +198,8 @@ pub async fn next_json(ws: &mut RawWs) -> Value {
 /// Reads until the close frame and returns its code and reason.
 pub async fn close_of(ws: &mut RawWs) -> (u16, String) {
     loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a close in time")
-        {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (frame.code.into(), frame.reason.to_string())
-            }
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a close in time") {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
             Some(Ok(Message::Close(None))) => return (1005, String::new()),
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
@@ -175,10 +211,7 @@ pub async fn close_of(ws: &mut RawWs) -> (u16, String) {
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -1,0 +1,137 @@
+//! Realtime channels (webxdc `joinRealtimeChannel`, SPEC §6): private, per-scope, ephemeral
+//! datagrams. Only peers connected now receive; nothing is stored; the sender does not get its
+//! own data. Delivery is best effort: a datagram for a congested receiver is dropped and
+//! counted (`stats().realtimeDropped`), never silently.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::outbox::Push;
+use super::{Hub, Session};
+use crate::broker::{Audience, Delivery, Route};
+use crate::error::{Error, ErrorCode, Result};
+use crate::names;
+use crate::protocol::{codec, RealtimeScope, RealtimeSend};
+use crate::time::now_ms;
+
+/// The sessions in each scope of an app, on this node.
+pub(crate) type Scopes = HashMap<Arc<str>, Vec<Arc<Session>>>;
+
+/// `{ timestamp, scope }`.
+#[derive(Debug, Serialize)]
+pub struct ScopeResponse {
+    pub timestamp: u64,
+    pub scope: String,
+}
+
+/// Pushes a datagram to every member of a scope but the sender; returns (delivered, dropped).
+pub(crate) fn deliver(members: &[Arc<Session>], delivery: &Delivery) -> (usize, usize) {
+    let (mut delivered, mut dropped) = (0, 0);
+    for session in members {
+        if delivery.skip.as_deref().is_some_and(|s| *s == *session.user) {
+            continue;
+        }
+        match session.outbox.push_droppable(delivery.frame.clone()) {
+            Push::Queued => delivered += 1,
+            Push::Dropped | Push::Overflow { .. } => dropped += 1,
+            Push::Closed => {}
+        }
+    }
+    (delivered, dropped)
+}
+
+impl Hub {
+    /// Joins a realtime scope.
+    pub fn realtime_join(&self, session: &Arc<Session>, req: RealtimeScope) -> Result<ScopeResponse> {
+        names::scope(&req.scope)?;
+        let app = self.session_app(session)?;
+        let scope: Arc<str> = Arc::from(req.scope.as_str());
+        {
+            let mut state = session.state.lock();
+            if state.ended {
+                return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
+            }
+            if !state.scopes.insert(scope.clone()) {
+                return Err(Error::new(
+                    ErrorCode::DuplicateOperation,
+                    format!("realtime scope {scope:?} is already joined"),
+                ));
+            }
+        }
+        let first = {
+            let mut scopes = app.scopes.lock();
+            let members = scopes.entry(scope.clone()).or_default();
+            members.push(session.clone());
+            members.len() == 1
+        };
+        if first {
+            self.broker().subscribe(&Route::Realtime { app: app.id.clone(), scope });
+        }
+        Ok(ScopeResponse { timestamp: now_ms(), scope: req.scope })
+    }
+
+    /// Leaves a realtime scope.
+    pub fn realtime_leave(&self, session: &Arc<Session>, req: RealtimeScope) -> Result<ScopeResponse> {
+        names::scope(&req.scope)?;
+        if !session.state.lock().scopes.remove(req.scope.as_str()) {
+            return Err(Error::new(
+                ErrorCode::ChannelNotJoined,
+                format!("realtime scope {:?} is not joined", req.scope),
+            ));
+        }
+        if let Some(app) = self.app(&session.app) {
+            self.leave_scope(&app, &req.scope, session);
+        }
+        Ok(ScopeResponse { timestamp: now_ms(), scope: req.scope })
+    }
+
+    pub(super) fn leave_scope(&self, app: &super::App, scope: &str, session: &Session) {
+        let mut scopes = app.scopes.lock();
+        let Some(members) = scopes.get_mut(scope) else { return };
+        members.retain(|s| s.id != session.id);
+        if members.is_empty() {
+            let (scope, _) = scopes.remove_entry(scope).expect("present");
+            drop(scopes);
+            self.broker().unsubscribe(&Route::Realtime { app: app.id.clone(), scope });
+        }
+    }
+
+    /// Sends a datagram to the other members of a scope.
+    pub fn realtime_send(&self, session: &Arc<Session>, req: RealtimeSend, payload: Bytes) -> Result<()> {
+        let max = self.config().limits.max_realtime_bytes;
+        if payload.len() > max {
+            return Err(Error::new(
+                ErrorCode::ChannelMessageLengthExceedLimitation,
+                format!("realtime data is {} bytes; at most {max} are allowed", payload.len()),
+            ));
+        }
+        if !session.state.lock().scopes.contains(req.scope.as_str()) {
+            return Err(Error::new(
+                ErrorCode::ChannelNotJoined,
+                format!("realtime scope {:?} is not joined", req.scope),
+            ));
+        }
+        #[derive(Serialize)]
+        struct Head<'a> {
+            t: &'static str,
+            scope: &'a str,
+        }
+        let frame = tokio_tungstenite::tungstenite::Message::Binary(codec::encode_binary(
+            &Head { t: "rt", scope: &req.scope },
+            &payload,
+        ));
+        self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
+        let route = Route::Realtime { app: session.app.clone(), scope: Arc::from(req.scope.as_str()) };
+        self.broker().publish(Delivery {
+            route,
+            audience: Audience::Everyone,
+            skip: Some(session.user.clone()),
+            frame,
+        });
+        Ok(())
+    }
+}

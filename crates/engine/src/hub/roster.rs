@@ -1,0 +1,147 @@
+//! The members of one channel on this node, with their presence settings and states. Message
+//! channels and stream channels share it: it answers "who gets this frame" for messages and
+//! presence events, and "who is here" for snapshots.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::outbox::Push;
+use super::Session;
+use crate::broker::Audience;
+
+/// A user's temporary presence states in one channel: key → value.
+pub type States = BTreeMap<String, String>;
+
+pub struct Member {
+    pub session: Arc<Session>,
+    pub with_message: bool,
+    pub with_presence: bool,
+    /// `beQuiet`: receives events but is invisible to others.
+    pub quiet: bool,
+    pub states: States,
+}
+
+impl Member {
+    fn wants(&self, audience: &Audience) -> bool {
+        match audience {
+            Audience::Messages => self.with_message,
+            Audience::Presence => self.with_presence,
+            Audience::Everyone => true,
+            // Topic subscriptions live in the stream channel, which filters itself.
+            Audience::TopicSubscribers { .. } => false,
+        }
+    }
+}
+
+/// `UserState` of the RTM API: a user and its states.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserState {
+    pub user_id: String,
+    pub states: States,
+    pub states_count: usize,
+}
+
+impl UserState {
+    pub fn new(user: &str, states: &States) -> Self {
+        UserState { user_id: user.to_string(), states: states.clone(), states_count: states.len() }
+    }
+}
+
+/// Members by user id (one RTM session per user and app).
+#[derive(Default)]
+pub struct Roster {
+    list: Vec<Member>,
+    index: HashMap<Arc<str>, usize>,
+}
+
+impl Roster {
+    /// Adds a member, or updates the settings of the same user; returns whether it was new.
+    pub fn upsert(&mut self, member: Member) -> bool {
+        if let Some(&i) = self.index.get(&member.session.user) {
+            let existing = &mut self.list[i];
+            existing.with_message = member.with_message;
+            existing.with_presence = member.with_presence;
+            existing.quiet = member.quiet;
+            existing.session = member.session;
+            return false;
+        }
+        self.index.insert(member.session.user.clone(), self.list.len());
+        self.list.push(member);
+        true
+    }
+
+    /// Removes `user` if its member belongs to session `session_id`.
+    pub fn remove(&mut self, user: &str, session_id: u64) -> Option<Member> {
+        let &i = self.index.get(user)?;
+        if self.list[i].session.id != session_id {
+            return None;
+        }
+        self.index.remove(user);
+        let member = self.list.swap_remove(i);
+        if i < self.list.len() {
+            let moved = self.list[i].session.user.clone();
+            self.index.insert(moved, i);
+        }
+        Some(member)
+    }
+
+    pub fn get(&self, user: &str) -> Option<&Member> {
+        self.index.get(user).map(|&i| &self.list[i])
+    }
+
+    pub fn get_mut(&mut self, user: &str) -> Option<&mut Member> {
+        self.index.get(user).map(|&i| &mut self.list[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.list.iter()
+    }
+
+    /// Users others can see (not `beQuiet`).
+    pub fn occupancy(&self) -> usize {
+        self.list.iter().filter(|m| !m.quiet).count()
+    }
+
+    /// Who is here, with states (quiet members are invisible).
+    pub fn snapshot(&self) -> Vec<UserState> {
+        let mut users: Vec<UserState> =
+            self.list.iter().filter(|m| !m.quiet).map(|m| UserState::new(&m.session.user, &m.states)).collect();
+        users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        users
+    }
+
+    /// Pushes `frame` to the members in `audience` (except `skip`); returns how many got it.
+    /// Overflowed sessions are collected for the caller to count.
+    pub fn deliver(
+        &self,
+        frame: &Message,
+        audience: &Audience,
+        skip: Option<&str>,
+        overflows: &mut Vec<(Arc<Session>, usize)>,
+    ) -> usize {
+        let mut delivered = 0;
+        for member in self.list.iter().filter(|m| m.wants(audience)) {
+            if skip.is_some_and(|s| *s == *member.session.user) {
+                continue;
+            }
+            match member.session.outbox.push(frame.clone()) {
+                Push::Queued => delivered += 1,
+                Push::Overflow { dropped } => overflows.push((member.session.clone(), dropped)),
+                Push::Dropped | Push::Closed => {}
+            }
+        }
+        delivered
+    }
+}
