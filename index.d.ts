@@ -66,6 +66,18 @@ export interface ServerLimits {
   publishRatePerChannel?: number
   /** Message channels one client may subscribe to (default 100). */
   maxSubscriptionsPerClient?: number
+  /** Stream channels one client may join (default 100). */
+  maxStreamChannelsPerClient?: number
+  /** Users in one stream channel (default 1000). */
+  maxStreamChannelUsers?: number
+  /** Topics one user may publish in, per stream channel (default 8). */
+  maxJoinedTopics?: number
+  /** Topics one user may subscribe to, per stream channel (default 50). */
+  maxSubscribedTopics?: number
+  /** Publishers one user may subscribe to in one topic (default 64). */
+  maxPublishersPerTopicSubscription?: number
+  /** Largest realtime-channel datagram in bytes (default 128000). */
+  maxRealtimeBytes?: number
 }
 
 export interface ServerConnectionOptions {
@@ -102,6 +114,8 @@ export interface ServerStats {
   dropped: number
   slowConsumers: number
   badFrames: number
+  /** Realtime datagrams dropped for congested receivers (best effort, counted). */
+  realtimeDropped: number
 }
 
 /** An embedded Piazza server node. */
@@ -167,6 +181,91 @@ export interface SubscribeResponse extends RTMOperationResponse {}
 export interface UnsubscribeResponse extends RTMOperationResponse {}
 export interface PublishResponse extends RTMOperationResponse {}
 
+export interface StreamChannelOperationResponse extends BaseResponse {
+  channelName: string
+  topicName: string
+}
+export interface JoinChannelResponse extends RTMOperationResponse {}
+export interface LeaveChannelResponse extends RTMOperationResponse {}
+export interface ReleaseChannelResponse extends RTMOperationResponse {}
+export interface JoinTopicResponse extends StreamChannelOperationResponse {}
+export interface LeaveTopicResponse extends StreamChannelOperationResponse {}
+export interface PublishTopicMessageResponse extends StreamChannelOperationResponse {}
+export interface UnsubscribeTopicResponse extends StreamChannelOperationResponse {}
+
+/** SubscribeTopicErrorCode values of RTM 2 (in `failedDetails[].errorCode`). */
+export type SubscribeTopicErrorCode =
+  | 0 /* NO_ERROR */ | 1 /* PARTIALLY_SUCCESSFUL */ | 2 /* ALL_FAILED */ | 3 /* UNKNOWN_ERROR */
+  | 4 /* INVALID_PARAMS */ | 5 /* REMOTE_USER_IS_NOT_PUBLISHED */ | 6 /* INVALID_REMOTE_USER */ | 7 /* TIMEOUT */
+  | 20001 /* ALREADY_SUBSCRIBED_USER */ | 20003 /* SUB_USER_EXCEED_LIMITATION */ | 20004 /* NOT_SUBSCRIBED_USER */
+export interface SubscribedFailedReason {
+  user: string
+  errorCode: SubscribeTopicErrorCode
+  reason: string
+}
+export interface SubscribeTopicResponse extends StreamChannelOperationResponse {
+  succeedUsers: string[]
+  failedUsers: string[]
+  failedDetails: SubscribedFailedReason[]
+}
+export interface GetSubscribedUserListResponse extends BaseResponse {
+  topicName: string
+  subscribed: string[]
+}
+
+export interface JoinOptions {
+  /** Stream-channel token (with auth on). */
+  token?: string
+  withPresence?: boolean
+  beQuiet?: boolean
+  withMetadata?: boolean
+  withLock?: boolean
+}
+export interface JoinTopicOptions {
+  /** Publisher meta others see in topic events (a string; other values are JSON-encoded; ≤ 256 bytes). */
+  meta?: unknown
+}
+export interface PublishTopicMessageOptions {
+  customType?: string
+}
+export interface SubscribeTopicOptions {
+  /** Publishers to add; without it, every current publisher (up to 64). */
+  users?: string[]
+}
+export interface UnsubscribeTopicOptions {
+  /** Publishers to drop; without it, the whole topic. */
+  users?: string[]
+}
+
+/** A stream channel (RTM RTMStreamChannel); create with `rtm.createStreamChannel(name)`. */
+export declare class RTMStreamChannel {
+  private constructor()
+  readonly channelName: string
+  join(options?: JoinOptions): Promise<JoinChannelResponse>
+  leave(): Promise<LeaveChannelResponse>
+  /** Leaves if joined; afterwards every call rejects with RTM_ERROR_INSTANCE_ALREADY_RELEASED. */
+  release(): Promise<ReleaseChannelResponse>
+  joinTopic(topicName: string, options?: JoinTopicOptions): Promise<JoinTopicResponse>
+  leaveTopic(topicName: string): Promise<LeaveTopicResponse>
+  publishTopicMessage(topicName: string, message: string | Uint8Array, options?: PublishTopicMessageOptions): Promise<PublishTopicMessageResponse>
+  subscribeTopic(topicName: string, options?: SubscribeTopicOptions): Promise<SubscribeTopicResponse>
+  unsubscribeTopic(topicName: string, options?: UnsubscribeTopicOptions): Promise<UnsubscribeTopicResponse>
+  /** The publishers this client subscribed to in the topic (synchronous). */
+  getSubscribedUserList(topicName: string): GetSubscribedUserListResponse
+}
+
+/** A webxdc-style realtime channel; create with `rtm.joinRealtimeChannel(scope)`. */
+export declare class RealtimeChannel {
+  private constructor()
+  readonly scope: string
+  /** Sets (or replaces) the receiver of the other members' data. */
+  setListener(listener: ((data: Uint8Array) => void) | null): void
+  /** Sends at most 128000 bytes to the members connected now (best effort); throws otherwise. */
+  send(data: Uint8Array): void
+  /** Leaves; the object throws on any later use. */
+  leave(): void
+}
+
 export interface LoginOptions {
   token?: string
 }
@@ -213,6 +312,49 @@ export declare namespace RTMEvents {
     | 'KEEP_ALIVE_TIMEOUT' | 'CONNECTION_ERROR' | 'PRESENCE_NOT_READY' | 'NETWORK_CHANGE'
     | 'SERVICE_NOT_SUPPORTED' | 'STREAM_CHANNEL_NOT_AVAILABLE' | 'STORAGE_NOT_AVAILABLE' | 'LOCK_NOT_AVAILABLE'
     | 'LOGIN_TOO_FREQUENT'
+  interface UserState {
+    userId: string
+    states: Record<string, string>
+    statesCount: number
+  }
+  interface UserList {
+    users: string[]
+    userCount: number
+  }
+  interface IntervalDetail {
+    join: UserList
+    leave: UserList
+    timeout: UserList
+    userStateList: UserState[]
+    totalOccupancy: number
+  }
+  interface PresenceEvent extends BaseEvent {
+    eventType: PresenceEventType
+    channelType: ChannelType
+    channelName: string
+    /** The user the event is about ('' for SNAPSHOT and INTERVAL). */
+    publisher: string
+    /** REMOTE_STATE_CHANGED: the user's states now. */
+    stateChanged: Record<string, string>
+    interval: IntervalDetail | null
+    snapshot: UserState[] | null
+  }
+  interface PublisherInfo {
+    publisherUserId: string
+    publisherMeta: string
+  }
+  interface TopicDetail {
+    topicName: string
+    publishers: PublisherInfo[]
+    totalPublisher: number
+  }
+  interface TopicEvent extends BaseEvent {
+    eventType: TopicEventType
+    channelName: string
+    publisher: string
+    topicInfos: TopicDetail[]
+    totalTopics: number
+  }
   interface LinkStateEvent extends BaseEvent {
     currentState: LinkState
     previousState: LinkState
@@ -231,6 +373,8 @@ export declare namespace RTMEvents {
   }
   interface RTMClientEventMap {
     message: (event: MessageEvent) => void
+    presence: (event: PresenceEvent) => void
+    topic: (event: TopicEvent) => void
     linkState: (event: LinkStateEvent) => void
     status: (event: StatusEvent) => void
   }
@@ -253,6 +397,10 @@ export declare class RTM {
   subscribe(channelName: string, options?: SubscribeOptions): Promise<SubscribeResponse>
   unsubscribe(channelName: string): Promise<UnsubscribeResponse>
   publish(channelName: string, message: string | Uint8Array, options?: PublishOptions): Promise<PublishResponse>
+  /** A stream channel instance (synchronous; throws on an invalid name). */
+  createStreamChannel(channelName: string): RTMStreamChannel
+  /** Joins a realtime channel (synchronous; throws if the scope is already joined or when not logged in). */
+  joinRealtimeChannel(scope: string): RealtimeChannel
 }
 /** Alias of RTM. */
 export declare const RTMClient: typeof RTM

@@ -60,3 +60,35 @@ async function main (): Promise<void> {
 }
 
 void main
+
+// SPEC §4.2 and §6: stream channels, topics, realtime channels.
+import { RTMStreamChannel, RealtimeChannel, SubscribeTopicResponse } from '../..'
+
+async function streams (rtm: RTM): Promise<void> {
+  const st: RTMStreamChannel = rtm.createStreamChannel('room')
+  await st.join({ token: 't', withPresence: true, beQuiet: false, withMetadata: false, withLock: false })
+  await st.joinTopic('gesture', { meta: 'left hand' })
+  const sent = await st.publishTopicMessage('gesture', 'wave', { customType: 'hand' })
+  const topic: string = sent.topicName
+  const r: SubscribeTopicResponse = await st.subscribeTopic('gesture', { users: ['bob'] })
+  const failed: number[] = r.failedDetails.map((d) => d.errorCode)
+  const list: string[] = st.getSubscribedUserList('gesture').subscribed
+  await st.unsubscribeTopic('gesture', { users: ['bob'] })
+  await st.leaveTopic('gesture')
+  await st.leave()
+  await st.release()
+  rtm.addEventListener('presence', (e) => {
+    const who: string = e.publisher
+    const snapshot = e.snapshot ?? []
+    void [who, snapshot.map((u) => u.userId + u.statesCount), e.interval?.totalOccupancy]
+  })
+  rtm.addEventListener('topic', (e) => { void e.topicInfos.map((t) => t.publishers.map((p) => p.publisherUserId + p.publisherMeta)) })
+  const ch: RealtimeChannel = rtm.joinRealtimeChannel('app-chat')
+  ch.setListener((data: Uint8Array) => { void data.length })
+  ch.send(new Uint8Array([1, 2, 3]))
+  ch.leave()
+  // @ts-expect-error: realtime data is bytes
+  ch.send('text')
+  void [topic, failed, list]
+}
+void streams
