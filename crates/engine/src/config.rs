@@ -17,6 +17,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Per-connection resources and timeouts.
     pub connection: ConnectionConfig,
+    /// Presence behaviour of crowded channels.
+    pub presence: PresenceConfig,
     /// `debug | info | warn | error | none`; `RUST_LOG` overrides.
     pub log_level: Option<String>,
 }
@@ -28,6 +30,7 @@ impl Default for ServerConfig {
             port: 0,
             limits: Limits::default(),
             connection: ConnectionConfig::default(),
+            presence: PresenceConfig::default(),
             log_level: None,
         }
     }
@@ -55,6 +58,8 @@ pub struct Limits {
     pub max_publishers_per_topic_subscription: usize,
     /// Largest realtime-channel datagram, in bytes.
     pub max_realtime_bytes: usize,
+    /// Presence states (key → value) one user may hold in one channel.
+    pub max_states_per_user: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +74,7 @@ impl Default for Limits {
             max_subscribed_topics: 50,
             max_publishers_per_topic_subscription: 64,
             max_realtime_bytes: 128_000,
+            max_states_per_user: 32,
         }
     }
 }
@@ -87,6 +93,9 @@ pub struct ConnectionConfig {
     pub max_frame_bytes: usize,
     /// Time allowed from TCP accept to a complete `hello`, in milliseconds.
     pub handshake_timeout_ms: u64,
+    /// Bytes of already-sent frames kept per session so a reconnecting client can resume
+    /// without losing what was in flight.
+    pub resume_buffer_bytes: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -96,7 +105,24 @@ impl Default for ConnectionConfig {
             outbound_queue_bytes: 4 * 1024 * 1024,
             max_frame_bytes: 256 * 1024,
             handshake_timeout_ms: 5_000,
+            resume_buffer_bytes: 1024 * 1024,
         }
+    }
+}
+
+/// Interval mode (SPEC §4.3): past `intervalThreshold` visible users, a channel's joins,
+/// leaves, timeouts and state changes are folded into one INTERVAL event per
+/// `intervalSeconds` instead of one event per change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    pub interval_threshold: usize,
+    pub interval_seconds: f64,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig { interval_threshold: 50, interval_seconds: 5.0 }
     }
 }
 
@@ -123,6 +149,7 @@ impl ServerConfig {
             ("maxSubscribedTopics", l.max_subscribed_topics),
             ("maxPublishersPerTopicSubscription", l.max_publishers_per_topic_subscription),
             ("maxRealtimeBytes", l.max_realtime_bytes),
+            ("maxStatesPerUser", l.max_states_per_user),
         ] {
             if value == 0 {
                 return Err(Error::invalid(format!("limits.{name} must be at least 1")));
@@ -139,6 +166,9 @@ impl ServerConfig {
         }
         if c.max_connections == 0 || c.handshake_timeout_ms == 0 {
             return Err(Error::invalid("connection.maxConnections and handshakeTimeoutMs must be positive"));
+        }
+        if !(0.1..=3600.0).contains(&self.presence.interval_seconds) {
+            return Err(Error::invalid("presence.intervalSeconds must be within 0.1..=3600"));
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;

@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::presence::{PresenceEvent, PresenceEventType};
-use super::roster::{Member, Roster};
+use super::presence::{IntervalBook, Presence, PresenceEvent, PresenceEventType};
+use super::roster::{Member, Roster, UserState};
 use super::{App, Hub, Session, SubOptions};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
@@ -26,11 +26,12 @@ use crate::time::now_ms;
 pub struct MessageChannel {
     pub name: Arc<str>,
     pub(crate) roster: RwLock<Roster>,
+    pub(crate) interval: Mutex<IntervalBook>,
 }
 
 impl MessageChannel {
     fn new(name: Arc<str>) -> Self {
-        MessageChannel { name, roster: RwLock::new(Roster::default()) }
+        MessageChannel { name, roster: RwLock::new(Roster::default()), interval: Mutex::new(IntervalBook::default()) }
     }
 
     /// Members on this node.
@@ -96,7 +97,7 @@ impl Hub {
         };
         let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
-        {
+        let states = {
             let mut state = session.state.lock();
             if state.ended {
                 return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
@@ -109,21 +110,26 @@ impl Hub {
                 ));
             }
             state.channels.insert(name.clone(), options);
-        }
+            state.pending_states.remove(&(ChannelType::Message, name.clone())).unwrap_or_default()
+        };
         let member = Member {
             session: session.clone(),
             with_message: options.with_message,
             with_presence: options.with_presence,
             quiet: options.be_quiet,
-            states: Default::default(),
+            states: states.clone(),
         };
-        let (new, snapshot) = self.join_channel(&app, &name, member);
-        if new {
-            let route = Route::Channel { app: app.id.clone(), channel: name.clone() };
+        let (channel, joined) = self.join_channel(&app, &name, member);
+        if session.is_ended() {
+            self.leave_channel(&app, &name, session, PresenceEventType::RemoteLeave);
+            return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
+        }
+        if let Some((snapshot, occupancy)) = joined {
             if !options.be_quiet {
                 let event =
-                    PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Message, &name, &session.user);
-                self.announce(route, &event);
+                    PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Message, &name, &session.user)
+                        .with_states(&states);
+                self.announce(&app, &Presence::Message(channel), occupancy, event);
             }
             if options.with_presence {
                 after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Message, &name, snapshot)));
@@ -148,64 +154,60 @@ impl Hub {
         Ok(ChannelResponse::now(req.channel))
     }
 
-    /// Adds a member; returns whether it is new and the snapshot it should get.
-    fn join_channel(&self, app: &App, name: &Arc<str>, member: Member) -> (bool, Vec<super::roster::UserState>) {
+    /// Adds a member; for a new one, returns the snapshot it should get and the occupancy.
+    fn join_channel(
+        &self,
+        app: &App,
+        name: &Arc<str>,
+        member: Member,
+    ) -> (Arc<MessageChannel>, Option<(Vec<UserState>, usize)>) {
+        let add = |channel: &MessageChannel| {
+            let mut roster = channel.roster.write();
+            roster.upsert(member).then(|| (roster.snapshot(), roster.occupancy()))
+        };
         // The channel map lock is held while the member is added, so a concurrent removal of
         // the (momentarily empty) channel cannot orphan this member.
         {
             let channels = app.channels.read();
             if let Some(channel) = channels.get(name) {
-                let mut roster = channel.roster.write();
-                let new = roster.upsert(member);
-                return (new, roster.snapshot());
+                return (channel.clone(), add(channel));
             }
         }
         let mut channels = app.channels.write();
         let mut created = false;
-        let channel = channels.entry(name.clone()).or_insert_with(|| {
-            created = true;
-            Arc::new(MessageChannel::new(name.clone()))
-        });
-        let (new, snapshot) = {
-            let mut roster = channel.roster.write();
-            let new = roster.upsert(member);
-            (new, roster.snapshot())
-        };
+        let channel = channels
+            .entry(name.clone())
+            .or_insert_with(|| {
+                created = true;
+                Arc::new(MessageChannel::new(name.clone()))
+            })
+            .clone();
+        let joined = add(&channel);
         if created {
             self.broker().subscribe(&Route::Channel { app: app.id.clone(), channel: name.clone() });
         }
-        (new, snapshot)
+        (channel, joined)
     }
 
     /// Removes a session from a channel and tells the others how it went (`how`).
     pub(super) fn leave_channel(&self, app: &App, name: &str, session: &Session, how: PresenceEventType) {
-        let (removed, empty) = match app.channels.read().get(name) {
-            Some(channel) => {
-                let mut roster = channel.roster.write();
-                (roster.remove(&session.user, session.id), roster.is_empty())
-            }
-            None => return,
+        let Some(channel) = app.channels.read().get(name).cloned() else { return };
+        let (removed, occupancy, empty) = {
+            let mut roster = channel.roster.write();
+            (roster.remove(&session.user, session.id), roster.occupancy(), roster.is_empty())
         };
         let Some(member) = removed else { return };
-        let route = Route::Channel { app: app.id.clone(), channel: Arc::from(name) };
         if !member.quiet {
             let event = PresenceEvent::about(how, ChannelType::Message, name, &session.user);
-            self.announce(route.clone(), &event);
+            self.announce(app, &Presence::Message(channel.clone()), occupancy, event);
         }
         if empty {
             let mut channels = app.channels.write();
             if channels.get(name).is_some_and(|c| c.is_empty()) {
                 channels.remove(name);
-                self.broker().unsubscribe(&route);
+                self.broker().unsubscribe(&Route::Channel { app: app.id.clone(), channel: Arc::from(name) });
             }
         }
-    }
-
-    /// Sends a presence event to the members of `route` that want presence, except its subject.
-    pub(super) fn announce(&self, route: Route, event: &PresenceEvent) {
-        let frame = codec::event("presence", event);
-        let skip = Some(Arc::from(event.publisher.as_str()));
-        self.broker().publish(Delivery { route, audience: Audience::Presence, skip, frame });
     }
 
     /// RTM `publish` to a message channel or (channelType USER) to one user.

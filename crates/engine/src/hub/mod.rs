@@ -23,10 +23,10 @@ use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use self::channel::{ChannelResponse, MessageChannel};
-use self::outbox::Push;
+use self::outbox::{Push, ResumeGap};
 use self::presence::PresenceEventType;
 use self::rate::TokenBucket;
-pub use self::session::{Session, SubOptions};
+pub use self::session::{QueueLimits, Session, SubOptions};
 pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
 use crate::config::ServerConfig;
@@ -147,13 +147,64 @@ pub struct Hub {
     shared: Arc<Shared>,
 }
 
-/// Why a session ended, for logs and close frames.
+/// Why a session ended, for logs, close frames and the presence event others get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
+    /// The client logged out: REMOTE_LEAVE at once.
     Logout,
-    ConnectionLost,
+    /// No connection came back within the presence timeout: REMOTE_TIMEOUT.
+    Timeout,
+    /// The client came back but the session could not be resumed exactly.
+    ResumeFailed,
+    /// The same user id logged in again (SAME_UID_LOGIN).
     Replaced,
     ServerShutdown,
+}
+
+/// A session opened for a `hello`: new, or resumed.
+pub struct Opened {
+    pub session: Arc<Session>,
+    pub resumed: bool,
+    /// Wakes this connection's writer.
+    pub ready: Arc<tokio::sync::Notify>,
+}
+
+/// What one fan-out did: how many got the frame, how many frames were dropped, and who
+/// turned out to be a slow consumer. Counted into the node's counters once per fan-out.
+#[derive(Default)]
+pub struct Tally {
+    pub delivered: u64,
+    pub dropped: u64,
+    pub realtime_dropped: u64,
+    pub slow: Vec<Arc<Session>>,
+}
+
+impl Tally {
+    pub fn record(&mut self, session: &Arc<Session>, push: Push) {
+        match push {
+            Push::Queued => self.delivered += 1,
+            Push::Overflow { dropped } => {
+                self.dropped += dropped as u64;
+                self.slow.push(session.clone());
+            }
+            Push::Lost { dropped } => self.dropped += dropped as u64,
+            Push::Dropped => {
+                self.dropped += 1;
+                self.realtime_dropped += 1;
+            }
+            Push::Closed => {}
+        }
+    }
+
+    fn commit(self, counters: &Counters) {
+        counters.messages_out.fetch_add(self.delivered, Ordering::Relaxed);
+        counters.dropped.fetch_add(self.dropped, Ordering::Relaxed);
+        counters.realtime_dropped.fetch_add(self.realtime_dropped, Ordering::Relaxed);
+        counters.slow_consumers.fetch_add(self.slow.len() as u64, Ordering::Relaxed);
+        for session in self.slow {
+            tracing::warn!(?session, "slow consumer: outbound queue overflowed, closing its connection");
+        }
+    }
 }
 
 /// The `ok` frame answering request `id`.
@@ -214,9 +265,10 @@ impl Hub {
         apps.entry(Arc::from(id)).or_insert_with(|| Arc::new(App::new(Arc::from(id)))).clone()
     }
 
-    /// Checks a `hello` and opens its session. A session of the same user id (and kind) in the
-    /// same app is replaced: it is closed with SAME_UID_LOGIN.
-    pub fn open_session(&self, hello: &Hello) -> Result<Arc<Session>> {
+    /// Checks a `hello` and opens its session for connection `conn`: resumes the session it
+    /// names when that is possible, otherwise starts a new one. A session of the same user id
+    /// (and kind) in the same app is replaced: it is closed with SAME_UID_LOGIN.
+    pub fn open_session(&self, hello: &Hello, conn: u64) -> Result<Opened> {
         if hello.v != PROTOCOL_VERSION {
             return Err(Error::new(
                 ErrorCode::ServiceNotSupported,
@@ -235,23 +287,86 @@ impl Hub {
             )));
         }
         let app = self.app_or_create(&hello.app_id);
-        let config = &self.shared.config;
+        let key = (hello.kind, Arc::<str>::from(hello.user_id.as_str()));
+        if let Some(resume) = &hello.resume {
+            let existing = app.sessions.lock().get(&key).cloned();
+            match existing {
+                Some(session) if session.id.to_string() == resume.session && session.resume_secret == resume.secret => {
+                    match session.outbox.attach(conn, Some(resume.received)) {
+                        Ok(ready) => {
+                            let resumed = {
+                                let mut state = session.state.lock();
+                                state.detached = false;
+                                state.detach_generation += 1;
+                                !state.ended
+                            };
+                            if resumed {
+                                tracing::info!(?session, "session resumed");
+                                return Ok(Opened { session, resumed: true, ready });
+                            }
+                        }
+                        Err(gap) => {
+                            tracing::info!(?session, ?gap, "session cannot be resumed; starting a new one");
+                            let reason = match gap {
+                                ResumeGap::Lost | ResumeGap::TooOld { .. } => EndReason::ResumeFailed,
+                            };
+                            self.end_session(&session, reason);
+                        }
+                    }
+                }
+                _ => tracing::debug!(user = %hello.user_id, "no session to resume; starting a new one"),
+            }
+        }
+        let connection = &self.shared.config.connection;
         let session = Arc::new(Session::new(
             self.shared.next_session.fetch_add(1, Ordering::Relaxed),
             app.id.clone(),
-            Arc::from(hello.user_id.as_str()),
+            key.1.clone(),
             hello.kind,
             (hello.heartbeat, hello.presence_timeout),
-            config.connection.outbound_queue_bytes,
-            config.limits.publish_rate_per_channel,
+            QueueLimits { unsent: connection.outbound_queue_bytes, retain: connection.resume_buffer_bytes },
         ));
-        let replaced = app.sessions.lock().insert((hello.kind, session.user.clone()), session.clone());
+        let ready = session.outbox.attach(conn, None).expect("a new outbox accepts its first connection");
+        let replaced = app.sessions.lock().insert(key, session.clone());
         if let Some(old) = replaced {
             tracing::info!(app = %app.id, user = %old.user, "same user id logged in again; closing the older session");
             self.end_session(&old, EndReason::Replaced);
         }
         tracing::debug!(?session, "session opened");
-        Ok(session)
+        Ok(Opened { session, resumed: false, ready })
+    }
+
+    /// Connection `conn` of a session is gone. If it was the attached one, the session stays
+    /// (a member everywhere, queueing frames) for its presence timeout, then ends with
+    /// REMOTE_TIMEOUT unless a client resumed it meanwhile.
+    pub fn detach(&self, session: &Arc<Session>, conn: u64) {
+        if !session.outbox.detach(conn) {
+            return;
+        }
+        let generation = {
+            let mut state = session.state.lock();
+            if state.ended {
+                return;
+            }
+            state.detached = true;
+            state.detach_generation += 1;
+            state.detach_generation
+        };
+        let timeout = std::time::Duration::from_secs(session.presence_timeout_secs as u64);
+        tracing::debug!(?session, ?timeout, "session detached");
+        let hub = self.clone();
+        let session = session.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let expired = {
+                let state = session.state.lock();
+                state.detached && state.detach_generation == generation && !state.ended
+            };
+            if expired {
+                tracing::info!(?session, "presence timeout: session ended");
+                hub.end_session(&session, EndReason::Timeout);
+            }
+        });
     }
 
     /// Removes a session from everything it joined. Idempotent.
@@ -268,7 +383,10 @@ impl Hub {
             (channels, streams, scopes)
         };
         if let Some(app) = self.app(&session.app) {
-            let how = PresenceEventType::RemoteLeave;
+            let how = match reason {
+                EndReason::Timeout => PresenceEventType::RemoteTimeout,
+                _ => PresenceEventType::RemoteLeave,
+            };
             for channel in channels {
                 self.leave_channel(&app, &channel, session, how);
             }
@@ -290,19 +408,19 @@ impl Hub {
                 .close(close::REPLACED, "SAME_UID_LOGIN: the same user id logged in from another connection"),
             EndReason::ServerShutdown => session.outbox.close(close::GOING_AWAY, "server shutting down"),
             EndReason::Logout => session.outbox.close(close::NORMAL, "logged out"),
-            EndReason::ConnectionLost => session.outbox.close(close::NORMAL, "connection lost"),
+            EndReason::Timeout | EndReason::ResumeFailed => session.outbox.close(close::NORMAL, "session ended"),
         }
         tracing::debug!(?session, ?reason, "session ended");
     }
 
     /// Pushes a frame into a session's outbox, counting overflows.
-    pub fn push(&self, session: &Session, frame: Message) -> Push {
+    pub fn push(&self, session: &Arc<Session>, frame: Message) -> Push {
         let outcome = session.outbox.push(frame);
-        if let Push::Overflow { dropped } = outcome {
-            let c = &self.shared.counters;
-            c.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-            tracing::warn!(?session, dropped, "slow consumer: outbound queue overflowed, closing its connection");
+        if !matches!(outcome, Push::Queued) {
+            let mut tally = Tally::default();
+            tally.record(session, outcome);
+            tally.delivered = 0;
+            tally.commit(&self.shared.counters);
         }
         outcome
     }
@@ -313,6 +431,9 @@ impl Hub {
     pub fn handle(&self, session: &Arc<Session>, inbound: Inbound) {
         let Inbound { frame, payload } = inbound;
         let id = frame.id();
+        if let Some(id) = id {
+            session.handled(id);
+        }
         let payload = payload.unwrap_or_default();
         let mut after = Vec::new();
         let result: Result<Option<Message>> = match frame {
@@ -329,6 +450,11 @@ impl Hub {
             ClientFrame::RealtimeJoin(f) => self.realtime_join(session, f).map(|r| reply(id, &r)),
             ClientFrame::RealtimeLeave(f) => self.realtime_leave(session, f).map(|r| reply(id, &r)),
             ClientFrame::RealtimeSend(f) => self.realtime_send(session, f, payload).map(|()| None),
+            ClientFrame::WhoNow(f) => self.who_now(session, f).map(|r| reply(id, &r)),
+            ClientFrame::WhereNow(f) => self.where_now(session, f).map(|r| reply(id, &r)),
+            ClientFrame::SetState(f) => self.set_state(session, f).map(|r| reply(id, &r)),
+            ClientFrame::GetState(f) => self.get_state(session, f).map(|r| reply(id, &r)),
+            ClientFrame::RemoveState(f) => self.remove_state(session, f).map(|r| reply(id, &r)),
             ClientFrame::Logout(_) => Ok(reply(id, &TimestampResponse { timestamp: now_ms() })),
             ClientFrame::Hello(_) | ClientFrame::Ping(_) => Err(Error::invalid("hello and ping are not requests")),
         };
@@ -398,45 +524,27 @@ impl HubRef<'_> {
             | Route::Realtime { app, .. } => app,
         };
         let Some(app) = shared.apps.read().get(app_id).cloned() else { return };
-        let mut overflows = Vec::new();
-        let c = &shared.counters;
-        let delivered = match &delivery.route {
+        let mut tally = Tally::default();
+        match &delivery.route {
             Route::Channel { channel, .. } => {
-                let channel = app.channels.read().get(channel).cloned();
-                let Some(channel) = channel else { return };
+                let Some(channel) = app.channels.read().get(channel).cloned() else { return };
                 let roster = channel.roster.read();
-                roster.deliver(&delivery.frame, &delivery.audience, delivery.skip.as_deref(), &mut overflows)
+                roster.deliver(&delivery.frame, &delivery.audience, delivery.skip.as_deref(), &mut tally);
             }
             Route::Stream { channel, .. } => {
-                let stream = app.streams.read().get(channel).cloned();
-                let Some(stream) = stream else { return };
-                stream.deliver(delivery, &mut overflows)
+                let Some(stream) = app.streams.read().get(channel).cloned() else { return };
+                stream.deliver(delivery, &mut tally);
             }
             Route::User { user, .. } => {
                 let Some(session) = app.rtm_session(user) else { return };
-                match session.outbox.push(delivery.frame.clone()) {
-                    Push::Queued => 1,
-                    Push::Overflow { dropped } => {
-                        overflows.push((session, dropped));
-                        0
-                    }
-                    _ => 0,
-                }
+                tally.record(&session, session.outbox.push(delivery.frame.clone()));
             }
             Route::Realtime { scope, .. } => {
                 let members = app.scopes.lock().get(scope).cloned().unwrap_or_default();
-                let (delivered, dropped) = realtime::deliver(&members, delivery);
-                c.realtime_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-                c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-                delivered
+                realtime::deliver(&members, delivery, &mut tally);
             }
-        };
-        c.messages_out.fetch_add(delivered as u64, Ordering::Relaxed);
-        for (session, dropped) in overflows {
-            c.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            c.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
-            tracing::warn!(?session, dropped, "slow consumer: outbound queue overflowed, closing its connection");
         }
+        tally.commit(&shared.counters);
     }
 }
 

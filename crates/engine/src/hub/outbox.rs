@@ -1,17 +1,27 @@
-//! The bounded outbound queue of one session.
+//! The bounded, sequenced outbound queue of one session.
 //!
-//! Publishers push already-encoded frames (the same `Bytes` for every subscriber); the
-//! connection's writer task takes everything queued in one go and writes it with a single
-//! flush, so a burst costs one syscall per connection rather than one per frame.
+//! Publishers push already-encoded frames (the same `Bytes` for every subscriber); the writer
+//! of the connection the session is attached to takes everything unsent in one go and writes
+//! it with a single flush, so a burst costs one syscall per connection, not one per frame.
 //!
-//! Overflow policy (slow consumer): when a push would take the queue past its byte bound, the
-//! queue is emptied, the frames in it are counted as dropped, and the connection is closed with
-//! close code 4003 "slow consumer". A consumer that cannot keep up is told and disconnected; it
-//! never silently misses messages while believing it is connected. Best-effort frames (realtime
-//! datagrams) use [`Outbox::push_droppable`], which drops just that frame (and counts it) once
-//! the queue is half full, before the hard bound is reached.
+//! Every frame gets a sequence number (1, 2, …). Frames already written are kept, up to
+//! `retain` bytes, until the client acknowledges them (its pings carry how many frames it has
+//! received). When a connection drops, the session stays alive for its presence timeout; frames
+//! keep queueing, and a client that comes back with `resume` gets every frame after the last
+//! one it received — the ones lost in flight and the ones queued while it was away.
+//!
+//! Overflow policy:
+//! - attached (slow consumer): when unsent frames would exceed `limit` bytes, the queue is
+//!   emptied, the frames are counted as dropped, and the connection is closed with 4003. A
+//!   consumer that cannot keep up is told and disconnected; it is never left connected while
+//!   silently missing messages.
+//! - detached: past `limit` bytes the session can no longer be resumed exactly; the frames are
+//!   dropped (counted) and the next reconnect starts a new session.
+//! - best-effort frames (realtime datagrams, [`Outbox::push_droppable`]) are dropped, and
+//!   counted, once the unsent bytes reach half the limit; they never close a connection.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -23,8 +33,14 @@ use crate::protocol::close;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
     Queued,
-    /// The queue overflowed: this and every queued frame were dropped, the link is closing.
+    /// The queue overflowed while attached: this and every unsent frame were dropped and the
+    /// connection is closing (slow consumer).
     Overflow {
+        dropped: usize,
+    },
+    /// The queue overflowed while detached: the frames were dropped and the session can no
+    /// longer be resumed exactly.
+    Lost {
         dropped: usize,
     },
     /// A droppable frame was dropped because the queue is congested.
@@ -40,21 +56,39 @@ pub struct Closing {
     pub reason: String,
 }
 
+/// Why a resume cannot continue the session's frame sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeGap {
+    /// Frames were dropped while the session was detached.
+    Lost,
+    /// The client's position is older than the oldest frame kept.
+    TooOld { received: u64, oldest: u64 },
+}
+
 #[derive(Default)]
 struct Inner {
-    queue: VecDeque<Message>,
-    bytes: usize,
+    /// Frames kept: sent-but-unacknowledged ones, then unsent ones.
+    frames: VecDeque<Message>,
+    /// Sequence number of `frames[0]` (sequence numbers start at 1).
+    base: u64,
+    /// Sequence number of the next frame to write.
+    next_send: u64,
+    unsent_bytes: usize,
+    sent_bytes: usize,
     closing: Option<Closing>,
+    /// The connection the session is attached to, and how to wake its writer.
+    attachment: Option<(u64, Arc<Notify>)>,
+    /// Frames were dropped while detached: the session cannot be resumed exactly.
+    lost: bool,
 }
 
 /// The outbound queue of a session; see the module docs for the policy.
 pub struct Outbox {
     inner: Mutex<Inner>,
-    /// Wakes the writer when frames arrive or a close is requested.
-    ready: Notify,
     /// Wakes the reader when a close is requested (slow consumer, kick, replaced).
     closed: Notify,
     limit: usize,
+    retain: usize,
 }
 
 fn frame_len(message: &Message) -> usize {
@@ -72,9 +106,45 @@ pub struct Batch {
     pub close: Option<Closing>,
 }
 
+impl Inner {
+    fn unsent_index(&self) -> usize {
+        (self.next_send - self.base) as usize
+    }
+
+    /// Forgets sent frames beyond the retention budget.
+    fn trim(&mut self, retain: usize) {
+        while self.sent_bytes > retain && self.next_send > self.base {
+            let frame = self.frames.pop_front().expect("a sent frame");
+            self.sent_bytes -= frame_len(&frame);
+            self.base += 1;
+        }
+    }
+
+    fn wake(&self) {
+        if let Some((_, notify)) = &self.attachment {
+            notify.notify_one();
+        }
+    }
+
+    fn drop_unsent(&mut self) -> usize {
+        let keep = self.unsent_index();
+        let dropped = self.frames.len() - keep;
+        self.frames.truncate(keep);
+        self.unsent_bytes = 0;
+        dropped
+    }
+}
+
 impl Outbox {
-    pub fn new(limit: usize) -> Self {
-        Outbox { inner: Mutex::new(Inner::default()), ready: Notify::new(), closed: Notify::new(), limit }
+    /// An outbox holding at most `limit` unsent bytes and keeping `retain` bytes of sent frames
+    /// for resume.
+    pub fn new(limit: usize, retain: usize) -> Self {
+        Outbox {
+            inner: Mutex::new(Inner { base: 1, next_send: 1, ..Inner::default() }),
+            closed: Notify::new(),
+            limit,
+            retain,
+        }
     }
 
     /// Queues a frame that must arrive (messages, events, responses).
@@ -93,34 +163,110 @@ impl Outbox {
         if inner.closing.is_some() {
             return Push::Closed;
         }
-        if droppable && inner.bytes + len > self.limit / 2 {
+        if droppable && inner.unsent_bytes + len > self.limit / 2 {
             return Push::Dropped;
         }
-        if inner.bytes + len > self.limit {
-            let dropped = inner.queue.len() + 1;
-            inner.queue.clear();
-            inner.bytes = 0;
+        if inner.unsent_bytes + len > self.limit {
+            let dropped = inner.drop_unsent() + 1;
+            if inner.attachment.is_none() {
+                inner.lost = true;
+                return Push::Lost { dropped };
+            }
+            // Frames are gone: a later resume could not be exact.
+            inner.lost = true;
             inner.closing = Some(Closing {
                 code: close::SLOW_CONSUMER,
                 reason: format!("slow consumer: more than {} bytes queued", self.limit),
             });
+            inner.wake();
             drop(inner);
-            self.ready.notify_one();
             self.closed.notify_waiters();
             return Push::Overflow { dropped };
         }
-        let wake = inner.queue.is_empty();
-        inner.queue.push_back(message);
-        inner.bytes += len;
-        drop(inner);
+        let wake = inner.unsent_bytes == 0;
+        inner.frames.push_back(message);
+        inner.unsent_bytes += len;
         if wake {
-            self.ready.notify_one();
+            inner.wake();
         }
         Push::Queued
     }
 
-    /// Asks the writer to send what is queued, then close with `code` (graceful). A later close
-    /// does not replace an earlier one.
+    /// Attaches a connection (`id`); returns the notify its writer waits on. With `resume`
+    /// (frames the client already received), continues the sequence after them, or says why
+    /// it cannot.
+    pub fn attach(&self, id: u64, resume: Option<u64>) -> Result<Arc<Notify>, ResumeGap> {
+        let mut inner = self.inner.lock();
+        if let Some(received) = resume {
+            if inner.lost {
+                return Err(ResumeGap::Lost);
+            }
+            let sent_end = inner.next_send - 1;
+            if received + 1 < inner.base || received > sent_end {
+                return Err(ResumeGap::TooOld { received, oldest: inner.base });
+            }
+            // Rewind: everything after `received` is sent again.
+            let resend: usize = inner
+                .frames
+                .iter()
+                .skip((received + 1 - inner.base) as usize)
+                .take((sent_end - received) as usize)
+                .map(frame_len)
+                .sum();
+            inner.sent_bytes -= resend;
+            inner.unsent_bytes += resend;
+            inner.next_send = received + 1;
+            // What the client has is acknowledged.
+            while inner.base <= received {
+                let frame = inner.frames.pop_front().expect("an acknowledged frame");
+                inner.sent_bytes -= frame_len(&frame);
+                inner.base += 1;
+            }
+        }
+        if let Some((_, old)) = inner.attachment.take() {
+            old.notify_one();
+        }
+        // A close belonged to the previous connection; the new one starts open. (Sessions that
+        // ended are never attached again.)
+        inner.closing = None;
+        let notify = Arc::new(Notify::new());
+        inner.attachment = Some((id, notify.clone()));
+        if inner.unsent_bytes > 0 || inner.closing.is_some() {
+            notify.notify_one();
+        }
+        Ok(notify)
+    }
+
+    /// Detaches connection `id`; returns whether it was the one attached.
+    pub fn detach(&self, id: u64) -> bool {
+        let mut inner = self.inner.lock();
+        match &inner.attachment {
+            Some((current, notify)) if *current == id => {
+                notify.notify_one();
+                inner.attachment = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether connection `id` is the one attached.
+    pub fn is_attached(&self, id: u64) -> bool {
+        self.inner.lock().attachment.as_ref().is_some_and(|(current, _)| *current == id)
+    }
+
+    /// Forgets sent frames the client has received (`received` = frames received so far).
+    pub fn ack(&self, received: u64) {
+        let mut inner = self.inner.lock();
+        while inner.base <= received && inner.base < inner.next_send {
+            let frame = inner.frames.pop_front().expect("a sent frame");
+            inner.sent_bytes -= frame_len(&frame);
+            inner.base += 1;
+        }
+    }
+
+    /// Asks the writer to send what is queued, then close with `code` (graceful). A later
+    /// close does not replace an earlier one.
     pub fn close(&self, code: u16, reason: impl Into<String>) {
         self.close_inner(code, reason.into(), false)
     }
@@ -136,12 +282,11 @@ impl Outbox {
             return;
         }
         if discard {
-            inner.queue.clear();
-            inner.bytes = 0;
+            inner.drop_unsent();
         }
         inner.closing = Some(Closing { code, reason });
+        inner.wake();
         drop(inner);
-        self.ready.notify_one();
         self.closed.notify_waiters();
     }
 
@@ -154,6 +299,8 @@ impl Outbox {
     pub async fn closed(&self) {
         loop {
             let notified = self.closed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             if self.inner.lock().closing.is_some() {
                 return;
             }
@@ -161,28 +308,42 @@ impl Outbox {
         }
     }
 
-    /// Waits for frames (or a close) and takes everything queued.
-    pub async fn next_batch(&self, batch: &mut Batch) {
+    /// Waits for frames (or a close) for connection `id` and takes every unsent frame. Returns
+    /// false once `id` is no longer the attached connection: its writer must stop.
+    pub async fn next_batch(&self, id: u64, ready: &Notify, batch: &mut Batch) -> bool {
         loop {
             {
                 let mut inner = self.inner.lock();
-                if !inner.queue.is_empty() {
-                    batch.frames.extend(inner.queue.drain(..));
-                    inner.bytes = 0;
-                    return;
+                if !inner.attachment.as_ref().is_some_and(|(current, _)| *current == id) {
+                    return false;
+                }
+                if inner.unsent_bytes > 0 || inner.unsent_index() < inner.frames.len() {
+                    let start = inner.unsent_index();
+                    batch.frames.extend(inner.frames.iter().skip(start).cloned());
+                    inner.next_send = inner.base + inner.frames.len() as u64;
+                    inner.sent_bytes += inner.unsent_bytes;
+                    inner.unsent_bytes = 0;
+                    inner.trim(self.retain);
+                    return true;
                 }
                 if let Some(closing) = &inner.closing {
                     batch.close = Some(closing.clone());
-                    return;
+                    return true;
                 }
             }
-            self.ready.notified().await;
+            ready.notified().await;
         }
     }
 
-    /// Bytes queued now (for tests and stats).
+    /// Unsent bytes now (for tests and stats).
     pub fn queued_bytes(&self) -> usize {
-        self.inner.lock().bytes
+        self.inner.lock().unsent_bytes
+    }
+
+    /// Sequence number of the last frame queued (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        let inner = self.inner.lock();
+        inner.base + inner.frames.len() as u64 - 1
     }
 }
 
@@ -191,44 +352,88 @@ mod tests {
     use super::*;
 
     fn frame(n: usize) -> Message {
-        Message::Binary(vec![0u8; n].into())
+        Message::Binary(vec![n as u8; n].into())
+    }
+
+    async fn take(outbox: &Outbox, id: u64, ready: &Notify) -> Batch {
+        let mut batch = Batch::default();
+        assert!(outbox.next_batch(id, ready, &mut batch).await);
+        batch
     }
 
     #[tokio::test]
     async fn a_burst_is_taken_in_one_batch() {
-        let outbox = Outbox::new(1000);
+        let outbox = Outbox::new(1000, 1000);
+        let ready = outbox.attach(1, None).unwrap();
         for _ in 0..5 {
             assert_eq!(outbox.push(frame(10)), Push::Queued);
         }
-        let mut batch = Batch::default();
-        outbox.next_batch(&mut batch).await;
-        assert_eq!(batch.frames.len(), 5);
+        assert_eq!(take(&outbox, 1, &ready).await.frames.len(), 5);
         assert_eq!(outbox.queued_bytes(), 0);
     }
 
     #[tokio::test]
-    async fn overflow_drops_everything_and_closes_with_4003() {
-        let outbox = Outbox::new(100);
+    async fn overflow_when_attached_drops_everything_and_closes_with_4003() {
+        let outbox = Outbox::new(100, 100);
+        let ready = outbox.attach(1, None).unwrap();
         assert_eq!(outbox.push(frame(60)), Push::Queued);
         assert_eq!(outbox.push(frame(60)), Push::Overflow { dropped: 2 });
         assert_eq!(outbox.push(frame(1)), Push::Closed);
-        let mut batch = Batch::default();
-        outbox.next_batch(&mut batch).await;
+        let batch = take(&outbox, 1, &ready).await;
         assert!(batch.frames.is_empty());
         assert_eq!(batch.close.unwrap().code, close::SLOW_CONSUMER);
     }
 
     #[tokio::test]
     async fn droppable_frames_go_first_and_graceful_close_drains() {
-        let outbox = Outbox::new(100);
+        let outbox = Outbox::new(100, 100);
+        let ready = outbox.attach(1, None).unwrap();
         assert_eq!(outbox.push(frame(40)), Push::Queued);
         assert_eq!(outbox.push_droppable(frame(20)), Push::Dropped);
         outbox.close(close::GOING_AWAY, "bye");
-        let mut batch = Batch::default();
-        outbox.next_batch(&mut batch).await;
+        let batch = take(&outbox, 1, &ready).await;
         assert_eq!(batch.frames.len(), 1);
         assert!(batch.close.is_none());
-        outbox.next_batch(&mut batch).await;
-        assert_eq!(batch.close.unwrap().code, close::GOING_AWAY);
+        assert_eq!(take(&outbox, 1, &ready).await.close.unwrap().code, close::GOING_AWAY);
+    }
+
+    #[tokio::test]
+    async fn resume_resends_what_the_client_missed_and_what_queued_meanwhile() {
+        let outbox = Outbox::new(1000, 1000);
+        let ready = outbox.attach(1, None).unwrap();
+        for n in 1..=4 {
+            outbox.push(frame(n));
+        }
+        assert_eq!(take(&outbox, 1, &ready).await.frames.len(), 4);
+        assert!(outbox.detach(1));
+        outbox.push(frame(5));
+        // The client got frames 1 and 2 before the link dropped.
+        let ready = outbox.attach(2, Some(2)).unwrap();
+        let batch = take(&outbox, 2, &ready).await;
+        assert_eq!(batch.frames, vec![frame(3), frame(4), frame(5)]);
+        assert_eq!(outbox.last_seq(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_replaced_writer_stops_and_acks_trim_the_retained_frames() {
+        let outbox = Outbox::new(1000, 1000);
+        let old = outbox.attach(1, None).unwrap();
+        outbox.push(frame(1));
+        outbox.push(frame(2));
+        assert_eq!(take(&outbox, 1, &old).await.frames.len(), 2);
+        outbox.ack(1);
+        assert_eq!(outbox.attach(3, Some(0)).unwrap_err(), ResumeGap::TooOld { received: 0, oldest: 2 });
+        let _new = outbox.attach(2, Some(1)).unwrap();
+        let mut batch = Batch::default();
+        assert!(!outbox.next_batch(1, &old, &mut batch).await, "the old writer is told to stop");
+    }
+
+    #[tokio::test]
+    async fn overflow_while_detached_makes_the_session_unresumable() {
+        let outbox = Outbox::new(100, 100);
+        outbox.push(frame(60));
+        assert_eq!(outbox.push(frame(60)), Push::Lost { dropped: 2 });
+        assert_eq!(outbox.attach(1, Some(0)).unwrap_err(), ResumeGap::Lost);
+        assert!(outbox.closing().is_none(), "nobody to close");
     }
 }

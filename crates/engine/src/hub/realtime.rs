@@ -10,8 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::outbox::Push;
-use super::{Hub, Session};
+use super::{Hub, Session, Tally};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
@@ -28,20 +27,14 @@ pub struct ScopeResponse {
     pub scope: String,
 }
 
-/// Pushes a datagram to every member of a scope but the sender; returns (delivered, dropped).
-pub(crate) fn deliver(members: &[Arc<Session>], delivery: &Delivery) -> (usize, usize) {
-    let (mut delivered, mut dropped) = (0, 0);
+/// Pushes a datagram to every member of a scope but the sender.
+pub(crate) fn deliver(members: &[Arc<Session>], delivery: &Delivery, tally: &mut Tally) {
     for session in members {
         if delivery.skip.as_deref().is_some_and(|s| *s == *session.user) {
             continue;
         }
-        match session.outbox.push_droppable(delivery.frame.clone()) {
-            Push::Queued => delivered += 1,
-            Push::Dropped | Push::Overflow { .. } => dropped += 1,
-            Push::Closed => {}
-        }
+        tally.record(session, session.outbox.push_droppable(delivery.frame.clone()));
     }
-    (delivered, dropped)
 }
 
 impl Hub {

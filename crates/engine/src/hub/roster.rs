@@ -8,8 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::outbox::Push;
-use super::Session;
+use super::{Session, Tally};
 use crate::broker::Audience;
 
 /// A user's temporary presence states in one channel: key → value.
@@ -122,26 +121,13 @@ impl Roster {
         users
     }
 
-    /// Pushes `frame` to the members in `audience` (except `skip`); returns how many got it.
-    /// Overflowed sessions are collected for the caller to count.
-    pub fn deliver(
-        &self,
-        frame: &Message,
-        audience: &Audience,
-        skip: Option<&str>,
-        overflows: &mut Vec<(Arc<Session>, usize)>,
-    ) -> usize {
-        let mut delivered = 0;
+    /// Pushes `frame` to the members in `audience` (except `skip`), recording the outcomes.
+    pub fn deliver(&self, frame: &Message, audience: &Audience, skip: Option<&str>, tally: &mut Tally) {
         for member in self.list.iter().filter(|m| m.wants(audience)) {
             if skip.is_some_and(|s| *s == *member.session.user) {
                 continue;
             }
-            match member.session.outbox.push(frame.clone()) {
-                Push::Queued => delivered += 1,
-                Push::Overflow { dropped } => overflows.push((member.session.clone(), dropped)),
-                Push::Dropped | Push::Closed => {}
-            }
+            tally.record(&member.session, member.session.outbox.push(frame.clone()));
         }
-        delivered
     }
 }

@@ -1,15 +1,21 @@
 //! A session: one logged-in user of one app (one RTM login, or one TRTC room entry), with its
-//! outbound queue and what it has subscribed to. Channels hold `Arc<Session>`s and push frames
-//! straight into the outbox; the connection's writer drains it.
+//! outbound queue and what it has joined. Channels hold `Arc<Session>`s and push frames straight
+//! into the outbox; the writer of the attached connection drains it.
+//!
+//! A session outlives its connection: when the link drops, the session is *detached* for its
+//! presence timeout — still a member everywhere, still queueing frames — and a client that comes
+//! back with the session's id and secret resumes it. Past the timeout it ends (REMOTE_TIMEOUT).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rand::Rng;
 
 use super::outbox::Outbox;
-use super::rate::TokenBucket;
-use crate::protocol::SessionKind;
+use super::roster::States;
+use crate::protocol::{ChannelType, SessionKind};
 
 /// Subscription options of one message channel (RTM `subscribe` options).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +36,12 @@ pub struct SessionState {
     pub streams: HashSet<Arc<str>>,
     /// Realtime scopes joined.
     pub scopes: HashSet<Arc<str>>,
+    /// States set for channels not joined yet; applied on join.
+    pub pending_states: HashMap<(ChannelType, Arc<str>), States>,
+    /// Counts detaches; a presence timeout only ends the session if no resume came since.
+    pub detach_generation: u64,
+    /// Whether no connection is attached now.
+    pub detached: bool,
     /// Set once the session has been removed from the hub; nothing may be added after that.
     pub ended: bool,
 }
@@ -37,6 +49,8 @@ pub struct SessionState {
 pub struct Session {
     /// Unique per server process (never reused).
     pub id: u64,
+    /// What a client must present to resume this session.
+    pub resume_secret: String,
     pub app: Arc<str>,
     pub user: Arc<str>,
     pub kind: SessionKind,
@@ -44,8 +58,17 @@ pub struct Session {
     pub presence_timeout_secs: u32,
     pub outbox: Outbox,
     pub state: Mutex<SessionState>,
-    /// Rate of user-channel messages into this session (same limit as a channel).
-    pub inbound_rate: Mutex<TokenBucket>,
+    /// Highest request id handled; after a resume the client re-sends the requests after it.
+    pub last_request: AtomicU64,
+}
+
+/// Sizes of a session's outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Unsent bytes before the slow-consumer policy applies.
+    pub unsent: usize,
+    /// Sent bytes kept for resume.
+    pub retain: usize,
 }
 
 impl Session {
@@ -55,20 +78,31 @@ impl Session {
         user: Arc<str>,
         kind: SessionKind,
         timing: (u32, u32),
-        queue_limit: usize,
-        rate: u32,
+        queue: QueueLimits,
     ) -> Self {
+        let secret: u128 = rand::rng().random();
         Session {
             id,
+            resume_secret: format!("{secret:032x}"),
             app,
             user,
             kind,
             heartbeat_secs: timing.0,
             presence_timeout_secs: timing.1,
-            outbox: Outbox::new(queue_limit),
+            outbox: Outbox::new(queue.unsent, queue.retain),
             state: Mutex::new(SessionState::default()),
-            inbound_rate: Mutex::new(TokenBucket::new(rate)),
+            last_request: AtomicU64::new(0),
         }
+    }
+
+    /// Records that request `id` is being handled.
+    pub fn handled(&self, id: u64) {
+        self.last_request.fetch_max(id, Ordering::AcqRel);
+    }
+
+    /// Whether the session has ended.
+    pub fn is_ended(&self) -> bool {
+        self.state.lock().ended
     }
 }
 

@@ -11,14 +11,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+
+use super::presence::{IntervalBook, Presence};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::channel::{check_payload, too_frequent, ChannelResponse};
-use super::outbox::Push;
 use super::presence::{PresenceEvent, PresenceEventType};
 use super::roster::{Member, Roster, UserState};
-use super::{App, Hub, RateKey, Session};
+use super::{App, Hub, RateKey, Session, Tally};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
@@ -70,6 +71,7 @@ pub(crate) struct StreamState {
 pub struct StreamChannel {
     pub name: Arc<str>,
     pub(crate) state: Mutex<StreamState>,
+    pub(crate) interval: Mutex<IntervalBook>,
 }
 
 /// `{ publisherUserId, publisherMeta }`.
@@ -207,7 +209,7 @@ impl StreamState {
 
 impl StreamChannel {
     fn new(name: Arc<str>) -> Self {
-        StreamChannel { name, state: Mutex::new(StreamState::default()) }
+        StreamChannel { name, state: Mutex::new(StreamState::default()), interval: Mutex::new(IntervalBook::default()) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,23 +217,17 @@ impl StreamChannel {
     }
 
     /// Pushes a delivery to the local members it is for.
-    pub(crate) fn deliver(&self, delivery: &Delivery, overflows: &mut Vec<(Arc<Session>, usize)>) -> usize {
+    pub(crate) fn deliver(&self, delivery: &Delivery, tally: &mut Tally) {
         let state = self.state.lock();
         if let Audience::TopicSubscribers { topic, publisher } = &delivery.audience {
-            let Some(subscribers) = state.topics.get(topic).and_then(|t| t.subscribers.get(publisher)) else {
-                return 0;
-            };
-            let mut delivered = 0;
-            for session in subscribers {
-                match session.outbox.push(delivery.frame.clone()) {
-                    Push::Queued => delivered += 1,
-                    Push::Overflow { dropped } => overflows.push((session.clone(), dropped)),
-                    _ => {}
+            if let Some(subscribers) = state.topics.get(topic).and_then(|t| t.subscribers.get(publisher)) {
+                for session in subscribers {
+                    tally.record(session, session.outbox.push(delivery.frame.clone()));
                 }
             }
-            return delivered;
+            return;
         }
-        state.roster.deliver(&delivery.frame, &delivery.audience, delivery.skip.as_deref(), overflows)
+        state.roster.deliver(&delivery.frame, &delivery.audience, delivery.skip.as_deref(), tally);
     }
 }
 
@@ -273,7 +269,7 @@ impl Hub {
         let limits = &self.config().limits;
         let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
-        {
+        let states = {
             let state = session.state.lock();
             if state.ended {
                 return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
@@ -293,16 +289,17 @@ impl Hub {
                     ),
                 ));
             }
-        }
+            state.pending_states.get(&(ChannelType::Stream, name.clone())).cloned().unwrap_or_default()
+        };
         let member = Member {
             session: session.clone(),
             with_message: true,
             with_presence: req.with_presence,
             quiet: req.be_quiet,
-            states: Default::default(),
+            states: states.clone(),
         };
         let channel_name = name.clone();
-        let joined = move |stream: &StreamChannel| -> Result<(Vec<UserState>, Vec<TopicInfo>)> {
+        let joined = move |stream: &StreamChannel| -> Result<(Vec<UserState>, Vec<TopicInfo>, usize)> {
             let mut state = stream.state.lock();
             if state.roster.len() >= limits.max_stream_channel_users {
                 return Err(Error::new(
@@ -315,15 +312,16 @@ impl Hub {
             }
             state.roster.upsert(member);
             state.members.insert(session.user.clone(), MemberTopics::default());
-            Ok((state.roster.snapshot(), state.topic_snapshot()))
+            Ok((state.roster.snapshot(), state.topic_snapshot(), state.roster.occupancy()))
         };
-        let (snapshot, topics) = {
+        let (stream, (snapshot, topics, occupancy)) = {
             // The map's write lock is held while the member is added, so a concurrent removal
             // of the (momentarily empty) channel cannot orphan this member.
             let mut streams = app.streams.write();
             let created = !streams.contains_key(&name);
-            let stream = streams.entry(name.clone()).or_insert_with(|| Arc::new(StreamChannel::new(name.clone())));
-            let result = joined(stream);
+            let stream =
+                streams.entry(name.clone()).or_insert_with(|| Arc::new(StreamChannel::new(name.clone()))).clone();
+            let result = joined(&stream);
             if created {
                 if result.is_err() {
                     streams.remove(&name);
@@ -331,11 +329,12 @@ impl Hub {
                     self.broker().subscribe(&Self::stream_route(&app, &name));
                 }
             }
-            result?
+            (stream, result?)
         };
         let ended = {
             let mut state = session.state.lock();
             state.streams.insert(name.clone());
+            state.pending_states.remove(&(ChannelType::Stream, name.clone()));
             state.ended
         };
         if ended {
@@ -343,8 +342,9 @@ impl Hub {
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
         if !req.be_quiet {
-            let event = PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Stream, &name, &session.user);
-            self.announce(Self::stream_route(&app, &name), &event);
+            let event = PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Stream, &name, &session.user)
+                .with_states(&states);
+            self.announce(&app, &Presence::Stream(stream), occupancy, event);
         }
         if req.with_presence {
             after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Stream, &name, snapshot)));
@@ -363,9 +363,9 @@ impl Hub {
 
     pub(super) fn leave_stream_channel(&self, app: &App, name: &str, session: &Session, how: PresenceEventType) {
         let Some(stream) = self.stream(app, name) else { return };
-        let (removed, empty) = {
+        let (removed, occupancy, empty) = {
             let mut state = stream.state.lock();
-            (state.remove_member(session), state.roster.is_empty())
+            (state.remove_member(session), state.roster.occupancy(), state.roster.is_empty())
         };
         let Some((member, published)) = removed else { return };
         if !published.is_empty() {
@@ -373,7 +373,7 @@ impl Hub {
         }
         if !member.quiet {
             let event = PresenceEvent::about(how, ChannelType::Stream, name, &session.user);
-            self.announce(Self::stream_route(app, name), &event);
+            self.announce(app, &Presence::Stream(stream.clone()), occupancy, event);
         }
         if empty {
             let mut streams = app.streams.write();

@@ -70,6 +70,11 @@ pub enum ClientFrame {
     RealtimeJoin(RealtimeScope),
     RealtimeLeave(RealtimeScope),
     RealtimeSend(RealtimeSend),
+    WhoNow(WhoNow),
+    WhereNow(WhereNow),
+    SetState(SetState),
+    GetState(GetState),
+    RemoveState(RemoveState),
 }
 
 impl ClientFrame {
@@ -88,6 +93,11 @@ impl ClientFrame {
             ClientFrame::PublishTopic(f) => f.id,
             ClientFrame::SubscribeTopic(f) | ClientFrame::UnsubscribeTopic(f) => f.id,
             ClientFrame::RealtimeJoin(f) | ClientFrame::RealtimeLeave(f) => f.id,
+            ClientFrame::WhoNow(f) => f.id,
+            ClientFrame::WhereNow(f) => f.id,
+            ClientFrame::SetState(f) => f.id,
+            ClientFrame::GetState(f) => f.id,
+            ClientFrame::RemoveState(f) => f.id,
         })
     }
 
@@ -106,6 +116,11 @@ impl ClientFrame {
             ClientFrame::PublishTopic(f) => f.id = id,
             ClientFrame::SubscribeTopic(f) | ClientFrame::UnsubscribeTopic(f) => f.id = id,
             ClientFrame::RealtimeJoin(f) | ClientFrame::RealtimeLeave(f) => f.id = id,
+            ClientFrame::WhoNow(f) => f.id = id,
+            ClientFrame::WhereNow(f) => f.id = id,
+            ClientFrame::SetState(f) => f.id = id,
+            ClientFrame::GetState(f) => f.id = id,
+            ClientFrame::RemoveState(f) => f.id = id,
         }
     }
 
@@ -128,6 +143,11 @@ impl ClientFrame {
             ClientFrame::RealtimeJoin(_) => "realtimeJoin",
             ClientFrame::RealtimeLeave(_) => "realtimeLeave",
             ClientFrame::RealtimeSend(_) => "realtimeSend",
+            ClientFrame::WhoNow(_) => "whoNow",
+            ClientFrame::WhereNow(_) => "whereNow",
+            ClientFrame::SetState(_) => "setState",
+            ClientFrame::GetState(_) => "getState",
+            ClientFrame::RemoveState(_) => "removeState",
         }
     }
 
@@ -318,6 +338,61 @@ pub struct RealtimeSend {
     pub scope: String,
 }
 
+/// Who is in a channel (`presence.whoNow` / `getOnlineUsers`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WhoNow {
+    pub id: u64,
+    pub channel: String,
+    pub channel_type: ChannelType,
+    #[serde(default = "yes")]
+    pub included_user_id: bool,
+    #[serde(default)]
+    pub included_state: bool,
+    /// The `nextPage` bookmark of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+/// Where a user is (`presence.whereNow` / `getUserChannels`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WhereNow {
+    pub id: u64,
+    pub user_id: String,
+}
+
+/// Sets (merges) the caller's temporary states in a channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetState {
+    pub id: u64,
+    pub channel: String,
+    pub channel_type: ChannelType,
+    pub states: std::collections::BTreeMap<String, String>,
+}
+
+/// A user's states in a channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetState {
+    pub id: u64,
+    pub user_id: String,
+    pub channel: String,
+    pub channel_type: ChannelType,
+}
+
+/// Removes the caller's states (`keys` absent or empty: all of them).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveState {
+    pub id: u64,
+    pub channel: String,
+    pub channel_type: ChannelType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+}
+
 /// What the server answers a `hello` with.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -325,7 +400,12 @@ pub struct Welcome {
     pub v: u32,
     pub session: String,
     pub resume_secret: String,
+    /// Whether the `resume` of the hello was honoured: the session, its memberships and its
+    /// frame sequence continue.
     pub resumed: bool,
+    /// Highest request id the session handled; a resumed client re-sends the requests after it.
+    #[serde(default)]
+    pub last_request: u64,
     pub heartbeat: u32,
     pub server_time: u64,
     pub limits: WireLimits,

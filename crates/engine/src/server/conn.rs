@@ -8,7 +8,7 @@
 //! 4. When the link ends, the session ends and the writer is given a moment to send its close.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use super::http::{self, HeadError};
 use super::ConnContext;
 use crate::error::{Error, ErrorCode};
 use crate::hub::outbox::Batch;
-use crate::hub::{EndReason, Session};
+use crate::hub::{EndReason, Opened, Session};
 use crate::protocol::{close, codec, decode_client, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION};
 use crate::time::now_ms;
 
@@ -35,6 +35,9 @@ use crate::time::now_ms;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Malformed frames tolerated in a burst before the connection is closed (1008).
 const BAD_FRAME_BURST: u32 = 50;
+
+/// Connection ids (unique per process): a session knows which connection it is attached to.
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 type Source<S> = SplitStream<WebSocketStream<S>>;
@@ -80,9 +83,10 @@ where
     let counters = ctx.hub.counters();
     counters.connections.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut source) = ws.split();
+    let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     match tokio::time::timeout_at(handshake_deadline, read_hello(&mut source)).await {
-        Ok(Ok(hello)) => match ctx.hub.open_session(&hello) {
-            Ok(session) => run_session(session, &hello, sink, source, &ctx, peer).await,
+        Ok(Ok(hello)) => match ctx.hub.open_session(&hello, conn) {
+            Ok(opened) => run_session(opened, conn, &hello, sink, source, &ctx, peer).await,
             Err(error) => {
                 let code = if error.code == ErrorCode::ServiceNotSupported {
                     close::UNSUPPORTED_VERSION
@@ -154,14 +158,17 @@ enum End {
     Dead,
     /// We asked to close and the peer did not answer in time.
     CloseTimeout,
+    /// Another connection resumed the session.
+    Replaced,
     /// The socket failed.
     Failed(String),
 }
 
 async fn run_session<S>(
-    session: Arc<Session>,
+    opened: Opened,
+    conn: u64,
     hello: &Hello,
-    sink: Sink<S>,
+    mut sink: Sink<S>,
     mut source: Source<S>,
     ctx: &ConnContext,
     peer: SocketAddr,
@@ -169,12 +176,14 @@ async fn run_session<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let hub = &ctx.hub;
-    tracing::info!(%peer, app = %session.app, user = %session.user, kind = ?session.kind, "logged in");
+    let Opened { session, resumed, ready } = opened;
+    tracing::info!(%peer, app = %session.app, user = %session.user, kind = ?session.kind, resumed, "logged in");
     let welcome = Welcome {
         v: PROTOCOL_VERSION,
         session: session.id.to_string(),
-        resume_secret: String::new(),
-        resumed: false,
+        resume_secret: session.resume_secret.clone(),
+        resumed,
+        last_request: session.last_request.load(Ordering::Acquire),
         heartbeat: hello.heartbeat,
         server_time: now_ms(),
         limits: WireLimits {
@@ -188,13 +197,18 @@ async fn run_session<S>(
         #[serde(flatten)]
         w: &'a Welcome,
     }
-    hub.push(&session, codec::plain(&WelcomeFrame { t: "welcome", w: &welcome }));
-    let mut writer = tokio::spawn(write_loop(sink, session.clone()));
+    // The welcome is not part of the session's frame sequence: it goes out directly.
+    if sink.send(codec::plain(&WelcomeFrame { t: "welcome", w: &welcome })).await.is_err() {
+        hub.detach(&session, conn);
+        return;
+    }
+    let mut writer = tokio::spawn(write_loop(sink, session.clone(), conn, ready));
 
-    let end = read_loop(&mut source, &session, ctx).await;
+    let end = read_loop(&mut source, &session, conn, ctx).await;
     let detail = match &end {
         End::Closed => "closed".to_string(),
         End::CloseTimeout => "no close reply in time".to_string(),
+        End::Replaced => "resumed on another connection".to_string(),
         End::Dead => {
             session.outbox.close_now(close::HEARTBEAT_TIMEOUT, "no heartbeat for two intervals");
             "heartbeat timeout".to_string()
@@ -202,14 +216,19 @@ async fn run_session<S>(
         End::Failed(error) => error.clone(),
     };
     tracing::info!(%peer, app = %session.app, user = %session.user, detail, "connection ended");
-    let reason = EndReason::ConnectionLost;
-    hub.end_session(&session, reason);
-    if tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err() {
+    let mut finished = false;
+    if session.outbox.closing().is_some() {
+        // Let the writer send the close frame (with its reason) before the session detaches.
+        finished = tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_ok();
+    }
+    // Unless the session ended (logout, replaced, shutdown), it outlives this connection.
+    hub.detach(&session, conn);
+    if !finished && tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_err() {
         writer.abort();
     }
 }
 
-async fn read_loop<S>(source: &mut Source<S>, session: &Arc<Session>, ctx: &ConnContext) -> End
+async fn read_loop<S>(source: &mut Source<S>, session: &Arc<Session>, conn: u64, ctx: &ConnContext) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -250,6 +269,9 @@ where
                 }
             }
             _ = tick.tick() => {
+                if !session.outbox.is_attached(conn) && !session.is_ended() {
+                    return End::Replaced;
+                }
                 if close_deadline.is_none() && last_seen.elapsed() > dead_after {
                     return End::Dead;
                 }
@@ -276,7 +298,8 @@ fn handle_frame(
     let hub = &ctx.hub;
     match decode_client(message) {
         Ok(inbound) => match &inbound.frame {
-            ClientFrame::Ping(_) => {
+            ClientFrame::Ping(ping) => {
+                session.outbox.ack(ping.received);
                 hub.push(session, codec::plain(&serde_json::json!({ "t": "pong" })));
             }
             ClientFrame::Hello(_) => {
@@ -300,13 +323,17 @@ fn handle_frame(
     }
 }
 
-async fn write_loop<S>(mut sink: Sink<S>, session: Arc<Session>)
+async fn write_loop<S>(mut sink: Sink<S>, session: Arc<Session>, conn: u64, ready: Arc<tokio::sync::Notify>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut batch = Batch::default();
     loop {
-        session.outbox.next_batch(&mut batch).await;
+        if !session.outbox.next_batch(conn, &ready, &mut batch).await {
+            // Another connection resumed the session.
+            let _ = sink.send(codec::close(close::GOING_AWAY, "session resumed on another connection")).await;
+            return;
+        }
         for frame in batch.frames.drain(..) {
             if sink.feed(frame).await.is_err() {
                 return;

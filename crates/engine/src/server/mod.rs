@@ -59,6 +59,7 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
         let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx };
+        tokio::spawn(interval_flusher(ctx.clone()));
         tokio::spawn(accept_loop(listener, ctx, Arc::new(Semaphore::new(max_connections))));
         tracing::info!("piazza server listening on ws://{addr}");
         Ok(Server { inner: Arc::new(Inner { hub, addr, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }) })
@@ -102,6 +103,19 @@ impl Server {
     /// Whether `close()` has been called.
     pub fn is_closing(&self) -> bool {
         *self.inner.shutdown.borrow()
+    }
+}
+
+/// Sends the INTERVAL events of crowded channels every `presence.intervalSeconds`.
+async fn interval_flusher(ctx: ConnContext) {
+    let period = Duration::from_secs_f64(ctx.hub.config().presence.interval_seconds);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => ctx.hub.flush_intervals(),
+            _ = shutdown.changed() => return,
+        }
     }
 }
 
