@@ -136,7 +136,7 @@ async fn a_silent_connection_is_closed_at_the_handshake_timeout() {
 async fn a_peer_that_stops_sending_is_detected_after_two_heartbeats() {
     let server = server().await;
     let mut ws = raw(&server).await;
-    ws.send(hello_with("app", "sleepy", 1)).await.unwrap();
+    ws.send(hello_with("app", "sleepy", 1, 1)).await.unwrap();
     assert_eq!(next_json(&mut ws).await["t"], "welcome");
     eventually("the session to exist", || server.stats().users == 1).await;
     let started = std::time::Instant::now();
@@ -144,6 +144,8 @@ async fn a_peer_that_stops_sending_is_detected_after_two_heartbeats() {
     assert_eq!(code, 4004);
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(4), "{waited:?}");
+    // The session outlives the connection for its presence timeout (1 s here), then ends.
+    assert_eq!(server.stats().users, 1);
     eventually("the session to end", || server.stats().users == 0).await;
 }
 
@@ -151,7 +153,7 @@ async fn a_peer_that_stops_sending_is_detected_after_two_heartbeats() {
 async fn pings_keep_a_connection_alive() {
     let server = server().await;
     let mut ws = raw(&server).await;
-    ws.send(hello_with("app", "awake", 1)).await.unwrap();
+    ws.send(hello_with("app", "awake", 1, 1)).await.unwrap();
     assert_eq!(next_json(&mut ws).await["t"], "welcome");
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -27,6 +27,9 @@ pub struct ClientConfig {
     pub login_timeout: Duration,
     /// One connection attempt (TCP + WebSocket + hello) may take this long.
     pub connect_timeout: Duration,
+    /// After a heartbeat, how long to wait for a frame before declaring the link dead (detects
+    /// half-open connections that TCP has not noticed).
+    pub pong_timeout: Duration,
     /// First reconnect delay; doubles per failed attempt up to `reconnect_max`, with jitter.
     pub reconnect_initial: Duration,
     pub reconnect_max: Duration,
@@ -48,6 +51,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(10),
             login_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
+            pong_timeout: Duration::from_secs(5),
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
             max_pending: 100_000,
@@ -120,6 +124,9 @@ impl ClientConfig {
         if let Some(ms) = options.login_timeout_ms {
             config.login_timeout = Duration::from_millis(ms.clamp(100, 600_000));
         }
+        if let Some(ms) = options.pong_timeout_ms {
+            config.pong_timeout = Duration::from_millis(ms.clamp(200, 60_000));
+        }
         config.log_level = options.log_level;
         config.validate()?;
         Ok(config)
@@ -146,6 +153,7 @@ struct RtmOptions {
     private_config: Option<PrivateConfig>,
     request_timeout_ms: Option<u64>,
     login_timeout_ms: Option<u64>,
+    pong_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,5 +1,7 @@
-//! The supervisor of one login: connect, hello, run the link, reconnect.
+//! The supervisor of one login: connect, hello, run the link, reconnect — resuming the session
+//! when the server still has it, rebuilding it when not.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +15,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{
-    text_frame, timestamp_response, ClientEvent, Inner, LinkOperation, LinkReason, LinkState, Op, Payload, Phase,
+    encode_request, text_frame, timestamp_response, ClientEvent, Inner, LinkOperation, LinkReason, LinkState,
+    LinkStateEvent, Op, Payload, Pending, Phase, Restoring, SessionTicket,
 };
 use crate::error::{Error, ErrorCode};
-use crate::protocol::{close, decode_server, ClientFrame, Hello, MessageType, Ping, Welcome, PROTOCOL_VERSION};
+use crate::protocol::{close, decode_server, ClientFrame, Hello, MessageType, Ping, Resume, Welcome, PROTOCOL_VERSION};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -36,6 +39,14 @@ enum LinkEnd {
     Fatal(u16, String),
     /// The link dropped; reconnect.
     Lost(LinkOperation, LinkReason, String),
+}
+
+/// How the link came up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    Login,
+    Resumed,
+    NewSession,
 }
 
 impl Inner {
@@ -67,14 +78,20 @@ impl Inner {
             kind: self.config.kind,
             heartbeat: self.config.heartbeat_interval,
             presence_timeout: self.config.presence_timeout,
-            resume: None,
+            resume: state.session.as_ref().map(|s| Resume {
+                session: s.id.clone(),
+                secret: s.secret.clone(),
+                received: self.received.load(Ordering::Acquire),
+            }),
             agent: Some(format!("piazza-engine/{}", crate::VERSION)),
         }
     }
 
-    /// The link is up: answer the login, or restore subscriptions after a reconnect.
+    /// The link is up: answer the login, resume (re-sending what the server never saw), or
+    /// rebuild a new session from memory.
     fn on_connected(&self, generation: u64, welcome: &Welcome, first: bool) -> bool {
-        let login = {
+        let mut failed_in_flight = Vec::new();
+        let (arrival, login, restoring) = {
             let mut state = self.state.lock();
             if state.generation != generation || state.phase == Phase::Idle {
                 return false;
@@ -82,32 +99,82 @@ impl Inner {
             state.connected = true;
             state.max_message_bytes = welcome.limits.max_message_bytes;
             state.max_realtime_bytes = welcome.limits.max_realtime_bytes;
+            let same_session = state.session.as_ref().is_some_and(|s| s.id == welcome.session);
+            state.session = Some(SessionTicket { id: welcome.session.clone(), secret: welcome.resume_secret.clone() });
+            let epoch = state.epoch;
             if first {
                 state.phase = Phase::LoggedIn;
-                state.pending.remove(&0)
-            } else {
-                // A new session: subscribe again to what the old one had, ahead of anything
-                // queued meanwhile.
-                let channels: Vec<_> = state.subscriptions.iter().map(|(c, o)| (c.clone(), *o)).collect();
-                for (channel, options) in channels.into_iter().rev() {
-                    let id = state.take_id();
-                    let frame = super::subscribe_frame(id, &channel, options);
+                self.received.store(0, Ordering::Release);
+                (Arrival::Login, state.pending.remove(&0), false)
+            } else if welcome.resumed && same_session {
+                // Requests sent on the dropped link that the server never handled go again, in
+                // order, ahead of anything queued while disconnected.
+                let mut again: Vec<(u64, Message)> = state
+                    .pending
+                    .iter()
+                    .filter(|(id, p)| p.epoch < epoch && **id > welcome.last_request)
+                    .filter_map(|(id, p)| p.frame.clone().map(|f| (*id, f)))
+                    .collect();
+                again.sort_by_key(|(id, _)| *id);
+                for (_, frame) in again.into_iter().rev() {
                     state.outgoing.push_front(frame);
-                    let deadline = Instant::now() + self.config.request_timeout;
-                    state
-                        .pending
-                        .insert(id, super::Pending { route: super::Route::Ignore, deadline, op: Op::Restore(channel) });
                 }
-                None
+                (Arrival::Resumed, None, false)
+            } else {
+                self.received.store(0, Ordering::Release);
+                // What was in flight on the lost session cannot be known to have happened.
+                let lost: Vec<u64> = state
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.epoch < epoch && matches!(p.op, Op::Request { .. }))
+                    .map(|(id, _)| *id)
+                    .collect();
+                failed_in_flight = lost.into_iter().filter_map(|id| state.pending.remove(&id)).collect();
+                let steps = state.memory.restore_steps();
+                let presence = state.memory.presence_channels();
+                state.views.mark_restoring(&presence);
+                let deadline = Instant::now() + self.config.request_timeout;
+                let mut frames = Vec::new();
+                for step in &steps {
+                    let id = state.take_id();
+                    let mut frame = step.frame.clone();
+                    frame.set_id(id);
+                    frames.push(encode_request(&frame, None));
+                    let op = Op::Restore { channel: step.channel.clone(), track: Box::new(step.frame.clone()) };
+                    state.pending.insert(id, Pending { route: super::Route::Ignore, deadline, op, frame: None, epoch });
+                }
+                for frame in frames.into_iter().rev() {
+                    state.outgoing.push_front(frame);
+                }
+                let restoring = !steps.is_empty();
+                state.restoring = restoring.then(|| Restoring { waiting: steps.len(), unrestored: Vec::new() });
+                (Arrival::NewSession, None, restoring)
             }
         };
-        if first {
-            self.set_link(LinkState::Connected, LinkOperation::Login, LinkReason::LoginSuccess);
-            if let Some(pending) = login {
-                self.answer(pending.route, Ok(timestamp_response()));
+        for p in failed_in_flight {
+            let reason = format!("{}: the connection dropped and the session could not be resumed", p.op.name());
+            self.answer(p.route, Err(Error::new(ErrorCode::NotConnected, reason)));
+        }
+        match arrival {
+            Arrival::Login => {
+                self.set_link(LinkState::Connected, LinkOperation::Login, LinkReason::LoginSuccess);
+                if let Some(pending) = login {
+                    self.answer(pending.route, Ok(timestamp_response()));
+                }
             }
-        } else {
-            self.set_link(LinkState::Connected, LinkOperation::Reconnected, LinkReason::ReconnectSuccess);
+            Arrival::Resumed => {
+                let mut event = LinkStateEvent::new(
+                    LinkState::Connected,
+                    LinkState::Connected,
+                    LinkOperation::Reconnected,
+                    LinkReason::ReconnectSuccess,
+                );
+                event.is_resumed = true;
+                event.affected_channels = self.state.lock().memory.channels();
+                self.set_link_with(event);
+            }
+            Arrival::NewSession if !restoring => self.restored(Restoring::default()),
+            Arrival::NewSession => {} // CONNECTED is reported once the restore is answered
         }
         self.outgoing_ready.notify_one();
         true
@@ -139,7 +206,10 @@ impl Inner {
             }
             state.phase = Phase::Idle;
             state.connected = false;
-            state.subscriptions.clear();
+            state.session = None;
+            state.restoring = None;
+            state.memory.clear();
+            state.views.clear();
         }
         let link_reason = match code {
             close::REPLACED => LinkReason::SameUidLogin,
@@ -153,42 +223,33 @@ impl Inner {
         self.fail_all(&Error::new(ErrorCode::NotLogin, format!("the server ended the session: {reason}")));
     }
 
-    /// The link dropped: fail what was in flight and report DISCONNECTED.
+    /// The link dropped: report DISCONNECTED; requests stay pending for a resume.
     fn on_lost(&self, generation: u64, operation: LinkOperation, reason: LinkReason, detail: &str) -> bool {
-        let (in_flight, logging_out) = {
+        let (affected, logging_out) = {
             let mut state = self.state.lock();
             if state.generation != generation {
                 return false;
             }
             state.connected = false;
+            state.epoch += 1;
+            // Everything queued is either pending (and will be re-sent or failed) or best effort.
             state.outgoing.clear();
-            let ids: Vec<u64> = state
-                .pending
-                .iter()
-                .filter(|(_, p)| !matches!(p.op, Op::Login | Op::Logout))
-                .map(|(id, _)| *id)
-                .collect();
-            let in_flight: Vec<_> = ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect();
-            (in_flight, state.phase == Phase::LoggingOut)
+            (state.memory.channels(), state.phase == Phase::LoggingOut)
         };
         if logging_out {
             self.finish_logout();
             return false;
         }
         tracing::info!(user = %self.config.user_id, detail, "link lost; reconnecting");
-        self.set_link(LinkState::Disconnected, operation, reason);
-        for p in in_flight {
-            let error = Error::new(
-                ErrorCode::NotConnected,
-                format!("{}: the connection dropped before the answer arrived", p.op.name()),
-            );
-            self.answer(p.route, Err(error));
-        }
+        let mut event = LinkStateEvent::new(LinkState::Disconnected, LinkState::Disconnected, operation, reason);
+        event.affected_channels = affected;
+        self.set_link_with(event);
         true
     }
 
     /// Handles one data frame from the server.
     fn on_frame(&self, bytes: &Bytes, binary: bool) {
+        self.received.fetch_add(1, Ordering::AcqRel);
         let (frame, payload) = match decode_server(bytes, binary) {
             Ok(decoded) => decoded,
             Err(e) => {
@@ -227,6 +288,12 @@ impl Inner {
                 let data = Inner::received_payload(bytes, payload);
                 self.sink.emit(ClientEvent::Realtime { scope: scope.into_owned(), data });
             }
+            "presence" => {
+                let Some(body) = frame.e else { return };
+                let replaced = self.state.lock().views.observe(body);
+                let body = replaced.unwrap_or_else(|| body.to_owned());
+                self.sink.emit(ClientEvent::Event { kind: "presence".into(), body });
+            }
             kind => {
                 if let Some(body) = frame.e {
                     self.sink.emit(ClientEvent::Event { kind: kind.to_string(), body: body.to_owned() });
@@ -240,8 +307,9 @@ impl Inner {
 pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
     let sweeper = tokio::spawn(sweep(inner.clone(), generation));
     let config = inner.config.clone();
-    let started = Instant::now();
+    let login_deadline = Instant::now() + config.login_timeout;
     let mut ever_connected = false;
+    let mut lost_at: Option<Instant> = None;
     let mut attempt: u32 = 0;
     let mut index = 0usize;
     let mut last_error = String::new();
@@ -252,6 +320,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
         let outcome = tokio::select! {
             outcome = connect(&inner, &endpoint) => outcome,
             _ = inner.stopped(generation) => break,
+            _ = tokio::time::sleep_until(login_deadline), if !ever_connected => Err(ConnectError::Unreachable("login timeout".into())),
         };
         match outcome {
             Ok((ws, welcome)) => {
@@ -271,6 +340,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
                         if !inner.on_lost(generation, operation, reason, &detail) {
                             break;
                         }
+                        lost_at = Some(Instant::now());
                         last_error = detail;
                     }
                 }
@@ -292,8 +362,10 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
             }
             Err(ConnectError::Unreachable(error)) => {
                 tracing::debug!(%endpoint, "connect failed: {error}");
-                last_error = format!("{endpoint}: {error}");
-                if !ever_connected && started.elapsed() >= config.login_timeout {
+                if error != "login timeout" {
+                    last_error = format!("{endpoint}: {error}");
+                }
+                if !ever_connected && Instant::now() >= login_deadline {
                     let error = Error::new(
                         ErrorCode::LoginTimeout,
                         format!("no server reachable within {:?} (last error: {last_error})", config.login_timeout),
@@ -303,15 +375,24 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
                 }
             }
         }
+        // Past the presence timeout the server has ended the session: SUSPENDED (still trying).
+        let suspended_at = lost_at.map(|t| t + Duration::from_secs(config.presence_timeout as u64));
+        if suspended_at.is_some_and(|t| Instant::now() >= t) {
+            inner.set_link(LinkState::Suspended, LinkOperation::AutoReconnect, LinkReason::ReconnectTimeout);
+        }
         let delay = backoff(&config, attempt);
         attempt = attempt.saturating_add(1);
+        let wake_at = Instant::now() + delay;
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
+            _ = tokio::time::sleep_until(suspended_at.unwrap_or(wake_at)), if suspended_at.is_some_and(|t| t < wake_at) => {
+                inner.set_link(LinkState::Suspended, LinkOperation::AutoReconnect, LinkReason::ReconnectTimeout);
+                tokio::time::sleep_until(wake_at).await;
+            }
             _ = inner.stopped(generation) => break,
         }
     }
     sweeper.abort();
-    let _ = last_error;
 }
 
 /// Capped exponential backoff with jitter: a random delay in [d/2, d], d = initial · 2^attempt.
@@ -346,9 +427,7 @@ async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), Connect
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) => {
-                    let Ok((frame, _)) = decode_server(text.as_bytes(), false) else {
-                        continue;
-                    };
+                    let Ok((frame, _)) = decode_server(text.as_bytes(), false) else { continue };
                     match frame.t.as_ref() {
                         "welcome" => {
                             let welcome: Welcome = serde_json::from_str(&text)
@@ -407,7 +486,10 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
             if batch.is_empty() {
                 tokio::select! {
                     _ = inner.outgoing_ready.notified() => continue,
-                    _ = ping.tick() => batch.push(text_frame(&ClientFrame::Ping(Ping::default()))),
+                    _ = ping.tick() => {
+                        let received = inner.received.load(Ordering::Acquire);
+                        batch.push(text_frame(&ClientFrame::Ping(Ping { received })));
+                    }
                 }
             }
             for frame in batch.drain(..) {
@@ -420,8 +502,10 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
             }
         }
     });
-    let dead_after = heartbeat * 2 + Duration::from_secs(1);
-    let mut check = tokio::time::interval(Duration::from_millis(500));
+    // The server answers every ping; silence past a heartbeat plus the pong timeout means the
+    // link is dead even if TCP has not noticed (a half-open connection).
+    let dead_after = heartbeat + inner.config.pong_timeout;
+    let mut check = tokio::time::interval(Duration::from_millis(250));
     let mut last_seen = Instant::now();
     let end = loop {
         tokio::select! {
@@ -452,7 +536,7 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
             },
             _ = check.tick() => {
                 if last_seen.elapsed() > dead_after {
-                    break LinkEnd::Lost(LinkOperation::HeartbeatTimeout, LinkReason::KeepAliveTimeout, "no frame from the server for two heartbeat intervals".into());
+                    break LinkEnd::Lost(LinkOperation::HeartbeatTimeout, LinkReason::KeepAliveTimeout, "no answer from the server to the heartbeat".into());
                 }
             }
             _ = inner.stopped(generation) => break LinkEnd::Stopped,

@@ -6,15 +6,19 @@
 //! channel for Rust callers, see [`Client::call`]). This keeps the JavaScript thread's cost per
 //! call to one native call, and lets answers cross into JS in the same batches as events.
 //!
-//! A supervisor task per login owns the connection: it connects (trying each endpoint in turn,
-//! with capped exponential backoff and jitter), says hello, runs a reader and a writer, sends
-//! heartbeats, and reconnects when the link drops.
+//! A supervisor task per login owns the connection ([`link`]): it connects (trying each
+//! endpoint in turn, with capped exponential backoff and jitter), says hello, runs a reader and
+//! a writer, sends heartbeats, and reconnects when the link drops. A reconnect first tries to
+//! *resume* the session (nothing lost, nobody notices); when that is impossible it starts a new
+//! session and rebuilds it from what the client remembers ([`memory`]).
 
 mod config;
 mod events;
 mod link;
+mod memory;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -28,6 +32,7 @@ pub use self::config::ClientConfig;
 pub use self::events::{
     ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent, Payload,
 };
+use self::memory::{Memory, PresenceViews};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 use crate::protocol::{encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe};
@@ -40,7 +45,7 @@ pub enum Route {
     Tag(u64),
     /// To a Rust caller waiting on a oneshot channel.
     Oneshot(oneshot::Sender<Result<Box<RawValue>>>),
-    /// Nowhere (internal requests).
+    /// Nowhere.
     Ignore,
 }
 
@@ -73,18 +78,21 @@ pub struct PublishOptions {
     pub channel_type: ChannelType,
 }
 
-/// What a pending request was, so its answer can update the client's own state.
+/// What a pending request is.
 #[derive(Debug)]
 pub(crate) enum Op {
     Login,
     Logout,
-    Subscribe(String, SubscribeOptions),
-    Unsubscribe(String),
-    Publish,
-    /// Re-subscribing after a reconnect that started a new session.
-    Restore(String),
-    /// Any other request, by its op name.
-    Other(&'static str),
+    /// A request; `track` is kept when its success changes what the client remembers.
+    Request {
+        name: &'static str,
+        track: Option<Box<ClientFrame>>,
+    },
+    /// A request rebuilding a new session after a reconnect that could not resume.
+    Restore {
+        channel: String,
+        track: Box<ClientFrame>,
+    },
 }
 
 impl Op {
@@ -92,20 +100,19 @@ impl Op {
         match self {
             Op::Login => "login",
             Op::Logout => "logout",
-            Op::Subscribe(..) | Op::Restore(_) => "subscribe",
-            Op::Unsubscribe(_) => "unsubscribe",
-            Op::Publish => "publish",
-            Op::Other(name) => name,
+            Op::Request { name, .. } => name,
+            Op::Restore { track, .. } => track.op(),
         }
     }
 
     /// The code a request of this kind fails with when no answer comes in time.
     fn timeout_code(&self) -> ErrorCode {
-        match self {
-            Op::Login => ErrorCode::LoginTimeout,
-            Op::Subscribe(..) | Op::Restore(_) => ErrorCode::ChannelSubscribeTimeout,
-            Op::Publish | Op::Other("publishTopic") => ErrorCode::ChannelPublishMessageTimeout,
-            Op::Other("join") => ErrorCode::ChannelJoinFailed,
+        match self.name() {
+            "login" => ErrorCode::LoginTimeout,
+            "subscribe" => ErrorCode::ChannelSubscribeTimeout,
+            "publish" | "publishTopic" => ErrorCode::ChannelPublishMessageTimeout,
+            "join" => ErrorCode::ChannelJoinFailed,
+            "whoNow" | "whereNow" | "setState" | "getState" | "removeState" => ErrorCode::PresenceOperationTimeout,
             _ => ErrorCode::NotConnected,
         }
     }
@@ -115,6 +122,10 @@ pub(crate) struct Pending {
     route: Route,
     deadline: Instant,
     op: Op,
+    /// The frame as sent, to send again after a resume if the server never saw it.
+    frame: Option<Message>,
+    /// The link epoch the request was submitted in.
+    epoch: u64,
 }
 
 /// Where the client is in its life.
@@ -126,17 +137,35 @@ pub(crate) enum Phase {
     LoggingOut,
 }
 
+/// A session the client can ask to resume.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionTicket {
+    id: String,
+    secret: String,
+}
+
+/// A restore in progress: answers still expected, channels that failed.
+#[derive(Debug, Default)]
+pub(crate) struct Restoring {
+    waiting: usize,
+    unrestored: Vec<String>,
+}
+
 pub(crate) struct State {
     phase: Phase,
     link: LinkState,
     /// Incremented per login; a supervisor of an older generation stops.
     generation: u64,
+    /// Incremented each time the link drops.
+    epoch: u64,
     next_id: u64,
     pending: HashMap<u64, Pending>,
-    /// Frames for the writer of the current link (kept across reconnects).
+    /// Frames for the writer of the current link.
     outgoing: VecDeque<Message>,
-    /// Message channels subscribed, to restore them on a new session.
-    subscriptions: BTreeMap<String, SubscribeOptions>,
+    memory: Memory,
+    views: PresenceViews,
+    session: Option<SessionTicket>,
+    restoring: Option<Restoring>,
     /// Whether a link is up now.
     connected: bool,
     max_message_bytes: usize,
@@ -148,6 +177,9 @@ pub(crate) struct Inner {
     config: ClientConfig,
     sink: Arc<dyn EventSink>,
     state: Mutex<State>,
+    /// Data frames received in the current session (acknowledged with each ping; a resume
+    /// continues after them).
+    received: AtomicU64,
     /// Wakes the writer of the current link.
     outgoing_ready: Notify,
     /// Wakes the supervisor when it must stop (logout).
@@ -173,15 +205,20 @@ impl Client {
                     phase: Phase::Idle,
                     link: LinkState::Idle,
                     generation: 0,
+                    epoch: 0,
                     next_id: 1,
                     pending: HashMap::new(),
                     outgoing: VecDeque::new(),
-                    subscriptions: BTreeMap::new(),
+                    memory: Memory::default(),
+                    views: PresenceViews::default(),
+                    session: None,
+                    restoring: None,
                     connected: false,
                     max_message_bytes: 32 * 1024,
                     max_realtime_bytes: 128_000,
                     token: None,
                 }),
+                received: AtomicU64::new(0),
                 outgoing_ready: Notify::new(),
                 stop: Notify::new(),
             }),
@@ -212,9 +249,11 @@ impl Client {
             state.phase = Phase::LoggingIn;
             state.generation += 1;
             state.token = token.filter(|t| !t.is_empty());
+            state.session = None;
             let deadline = Instant::now() + self.inner.config.login_timeout;
+            let epoch = state.epoch;
             // Login's answer is keyed by id 0: it is not a wire request.
-            state.pending.insert(0, Pending { route, deadline, op: Op::Login });
+            state.pending.insert(0, Pending { route, deadline, op: Op::Login, frame: None, epoch });
             state.generation
         };
         tokio::spawn(link::supervise(self.inner.clone(), generation));
@@ -225,6 +264,7 @@ impl Client {
     /// closes, and the client returns to IDLE. Resolves even when not logged in.
     pub fn logout(&self, route: Route) {
         let mut state = self.inner.state.lock();
+        let epoch = state.epoch;
         match state.phase {
             Phase::Idle => {
                 drop(state);
@@ -233,20 +273,20 @@ impl Client {
             Phase::LoggingOut => {
                 let id = state.take_id();
                 let deadline = Instant::now() + self.inner.config.request_timeout;
-                state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
+                state.pending.insert(id, Pending { route, deadline, op: Op::Logout, frame: None, epoch });
             }
             Phase::LoggingIn | Phase::LoggedIn => {
                 state.phase = Phase::LoggingOut;
                 let id = state.take_id();
                 if state.connected {
                     let deadline = Instant::now() + std::time::Duration::from_secs(2);
-                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
+                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout, frame: None, epoch });
                     state.outgoing.push_back(text_frame(&ClientFrame::Logout(Logout { id })));
                     drop(state);
                     self.inner.outgoing_ready.notify_one();
                 } else {
                     let deadline = Instant::now();
-                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout });
+                    state.pending.insert(id, Pending { route, deadline, op: Op::Logout, frame: None, epoch });
                     drop(state);
                     self.inner.finish_logout();
                 }
@@ -257,16 +297,23 @@ impl Client {
     /// RTM `subscribe`.
     pub fn subscribe(&self, route: Route, channel: &str, options: SubscribeOptions) -> Result<()> {
         names::channel(channel)?;
-        self.inner
-            .submit(route, Op::Subscribe(channel.to_string(), options), |id| subscribe_frame(id, channel, options))
+        let frame = ClientFrame::Subscribe(Subscribe {
+            id: 0,
+            channel: channel.to_string(),
+            with_message: options.with_message,
+            with_presence: options.with_presence,
+            be_quiet: options.be_quiet,
+            with_metadata: options.with_metadata,
+            with_lock: options.with_lock,
+        });
+        self.inner.submit_frame(route, frame, None)
     }
 
     /// RTM `unsubscribe`.
     pub fn unsubscribe(&self, route: Route, channel: &str) -> Result<()> {
         names::channel(channel)?;
-        self.inner.submit(route, Op::Unsubscribe(channel.to_string()), |id| {
-            text_frame(&ClientFrame::Unsubscribe(Unsubscribe { id, channel: channel.to_string() }))
-        })
+        let frame = ClientFrame::Unsubscribe(Unsubscribe { id: 0, channel: channel.to_string() });
+        self.inner.submit_frame(route, frame, None)
     }
 
     /// RTM `publish` to a message channel or (channelType USER) to a user.
@@ -294,7 +341,7 @@ impl Client {
             Payload::Text(_) => MessageType::String,
             Payload::Binary(_) => MessageType::Binary,
         };
-        self.inner.submit(route, Op::Publish, |id| {
+        self.inner.submit(route, Op::Request { name: "publish", track: None }, |id| {
             let header = Publish {
                 id,
                 channel: channel.to_string(),
@@ -316,17 +363,6 @@ impl Client {
         };
         check_request(&frame, payload.as_ref(), max_message, max_realtime)?;
         match frame {
-            ClientFrame::Subscribe(f) => {
-                let options = SubscribeOptions {
-                    with_message: f.with_message,
-                    with_presence: f.with_presence,
-                    be_quiet: f.be_quiet,
-                    with_metadata: f.with_metadata,
-                    with_lock: f.with_lock,
-                };
-                self.subscribe(route, &f.channel, options)
-            }
-            ClientFrame::Unsubscribe(f) => self.unsubscribe(route, &f.channel),
             ClientFrame::Publish(f) => {
                 let options = PublishOptions { custom_type: f.custom_type, channel_type: f.channel_type };
                 self.publish(route, &f.channel, payload.unwrap_or(Payload::Text(String::new())), options)
@@ -345,27 +381,7 @@ impl Client {
                     Message::Binary(encode_binary(&ClientFrame::RealtimeSend(f), &bytes)),
                 )
             }
-            mut other => {
-                let op = Op::Other(other.op());
-                let bytes = match (&mut other, &payload) {
-                    (ClientFrame::PublishTopic(f), Some(p)) => {
-                        f.message_type = match p {
-                            Payload::Text(_) => MessageType::String,
-                            Payload::Binary(_) => MessageType::Binary,
-                        };
-                        f.data = None;
-                        Some(p.as_bytes())
-                    }
-                    _ => None,
-                };
-                self.inner.submit(route, op, |id| {
-                    other.set_id(id);
-                    match bytes {
-                        Some(bytes) => Message::Binary(encode_binary(&other, bytes)),
-                        None => text_frame(&other),
-                    }
-                })
-            }
+            other => self.inner.submit_frame(route, other, payload),
         }
     }
 
@@ -381,20 +397,16 @@ fn text_frame(value: &impl serde::Serialize) -> Message {
     Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("requests serialize")))
 }
 
-fn subscribe_frame(id: u64, channel: &str, options: SubscribeOptions) -> Message {
-    text_frame(&ClientFrame::Subscribe(Subscribe {
-        id,
-        channel: channel.to_string(),
-        with_message: options.with_message,
-        with_presence: options.with_presence,
-        be_quiet: options.be_quiet,
-        with_metadata: options.with_metadata,
-        with_lock: options.with_lock,
-    }))
-}
-
 fn timestamp_response() -> Box<RawValue> {
     RawValue::from_string(format!(r#"{{"timestamp":{}}}"#, now_ms())).expect("valid JSON")
+}
+
+/// Encodes a request frame (with its payload, if any).
+fn encode_request(frame: &ClientFrame, payload: Option<&[u8]>) -> Message {
+    match payload {
+        Some(bytes) => Message::Binary(encode_binary(frame, bytes)),
+        None => text_frame(frame),
+    }
 }
 
 /// The client-side checks of a request: names, sizes, payloads (the server checks again).
@@ -411,6 +423,8 @@ fn check_request(
         )
     };
     match frame {
+        ClientFrame::Subscribe(f) => names::channel(&f.channel),
+        ClientFrame::Unsubscribe(f) => names::channel(&f.channel),
         ClientFrame::Join(f) => names::channel(&f.channel),
         ClientFrame::Leave(f) => names::channel(&f.channel),
         ClientFrame::JoinTopic(f) => {
@@ -452,8 +466,28 @@ fn check_request(
             }
             Ok(())
         }
+        ClientFrame::WhoNow(f) => names::channel(&f.channel).and_then(|_| presence_type(f.channel_type)),
+        ClientFrame::WhereNow(f) => names::user_id(&f.user_id),
+        ClientFrame::SetState(f) => {
+            names::channel(&f.channel)?;
+            presence_type(f.channel_type)?;
+            crate::hub::presence::check_states(&f.states)
+        }
+        ClientFrame::GetState(f) => {
+            names::user_id(&f.user_id)?;
+            names::channel(&f.channel)?;
+            presence_type(f.channel_type)
+        }
+        ClientFrame::RemoveState(f) => names::channel(&f.channel).and_then(|_| presence_type(f.channel_type)),
         _ => Ok(()),
     }
+}
+
+fn presence_type(channel_type: ChannelType) -> Result<()> {
+    if channel_type == ChannelType::User {
+        return Err(Error::new(ErrorCode::InvalidChannelType, "presence applies to MESSAGE and STREAM channels"));
+    }
+    Ok(())
 }
 
 impl State {
@@ -462,9 +496,40 @@ impl State {
         self.next_id += 1;
         id
     }
+
+    /// One restore step was answered; returns the finished restore after the last one.
+    fn restore_step_done(&mut self, channel: &str, ok: bool) -> Option<Restoring> {
+        let restoring = self.restoring.as_mut()?;
+        if !ok && !restoring.unrestored.iter().any(|c| c == channel) {
+            restoring.unrestored.push(channel.to_string());
+        }
+        restoring.waiting -= 1;
+        if restoring.waiting == 0 {
+            self.restoring.take()
+        } else {
+            None
+        }
+    }
 }
 
 impl Inner {
+    /// Registers a request frame (tracking it when it changes what the client remembers).
+    fn submit_frame(&self, route: Route, mut frame: ClientFrame, payload: Option<Payload>) -> Result<()> {
+        if let (ClientFrame::PublishTopic(f), Some(p)) = (&mut frame, &payload) {
+            f.message_type = match p {
+                Payload::Text(_) => MessageType::String,
+                Payload::Binary(_) => MessageType::Binary,
+            };
+            f.data = None;
+        }
+        let track = Memory::tracks(&frame).then(|| Box::new(frame.clone()));
+        let op = Op::Request { name: frame.op(), track };
+        self.submit(route, op, |id| {
+            frame.set_id(id);
+            encode_request(&frame, payload.as_ref().map(Payload::as_bytes))
+        })
+    }
+
     /// Registers a request and queues its frame.
     fn submit(&self, route: Route, op: Op, frame: impl FnOnce(u64) -> Message) -> Result<()> {
         let mut state = self.state.lock();
@@ -482,8 +547,10 @@ impl Inner {
         }
         let id = state.take_id();
         let deadline = Instant::now() + self.config.request_timeout;
-        state.outgoing.push_back(frame(id));
-        state.pending.insert(id, Pending { route, deadline, op });
+        let frame = frame(id);
+        state.outgoing.push_back(frame.clone());
+        let epoch = state.epoch;
+        state.pending.insert(id, Pending { route, deadline, op, frame: Some(frame), epoch });
         let wake = state.outgoing.len() == 1;
         drop(state);
         if wake {
@@ -520,32 +587,46 @@ impl Inner {
 
     /// Completes a pending request with the server's answer.
     fn complete(&self, id: u64, result: Result<Box<RawValue>>) {
-        let pending = {
+        let (pending, restored) = {
             let mut state = self.state.lock();
             let Some(pending) = state.pending.remove(&id) else {
                 return;
             };
-            if result.is_ok() {
-                match &pending.op {
-                    Op::Subscribe(channel, options) => {
-                        state.subscriptions.insert(channel.clone(), *options);
+            let mut restored = None;
+            match (&pending.op, &result) {
+                (Op::Request { track: Some(frame), .. }, Ok(answer)) => {
+                    state.memory.record(frame, answer);
+                    match &**frame {
+                        ClientFrame::Unsubscribe(f) => state.views.forget(ChannelType::Message, &f.channel),
+                        ClientFrame::Leave(f) => state.views.forget(ChannelType::Stream, &f.channel),
+                        _ => {}
                     }
-                    Op::Unsubscribe(channel) => {
-                        state.subscriptions.remove(channel);
-                    }
-                    _ => {}
                 }
-            } else if let Op::Restore(channel) = &pending.op {
-                state.subscriptions.remove(channel);
+                (Op::Restore { channel, track }, result) => {
+                    match result {
+                        Ok(answer) => state.memory.record(track, answer),
+                        Err(e) => {
+                            tracing::warn!(channel = %channel, "could not restore after reconnecting: {e}");
+                            state.memory.forget(track);
+                        }
+                    }
+                    restored = state.restore_step_done(channel, result.is_ok());
+                }
+                _ => {}
             }
-            pending
+            (pending, restored)
         };
-        if matches!(pending.op, Op::Logout) {
-            self.answer(pending.route, result.map(|_| timestamp_response()));
-            self.finish_logout();
-            return;
+        if let Some(restored) = restored {
+            self.restored(restored);
         }
-        self.answer(pending.route, result);
+        match pending.op {
+            Op::Logout => {
+                self.answer(pending.route, result.map(|_| timestamp_response()));
+                self.finish_logout();
+            }
+            Op::Restore { .. } => {}
+            _ => self.answer(pending.route, result),
+        }
     }
 
     /// Rejects every request whose deadline passed.
@@ -568,6 +649,16 @@ impl Inner {
                     logout = true;
                     self.answer(pending.route, Ok(timestamp_response()));
                 }
+                Op::Restore { channel, track } => {
+                    let restored = {
+                        let mut state = self.state.lock();
+                        state.memory.forget(&track);
+                        state.restore_step_done(&channel, false)
+                    };
+                    if let Some(restored) = restored {
+                        self.restored(restored);
+                    }
+                }
                 ref op => {
                     let error =
                         Error::new(op.timeout_code(), format!("no answer to {} within the request timeout", op.name()));
@@ -580,17 +671,23 @@ impl Inner {
         }
     }
 
-    /// Rejects every pending request (the session is gone).
-    fn fail_all(&self, error: &Error) {
-        let pending: Vec<Pending> = {
+    /// Rejects the pending requests `which` selects.
+    fn fail_where(&self, error: &Error, which: impl Fn(&Pending) -> bool) {
+        let failed: Vec<Pending> = {
             let mut state = self.state.lock();
-            state.outgoing.clear();
-            state.pending.drain().map(|(_, p)| p).collect()
+            let ids: Vec<u64> = state.pending.iter().filter(|(_, p)| which(p)).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect()
         };
-        for p in pending {
+        for p in failed {
             let error = Error::new(error.code, format!("{}: {}", p.op.name(), error.reason));
             self.answer(p.route, Err(error));
         }
+    }
+
+    /// Rejects every pending request (the session is gone).
+    fn fail_all(&self, error: &Error) {
+        self.state.lock().outgoing.clear();
+        self.fail_where(error, |_| true);
     }
 
     /// Ends the session locally after a logout: stop the supervisor, go IDLE.
@@ -602,7 +699,11 @@ impl Inner {
             }
             state.phase = Phase::Idle;
             state.generation += 1;
-            state.subscriptions.clear();
+            state.memory.clear();
+            state.views.clear();
+            state.session = None;
+            state.restoring = None;
+            state.connected = false;
             state.outgoing.clear();
             let logouts: Vec<Pending> = {
                 let ids: Vec<u64> =
@@ -641,6 +742,19 @@ impl Inner {
             event.previous_state = std::mem::replace(&mut state.link, event.current_state);
         }
         self.sink.emit(ClientEvent::LinkState(event));
+    }
+
+    /// A restore finished: report CONNECTED with the channels that could not be rebuilt.
+    fn restored(&self, restored: Restoring) {
+        let mut event = LinkStateEvent::new(
+            LinkState::Connected,
+            LinkState::Connected,
+            LinkOperation::Reconnected,
+            LinkReason::ReconnectSuccess,
+        );
+        event.affected_channels = self.state.lock().memory.channels();
+        event.unrestored_channels = restored.unrestored;
+        self.set_link_with(event);
     }
 
     pub(crate) fn received_payload(bytes: &Bytes, payload: &[u8]) -> Bytes {

@@ -2,6 +2,8 @@
 //! clients with a channel sink, and a raw WebSocket peer for protocol-level tests.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub const WAIT: Duration = Duration::from_secs(5);
+pub const WAIT: Duration = Duration::from_secs(12);
 
 pub async fn server() -> Server {
     server_with(|_| {}).await
@@ -31,6 +33,8 @@ pub async fn server_with(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
 pub struct TestClient {
     pub client: Client,
     pub events: UnboundedReceiver<ClientEvent>,
+    /// Events set aside while looking for another kind (e.g. by `next_link_state`).
+    backlog: std::collections::VecDeque<ClientEvent>,
 }
 
 pub fn config(server: &Server, app: &str, user: &str) -> ClientConfig {
@@ -45,7 +49,7 @@ pub async fn login_with(config: ClientConfig) -> TestClient {
     let (sink, events) = ChannelSink::new();
     let client = Client::new(config, Arc::new(sink)).expect("valid config");
     client.call(|c, r| c.login(r, None)).await.expect("login succeeds");
-    TestClient { client, events }
+    TestClient { client, events, backlog: Default::default() }
 }
 
 /// A message event flattened for assertions.
@@ -56,10 +60,17 @@ pub struct Received {
 }
 
 impl TestClient {
+    async fn recv(&mut self) -> ClientEvent {
+        if let Some(event) = self.backlog.pop_front() {
+            return event;
+        }
+        tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open")
+    }
+
     /// The next event that is not a link-state change.
     pub async fn next_event(&mut self) -> ClientEvent {
         loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
+            let event = self.recv().await;
             if !matches!(event, ClientEvent::LinkState(_)) {
                 return event;
             }
@@ -121,18 +132,30 @@ impl TestClient {
         Ok(serde_json::from_str(answer.get()).unwrap())
     }
 
+    /// The next link-state change; other events stay queued for the other helpers.
     pub async fn next_link_state(&mut self) -> LinkStateEvent {
-        loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv()).await.expect("an event in time").expect("open");
-            if let ClientEvent::LinkState(state) = event {
-                return state;
+        let mut skipped = Vec::new();
+        let found = loop {
+            match self.recv().await {
+                ClientEvent::LinkState(state) => break state,
+                other => skipped.push(other),
             }
+        };
+        for event in skipped.into_iter().rev() {
+            self.backlog.push_front(event);
         }
+        found
     }
 
     /// Asserts that no message arrives within `within`.
     pub async fn no_message(&mut self, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
+        let backlog: Vec<_> = self.backlog.drain(..).collect();
+        for event in backlog {
+            if let ClientEvent::Message { header, .. } = event {
+                panic!("unexpected message {}", header.get());
+            }
+        }
         while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
             if let ClientEvent::Message { header, .. } = event {
                 panic!("unexpected message {}", header.get());
@@ -143,7 +166,17 @@ impl TestClient {
     /// Asserts that no event of `kind` (or realtime datagram, for "rt") arrives within `within`.
     pub async fn none_of(&mut self, kind: &str, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+        let backlog: Vec<_> = self.backlog.drain(..).map(Some).collect();
+        let mut events = backlog.into_iter();
+        loop {
+            let event = match events.next() {
+                Some(event) => event,
+                None => match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => break,
+                },
+            };
+            let Some(event) = event else { break };
             match event {
                 ClientEvent::Event { kind: k, body } if k == kind => panic!("unexpected {kind} event {}", body.get()),
                 ClientEvent::Realtime { scope, .. } if kind == "rt" => panic!("unexpected realtime data in {scope}"),
@@ -164,12 +197,13 @@ pub async fn raw(server: &Server) -> RawWs {
 }
 
 pub fn hello(app: &str, user: &str) -> Message {
-    hello_with(app, user, 5)
+    hello_with(app, user, 5, 5)
 }
 
-pub fn hello_with(app: &str, user: &str, heartbeat: u32) -> Message {
+/// A hello with a heartbeat and a presence timeout in seconds (the server accepts 1 and up).
+pub fn hello_with(app: &str, user: &str, heartbeat: u32, presence_timeout: u32) -> Message {
     Message::Text(
-        serde_json::json!({"op":"hello","v":1,"appId":app,"userId":user,"heartbeat":heartbeat,"presenceTimeout":5})
+        serde_json::json!({"op":"hello","v":1,"appId":app,"userId":user,"heartbeat":heartbeat,"presenceTimeout":presence_timeout})
             .to_string()
             .into(),
     )
