@@ -78,6 +78,8 @@ export interface ServerLimits {
   maxPublishersPerTopicSubscription?: number
   /** Largest realtime-channel datagram in bytes (default 128000). */
   maxRealtimeBytes?: number
+  /** Presence states one user may hold per channel (default 32). */
+  maxStatesPerUser?: number
 }
 
 export interface ServerConnectionOptions {
@@ -89,6 +91,15 @@ export interface ServerConnectionOptions {
   maxFrameBytes?: number
   /** Milliseconds from TCP accept to a complete hello (default 5000). */
   handshakeTimeoutMs?: number
+  /** Bytes of sent frames kept per session so a reconnecting client resumes losslessly (default 1 MiB). */
+  resumeBufferBytes?: number
+}
+
+export interface ServerPresenceOptions {
+  /** Above this many visible users a channel switches to INTERVAL events (default 50). */
+  intervalThreshold?: number
+  /** Seconds between INTERVAL events (default 5). */
+  intervalSeconds?: number
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'none'
@@ -100,6 +111,7 @@ export interface ServerOptions {
   port?: number
   limits?: ServerLimits
   connection?: ServerConnectionOptions
+  presence?: ServerPresenceOptions
   logLevel?: LogLevel
 }
 
@@ -161,6 +173,8 @@ export interface RTMConfig {
   requestTimeoutMs?: number
   /** Milliseconds `login` keeps trying to reach a server before LOGIN_TIMEOUT (default 10000). */
   loginTimeoutMs?: number
+  /** Milliseconds without an answer after a heartbeat before the link counts as dead (default 5000). */
+  pongTimeoutMs?: number
   /** Accepted for compatibility; no effect. */
   logUpload?: boolean
   /** Accepted for compatibility; no effect. */
@@ -266,6 +280,56 @@ export declare class RealtimeChannel {
   leave(): void
 }
 
+export type StateDetail = Record<string, string>
+export interface OccupancyDetail {
+  userId: string
+  states: StateDetail
+  statesCount: number
+}
+export interface WhoNowOptions {
+  /** Include the users (default true); false gives only `totalOccupancy`. */
+  includedUserId?: boolean
+  /** Include each user's states (default false). */
+  includedState?: boolean
+  /** The `nextPage` of the previous page. */
+  page?: string
+}
+export interface WhoNowResponse extends BaseResponse {
+  totalOccupancy: number
+  occupants: OccupancyDetail[]
+  /** '' on the last page. */
+  nextPage: string
+}
+export interface ChannelDetail {
+  channelName: string
+  channelType: 'MESSAGE' | 'STREAM'
+}
+export interface WhereNowResponse extends BaseResponse {
+  channels: ChannelDetail[]
+  totalChannel: number
+}
+export interface SetStateResponse extends BaseResponse {}
+export interface RemoveStateResponse extends BaseResponse {}
+export interface GetStateResponse extends OccupancyDetail, BaseResponse {}
+export interface RemoveStateOptions {
+  /** Keys to remove; absent or empty removes every state. */
+  states?: string[]
+}
+export type PresenceChannelType = 'MESSAGE' | 'STREAM'
+
+/** Presence queries and temporary states (`rtm.presence`). */
+export declare class RTMPresence {
+  private constructor()
+  whoNow(channelName: string, channelType: PresenceChannelType, options?: WhoNowOptions): Promise<WhoNowResponse>
+  getOnlineUsers(channelName: string, channelType: PresenceChannelType, options?: WhoNowOptions): Promise<WhoNowResponse>
+  whereNow(userId: string): Promise<WhereNowResponse>
+  getUserChannels(userId: string): Promise<WhereNowResponse>
+  /** Merges states (≤ 32 keys of ≤ 64 bytes, values ≤ 8 KiB); before joining, they apply on join. */
+  setState(channelName: string, channelType: PresenceChannelType, state: StateDetail): Promise<SetStateResponse>
+  getState(userId: string, channelName: string, channelType: PresenceChannelType): Promise<GetStateResponse>
+  removeState(channelName: string, channelType: PresenceChannelType, options?: RemoveStateOptions): Promise<RemoveStateResponse>
+}
+
 export interface LoginOptions {
   token?: string
 }
@@ -334,8 +398,12 @@ export declare namespace RTMEvents {
     channelName: string
     /** The user the event is about ('' for SNAPSHOT and INTERVAL). */
     publisher: string
-    /** REMOTE_STATE_CHANGED: the user's states now. */
+    /** REMOTE_STATE_CHANGED: the user's states now; REMOTE_JOIN: the states it joined with. */
     stateChanged: Record<string, string>
+    /**
+     * INTERVAL: what changed during the interval. On a SNAPSHOT after a reconnect that could
+     * not resume the session: who joined and left while the client was away.
+     */
     interval: IntervalDetail | null
     snapshot: UserState[] | null
   }
@@ -388,6 +456,8 @@ export declare class RTM {
   constructor(appId: string, userId: string, rtmConfig?: RTMConfig)
   readonly appId: string
   readonly userId: string
+  /** Presence queries and temporary states. */
+  readonly presence: RTMPresence
   /** Exceptions thrown by listeners so far (each was reported with process.emitWarning). */
   static readonly listenerErrorCount: number
   addEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E]): void

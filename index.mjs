@@ -2,7 +2,7 @@
 import piazza from './index.js'
 
 export const {
-  Server, RTM, RTMClient, RTMError, RTMStreamChannel, RealtimeChannel, ErrorCode, ChannelType, MessageType, LinkState,
+  Server, RTM, RTMClient, RTMError, RTMStreamChannel, RTMPresence, RealtimeChannel, ErrorCode, ChannelType, MessageType, LinkState,
   PresenceEventType, TopicEventType, errorTable, version,
 } = piazza
 export default piazza
