@@ -33,6 +33,8 @@ export declare class NativeClient {
    * error JSON, or null when it is acceptable.
    */
   checkName(kind: string, name: string): string | null
+  /** Sends a frame that expects no answer (`customCmd`): `frame_json` as for `call`. */
+  send(frameJson: string, message?: string | Uint8Array | undefined | null): string | null
   /** Sends a realtime datagram (no answer; best effort). */
   realtimeSend(scope: string, data: Uint8Array): string | null
   /** The current link state (`IDLE`, `CONNECTING`, …). */
@@ -44,6 +46,13 @@ export declare class NativeServer {
   get port(): number
   /** The stats as JSON. */
   stats(): string
+  /**
+   * TRTC RemoveUser: `room` is a number (roomId) or a string (strRoomId). Returns the result
+   * JSON, or throws `{"status","code","message"}` JSON.
+   */
+  removeUsers(app: string, room: number | string, userIds: Array<string>): string
+  /** TRTC DismissRoom. */
+  dismissRoom(app: string, room: number | string): string
   /** Graceful close; idempotent. */
   close(): Promise<void>
 }

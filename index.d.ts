@@ -9,11 +9,14 @@
 /** The numeric RTM error codes by name (`ErrorCode.RTM_ERROR_NOT_LOGIN === -10002`). */
 export declare const ErrorCode: Readonly<Record<ErrorCodeName, number>>
 export type ErrorCodeName = `RTM_ERROR_${string}`
+/** The TRTC codes of onEnterRoom(result < 0) / onError (`TRTCErrorCode.ERR_ROOM_ID_INVALID === -3318`). */
+export declare const TRTCErrorCode: Readonly<Record<TRTCErrorCodeName, number>>
+export type TRTCErrorCodeName = `ERR_${string}`
 
 /** One row of the error table. */
 export interface ErrorTableRow {
   code: number
-  name: ErrorCodeName
+  name: ErrorCodeName | TRTCErrorCodeName
   description: string
 }
 /** Every RTM error code with a one-line description. */
@@ -95,6 +98,15 @@ export interface ServerConnectionOptions {
   resumeBufferBytes?: number
 }
 
+export interface ServerRoomsOptions {
+  /** Seconds a dropped member stays before onRemoteUserLeaveRoom(userId, 1), for TRTCClouds without presenceTimeout (default 10). */
+  dropTimeoutSeconds?: number
+  /** Seconds a removed user cannot re-enter the room (default 60). */
+  kickBanSeconds?: number
+  /** Members of one room (default 1000). */
+  maxMembers?: number
+}
+
 export interface ServerPresenceOptions {
   /** Above this many visible users a channel switches to INTERVAL events (default 50). */
   intervalThreshold?: number
@@ -112,6 +124,9 @@ export interface ServerOptions {
   limits?: ServerLimits
   connection?: ServerConnectionOptions
   presence?: ServerPresenceOptions
+  rooms?: ServerRoomsOptions
+  /** Bearer token of the admin HTTP API (at least 16 characters); without it the admin routes are off. */
+  adminToken?: string
   logLevel?: LogLevel
 }
 
@@ -130,6 +145,26 @@ export interface ServerStats {
   realtimeDropped: number
 }
 
+/** A TRTC room id: a number (roomId, 1..4294967294) or a string (strRoomId); separate namespaces. */
+export type RoomId = number | string
+
+export interface RemoveUserResult {
+  removed: string[]
+  notInRoom: string[]
+}
+export interface DismissRoomResult {
+  /** Members that were in the room. */
+  members: number
+}
+
+/** A refused admin call: `code` is a TRTC server-API style code such as 'FailedOperation.RoomNotExist'. */
+export declare class PiazzaAdminError extends Error {
+  readonly name: 'PiazzaAdminError'
+  code: string
+  /** The HTTP status the same refusal has on the admin HTTP API. */
+  status: number
+}
+
 /** An embedded Piazza server node. */
 export declare class Server {
   private constructor(handle: never)
@@ -139,6 +174,13 @@ export declare class Server {
   readonly url: string
   readonly port: number
   stats(): Promise<ServerStats>
+  /**
+   * TRTC RemoveUser: up to 10 users leave the room with onExitRoom(1); the others get
+   * onRemoteUserLeaveRoom(userId, 2); they cannot re-enter for rooms.kickBanSeconds.
+   */
+  removeUser(appId: string | number, roomId: RoomId, userIds: string[]): Promise<RemoveUserResult>
+  /** TRTC DismissRoom: every member gets onExitRoom(2); the room is gone. */
+  dismissRoom(appId: string | number, roomId: RoomId): Promise<DismissRoomResult>
   /** Graceful close: clients are told, queues drain. Idempotent. */
   close(): Promise<void>
 }
@@ -475,3 +517,91 @@ export declare class RTM {
 /** Alias of RTM. */
 export declare const RTMClient: typeof RTM
 export type RTMClient = RTM
+
+// ---------------------------------------------------------------------------------------------
+// TRTC rooms (trtc-electron-sdk TRTCCloud shape)
+
+export declare const TRTCAppScene: Readonly<{
+  TRTCAppSceneVideoCall: 0
+  TRTCAppSceneLIVE: 1
+  TRTCAppSceneAudioCall: 2
+  TRTCAppSceneVoiceChatRoom: 3
+}>
+export type TRTCAppScene = 0 | 1 | 2 | 3
+export declare const TRTCRoleType: Readonly<{ TRTCRoleAnchor: 20; TRTCRoleAudience: 21 }>
+export type TRTCRoleType = 20 | 21
+
+export interface TRTCParams {
+  /** The app: its id as a positive integer. */
+  sdkAppId: number
+  userId: string
+  /** A token for the room (see generateToken); '' without auth. */
+  userSig?: string
+  /** Numeric room id (1..4294967294); give this or strRoomId. */
+  roomId?: number
+  /** String room id; give this or roomId. */
+  strRoomId?: string
+  /** LIVE and VoiceChatRoom only (default anchor). */
+  role?: TRTCRoleType
+}
+
+export interface TRTCSwitchRoomParams {
+  roomId?: number
+  strRoomId?: string
+  userSig?: string
+}
+
+export interface TRTCCloudOptions {
+  /** Server URL ('ws://host:port'); default PIAZZA_URL. */
+  endpoint?: string
+  /** Seconds a dropped connection may take to come back before the others hear reason 1, 5–300 (default: the server's rooms.dropTimeoutSeconds). */
+  presenceTimeout?: number
+  heartbeatInterval?: number
+  pongTimeoutMs?: number
+  logLevel?: LogLevel
+  privateConfig?: PrivateConfig
+}
+
+/** onExitRoom reasons: 0 exitRoom() called, 1 removed (kicked, or the same user entered elsewhere), 2 room dismissed. */
+export type TRTCExitReason = 0 | 1 | 2
+/** onRemoteUserLeaveRoom reasons: 0 left, 1 timed out, 2 removed, 3 anchor became audience. */
+export type TRTCRemoteLeaveReason = 0 | 1 | 2 | 3
+
+export interface TRTCCallbacks {
+  /** result > 0: milliseconds the entry took; < 0: a TRTC error code (also sent to onError). */
+  onEnterRoom: (result: number) => void
+  onExitRoom: (reason: TRTCExitReason) => void
+  onRemoteUserEnterRoom: (userId: string) => void
+  onRemoteUserLeaveRoom: (userId: string, reason: TRTCRemoteLeaveReason) => void
+  onError: (errCode: number, errMsg: string) => void
+  onSwitchRole: (errCode: number, errMsg: string) => void
+  onSwitchRoom: (errCode: number, errMsg: string) => void
+  onConnectionLost: () => void
+  onTryToReconnect: () => void
+  onConnectionRecovery: () => void
+  /** `data` arrives in the type it was sent in (string or Uint8Array). */
+  onRecvCustomCmdMsg: (userId: string, cmdId: number, seq: number, data: string | Uint8Array) => void
+  onMissCustomCmdMsg: (userId: string, cmdId: number, errCode: number, missed: number) => void
+}
+export type TRTCEventName = keyof TRTCCallbacks
+
+/** TRTC rooms over Piazza. Every event is emitted asynchronously. */
+export declare class TRTCCloud {
+  /** Throws RTMError on a bad presenceTimeout or endpoint. */
+  constructor(options?: TRTCCloudOptions)
+  on<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
+  off<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
+  once<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
+  removeListener<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
+  removeAllListeners(event?: TRTCEventName): this
+  /** Enters a room (exiting the current one first); the result comes as onEnterRoom. */
+  enterRoom(params: TRTCParams, scene: TRTCAppScene): void
+  /** Leaves: the others get onRemoteUserLeaveRoom(userId, 0), then you get onExitRoom(0). */
+  exitRoom(): void
+  switchRole(role: TRTCRoleType): void
+  switchRoom(params: TRTCSwitchRoomParams): void
+  /** cmdId 1–10, ≤ 1 KB, ≤ 30/s and 8 KB/s, reliable === ordered; false when refused. */
+  sendCustomCmdMsg(cmdId: number, data: string | Uint8Array, reliable: boolean, ordered: boolean): boolean
+  /** Exits the room if in one (announced), then releases the connection. */
+  destroy(): void
+}

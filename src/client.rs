@@ -112,11 +112,21 @@ impl NativeClient {
     /// is assigned here); `message` is the payload of `publishTopic`.
     #[napi]
     pub fn call(&self, tag: u32, frame_json: String, message: Option<Either<String, Uint8Array>>) -> Option<String> {
-        let mut value: serde_json::Value = match serde_json::from_str(&frame_json) {
+        self.submit(Route::Tag(tag as u64), &frame_json, true, message)
+    }
+
+    fn submit(
+        &self,
+        route: Route,
+        frame_json: &str,
+        with_id: bool,
+        message: Option<Either<String, Uint8Array>>,
+    ) -> Option<String> {
+        let mut value: serde_json::Value = match serde_json::from_str(frame_json) {
             Ok(v) => v,
             Err(e) => return Some(error::encode(&piazza_engine::Error::invalid(format!("bad request: {e}")))),
         };
-        if let Some(map) = value.as_object_mut() {
+        if let (true, Some(map)) = (with_id, value.as_object_mut()) {
             map.entry("id").or_insert(0.into());
         }
         let frame = match serde_json::from_value::<ClientFrame>(value) {
@@ -127,7 +137,7 @@ impl NativeClient {
             Either::A(text) => Payload::Text(text),
             Either::B(bytes) => Payload::Binary(bytes::Bytes::copy_from_slice(&bytes)),
         });
-        queued(self.client.request(Route::Tag(tag as u64), frame, payload))
+        queued(self.client.request(route, frame, payload))
     }
 
     /// Checks a name by the rules of its kind (`channel`, `topic`, `user`, `scope`); returns the
@@ -141,6 +151,12 @@ impl NativeClient {
             _ => names::scope(&name),
         };
         queued(result)
+    }
+
+    /// Sends a frame that expects no answer (`customCmd`): `frame_json` as for `call`.
+    #[napi]
+    pub fn send(&self, frame_json: String, message: Option<Either<String, Uint8Array>>) -> Option<String> {
+        self.submit(Route::Ignore, &frame_json, false, message)
     }
 
     /// Sends a realtime datagram (no answer; best effort).

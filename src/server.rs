@@ -3,9 +3,24 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use piazza_engine::config::ServerConfig;
+use piazza_engine::hub::room::AdminError;
+use piazza_engine::protocol::RoomId;
 use piazza_engine::server::Server;
 
 use crate::error;
+
+fn room_id(room: Either<u32, String>) -> RoomId {
+    match room {
+        Either::A(n) => RoomId::Num(n as u64),
+        Either::B(s) => RoomId::Str(s),
+    }
+}
+
+fn admin_error(e: &AdminError) -> napi::Error {
+    napi::Error::from_reason(
+        serde_json::json!({ "status": e.status, "admin": e.code, "reason": e.message }).to_string(),
+    )
+}
 
 #[napi]
 pub struct NativeServer {
@@ -36,6 +51,27 @@ impl NativeServer {
     #[napi]
     pub fn stats(&self) -> String {
         serde_json::to_string(&self.server.stats()).expect("stats serialize")
+    }
+
+    /// TRTC RemoveUser: `room` is a number (roomId) or a string (strRoomId). Returns the result
+    /// JSON, or throws `{"status","code","message"}` JSON.
+    #[napi]
+    pub fn remove_users(&self, app: String, room: Either<u32, String>, user_ids: Vec<String>) -> Result<String> {
+        let room = room_id(room);
+        self.server
+            .remove_users(&app, &room, &user_ids)
+            .map(|r| serde_json::to_string(&r).expect("serializes"))
+            .map_err(|e| admin_error(&e))
+    }
+
+    /// TRTC DismissRoom.
+    #[napi]
+    pub fn dismiss_room(&self, app: String, room: Either<u32, String>) -> Result<String> {
+        let room = room_id(room);
+        self.server
+            .dismiss_room(&app, &room)
+            .map(|r| serde_json::to_string(&r).expect("serializes"))
+            .map_err(|e| admin_error(&e))
     }
 
     /// Graceful close; idempotent.

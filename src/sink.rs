@@ -11,6 +11,7 @@
 //! - `["message", {event…, "message": "text"}]` or `["message", {event…, "message": null}, off, len]`
 //! - `["linkState", {event}]`, `[kind, {event}]` for pass-through server events
 //! - `["rt", "scope", off, len]`: a realtime datagram
+//! - `[kind, {header}, "text"]` or `[kind, {header}, off, len]`: an event with a payload (`cmd`)
 //!
 //! Bound: while more than `HIGH_WATER` events (or bytes of payload) wait for JS, the client
 //! stops reading from its socket ([`EventSink::congestion`]); TCP back-pressure then reaches
@@ -126,6 +127,24 @@ impl EventSink for JsSink {
                 b.json.push(',');
                 b.json.push_str(body.get());
                 b.json.push(']');
+            }
+            ClientEvent::Data { kind, header, payload } => {
+                b.json.push('[');
+                push_json_str(&mut b.json, &kind);
+                b.json.push(',');
+                b.json.push_str(header.get());
+                match payload {
+                    Payload::Text(text) => {
+                        b.json.push(',');
+                        push_json_str(&mut b.json, &text);
+                        b.json.push(']');
+                    }
+                    Payload::Binary(bytes) => {
+                        let offset = b.bin.len();
+                        b.bin.extend_from_slice(&bytes);
+                        b.json.push_str(&format!(",{offset},{}]", bytes.len()));
+                    }
+                }
             }
             ClientEvent::Realtime { scope, data } => {
                 let offset = b.bin.len();

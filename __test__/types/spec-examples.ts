@@ -92,3 +92,38 @@ async function streams (rtm: RTM): Promise<void> {
   void [topic, failed, list]
 }
 void streams
+
+// SPEC §3 admin API and §5 rooms.
+import { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCErrorCode, PiazzaAdminError } from '../..'
+
+async function rooms (server: Server): Promise<void> {
+  const trtc = new TRTCCloud({ endpoint: server.url, presenceTimeout: 10 })
+  trtc.on('onEnterRoom', (result) => { const ms: number = result; void ms })
+  trtc.on('onExitRoom', (reason) => { const r: 0 | 1 | 2 = reason; void r })
+  trtc.on('onRemoteUserEnterRoom', (userId) => { void userId.length })
+  trtc.on('onRemoteUserLeaveRoom', (userId, reason) => { const r: 0 | 1 | 2 | 3 = reason; void [userId, r] })
+  trtc.on('onError', (code, msg) => { void [code === TRTCErrorCode.ERR_ROOM_ID_INVALID, msg] })
+  trtc.on('onRecvCustomCmdMsg', (userId, cmdId, seq, data) => { void [userId, cmdId, seq, data] })
+  trtc.once('onConnectionLost', () => {})
+  trtc.enterRoom({ sdkAppId: 1400000001, userId: 'alice', userSig: '', roomId: 123, role: TRTCRoleType.TRTCRoleAnchor }, TRTCAppScene.TRTCAppSceneVideoCall)
+  trtc.enterRoom({ sdkAppId: 1400000001, userId: 'alice', strRoomId: 'lobby' }, TRTCAppScene.TRTCAppSceneLIVE)
+  trtc.switchRole(TRTCRoleType.TRTCRoleAudience)
+  trtc.switchRoom({ roomId: 124 })
+  const sent: boolean = trtc.sendCustomCmdMsg(1, 'hi', true, true)
+  trtc.exitRoom()
+  trtc.destroy()
+  const removed = await server.removeUser('1400000001', 123, ['bob'])
+  const names: string[] = removed.removed.concat(removed.notInRoom)
+  const dismissed = await server.dismissRoom('1400000001', 'lobby')
+  void [sent, names, dismissed.members]
+  try {
+    await server.dismissRoom('app', 1)
+  } catch (e) {
+    if (e instanceof PiazzaAdminError) void [e.code, e.status]
+  }
+  // @ts-expect-error: unknown event
+  trtc.on('onNothing', () => {})
+  // @ts-expect-error: scenes are the TRTCAppScene values
+  trtc.enterRoom({ sdkAppId: 1, userId: 'u', roomId: 1 }, 7)
+}
+void rooms

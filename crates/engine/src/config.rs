@@ -5,6 +5,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// A secret (token, certificate): serialized as itself, but never printed by `Debug`, so it
+/// cannot leak into logs.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in constant time (no early exit on the first differing byte).
+    pub fn matches(&self, candidate: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
+        let mut diff = a.len() ^ b.len();
+        for i in 0..a.len().max(b.len()) {
+            diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
+        }
+        diff == 0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// Everything a server node needs to start.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -19,6 +52,11 @@ pub struct ServerConfig {
     pub connection: ConnectionConfig,
     /// Presence behaviour of crowded channels.
     pub presence: PresenceConfig,
+    /// TRTC rooms.
+    pub rooms: RoomsConfig,
+    /// Bearer token of the admin HTTP API (`/v1/...`, and `/metrics`); without it the admin
+    /// routes are off.
+    pub admin_token: Option<Secret>,
     /// `debug | info | warn | error | none`; `RUST_LOG` overrides.
     pub log_level: Option<String>,
 }
@@ -31,6 +69,8 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             connection: ConnectionConfig::default(),
             presence: PresenceConfig::default(),
+            rooms: RoomsConfig::default(),
+            admin_token: None,
             log_level: None,
         }
     }
@@ -126,6 +166,25 @@ impl Default for PresenceConfig {
     }
 }
 
+/// TRTC rooms (SPEC §5).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// Seconds a room member whose connection dropped stays in the room before the others hear
+    /// `onRemoteUserLeaveRoom(userId, 1)`, when its TRTCCloud did not set `presenceTimeout`.
+    pub drop_timeout_seconds: u32,
+    /// Seconds a user removed by `removeUser` cannot enter that room again.
+    pub kick_ban_seconds: u32,
+    /// Members of one room.
+    pub max_members: usize,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig { drop_timeout_seconds: 10, kick_ban_seconds: 60, max_members: 1000 }
+    }
+}
+
 impl ServerConfig {
     /// Parses the JSON form used by the addon (`Server.start(options)`).
     pub fn from_json(json: &str) -> Result<Self> {
@@ -167,8 +226,14 @@ impl ServerConfig {
         if c.max_connections == 0 || c.handshake_timeout_ms == 0 {
             return Err(Error::invalid("connection.maxConnections and handshakeTimeoutMs must be positive"));
         }
+        if !(1..=300).contains(&self.rooms.drop_timeout_seconds) || self.rooms.max_members == 0 {
+            return Err(Error::invalid("rooms.dropTimeoutSeconds must be 1..=300 and rooms.maxMembers at least 1"));
+        }
         if !(0.1..=3600.0).contains(&self.presence.interval_seconds) {
             return Err(Error::invalid("presence.intervalSeconds must be within 0.1..=3600"));
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(Error::invalid("adminToken must be at least 16 characters"));
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;

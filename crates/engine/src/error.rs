@@ -83,12 +83,31 @@ impl ErrorCode {
             ErrorCode::ChannelReceiverOffline => "The user of a USER-channel message is not online.",
             ErrorCode::ServiceNotSupported => "The server does not speak this client's protocol version.",
             ErrorCode::InitServiceFailed => "The server could not start (e.g. the port is taken).",
+            ErrorCode::TrtcRoomEnterFail => {
+                "TRTC: entering the room failed (e.g. removed by the host and still banned); the message says why."
+            }
+            ErrorCode::TrtcEnterRoomTimeout => "TRTC: no server answered the room entry in time.",
+            ErrorCode::TrtcEnterRoomParamNull => "TRTC: enterRoom was called without parameters.",
+            ErrorCode::TrtcSdkAppIdInvalid => "TRTC: sdkAppId is not a positive integer.",
+            ErrorCode::TrtcRoomIdInvalid => {
+                "TRTC: roomId is not in 1..4294967294, strRoomId is not a valid id, or both or neither were given."
+            }
+            ErrorCode::TrtcUserIdInvalid => "TRTC: the user id is not valid.",
+            ErrorCode::TrtcUserSigInvalid => {
+                "TRTC: the userSig is missing, forged, expired, for another app or user, or lacks the room privilege."
+            }
+            ErrorCode::TrtcQuitRoomTimeout => "TRTC: no answer to exitRoom in time (the room is left locally anyway).",
+            ErrorCode::TrtcUserEnteredElsewhere => {
+                "TRTC (Piazza): the same user id entered this room from another instance, which replaced this one."
+            }
+            ErrorCode::TrtcNotInRoom => "TRTC (Piazza): the call needs the instance to be in a room.",
+            ErrorCode::TrtcRoomFull => "TRTC: the room has rooms.maxMembers members already.",
             _ => "",
         };
         if !specific.is_empty() {
             return specific.to_string();
         }
-        let name = self.name().trim_start_matches("RTM_ERROR_");
+        let name = self.name().trim_start_matches("RTM_ERROR_").trim_start_matches("ERR_");
         let mut text = name.replace('_', " ").to_lowercase();
         if let Some(first) = text.get_mut(0..1) {
             first.make_ascii_uppercase();
@@ -97,10 +116,23 @@ impl ErrorCode {
     }
 }
 
-/// The RTM error table as Markdown (the body of `docs/ERRORS.md`).
+impl ErrorCode {
+    /// Whether this is a TRTC room code (`ERR_*`, reported through `onEnterRoom` / `onError`).
+    pub fn is_trtc(self) -> bool {
+        self.name().starts_with("ERR_")
+    }
+}
+
+/// The error tables as Markdown (the body of `docs/ERRORS.md`).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| code | name | meaning |\n| ---: | --- | --- |\n");
-    for code in ErrorCode::ALL {
+    let mut out = String::from(
+        "## RTM (rejections of RTM calls, `ErrorCode`)\n\n| code | name | meaning |\n| ---: | --- | --- |\n",
+    );
+    for code in ErrorCode::ALL.iter().filter(|c| !c.is_trtc()) {
+        out.push_str(&format!("| {} | `{}` | {} |\n", code.code(), code.name(), code.describe()));
+    }
+    out.push_str("\n## TRTC (`onEnterRoom(result < 0)`, `onError`, `onSwitchRole`, `onSwitchRoom`; `TRTCErrorCode`)\n\n| code | name | meaning |\n| ---: | --- | --- |\n");
+    for code in ErrorCode::ALL.iter().filter(|c| c.is_trtc()) {
         out.push_str(&format!("| {} | `{}` | {} |\n", code.code(), code.name(), code.describe()));
     }
     out

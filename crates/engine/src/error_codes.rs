@@ -1,6 +1,8 @@
-// Generated from the RTM 2 error table (agora-rtm-sdk 2.x); edit descriptions in `describe`.
+// Generated from the RTM 2 error table (agora-rtm-sdk 2.x) and the TRTC room-entry codes
+// (trtc-electron-sdk); edit descriptions in `describe`.
 /// The RTM 2 error codes, numerically identical to the `agora-rtm-sdk` 2.x table so that code
-/// written against that SDK keeps working (`errorCode` values and `RTM_ERROR_*` names).
+/// written against that SDK keeps working (`errorCode` values and `RTM_ERROR_*` names), plus the
+/// TRTC codes rooms report through `onEnterRoom` / `onError` (`ERR_*` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum ErrorCode {
@@ -124,6 +126,28 @@ pub enum ErrorCode {
     HistoryOperationNotPermitted = -15004,
     HistoryNotAvailable = -15005,
     HistoryPermissionDenied = -15006,
+    /// TRTC: `ERR_ROOM_ENTER_FAIL`.
+    TrtcRoomEnterFail = -3301,
+    /// TRTC: `ERR_ROOM_REQUEST_ENTER_ROOM_TIMEOUT`.
+    TrtcEnterRoomTimeout = -3308,
+    /// TRTC: `ERR_ENTER_ROOM_PARAM_NULL`.
+    TrtcEnterRoomParamNull = -3316,
+    /// TRTC: `ERR_SDK_APPID_INVALID`.
+    TrtcSdkAppIdInvalid = -3317,
+    /// TRTC: `ERR_ROOM_ID_INVALID`.
+    TrtcRoomIdInvalid = -3318,
+    /// TRTC: `ERR_USER_ID_INVALID`.
+    TrtcUserIdInvalid = -3319,
+    /// TRTC: `ERR_USER_SIG_INVALID`.
+    TrtcUserSigInvalid = -3320,
+    /// TRTC: `ERR_ROOM_REQUEST_QUIT_ROOM_TIMEOUT`.
+    TrtcQuitRoomTimeout = -3325,
+    /// TRTC: `ERR_USER_ENTERED_ELSEWHERE`.
+    TrtcUserEnteredElsewhere = -3340,
+    /// TRTC: `ERR_NOT_IN_ROOM`.
+    TrtcNotInRoom = -3341,
+    /// TRTC: `ERR_SERVER_CENTER_ROOM_FULL`.
+    TrtcRoomFull = -102052,
 }
 
 impl ErrorCode {
@@ -249,6 +273,17 @@ impl ErrorCode {
         Self::HistoryOperationNotPermitted,
         Self::HistoryNotAvailable,
         Self::HistoryPermissionDenied,
+        Self::TrtcRoomEnterFail,
+        Self::TrtcEnterRoomTimeout,
+        Self::TrtcEnterRoomParamNull,
+        Self::TrtcSdkAppIdInvalid,
+        Self::TrtcRoomIdInvalid,
+        Self::TrtcUserIdInvalid,
+        Self::TrtcUserSigInvalid,
+        Self::TrtcQuitRoomTimeout,
+        Self::TrtcUserEnteredElsewhere,
+        Self::TrtcNotInRoom,
+        Self::TrtcRoomFull,
     ];
 
     /// The symbolic name, `RTM_ERROR_*`.
@@ -374,6 +409,17 @@ impl ErrorCode {
             Self::HistoryOperationNotPermitted => "RTM_ERROR_HISTORY_OPERATION_NOT_PERMITTED",
             Self::HistoryNotAvailable => "RTM_ERROR_HISTORY_NOT_AVAILABLE",
             Self::HistoryPermissionDenied => "RTM_ERROR_HISTORY_PERMISSION_DENIED",
+            Self::TrtcRoomEnterFail => "ERR_ROOM_ENTER_FAIL",
+            Self::TrtcEnterRoomTimeout => "ERR_ROOM_REQUEST_ENTER_ROOM_TIMEOUT",
+            Self::TrtcEnterRoomParamNull => "ERR_ENTER_ROOM_PARAM_NULL",
+            Self::TrtcSdkAppIdInvalid => "ERR_SDK_APPID_INVALID",
+            Self::TrtcRoomIdInvalid => "ERR_ROOM_ID_INVALID",
+            Self::TrtcUserIdInvalid => "ERR_USER_ID_INVALID",
+            Self::TrtcUserSigInvalid => "ERR_USER_SIG_INVALID",
+            Self::TrtcQuitRoomTimeout => "ERR_ROOM_REQUEST_QUIT_ROOM_TIMEOUT",
+            Self::TrtcUserEnteredElsewhere => "ERR_USER_ENTERED_ELSEWHERE",
+            Self::TrtcNotInRoom => "ERR_NOT_IN_ROOM",
+            Self::TrtcRoomFull => "ERR_SERVER_CENTER_ROOM_FULL",
         }
     }
 
@@ -505,6 +551,17 @@ impl ErrorCode {
             -15004 => Self::HistoryOperationNotPermitted,
             -15005 => Self::HistoryNotAvailable,
             -15006 => Self::HistoryPermissionDenied,
+            -3301 => Self::TrtcRoomEnterFail,
+            -3308 => Self::TrtcEnterRoomTimeout,
+            -3316 => Self::TrtcEnterRoomParamNull,
+            -3317 => Self::TrtcSdkAppIdInvalid,
+            -3318 => Self::TrtcRoomIdInvalid,
+            -3319 => Self::TrtcUserIdInvalid,
+            -3320 => Self::TrtcUserSigInvalid,
+            -3325 => Self::TrtcQuitRoomTimeout,
+            -3340 => Self::TrtcUserEnteredElsewhere,
+            -3341 => Self::TrtcNotInRoom,
+            -102052 => Self::TrtcRoomFull,
             _ => return None,
         })
     }

@@ -24,6 +24,8 @@ pub enum Route {
     Stream { app: Arc<str>, channel: Arc<str> },
     /// The RTM session of one user.
     User { app: Arc<str>, user: Arc<str> },
+    /// A TRTC room.
+    Room { app: Arc<str>, room: crate::protocol::RoomId },
     /// A realtime-channel scope.
     Realtime { app: Arc<str>, scope: Arc<str> },
 }
@@ -35,8 +37,10 @@ pub enum Audience {
     Messages,
     /// Members that asked for presence events.
     Presence,
-    /// Every member (topic events, realtime data, user-channel messages).
+    /// Every member (topic events, realtime data, user-channel messages, room events).
     Everyone,
+    /// Every member, best effort: dropped (and counted) for congested receivers.
+    BestEffort,
     /// Members subscribed to `publisher` in `topic` (stream-channel topic messages).
     TopicSubscribers { topic: Arc<str>, publisher: Arc<str> },
 }

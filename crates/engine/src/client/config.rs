@@ -63,7 +63,8 @@ impl ClientConfig {
     pub fn validate(&self) -> Result<()> {
         names::app_id(&self.app_id)?;
         names::user_id(&self.user_id)?;
-        if !(5..=300).contains(&self.presence_timeout) {
+        let server_default = self.kind == SessionKind::Trtc && self.presence_timeout == 0;
+        if !server_default && !(5..=300).contains(&self.presence_timeout) {
             return Err(Error::invalid(format!(
                 "presenceTimeout {} is outside [5, 300] seconds",
                 self.presence_timeout
@@ -128,6 +129,13 @@ impl ClientConfig {
             config.pong_timeout = Duration::from_millis(ms.clamp(200, 60_000));
         }
         config.log_level = options.log_level;
+        if let Some(kind) = options.kind {
+            config.kind = kind;
+            if kind == SessionKind::Trtc && options.presence_timeout.is_none() {
+                // TRTC clients leave the drop timeout to the server's rooms.dropTimeoutSeconds.
+                config.presence_timeout = 0;
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -154,6 +162,8 @@ struct RtmOptions {
     request_timeout_ms: Option<u64>,
     login_timeout_ms: Option<u64>,
     pong_timeout_ms: Option<u64>,
+    /// Which API the client serves (`trtc` for TRTCCloud).
+    kind: Option<SessionKind>,
 }
 
 #[derive(Debug, Default, Deserialize)]

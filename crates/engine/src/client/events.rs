@@ -39,6 +39,9 @@ pub enum ClientEvent {
     LinkState(LinkStateEvent),
     /// A realtime-channel datagram.
     Realtime { scope: String, data: Bytes },
+    /// A server event with a payload (`cmd`: a TRTC custom message): the event object and the
+    /// payload in the type it was sent in.
+    Data { kind: String, header: Box<RawValue>, payload: Payload },
 }
 
 /// RTM 2 link states.

@@ -288,6 +288,27 @@ impl Inner {
                 let data = Inner::received_payload(bytes, payload);
                 self.sink.emit(ClientEvent::Realtime { scope: scope.into_owned(), data });
             }
+            "cmd" => {
+                let Some(header) = frame.e else { return };
+                let payload = match frame.mt {
+                    Some(MessageType::Binary) => Payload::Binary(Inner::received_payload(bytes, payload)),
+                    _ => Payload::Text(String::from_utf8_lossy(payload).into_owned()),
+                };
+                self.sink.emit(ClientEvent::Data { kind: "cmd".into(), header: header.to_owned(), payload });
+            }
+            "room" => {
+                let Some(body) = frame.e else { return };
+                #[derive(serde::Deserialize)]
+                struct Peek<'a> {
+                    #[serde(borrow)]
+                    event: std::borrow::Cow<'a, str>,
+                }
+                if serde_json::from_str::<Peek>(body.get()).is_ok_and(|p| p.event == "exit") {
+                    // Removed, dismissed or replaced: nothing to restore after a reconnect.
+                    self.state.lock().memory.left_room();
+                }
+                self.sink.emit(ClientEvent::Event { kind: "room".into(), body: body.to_owned() });
+            }
             "presence" => {
                 let Some(body) = frame.e else { return };
                 let replaced = self.state.lock().views.observe(body);

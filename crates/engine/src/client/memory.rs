@@ -10,7 +10,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::SubscribeOptions;
-use crate::protocol::{ChannelType, ClientFrame, Join, JoinTopic, RealtimeScope, SetState, Subscribe, TopicUsers};
+use crate::protocol::{
+    ChannelType, ClientFrame, EnterRoom, Join, JoinTopic, RealtimeScope, RoomId, SetState, Subscribe, TopicUsers,
+};
 
 type States = BTreeMap<String, String>;
 
@@ -31,6 +33,8 @@ pub(crate) struct Memory {
     streams: BTreeMap<String, StreamMemory>,
     states: BTreeMap<(ChannelType, String), States>,
     scopes: BTreeSet<String>,
+    /// The TRTC room entered (with role and scene).
+    room: Option<EnterRoom>,
 }
 
 /// One request that rebuilds part of the session, and the channel it restores (for
@@ -128,8 +132,25 @@ impl Memory {
             ClientFrame::RealtimeLeave(f) => {
                 self.scopes.remove(&f.scope);
             }
+            ClientFrame::EnterRoom(f) => self.room = Some(f.clone()),
+            ClientFrame::ExitRoom(_) => self.room = None,
+            ClientFrame::SwitchRole(f) => {
+                if let Some(room) = self.room.as_mut() {
+                    room.role = f.role;
+                }
+            }
+            ClientFrame::SwitchRoom(f) => {
+                if let Some(room) = self.room.as_mut() {
+                    room.room = f.room.clone();
+                }
+            }
             _ => {}
         }
+    }
+
+    /// The server took the client out of its room (removed, dismissed, replaced).
+    pub fn left_room(&mut self) {
+        self.room = None;
     }
 
     /// Forgets what a failed restore step would have rebuilt, so later reconnects do not try it
@@ -158,6 +179,7 @@ impl Memory {
             ClientFrame::RealtimeJoin(f) => {
                 self.scopes.remove(&f.scope);
             }
+            ClientFrame::EnterRoom(_) => self.room = None,
             _ => {}
         }
     }
@@ -178,6 +200,10 @@ impl Memory {
                 | ClientFrame::RemoveState(_)
                 | ClientFrame::RealtimeJoin(_)
                 | ClientFrame::RealtimeLeave(_)
+                | ClientFrame::EnterRoom(_)
+                | ClientFrame::ExitRoom(_)
+                | ClientFrame::SwitchRole(_)
+                | ClientFrame::SwitchRoom(_)
         )
     }
 
@@ -231,12 +257,25 @@ impl Memory {
             let frame = ClientFrame::RealtimeJoin(RealtimeScope { id: 0, scope: scope.clone() });
             steps.push(RestoreStep { frame, channel: scope.clone() });
         }
+        if let Some(room) = &self.room {
+            let channel = match &room.room {
+                RoomId::Num(n) => n.to_string(),
+                RoomId::Str(s) => s.clone(),
+            };
+            steps.push(RestoreStep { frame: ClientFrame::EnterRoom(room.clone()), channel });
+        }
         steps
     }
 
     /// Every channel the session is in (for `affectedChannels`).
     pub fn channels(&self) -> Vec<String> {
         let mut all: Vec<String> = self.subscriptions.keys().chain(self.streams.keys()).cloned().collect();
+        if let Some(room) = &self.room {
+            all.push(match &room.room {
+                RoomId::Num(n) => n.to_string(),
+                RoomId::Str(s) => s.clone(),
+            });
+        }
         all.sort();
         all.dedup();
         all

@@ -381,6 +381,15 @@ impl Client {
                     Message::Binary(encode_binary(&ClientFrame::RealtimeSend(f), &bytes)),
                 )
             }
+            ClientFrame::CustomCmd(mut f) => {
+                let payload = payload.unwrap_or(Payload::Text(String::new()));
+                f.message_type = match payload {
+                    Payload::Text(_) => MessageType::String,
+                    Payload::Binary(_) => MessageType::Binary,
+                };
+                let frame = Message::Binary(encode_binary(&ClientFrame::CustomCmd(f), payload.as_bytes()));
+                self.inner.send_unanswered("customCmd", frame)
+            }
             other => self.inner.submit_frame(route, other, payload),
         }
     }
@@ -479,8 +488,29 @@ fn check_request(
             presence_type(f.channel_type)
         }
         ClientFrame::RemoveState(f) => names::channel(&f.channel).and_then(|_| presence_type(f.channel_type)),
+        ClientFrame::EnterRoom(f) => crate::hub::room::check_room_id(&f.room),
+        ClientFrame::SwitchRoom(f) => crate::hub::room::check_room_id(&f.room),
+        ClientFrame::CustomCmd(f) => {
+            if !(1..=10).contains(&f.cmd_id) {
+                return Err(Error::invalid(format!("cmdId {} is outside 1..=10", f.cmd_id)));
+            }
+            if f.reliable != f.ordered {
+                return Err(Error::invalid("reliable and ordered must be both true or both false"));
+            }
+            let len = payload.map(|p| p.as_bytes().len()).unwrap_or(0);
+            if len > crate::hub::room::MAX_CUSTOM_CMD_BYTES {
+                return Err(too_big(len, crate::hub::room::MAX_CUSTOM_CMD_BYTES, "custom message"));
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
+}
+
+/// `{"code","name","reason"}` of an error, as an event body.
+fn error_json(error: &Error) -> Box<RawValue> {
+    let value = serde_json::json!({ "code": error.code.code(), "name": error.code.name(), "reason": error.reason });
+    serde_json::value::to_raw_value(&value).expect("valid JSON")
 }
 
 fn presence_type(channel_type: ChannelType) -> Result<()> {
@@ -587,6 +617,7 @@ impl Inner {
 
     /// Completes a pending request with the server's answer.
     fn complete(&self, id: u64, result: Result<Box<RawValue>>) {
+        let mut room_restore = None;
         let (pending, restored) = {
             let mut state = self.state.lock();
             let Some(pending) = state.pending.remove(&id) else {
@@ -610,12 +641,22 @@ impl Inner {
                             state.memory.forget(track);
                         }
                     }
+                    if let ClientFrame::EnterRoom(_) = &**track {
+                        // The application rebuilds its member list from the new room entry.
+                        room_restore = Some(match result {
+                            Ok(answer) => ClientEvent::Event { kind: "roomRestored".into(), body: answer.clone() },
+                            Err(e) => ClientEvent::Event { kind: "roomRestoreFailed".into(), body: error_json(e) },
+                        });
+                    }
                     restored = state.restore_step_done(channel, result.is_ok());
                 }
                 _ => {}
             }
             (pending, restored)
         };
+        if let Some(event) = room_restore {
+            self.sink.emit(event);
+        }
         if let Some(restored) = restored {
             self.restored(restored);
         }

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod presence;
 mod rate;
 mod realtime;
+pub mod room;
 pub mod roster;
 pub mod session;
 mod stream;
@@ -102,8 +103,17 @@ impl RateTable {
     }
 }
 
-/// Sessions of an app by kind and user id.
-type SessionMap = HashMap<(SessionKind, Arc<str>), Arc<Session>>;
+/// Sessions of an app by kind, user id and — for TRTC, where one user may run several
+/// instances — session id (0 for RTM, which has one session per user).
+type SessionKey = (SessionKind, Arc<str>, u64);
+type SessionMap = HashMap<SessionKey, Arc<Session>>;
+
+fn session_key(kind: SessionKind, user: Arc<str>, id: u64) -> SessionKey {
+    match kind {
+        SessionKind::Rtm => (kind, user, 0),
+        SessionKind::Trtc => (kind, user, id),
+    }
+}
 
 /// One app's world. Apps never see each other's sessions or channels.
 pub struct App {
@@ -112,6 +122,7 @@ pub struct App {
     channels: RwLock<HashMap<Arc<str>, Arc<MessageChannel>>>,
     streams: RwLock<HashMap<Arc<str>, Arc<StreamChannel>>>,
     scopes: Mutex<realtime::Scopes>,
+    rooms: Mutex<room::Rooms>,
     rates: Mutex<RateTable>,
 }
 
@@ -123,13 +134,14 @@ impl App {
             channels: RwLock::new(HashMap::new()),
             streams: RwLock::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(room::Rooms::default()),
             rates: Mutex::new(RateTable::default()),
         }
     }
 
     /// The RTM session of `user`, if online.
     pub fn rtm_session(&self, user: &str) -> Option<Arc<Session>> {
-        self.sessions.lock().get(&(SessionKind::Rtm, Arc::from(user))).cloned()
+        self.sessions.lock().get(&session_key(SessionKind::Rtm, Arc::from(user), 0)).cloned()
     }
 }
 
@@ -280,16 +292,18 @@ impl Hub {
         if !(1..=1800).contains(&hello.heartbeat) {
             return Err(Error::invalid(format!("heartbeat {} is outside 1..=1800 seconds", hello.heartbeat)));
         }
-        if !(1..=300).contains(&hello.presence_timeout) {
+        let server_default = hello.kind == SessionKind::Trtc && hello.presence_timeout == 0;
+        if !server_default && !(1..=300).contains(&hello.presence_timeout) {
             return Err(Error::invalid(format!(
                 "presenceTimeout {} is outside 1..=300 seconds",
                 hello.presence_timeout
             )));
         }
         let app = self.app_or_create(&hello.app_id);
-        let key = (hello.kind, Arc::<str>::from(hello.user_id.as_str()));
+        let user = Arc::<str>::from(hello.user_id.as_str());
         if let Some(resume) = &hello.resume {
-            let existing = app.sessions.lock().get(&key).cloned();
+            let resume_id = resume.session.parse::<u64>().unwrap_or(0);
+            let existing = app.sessions.lock().get(&session_key(hello.kind, user.clone(), resume_id)).cloned();
             match existing {
                 Some(session) if session.id.to_string() == resume.session && session.resume_secret == resume.secret => {
                     match session.outbox.attach(conn, Some(resume.received)) {
@@ -318,15 +332,21 @@ impl Hub {
             }
         }
         let connection = &self.shared.config.connection;
+        // A TRTC client may leave the drop timeout to the server (presenceTimeout 0).
+        let presence_timeout = match (hello.kind, hello.presence_timeout) {
+            (SessionKind::Trtc, 0) => self.shared.config.rooms.drop_timeout_seconds,
+            (_, t) => t,
+        };
         let session = Arc::new(Session::new(
             self.shared.next_session.fetch_add(1, Ordering::Relaxed),
             app.id.clone(),
-            key.1.clone(),
+            user.clone(),
             hello.kind,
-            (hello.heartbeat, hello.presence_timeout),
+            (hello.heartbeat, presence_timeout),
             QueueLimits { unsent: connection.outbound_queue_bytes, retain: connection.resume_buffer_bytes },
         ));
         let ready = session.outbox.attach(conn, None).expect("a new outbox accepts its first connection");
+        let key = session_key(hello.kind, user, session.id);
         let replaced = app.sessions.lock().insert(key, session.clone());
         if let Some(old) = replaced {
             tracing::info!(app = %app.id, user = %old.user, "same user id logged in again; closing the older session");
@@ -371,7 +391,7 @@ impl Hub {
 
     /// Removes a session from everything it joined. Idempotent.
     pub fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
-        let (channels, streams, scopes) = {
+        let (channels, streams, scopes, room) = {
             let mut state = session.state.lock();
             if state.ended {
                 return;
@@ -380,7 +400,7 @@ impl Hub {
             let channels: Vec<Arc<str>> = state.channels.drain().map(|(name, _)| name).collect();
             let streams: Vec<Arc<str>> = state.streams.drain().collect();
             let scopes: Vec<Arc<str>> = state.scopes.drain().collect();
-            (channels, streams, scopes)
+            (channels, streams, scopes, state.room.clone())
         };
         if let Some(app) = self.app(&session.app) {
             let how = match reason {
@@ -396,8 +416,15 @@ impl Hub {
             for scope in scopes {
                 self.leave_scope(&app, &scope, session);
             }
+            if let Some(room) = room {
+                let reason = match reason {
+                    EndReason::Timeout | EndReason::ResumeFailed => room::leave::TIMED_OUT,
+                    _ => room::leave::LEFT,
+                };
+                self.leave_room(&app, &room, session, reason);
+            }
             let mut sessions = app.sessions.lock();
-            let key = (session.kind, session.user.clone());
+            let key = session_key(session.kind, session.user.clone(), session.id);
             if sessions.get(&key).is_some_and(|s| s.id == session.id) {
                 sessions.remove(&key);
             }
@@ -455,6 +482,11 @@ impl Hub {
             ClientFrame::SetState(f) => self.set_state(session, f).map(|r| reply(id, &r)),
             ClientFrame::GetState(f) => self.get_state(session, f).map(|r| reply(id, &r)),
             ClientFrame::RemoveState(f) => self.remove_state(session, f).map(|r| reply(id, &r)),
+            ClientFrame::EnterRoom(f) => self.enter_room(session, f).map(|r| reply(id, &r)),
+            ClientFrame::ExitRoom(f) => self.exit_room(session, f).map(|r| reply(id, &r)),
+            ClientFrame::SwitchRole(f) => self.switch_role(session, f).map(|r| reply(id, &r)),
+            ClientFrame::SwitchRoom(f) => self.switch_room(session, f).map(|r| reply(id, &r)),
+            ClientFrame::CustomCmd(f) => self.custom_cmd(session, f, payload).map(|()| None),
             ClientFrame::Logout(_) => Ok(reply(id, &TimestampResponse { timestamp: now_ms() })),
             ClientFrame::Hello(_) | ClientFrame::Ping(_) => Err(Error::invalid("hello and ping are not requests")),
         };
@@ -476,18 +508,19 @@ impl Hub {
     /// A snapshot of the node's state and counters.
     pub fn stats(&self) -> Stats {
         let c = &self.shared.counters;
-        let (mut users, mut channels, mut streams) = (0, 0, 0);
+        let (mut users, mut channels, mut streams, mut rooms) = (0, 0, 0, 0);
         for app in self.shared.apps.read().values() {
             users += app.sessions.lock().len() as u64;
             channels += app.channels.read().len() as u64;
             streams += app.streams.read().len() as u64;
+            rooms += Self::room_count(app) as u64;
         }
         Stats {
             connections: c.connections.load(Ordering::Relaxed),
             users,
             channels,
             stream_channels: streams,
-            rooms: 0,
+            rooms,
             messages_in: c.messages_in.load(Ordering::Relaxed),
             messages_out: c.messages_out.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
@@ -521,7 +554,8 @@ impl HubRef<'_> {
             Route::Channel { app, .. }
             | Route::Stream { app, .. }
             | Route::User { app, .. }
-            | Route::Realtime { app, .. } => app,
+            | Route::Realtime { app, .. }
+            | Route::Room { app, .. } => app,
         };
         let Some(app) = shared.apps.read().get(app_id).cloned() else { return };
         let mut tally = Tally::default();
@@ -542,6 +576,10 @@ impl HubRef<'_> {
             Route::Realtime { scope, .. } => {
                 let members = app.scopes.lock().get(scope).cloned().unwrap_or_default();
                 realtime::deliver(&members, delivery, &mut tally);
+            }
+            Route::Room { room, .. } => {
+                let Some(room) = Hub::room(&app, room) else { return };
+                room.deliver(delivery, delivery.audience == crate::broker::Audience::BestEffort, &mut tally);
             }
         }
         tally.commit(&shared.counters);

@@ -314,7 +314,7 @@ impl Outbox {
         loop {
             {
                 let mut inner = self.inner.lock();
-                if !inner.attachment.as_ref().is_some_and(|(current, _)| *current == id) {
+                if inner.attachment.as_ref().is_none_or(|(current, _)| *current != id) {
                     return false;
                 }
                 if inner.unsent_bytes > 0 || inner.unsent_index() < inner.frames.len() {

@@ -308,7 +308,7 @@ fn bookmark(user: &str) -> String {
 
 fn read_bookmark(page: &str) -> Result<String> {
     let bad = || Error::new(ErrorCode::PresenceInvalidArgument, "page is not a bookmark returned by whoNow");
-    if page.len() % 2 != 0 {
+    if !page.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes: Result<Vec<u8>> =

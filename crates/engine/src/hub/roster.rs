@@ -28,7 +28,7 @@ impl Member {
         match audience {
             Audience::Messages => self.with_message,
             Audience::Presence => self.with_presence,
-            Audience::Everyone => true,
+            Audience::Everyone | Audience::BestEffort => true,
             // Topic subscriptions live in the stream channel, which filters itself.
             Audience::TopicSubscribers { .. } => false,
         }

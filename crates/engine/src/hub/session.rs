@@ -14,8 +14,9 @@ use parking_lot::Mutex;
 use rand::Rng;
 
 use super::outbox::Outbox;
+use super::room::CmdRate;
 use super::roster::States;
-use crate::protocol::{ChannelType, SessionKind};
+use crate::protocol::{ChannelType, RoomId, SessionKind};
 
 /// Subscription options of one message channel (RTM `subscribe` options).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct SessionState {
     pub streams: HashSet<Arc<str>>,
     /// Realtime scopes joined.
     pub scopes: HashSet<Arc<str>>,
+    /// The TRTC room entered.
+    pub room: Option<RoomId>,
     /// States set for channels not joined yet; applied on join.
     pub pending_states: HashMap<(ChannelType, Arc<str>), States>,
     /// Counts detaches; a presence timeout only ends the session if no resume came since.
@@ -60,6 +63,8 @@ pub struct Session {
     pub state: Mutex<SessionState>,
     /// Highest request id handled; after a resume the client re-sends the requests after it.
     pub last_request: AtomicU64,
+    /// Rate of TRTC custom messages.
+    pub(crate) cmd_rate: Mutex<CmdRate>,
 }
 
 /// Sizes of a session's outbox.
@@ -92,6 +97,7 @@ impl Session {
             outbox: Outbox::new(queue.unsent, queue.retain),
             state: Mutex::new(SessionState::default()),
             last_request: AtomicU64::new(0),
+            cmd_rate: Mutex::new(CmdRate::default()),
         }
     }
 

@@ -75,13 +75,20 @@ pub enum ClientFrame {
     SetState(SetState),
     GetState(GetState),
     RemoveState(RemoveState),
+    EnterRoom(EnterRoom),
+    ExitRoom(ExitRoom),
+    SwitchRole(SwitchRole),
+    SwitchRoom(SwitchRoom),
+    CustomCmd(CustomCmd),
 }
 
 impl ClientFrame {
     /// The request id, for frames that expect an answer.
     pub fn id(&self) -> Option<u64> {
         Some(match self {
-            ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::RealtimeSend(_) => return None,
+            ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::RealtimeSend(_) | ClientFrame::CustomCmd(_) => {
+                return None
+            }
             ClientFrame::Logout(f) => f.id,
             ClientFrame::Subscribe(f) => f.id,
             ClientFrame::Unsubscribe(f) => f.id,
@@ -98,13 +105,18 @@ impl ClientFrame {
             ClientFrame::SetState(f) => f.id,
             ClientFrame::GetState(f) => f.id,
             ClientFrame::RemoveState(f) => f.id,
+            ClientFrame::EnterRoom(f) => f.id,
+            ClientFrame::ExitRoom(f) => f.id,
+            ClientFrame::SwitchRole(f) => f.id,
+            ClientFrame::SwitchRoom(f) => f.id,
         })
     }
 
     /// Sets the request id (clients number their requests when they send them).
     pub fn set_id(&mut self, id: u64) {
         match self {
-            ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::RealtimeSend(_) => {}
+            ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::RealtimeSend(_) | ClientFrame::CustomCmd(_) => {
+            }
             ClientFrame::Logout(f) => f.id = id,
             ClientFrame::Subscribe(f) => f.id = id,
             ClientFrame::Unsubscribe(f) => f.id = id,
@@ -121,6 +133,10 @@ impl ClientFrame {
             ClientFrame::SetState(f) => f.id = id,
             ClientFrame::GetState(f) => f.id = id,
             ClientFrame::RemoveState(f) => f.id = id,
+            ClientFrame::EnterRoom(f) => f.id = id,
+            ClientFrame::ExitRoom(f) => f.id = id,
+            ClientFrame::SwitchRole(f) => f.id = id,
+            ClientFrame::SwitchRoom(f) => f.id = id,
         }
     }
 
@@ -148,12 +164,23 @@ impl ClientFrame {
             ClientFrame::SetState(_) => "setState",
             ClientFrame::GetState(_) => "getState",
             ClientFrame::RemoveState(_) => "removeState",
+            ClientFrame::EnterRoom(_) => "enterRoom",
+            ClientFrame::ExitRoom(_) => "exitRoom",
+            ClientFrame::SwitchRole(_) => "switchRole",
+            ClientFrame::SwitchRoom(_) => "switchRoom",
+            ClientFrame::CustomCmd(_) => "customCmd",
         }
     }
 
     /// Whether this op may carry a binary payload.
     pub fn takes_payload(&self) -> bool {
-        matches!(self, ClientFrame::Publish(_) | ClientFrame::PublishTopic(_) | ClientFrame::RealtimeSend(_))
+        matches!(
+            self,
+            ClientFrame::Publish(_)
+                | ClientFrame::PublishTopic(_)
+                | ClientFrame::RealtimeSend(_)
+                | ClientFrame::CustomCmd(_)
+        )
     }
 }
 
@@ -391,6 +418,99 @@ pub struct RemoveState {
     pub channel_type: ChannelType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<String>>,
+}
+
+/// A TRTC room: numeric `roomId` (1..=4294967294) or string `strRoomId`; the two are separate
+/// namespaces (`5` and `"5"` are different rooms).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RoomId {
+    Num(u64),
+    Str(String),
+}
+
+impl std::fmt::Display for RoomId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoomId::Num(n) => write!(f, "{n}"),
+            RoomId::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// TRTC roles (`TRTCRoleType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    #[default]
+    Anchor,
+    Audience,
+}
+
+/// TRTC scenes (`TRTCAppScene`). In LIVE and VoiceChatRoom only anchors are announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Scene {
+    #[default]
+    VideoCall,
+    Live,
+    AudioCall,
+    VoiceChatRoom,
+}
+
+impl Scene {
+    /// Whether audience members are silent (not announced).
+    pub fn has_audience(self) -> bool {
+        matches!(self, Scene::Live | Scene::VoiceChatRoom)
+    }
+}
+
+/// Enter a room (TRTC `enterRoom`); the session's user id and app are those of its hello.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnterRoom {
+    pub id: u64,
+    pub room: RoomId,
+    #[serde(default)]
+    pub role: Role,
+    #[serde(default)]
+    pub scene: Scene,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExitRoom {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchRole {
+    pub id: u64,
+    pub role: Role,
+}
+
+/// Leave the current room and enter another in one step (TRTC `switchRoom`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchRoom {
+    pub id: u64,
+    pub room: RoomId,
+    /// A room token (userSig) for the new room, when auth is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// A custom message to the others in the room (TRTC `sendCustomCmdMsg`); no answer. `seq`
+/// counts per sender and `cmdId`, so receivers can detect gaps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomCmd {
+    pub cmd_id: u32,
+    pub seq: u64,
+    pub reliable: bool,
+    pub ordered: bool,
+    pub message_type: MessageType,
 }
 
 /// What the server answers a `hello` with.

@@ -64,7 +64,7 @@ where
         Err(HeadError::Closed | HeadError::Timeout) => return,
     };
     let Some(key) = request.websocket_key() else {
-        return http::serve(&mut stream, request, &ctx.hub).await;
+        return http::serve(&mut stream, request, &ctx.hub, peer).await;
     };
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {}\r\n\r\n",

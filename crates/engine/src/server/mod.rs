@@ -100,6 +100,26 @@ impl Server {
         }
     }
 
+    /// TRTC RemoveUser: removes up to 10 users from a room (they get `onExitRoom(1)`, the others
+    /// `onRemoteUserLeaveRoom(userId, 2)`) and bans them from it for `rooms.kickBanSeconds`.
+    pub fn remove_users(
+        &self,
+        app: &str,
+        room: &crate::protocol::RoomId,
+        users: &[String],
+    ) -> std::result::Result<crate::hub::room::RemoveUsersResult, crate::hub::room::AdminError> {
+        self.inner.hub.remove_users(app, room, users, "server API")
+    }
+
+    /// TRTC DismissRoom: every member gets `onExitRoom(2)`; the room is gone.
+    pub fn dismiss_room(
+        &self,
+        app: &str,
+        room: &crate::protocol::RoomId,
+    ) -> std::result::Result<crate::hub::room::DismissResult, crate::hub::room::AdminError> {
+        self.inner.hub.dismiss_room(app, room, "server API")
+    }
+
     /// Whether `close()` has been called.
     pub fn is_closing(&self) -> bool {
         *self.inner.shutdown.borrow()
