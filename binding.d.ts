@@ -66,6 +66,12 @@ export interface EventBatch {
   bin?: Buffer
 }
 
+/**
+ * Makes a signed token (HS256 JWT). `options_json`: `{ appId, appCertificate, userId,
+ * expireSeconds, privileges? }`. Throws the error JSON on bad options.
+ */
+export declare function generateToken(optionsJson: string): string
+
 /** `subscribe` options as booleans (defaults applied in JS). */
 export interface NativeSubscribeOptions {
   withMessage: boolean

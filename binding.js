@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.errorTable = nativeBinding.errorTable
+module.exports.generateToken = nativeBinding.generateToken
 module.exports.startServer = nativeBinding.startServer
 module.exports.version = nativeBinding.version

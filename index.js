@@ -28,8 +28,9 @@ const PresenceEventType = Object.freeze({
 })
 const TopicEventType = Object.freeze({ SNAPSHOT: 'SNAPSHOT', REMOTE_JOIN: 'REMOTE_JOIN', REMOTE_LEAVE: 'REMOTE_LEAVE' })
 const RTM_EVENT_TYPES = new Set([
-  'message', 'presence', 'topic', 'storage', 'lock', 'linkState', 'token', 'tokenPrivilegeWillExpire', 'status',
+  'message', 'presence', 'topic', 'storage', 'lock', 'linkState', 'token', 'tokenPrivilegeWillExpire', 'status', 'error',
 ])
+const ENCRYPTION_MODES = new Set(['NONE', 'AES_128_GCM', 'AES_256_GCM'])
 
 // ---------------------------------------------------------------------------------------------
 // Errors: the one place native error JSON becomes a JS Error (RTM ErrorInfo shape).
@@ -239,6 +240,12 @@ class RTM {
     checkString('constructor', userId, 'userId')
     if (rtmConfig === null || typeof rtmConfig !== 'object') throw invalid('constructor', 'rtmConfig must be an object')
     const config = { ...rtmConfig }
+    if (config.encryptionMode !== undefined && !ENCRYPTION_MODES.has(config.encryptionMode)) {
+      throw invalid('constructor', `encryptionMode ${JSON.stringify(config.encryptionMode)} is not one of NONE, AES_128_GCM, AES_256_GCM`, ErrorCode.RTM_ERROR_INVALID_ENCRYPTION_PARAMETER)
+    }
+    if (config.cipherKey !== undefined && typeof config.cipherKey !== 'string') {
+      throw invalid('constructor', 'cipherKey must be a string', ErrorCode.RTM_ERROR_INVALID_ENCRYPTION_PARAMETER)
+    }
     if (config.salt !== undefined) {
       if (!(config.salt instanceof Uint8Array)) {
         throw invalid('constructor', 'salt must be a Uint8Array', ErrorCode.RTM_ERROR_INVALID_ENCRYPTION_PARAMETER)
@@ -340,6 +347,23 @@ class RTM {
         case 'linkState':
           this._onLinkState(entry[1])
           break
+        case 'token': {
+          const e = entry[1]
+          this._emit('token', { eventType: e.eventType, reason: e.reason, affectedResources: e.affectedResources, timestamp: e.timestamp })
+          if (e.eventType === 'WILL_EXPIRE') this._emit('tokenPrivilegeWillExpire', e.channelName)
+          break
+        }
+        case 'error': {
+          const e = entry[1]
+          if ((this._listeners.get('error') || new Set()).size > 0) {
+            this._emit('error', e)
+          } else {
+            const warning = new Error(`${ERROR_NAMES.get(e.errorCode) || e.errorCode}: ${e.reason} (${e.channelType} ${e.channelName}, from ${e.publisher || 'unknown'})`)
+            warning.name = 'PiazzaDecryptionError'
+            process.emitWarning(warning)
+          }
+          break
+        }
         case 'rt': {
           const channel = this._realtime.get(entry[1])
           if (channel && channel._listener) {
@@ -386,6 +410,19 @@ class RTM {
       if (this._native.linkState() === 'IDLE' || this._native.linkState() === 'FAILED') this._hold.release()
       throw e
     })
+  }
+
+  /**
+   * Replaces the login token (or, with `options.channelName`, the token of a joined stream
+   * channel) without reconnecting. Listen for `tokenPrivilegeWillExpire` to know when.
+   */
+  renewToken (token, options) {
+    return this._request('renewToken', () => {
+      checkString('renewToken', token, 'token')
+      const o = checkOptions('renewToken', options)
+      if (o.channelName !== undefined) checkString('renewToken', o.channelName, 'channelName')
+      return { op: 'renewToken', token, channel: o.channelName || undefined }
+    }).then((r) => ({ timestamp: r.timestamp }))
   }
 
   /** Logs out; others see the user leave at once. */
@@ -1111,7 +1148,28 @@ class TRTCCloud {
   }
 }
 
+/**
+ * Makes a signed token (HS256 JWT) for an app backend: `{ appId, appCertificate, userId,
+ * expireSeconds (1–86400), privileges? }`. Synchronous; throws RTMError on bad options.
+ */
+function generateToken (options) {
+  if (options === null || typeof options !== 'object') throw invalid('generateToken', 'options must be an object')
+  const { appId, appCertificate, userId, expireSeconds, privileges } = options
+  if (typeof appId !== 'string' && typeof appId !== 'number') throw invalid('generateToken', 'appId must be a string')
+  checkString('generateToken', appCertificate, 'appCertificate')
+  checkString('generateToken', userId, 'userId')
+  if (!Number.isInteger(expireSeconds) || expireSeconds < 1 || expireSeconds > 86400) {
+    throw invalid('generateToken', `expireSeconds ${expireSeconds} is outside 1..86400`)
+  }
+  try {
+    return native.generateToken(JSON.stringify({ appId: String(appId), appCertificate, userId, expireSeconds, privileges }))
+  } catch (e) {
+    throw fromNative('generateToken', e)
+  }
+}
+
 module.exports = {
+  generateToken,
   Server,
   RTM,
   RTMClient: RTM,

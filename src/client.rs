@@ -162,7 +162,7 @@ impl NativeClient {
     /// Sends a realtime datagram (no answer; best effort).
     #[napi]
     pub fn realtime_send(&self, scope: String, data: Uint8Array) -> Option<String> {
-        let frame = ClientFrame::RealtimeSend(RealtimeSend { scope });
+        let frame = ClientFrame::RealtimeSend(RealtimeSend { scope, encrypted: false });
         let payload = Payload::Binary(bytes::Bytes::copy_from_slice(&data));
         queued(self.client.request(Route::Ignore, frame, Some(payload)))
     }

@@ -5,38 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// A secret (token, certificate): serialized as itself, but never printed by `Debug`, so it
-/// cannot leak into logs.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Compares in constant time (no early exit on the first differing byte).
-    pub fn matches(&self, candidate: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
-        let mut diff = a.len() ^ b.len();
-        for i in 0..a.len().max(b.len()) {
-            diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
-        }
-        diff == 0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::secret::Secret;
 
 /// Everything a server node needs to start.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -54,6 +23,11 @@ pub struct ServerConfig {
     pub presence: PresenceConfig,
     /// TRTC rooms.
     pub rooms: RoomsConfig,
+    /// Apps and their token certificates. With none, the server runs in an open development
+    /// mode: any token (or none) is accepted.
+    pub apps: std::collections::HashMap<String, AppConfig>,
+    /// Serve `wss://` with this certificate chain and key (PEM files).
+    pub tls: Option<TlsConfig>,
     /// Bearer token of the admin HTTP API (`/v1/...`, and `/metrics`); without it the admin
     /// routes are off.
     pub admin_token: Option<Secret>,
@@ -71,6 +45,8 @@ impl Default for ServerConfig {
             presence: PresenceConfig::default(),
             rooms: RoomsConfig::default(),
             admin_token: None,
+            apps: Default::default(),
+            tls: None,
             log_level: None,
         }
     }
@@ -136,6 +112,13 @@ pub struct ConnectionConfig {
     /// Bytes of already-sent frames kept per session so a reconnecting client can resume
     /// without losing what was in flight.
     pub resume_buffer_bytes: usize,
+    /// Connections still in their handshake (no valid hello yet) at once; more are refused.
+    pub max_pending_handshakes: usize,
+    /// New connections per second from one IP address (a burst of as many); 0 = unlimited.
+    pub connections_per_ip_per_second: u32,
+    /// Frames per second one connection may send (a burst of twice as many); past it the
+    /// connection is closed with 1008. 0 = unlimited.
+    pub frames_per_second: u32,
 }
 
 impl Default for ConnectionConfig {
@@ -146,6 +129,9 @@ impl Default for ConnectionConfig {
             max_frame_bytes: 256 * 1024,
             handshake_timeout_ms: 5_000,
             resume_buffer_bytes: 1024 * 1024,
+            max_pending_handshakes: 1024,
+            connections_per_ip_per_second: 100,
+            frames_per_second: 10_000,
         }
     }
 }
@@ -164,6 +150,24 @@ impl Default for PresenceConfig {
     fn default() -> Self {
         PresenceConfig { interval_threshold: 50, interval_seconds: 5.0 }
     }
+}
+
+/// One app with token authentication.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppConfig {
+    /// The secret tokens of this app are signed with (at least 16 characters).
+    pub certificate: Secret,
+}
+
+/// TLS for `wss://`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain.
+    pub cert_path: std::path::PathBuf,
+    /// PEM file with the private key.
+    pub key_path: std::path::PathBuf,
 }
 
 /// TRTC rooms (SPEC §5).
@@ -186,6 +190,18 @@ impl Default for RoomsConfig {
 }
 
 impl ServerConfig {
+    /// The configuration with every secret replaced by `***` (for printing).
+    pub fn redacted(&self) -> ServerConfig {
+        let mut copy = self.clone();
+        if copy.admin_token.is_some() {
+            copy.admin_token = Some(Secret::new("***"));
+        }
+        for app in copy.apps.values_mut() {
+            app.certificate = Secret::new("***");
+        }
+        copy
+    }
+
     /// Parses the JSON form used by the addon (`Server.start(options)`).
     pub fn from_json(json: &str) -> Result<Self> {
         let config: ServerConfig =
@@ -223,14 +239,22 @@ impl ServerConfig {
         if c.outbound_queue_bytes < c.max_frame_bytes {
             return Err(Error::invalid("connection.outboundQueueBytes must be at least connection.maxFrameBytes"));
         }
-        if c.max_connections == 0 || c.handshake_timeout_ms == 0 {
-            return Err(Error::invalid("connection.maxConnections and handshakeTimeoutMs must be positive"));
+        if c.max_connections == 0 || c.handshake_timeout_ms == 0 || c.max_pending_handshakes == 0 {
+            return Err(Error::invalid(
+                "connection.maxConnections, handshakeTimeoutMs and maxPendingHandshakes must be positive",
+            ));
         }
         if !(1..=300).contains(&self.rooms.drop_timeout_seconds) || self.rooms.max_members == 0 {
             return Err(Error::invalid("rooms.dropTimeoutSeconds must be 1..=300 and rooms.maxMembers at least 1"));
         }
         if !(0.1..=3600.0).contains(&self.presence.interval_seconds) {
             return Err(Error::invalid("presence.intervalSeconds must be within 0.1..=3600"));
+        }
+        for (id, app) in &self.apps {
+            crate::names::app_id(id)?;
+            if app.certificate.expose().len() < 16 {
+                return Err(Error::invalid(format!("the certificate of app {id:?} must be at least 16 characters")));
+            }
         }
         if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(Error::invalid("adminToken must be at least 16 characters"));

@@ -16,6 +16,7 @@
 //! - [`server`]: sockets, HTTP routes, per-connection reader/writer tasks, shutdown.
 //! - [`client`]: the client link, requests, reconnects, events.
 
+pub mod auth;
 pub mod broker;
 pub mod client;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod hub;
 pub mod logging;
 pub mod names;
 pub mod protocol;
+pub mod secret;
 pub mod server;
 pub mod time;
 

@@ -5,9 +5,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::crypto::Mode;
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 use crate::protocol::SessionKind;
+use crate::secret::Secret;
+
+/// End-to-end encryption settings (RTM `encryptionMode`, `cipherKey`, `salt`).
+#[derive(Debug, Clone)]
+pub struct Encryption {
+    pub mode: Mode,
+    pub cipher_key: Secret,
+    pub salt: Vec<u8>,
+}
 
 /// Everything a client needs to log in.
 #[derive(Debug, Clone)]
@@ -36,6 +46,10 @@ pub struct ClientConfig {
     /// Requests in flight at once; more are rejected (OPERATION_RATE_EXCEED_LIMITATION).
     pub max_pending: usize,
     pub log_level: Option<String>,
+    /// End-to-end payload encryption.
+    pub encryption: Option<Encryption>,
+    /// PEM certificates to trust for `wss://` instead of the web PKI roots.
+    pub ca_certificates: Option<String>,
 }
 
 impl ClientConfig {
@@ -56,6 +70,8 @@ impl ClientConfig {
             reconnect_max: Duration::from_secs(10),
             max_pending: 100_000,
             log_level: None,
+            encryption: None,
+            ca_certificates: None,
         }
     }
 
@@ -91,6 +107,14 @@ impl ClientConfig {
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;
+        }
+        if let Some(e) = &self.encryption {
+            if e.cipher_key.expose().is_empty() {
+                return Err(Error::new(ErrorCode::InvalidEncryptionParameter, "encryption needs a non-empty cipherKey"));
+            }
+            if e.salt.len() != 32 {
+                return Err(Error::new(ErrorCode::InvalidEncryptionParameter, format!("salt must be 32 bytes, got {}", e.salt.len())));
+            }
         }
         Ok(())
     }
@@ -129,6 +153,14 @@ impl ClientConfig {
             config.pong_timeout = Duration::from_millis(ms.clamp(200, 60_000));
         }
         config.log_level = options.log_level;
+        config.ca_certificates = options.ca_certificates;
+        if let Some(mode) = Mode::parse(options.encryption_mode.as_deref())? {
+            config.encryption = Some(Encryption {
+                mode,
+                cipher_key: options.cipher_key.unwrap_or_else(|| Secret::new("")),
+                salt: options.salt.unwrap_or_default(),
+            });
+        }
         if let Some(kind) = options.kind {
             config.kind = kind;
             if kind == SessionKind::Trtc && options.presence_timeout.is_none() {
@@ -151,7 +183,7 @@ fn whole_seconds(name: &str, value: f64) -> Result<u32> {
 /// `rtmConfig` as the RTM 2 SDK defines it, plus `endpoint`. Options of the cloud SDK that
 /// have no meaning here (`logUpload`, `cloudProxy`, `useStringUserId`, upload hosts) are
 /// accepted and ignored so ported code runs unchanged.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RtmOptions {
     endpoint: Option<String>,
@@ -164,6 +196,11 @@ struct RtmOptions {
     pong_timeout_ms: Option<u64>,
     /// Which API the client serves (`trtc` for TRTCCloud).
     kind: Option<SessionKind>,
+    encryption_mode: Option<String>,
+    cipher_key: Option<Secret>,
+    salt: Option<Vec<u8>>,
+    /// PEM certificates to trust for wss:// (a private CA).
+    ca_certificates: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

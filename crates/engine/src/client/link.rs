@@ -8,11 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 use super::{
     encode_request, text_frame, timestamp_response, ClientEvent, Inner, LinkOperation, LinkReason, LinkState,
@@ -21,7 +20,7 @@ use super::{
 use crate::error::{Error, ErrorCode};
 use crate::protocol::{close, decode_server, ClientFrame, Hello, MessageType, Ping, Resume, Welcome, PROTOCOL_VERSION};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<super::transport::Transport>;
 
 /// Why a connection attempt failed.
 enum ConnectError {
@@ -270,22 +269,38 @@ impl Inner {
             },
             "msg" => {
                 let Some(header) = frame.e else { return };
-                let payload = match frame.mt {
-                    Some(MessageType::Binary) => Payload::Binary(Inner::received_payload(bytes, payload)),
-                    _ => match std::str::from_utf8(payload) {
-                        Ok(text) => Payload::Text(text.to_string()),
-                        Err(_) => {
-                            tracing::warn!("dropping a STRING message that is not UTF-8");
-                            return;
-                        }
-                    },
+                let payload = if frame.enc {
+                    match self.decrypt(payload, frame.mt, header) {
+                        Some(payload) => payload,
+                        None => return,
+                    }
+                } else {
+                    match frame.mt {
+                        Some(MessageType::Binary) => Payload::Binary(Inner::received_payload(bytes, payload)),
+                        _ => match std::str::from_utf8(payload) {
+                            Ok(text) => Payload::Text(text.to_string()),
+                            Err(_) => {
+                                tracing::warn!("dropping a STRING message that is not UTF-8");
+                                return;
+                            }
+                        },
+                    }
                 };
                 self.sink.emit(ClientEvent::Message { header: header.to_owned(), payload });
             }
             "pong" => {}
             "rt" => {
                 let Some(scope) = frame.scope else { return };
-                let data = Inner::received_payload(bytes, payload);
+                let data = if frame.enc {
+                    let context = serde_json::json!({ "channelType": "REALTIME", "channelName": scope, "publisher": "" });
+                    let context = serde_json::value::to_raw_value(&context).expect("valid JSON");
+                    match self.decrypt(payload, Some(MessageType::Binary), &context) {
+                        Some(Payload::Binary(data)) => data,
+                        _ => return,
+                    }
+                } else {
+                    Inner::received_payload(bytes, payload)
+                };
                 self.sink.emit(ClientEvent::Realtime { scope: scope.into_owned(), data });
             }
             "cmd" => {
@@ -321,6 +336,57 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+impl Inner {
+    /// Opens an end-to-end encrypted payload, or reports (an `error` event) why it cannot.
+    fn decrypt(&self, sealed: &[u8], mt: Option<MessageType>, header: &serde_json::value::RawValue) -> Option<Payload> {
+        let opened = match &self.cipher {
+            Some(cipher) => cipher.open(sealed),
+            None => Err(Error::new(ErrorCode::ChannelEncryptMessageFailed, "the payload is encrypted and this client has no cipherKey")),
+        };
+        let failure = match opened {
+            Ok(plain) => match mt {
+                Some(MessageType::Binary) => return Some(Payload::Binary(Bytes::from(plain))),
+                _ => match String::from_utf8(plain) {
+                    Ok(text) => return Some(Payload::Text(text)),
+                    Err(_) => Error::new(ErrorCode::ChannelEncryptMessageFailed, "the decrypted STRING message is not UTF-8"),
+                },
+            },
+            Err(e) => e,
+        };
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Context {
+            #[serde(default)]
+            channel_type: String,
+            #[serde(default)]
+            channel_name: String,
+            #[serde(default)]
+            topic_name: String,
+            #[serde(default)]
+            publisher: String,
+        }
+        let context: Context = serde_json::from_str(header.get()).unwrap_or(Context {
+            channel_type: String::new(),
+            channel_name: String::new(),
+            topic_name: String::new(),
+            publisher: String::new(),
+        });
+        let body = serde_json::json!({
+            "errorCode": failure.code.code(),
+            "reason": failure.reason,
+            "channelType": context.channel_type,
+            "channelName": context.channel_name,
+            "topicName": context.topic_name,
+            "publisher": context.publisher,
+            "timestamp": crate::time::now_ms(),
+        });
+        tracing::warn!(channel = %context.channel_name, publisher = %context.publisher, "{failure}");
+        let body = serde_json::value::to_raw_value(&body).expect("valid JSON");
+        self.sink.emit(ClientEvent::Event { kind: "error".into(), body });
+        None
     }
 }
 
@@ -439,7 +505,9 @@ async fn sweep(inner: Arc<Inner>, generation: u64) {
 async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), ConnectError> {
     let attempt = async {
         let config = WebSocketConfig::default().max_message_size(Some(64 << 20)).max_frame_size(Some(64 << 20));
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(endpoint, Some(config), true)
+        let transport =
+            super::transport::connect(endpoint, &inner.tls).await.map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(endpoint, transport, Some(config))
             .await
             .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
         let hello = text_frame(&ClientFrame::Hello(inner.hello()));

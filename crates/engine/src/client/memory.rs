@@ -132,6 +132,11 @@ impl Memory {
             ClientFrame::RealtimeLeave(f) => {
                 self.scopes.remove(&f.scope);
             }
+            ClientFrame::RenewToken(f) => {
+                if let Some(stream) = f.channel.as_ref().and_then(|c| self.streams.get_mut(c)) {
+                    stream.join.token = Some(f.token.clone());
+                }
+            }
             ClientFrame::EnterRoom(f) => self.room = Some(f.clone()),
             ClientFrame::ExitRoom(_) => self.room = None,
             ClientFrame::SwitchRole(f) => {
@@ -204,6 +209,7 @@ impl Memory {
                 | ClientFrame::ExitRoom(_)
                 | ClientFrame::SwitchRole(_)
                 | ClientFrame::SwitchRoom(_)
+                | ClientFrame::RenewToken(_)
         )
     }
 

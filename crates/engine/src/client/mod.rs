@@ -13,9 +13,11 @@
 //! session and rebuilds it from what the client remembers ([`memory`]).
 
 mod config;
+pub mod crypto;
 mod events;
 mod link;
 mod memory;
+mod transport;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
@@ -28,7 +30,8 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-pub use self::config::ClientConfig;
+pub use self::config::{ClientConfig, Encryption};
+use self::crypto::Cipher;
 pub use self::events::{
     ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent, Payload,
 };
@@ -170,7 +173,7 @@ pub(crate) struct State {
     connected: bool,
     max_message_bytes: usize,
     max_realtime_bytes: usize,
-    token: Option<String>,
+    token: Option<crate::secret::Secret>,
 }
 
 pub(crate) struct Inner {
@@ -184,6 +187,10 @@ pub(crate) struct Inner {
     outgoing_ready: Notify,
     /// Wakes the supervisor when it must stop (logout).
     stop: Notify,
+    /// End-to-end encryption of payloads, when configured.
+    cipher: Option<Cipher>,
+    /// TLS settings for `wss://` endpoints.
+    tls: Arc<rustls::ClientConfig>,
 }
 
 /// A client. Cheap to clone; every clone is the same client.
@@ -197,6 +204,11 @@ impl Client {
     pub fn new(config: ClientConfig, sink: Arc<dyn EventSink>) -> Result<Client> {
         config.validate()?;
         crate::logging::init(config.log_level.as_deref())?;
+        let cipher = match &config.encryption {
+            Some(e) => Some(Cipher::new(e.mode, e.cipher_key.expose(), &e.salt)?),
+            None => None,
+        };
+        let tls = transport::tls_config(config.ca_certificates.as_deref())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
@@ -221,6 +233,8 @@ impl Client {
                 received: AtomicU64::new(0),
                 outgoing_ready: Notify::new(),
                 stop: Notify::new(),
+                cipher,
+                tls,
             }),
         })
     }
@@ -248,7 +262,7 @@ impl Client {
             }
             state.phase = Phase::LoggingIn;
             state.generation += 1;
-            state.token = token.filter(|t| !t.is_empty());
+            state.token = token.filter(|t| !t.is_empty()).map(crate::secret::Secret::new);
             state.session = None;
             let deadline = Instant::now() + self.inner.config.login_timeout;
             let epoch = state.epoch;
@@ -330,17 +344,18 @@ impl Client {
         }
         names::custom_type(&options.custom_type)?;
         let max = self.inner.state.lock().max_message_bytes;
-        let bytes = payload.as_bytes();
-        if bytes.len() > max {
-            return Err(Error::new(
-                ErrorCode::ChannelMessageLengthExceedLimitation,
-                format!("message is {} bytes; at most {max} are allowed", bytes.len()),
-            ));
-        }
         let message_type = match payload {
             Payload::Text(_) => MessageType::String,
             Payload::Binary(_) => MessageType::Binary,
         };
+        let sealed = self.inner.cipher.as_ref().map(|c| c.seal(payload.as_bytes()));
+        let bytes = sealed.as_deref().unwrap_or(payload.as_bytes());
+        if bytes.len() > max {
+            return Err(Error::new(
+                ErrorCode::ChannelMessageLengthExceedLimitation,
+                format!("message is {} bytes{}; at most {max} are allowed", bytes.len(), if sealed.is_some() { " encrypted" } else { "" }),
+            ));
+        }
         self.inner.submit(route, Op::Request { name: "publish", track: None }, |id| {
             let header = Publish {
                 id,
@@ -349,6 +364,7 @@ impl Client {
                 message_type,
                 custom_type: options.custom_type.clone(),
                 data: None,
+                encrypted: sealed.is_some(),
             };
             Message::Binary(encode_binary(&ClientFrame::Publish(header), bytes))
         })
@@ -356,10 +372,26 @@ impl Client {
 
     /// Sends any request frame (its `id` is assigned here). Arguments are checked before
     /// anything is sent; `payload` goes with `publish`, `publishTopic` and `realtimeSend`.
-    pub fn request(&self, route: Route, frame: ClientFrame, payload: Option<Payload>) -> Result<()> {
+    pub fn request(&self, route: Route, mut frame: ClientFrame, payload: Option<Payload>) -> Result<()> {
         let (max_message, max_realtime) = {
             let state = self.inner.state.lock();
             (state.max_message_bytes, state.max_realtime_bytes)
+        };
+        // Topic messages and realtime data are sealed here; `publish` seals its own.
+        let payload = match (&mut frame, &self.inner.cipher, payload) {
+            (ClientFrame::PublishTopic(f), Some(cipher), Some(p)) => {
+                f.encrypted = true;
+                f.message_type = match p {
+                    Payload::Text(_) => MessageType::String,
+                    Payload::Binary(_) => MessageType::Binary,
+                };
+                Some(Payload::Binary(Bytes::from(cipher.seal(p.as_bytes()))))
+            }
+            (ClientFrame::RealtimeSend(f), Some(cipher), Some(p)) => {
+                f.encrypted = true;
+                Some(Payload::Binary(Bytes::from(cipher.seal(p.as_bytes()))))
+            }
+            (_, _, payload) => payload,
         };
         check_request(&frame, payload.as_ref(), max_message, max_realtime)?;
         match frame {
@@ -546,10 +578,12 @@ impl Inner {
     /// Registers a request frame (tracking it when it changes what the client remembers).
     fn submit_frame(&self, route: Route, mut frame: ClientFrame, payload: Option<Payload>) -> Result<()> {
         if let (ClientFrame::PublishTopic(f), Some(p)) = (&mut frame, &payload) {
-            f.message_type = match p {
-                Payload::Text(_) => MessageType::String,
-                Payload::Binary(_) => MessageType::Binary,
-            };
+            if !f.encrypted {
+                f.message_type = match p {
+                    Payload::Text(_) => MessageType::String,
+                    Payload::Binary(_) => MessageType::Binary,
+                };
+            }
             f.data = None;
         }
         let track = Memory::tracks(&frame).then(|| Box::new(frame.clone()));
@@ -626,6 +660,11 @@ impl Inner {
             let mut restored = None;
             match (&pending.op, &result) {
                 (Op::Request { track: Some(frame), .. }, Ok(answer)) => {
+                    if let ClientFrame::RenewToken(f) = &**frame {
+                        if f.channel.as_deref().unwrap_or("").is_empty() {
+                            state.token = Some(f.token.clone());
+                        }
+                    }
                     state.memory.record(frame, answer);
                     match &**frame {
                         ClientFrame::Unsubscribe(f) => state.views.forget(ChannelType::Message, &f.channel),

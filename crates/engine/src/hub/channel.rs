@@ -59,14 +59,15 @@ impl ChannelResponse {
 }
 
 /// Checks a payload against the size limit and its declared type.
-pub(super) fn check_payload(payload: &[u8], message_type: MessageType, max: usize) -> Result<()> {
+/// An encrypted payload is opaque: only its size is checked.
+pub(super) fn check_payload(payload: &[u8], message_type: MessageType, max: usize, encrypted: bool) -> Result<()> {
     if payload.len() > max {
         return Err(Error::new(
             ErrorCode::ChannelMessageLengthExceedLimitation,
             format!("message is {} bytes; at most {max} are allowed", payload.len()),
         ));
     }
-    if message_type == MessageType::String && std::str::from_utf8(payload).is_err() {
+    if !encrypted && message_type == MessageType::String && std::str::from_utf8(payload).is_err() {
         return Err(Error::new(ErrorCode::ChannelInvalidMessage, "a STRING message must be valid UTF-8"));
     }
     Ok(())
@@ -214,7 +215,7 @@ impl Hub {
     pub fn publish(&self, session: &Arc<Session>, req: Publish, payload: Bytes) -> Result<ChannelResponse> {
         let limits = &self.config().limits;
         names::custom_type(&req.custom_type)?;
-        check_payload(&payload, req.message_type, limits.max_message_bytes)?;
+        check_payload(&payload, req.message_type, limits.max_message_bytes, req.encrypted)?;
         let app = self.session_app(session)?;
         let (route, audience, channel_name) = match req.channel_type {
             ChannelType::Message => {
@@ -256,7 +257,7 @@ impl Hub {
             publisher: session.user.to_string(),
             timestamp: now_ms(),
         };
-        let frame = codec::message_event(&header, &payload);
+        let frame = codec::message_event(&header, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         self.broker().publish(Delivery { route, audience, skip: None, frame });
         Ok(ChannelResponse { timestamp: header.timestamp, channel_name: req.channel })

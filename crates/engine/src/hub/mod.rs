@@ -8,12 +8,13 @@
 mod channel;
 pub mod outbox;
 pub mod presence;
-mod rate;
+pub(crate) mod rate;
 mod realtime;
 pub mod room;
 pub mod roster;
 pub mod session;
 mod stream;
+mod token;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,6 +148,7 @@ impl App {
 
 struct Shared {
     config: Arc<ServerConfig>,
+    authority: crate::auth::Authority,
     apps: RwLock<HashMap<Arc<str>, Arc<App>>>,
     counters: Counters,
     broker: Arc<dyn Broker>,
@@ -171,6 +173,8 @@ pub enum EndReason {
     /// The same user id logged in again (SAME_UID_LOGIN).
     Replaced,
     ServerShutdown,
+    /// The login token lapsed unrenewed (close 4007).
+    TokenExpired,
 }
 
 /// A session opened for a `hello`: new, or resumed.
@@ -236,7 +240,11 @@ impl Hub {
     }
 
     pub fn with_broker(config: Arc<ServerConfig>, broker: Arc<dyn Broker>) -> Self {
+        let authority = crate::auth::Authority::new(
+            config.apps.iter().map(|(id, app)| (id.clone(), app.certificate.clone())).collect(),
+        );
         let shared = Arc::new(Shared {
+            authority,
             config,
             apps: RwLock::new(HashMap::new()),
             counters: Counters::default(),
@@ -299,6 +307,7 @@ impl Hub {
                 hello.presence_timeout
             )));
         }
+        let verified = self.verify_hello(hello)?;
         let app = self.app_or_create(&hello.app_id);
         let user = Arc::<str>::from(hello.user_id.as_str());
         if let Some(resume) = &hello.resume {
@@ -316,6 +325,7 @@ impl Hub {
                             };
                             if resumed {
                                 tracing::info!(?session, "session resumed");
+                                self.grant_login(&session, verified);
                                 return Ok(Opened { session, resumed: true, ready });
                             }
                         }
@@ -352,6 +362,7 @@ impl Hub {
             tracing::info!(app = %app.id, user = %old.user, "same user id logged in again; closing the older session");
             self.end_session(&old, EndReason::Replaced);
         }
+        self.grant_login(&session, verified);
         tracing::debug!(?session, "session opened");
         Ok(Opened { session, resumed: false, ready })
     }
@@ -436,6 +447,9 @@ impl Hub {
             EndReason::ServerShutdown => session.outbox.close(close::GOING_AWAY, "server shutting down"),
             EndReason::Logout => session.outbox.close(close::NORMAL, "logged out"),
             EndReason::Timeout | EndReason::ResumeFailed => session.outbox.close(close::NORMAL, "session ended"),
+            EndReason::TokenExpired => {
+                session.outbox.close(close::TOKEN_EXPIRED, "TOKEN_EXPIRED: the login token expired and was not renewed")
+            }
         }
         tracing::debug!(?session, ?reason, "session ended");
     }
@@ -487,6 +501,7 @@ impl Hub {
             ClientFrame::SwitchRole(f) => self.switch_role(session, f).map(|r| reply(id, &r)),
             ClientFrame::SwitchRoom(f) => self.switch_room(session, f).map(|r| reply(id, &r)),
             ClientFrame::CustomCmd(f) => self.custom_cmd(session, f, payload).map(|()| None),
+            ClientFrame::RenewToken(f) => self.renew_token(session, f).map(|r| reply(id, &r)),
             ClientFrame::Logout(_) => Ok(reply(id, &TimestampResponse { timestamp: now_ms() })),
             ClientFrame::Hello(_) | ClientFrame::Ping(_) => Err(Error::invalid("hello and ping are not requests")),
         };

@@ -41,6 +41,7 @@ impl Hub {
     /// Joins a realtime scope.
     pub fn realtime_join(&self, session: &Arc<Session>, req: RealtimeScope) -> Result<ScopeResponse> {
         names::scope(&req.scope)?;
+        self.authorize_scope(session, &req.scope)?;
         let app = self.session_app(session)?;
         let scope: Arc<str> = Arc::from(req.scope.as_str());
         {
@@ -112,9 +113,11 @@ impl Hub {
         struct Head<'a> {
             t: &'static str,
             scope: &'a str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            enc: bool,
         }
         let frame = tokio_tungstenite::tungstenite::Message::Binary(codec::encode_binary(
-            &Head { t: "rt", scope: &req.scope },
+            &Head { t: "rt", scope: &req.scope, enc: req.encrypted },
             &payload,
         ));
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);

@@ -229,6 +229,7 @@ impl Hub {
             return Err(Error::invalid("rooms are for TRTC sessions (hello kind \"trtc\")"));
         }
         check_room_id(&req.room)?;
+        self.authorize_room(session, &req.room, None)?;
         let app = self.session_app(session)?;
         let current = session.state.lock().room.clone();
         if let Some(current) = current {
@@ -397,6 +398,7 @@ impl Hub {
     /// TRTC `switchRoom`: leave (reason 0), then enter the other room with the same role.
     pub fn switch_room(&self, session: &Arc<Session>, req: SwitchRoom) -> Result<EnterRoomResponse> {
         check_room_id(&req.room)?;
+        self.authorize_room(session, &req.room, req.token.as_ref())?;
         let app = self.session_app(session)?;
         let current = session
             .state
@@ -423,7 +425,7 @@ impl Hub {
         if req.reliable != req.ordered {
             return Err(Error::invalid("reliable and ordered must be both true or both false"));
         }
-        check_payload(&payload, req.message_type, MAX_CUSTOM_CMD_BYTES)?;
+        check_payload(&payload, req.message_type, MAX_CUSTOM_CMD_BYTES, false)?;
         let id = session
             .state
             .lock()

@@ -15,6 +15,7 @@ use rand::Rng;
 
 use super::outbox::Outbox;
 use super::room::CmdRate;
+use crate::auth::Verified;
 use super::roster::States;
 use crate::protocol::{ChannelType, RoomId, SessionKind};
 
@@ -65,6 +66,17 @@ pub struct Session {
     pub last_request: AtomicU64,
     /// Rate of TRTC custom messages.
     pub(crate) cmd_rate: Mutex<CmdRate>,
+    /// What the session's tokens grant, and until when.
+    pub(crate) tokens: Mutex<Tokens>,
+}
+
+/// The tokens of a session: the login token's grant, the expiries of stream-channel tokens,
+/// and a generation that makes older expiry timers harmless after a renewal.
+#[derive(Debug)]
+pub(crate) struct Tokens {
+    pub login: Verified,
+    pub streams: HashMap<Arc<str>, u64>,
+    pub generation: u64,
 }
 
 /// Sizes of a session's outbox.
@@ -98,6 +110,11 @@ impl Session {
             state: Mutex::new(SessionState::default()),
             last_request: AtomicU64::new(0),
             cmd_rate: Mutex::new(CmdRate::default()),
+            tokens: Mutex::new(Tokens {
+                login: Verified { expires_at: u64::MAX, privileges: Default::default() },
+                streams: HashMap::new(),
+                generation: 0,
+            }),
         }
     }
 

@@ -269,6 +269,10 @@ impl Hub {
         let limits = &self.config().limits;
         let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
+        if session.state.lock().streams.contains(&name) {
+            return Err(Error::new(ErrorCode::ChannelInReuse, format!("stream channel {name:?} is already joined")));
+        }
+        self.authorize_stream(session, &req.channel, req.token.as_ref())?;
         let states = {
             let state = session.state.lock();
             if state.ended {
@@ -462,7 +466,7 @@ impl Hub {
         names::topic(&req.topic)?;
         names::custom_type(&req.custom_type)?;
         let limits = &self.config().limits;
-        check_payload(&payload, req.message_type, limits.max_message_bytes)?;
+        check_payload(&payload, req.message_type, limits.max_message_bytes, req.encrypted)?;
         {
             let state = stream.state.lock();
             let joined = state.members.get(&session.user).is_some_and(|m| m.joined.contains(req.topic.as_str()));
@@ -482,7 +486,7 @@ impl Hub {
             publisher: session.user.to_string(),
             timestamp: now_ms(),
         };
-        let frame = codec::message_event(&header, &payload);
+        let frame = codec::message_event(&header, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         let audience =
             Audience::TopicSubscribers { topic: Arc::from(req.topic.as_str()), publisher: session.user.clone() };

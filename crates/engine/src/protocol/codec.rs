@@ -167,14 +167,17 @@ pub fn binary_event(kind: &'static str, event: &impl Serialize, payload: &[u8]) 
 
 /// A message event: binary frame with header `{"t":"msg","mt":…,"e":{…}}` and the message as
 /// payload. `mt` repeats `e.messageType` so a client can route the payload without parsing `e`.
-pub fn message_event(header: &super::MessageHeader, payload: &[u8]) -> Message {
+/// `enc: true` marks an end-to-end encrypted payload, opaque to the server.
+pub fn message_event(header: &super::MessageHeader, payload: &[u8], encrypted: bool) -> Message {
     #[derive(Serialize)]
     struct Head<'a> {
         t: &'static str,
         mt: super::MessageType,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        enc: bool,
         e: &'a super::MessageHeader,
     }
-    Message::Binary(encode_binary(&Head { t: "msg", mt: header.message_type, e: header }, payload))
+    Message::Binary(encode_binary(&Head { t: "msg", mt: header.message_type, enc: encrypted, e: header }, payload))
 }
 
 /// Any server frame that is a plain JSON value (welcome, pong).
@@ -212,6 +215,9 @@ pub struct ServerFrame<'a> {
     /// `scope` of realtime datagrams.
     #[serde(borrow, default)]
     pub scope: Option<Cow<'a, str>>,
+    /// The payload is end-to-end encrypted.
+    #[serde(default)]
+    pub enc: bool,
 }
 
 impl ServerFrame<'_> {

@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::secret::Secret;
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
 /// The three channel types of RTM 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -80,6 +86,7 @@ pub enum ClientFrame {
     SwitchRole(SwitchRole),
     SwitchRoom(SwitchRoom),
     CustomCmd(CustomCmd),
+    RenewToken(RenewToken),
 }
 
 impl ClientFrame {
@@ -109,6 +116,7 @@ impl ClientFrame {
             ClientFrame::ExitRoom(f) => f.id,
             ClientFrame::SwitchRole(f) => f.id,
             ClientFrame::SwitchRoom(f) => f.id,
+            ClientFrame::RenewToken(f) => f.id,
         })
     }
 
@@ -137,6 +145,7 @@ impl ClientFrame {
             ClientFrame::ExitRoom(f) => f.id = id,
             ClientFrame::SwitchRole(f) => f.id = id,
             ClientFrame::SwitchRoom(f) => f.id = id,
+            ClientFrame::RenewToken(f) => f.id = id,
         }
     }
 
@@ -169,6 +178,7 @@ impl ClientFrame {
             ClientFrame::SwitchRole(_) => "switchRole",
             ClientFrame::SwitchRoom(_) => "switchRoom",
             ClientFrame::CustomCmd(_) => "customCmd",
+            ClientFrame::RenewToken(_) => "renewToken",
         }
     }
 
@@ -194,7 +204,7 @@ pub struct Hello {
     pub user_id: String,
     /// Login token (see SECURITY.md); absent or empty when the server runs without auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     #[serde(default)]
     pub kind: SessionKind,
     /// Seconds between the client's pings; the server drops the link after two silent intervals.
@@ -276,6 +286,9 @@ pub struct Publish {
     pub custom_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// The payload is end-to-end encrypted (opaque to the server).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypted: bool,
 }
 
 /// Join a stream channel (RTM `StreamChannel.join`).
@@ -286,7 +299,7 @@ pub struct Join {
     pub channel: String,
     /// The stream-channel token (see SECURITY.md); empty or absent without auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     #[serde(default = "yes")]
     pub with_presence: bool,
     #[serde(default)]
@@ -337,6 +350,9 @@ pub struct PublishTopic {
     pub custom_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// The payload is end-to-end encrypted (opaque to the server).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypted: bool,
 }
 
 /// `subscribeTopic` / `unsubscribeTopic`: publishers of a topic (`users` absent = all).
@@ -363,6 +379,19 @@ pub struct RealtimeScope {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RealtimeSend {
     pub scope: String,
+    /// The payload is end-to-end encrypted (opaque to the server).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypted: bool,
+}
+
+/// Replaces the login token (no `channel`) or the token of a joined stream channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenewToken {
+    pub id: u64,
+    pub token: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// Who is in a channel (`presence.whoNow` / `getOnlineUsers`).
@@ -498,7 +527,7 @@ pub struct SwitchRoom {
     pub room: RoomId,
     /// A room token (userSig) for the new room, when auth is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
 }
 
 /// A custom message to the others in the room (TRTC `sendCustomCmdMsg`); no answer. `seq`

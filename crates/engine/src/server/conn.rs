@@ -51,7 +51,7 @@ fn ws_config(max_frame: usize) -> WebSocketConfig {
 }
 
 /// Serves one accepted socket to the end.
-pub(crate) async fn serve<S>(mut stream: S, peer: SocketAddr, ctx: ConnContext)
+pub(crate) async fn serve<S>(mut stream: S, peer: SocketAddr, ctx: ConnContext, handshake: tokio::sync::OwnedSemaphorePermit)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -84,7 +84,10 @@ where
     counters.connections.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut source) = ws.split();
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    match tokio::time::timeout_at(handshake_deadline, read_hello(&mut source)).await {
+    let hello = tokio::time::timeout_at(handshake_deadline, read_hello(&mut source)).await;
+    // The handshake is over (one way or another): the slot goes back.
+    drop(handshake);
+    match hello {
         Ok(Ok(hello)) => match ctx.hub.open_session(&hello, conn) {
             Ok(opened) => run_session(opened, conn, &hello, sink, source, &ctx, peer).await,
             Err(error) => {
@@ -241,6 +244,8 @@ where
     let mut close_deadline: Option<Instant> = None;
     let mut shutdown = ctx.shutdown.clone();
     let mut bad_frames = crate::hub::BadFrameBudget::new(BAD_FRAME_BURST);
+    let rate = hub.config().connection.frames_per_second;
+    let mut frames = crate::hub::rate::TokenBucket::with_burst(rate, rate.saturating_mul(2));
     if *shutdown.borrow_and_update() {
         hub.end_session(session, EndReason::ServerShutdown);
     }
@@ -262,6 +267,10 @@ where
                 last_seen = Instant::now();
                 match message {
                     Message::Text(_) | Message::Binary(_) if close_deadline.is_none() => {
+                        if !frames.try_take() {
+                            session.outbox.close_now(close::POLICY, format!("more than {rate} frames per second"));
+                            continue;
+                        }
                         handle_frame(message, session, ctx, &mut bad_frames);
                     }
                     Message::Close(_) => return End::Closed,

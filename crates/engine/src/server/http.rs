@@ -98,6 +98,7 @@ pub async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, content
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",
@@ -267,9 +268,9 @@ fn admin_route(hub: &Hub, path: &str, body: &[u8], peer: SocketAddr) -> (u16, St
     }
 }
 
-/// The 503 for connections over `maxConnections`.
-pub async fn refuse_busy<S: AsyncWrite + Unpin>(mut stream: S) {
-    respond(&mut stream, 503, "application/json", &json_error("server at its connection limit")).await;
+/// Refuses a connection before reading anything (connection limits).
+pub async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, status: u16, message: &'static str) {
+    respond(&mut stream, status, "application/json", &json_error(message)).await;
 }
 
 /// Prometheus text exposition of the node's stats.

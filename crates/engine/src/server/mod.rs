@@ -12,8 +12,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use parking_lot::Mutex;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
@@ -25,6 +32,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 struct Inner {
     hub: Hub,
     addr: SocketAddr,
+    secure: bool,
     shutdown: watch::Sender<bool>,
     /// Receives `None` once every task holding a `done` sender has finished.
     done: tokio::sync::Mutex<Option<mpsc::Receiver<()>>>,
@@ -43,6 +51,29 @@ pub(crate) struct ConnContext {
     pub shutdown: watch::Receiver<bool>,
     /// Dropped when the task ends; `close()` waits for all of them.
     pub _done: mpsc::Sender<()>,
+    /// Connections that have not said a valid hello yet.
+    pub handshakes: Arc<Semaphore>,
+}
+
+/// Loads the certificate chain and key of `tls`.
+fn tls_acceptor(tls: &crate::config::TlsConfig) -> Result<TlsAcceptor> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| Error::new(ErrorCode::InitServiceFailed, format!("TLS {what}: {e}"));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert_path)
+        .map_err(|e| fail(&format!("cannot read {}", tls.cert_path.display()), &e))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| fail("certificate", &e))?;
+    if certs.is_empty() {
+        return Err(fail("certificate", &format!("{} holds no certificate", tls.cert_path.display())));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key_path).map_err(|e| fail(&format!("key {}", tls.key_path.display()), &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| fail("certificate and key", &e))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 impl Server {
@@ -54,20 +85,31 @@ impl Server {
             Error::new(ErrorCode::InitServiceFailed, format!("cannot listen on {}:{}: {e}", config.host, config.port))
         })?;
         let addr = listener.local_addr().map_err(|e| Error::new(ErrorCode::InitServiceFailed, e.to_string()))?;
+        let acceptor = config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let secure = acceptor.is_some();
         let max_connections = config.connection.max_connections;
+        let handshakes = Arc::new(Semaphore::new(config.connection.max_pending_handshakes));
+        if config.apps.is_empty() {
+            tracing::warn!(
+                "DEVELOPMENT MODE: no app certificates configured, so any app id, user id and token is accepted. \
+                 Configure `apps: {{ <id>: {{ certificate }} }}` before exposing this server."
+            );
+        }
         let hub = Hub::new(Arc::new(config));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
-        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx };
+        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx, handshakes };
         tokio::spawn(interval_flusher(ctx.clone()));
-        tokio::spawn(accept_loop(listener, ctx, Arc::new(Semaphore::new(max_connections))));
-        tracing::info!("piazza server listening on ws://{addr}");
-        Ok(Server { inner: Arc::new(Inner { hub, addr, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }) })
+        tokio::spawn(accept_loop(listener, ctx, Arc::new(Semaphore::new(max_connections)), acceptor));
+        let scheme = if secure { "wss" } else { "ws" };
+        tracing::info!("piazza server listening on {scheme}://{addr}");
+        Ok(Server { inner: Arc::new(Inner { hub, addr, secure, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }) })
     }
 
-    /// `ws://host:port` of this server.
+    /// `ws://host:port` of this server (`wss://` with TLS).
     pub fn url(&self) -> String {
-        format!("ws://{}", self.inner.addr)
+        let scheme = if self.inner.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.inner.addr)
     }
 
     pub fn port(&self) -> u16 {
@@ -139,26 +181,61 @@ async fn interval_flusher(ctx: ConnContext) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semaphore>) {
+/// New connections per IP address, pruned when the table grows.
+#[derive(Default)]
+struct PerIp {
+    buckets: HashMap<IpAddr, crate::hub::rate::TokenBucket>,
+}
+
+impl PerIp {
+    fn admit(&mut self, ip: IpAddr, rate: u32) -> bool {
+        if rate == 0 {
+            return true;
+        }
+        if self.buckets.len() > 10_000 {
+            self.buckets.retain(|_, b| !b.is_full());
+        }
+        self.buckets.entry(ip).or_insert_with(|| crate::hub::rate::TokenBucket::new(rate)).try_take()
+    }
+}
+
+async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semaphore>, tls: Option<TlsAcceptor>) {
     let mut shutdown = ctx.shutdown.clone();
+    let per_ip = Mutex::new(PerIp::default());
+    let ip_rate = ctx.hub.config().connection.connections_per_ip_per_second;
+    let handshake = Duration::from_millis(ctx.hub.config().connection.handshake_timeout_ms);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    match slots.clone().try_acquire_owned() {
-                        Ok(permit) => {
-                            let ctx = ctx.clone();
-                            tokio::spawn(async move {
-                                conn::serve(stream, peer, ctx).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(_) => {
-                            tracing::warn!(%peer, "connection limit reached; refusing");
-                            tokio::spawn(http::refuse_busy(stream));
-                        }
+                    if !per_ip.lock().admit(peer.ip(), ip_rate) {
+                        tracing::warn!(%peer, "too many new connections from this address; refusing");
+                        tokio::spawn(http::refuse(stream, 429, "too many connections from your address"));
+                        continue;
                     }
+                    let permit = match (slots.clone().try_acquire_owned(), ctx.handshakes.clone().try_acquire_owned()) {
+                        (Ok(permit), Ok(handshake_permit)) => (permit, handshake_permit),
+                        _ => {
+                            tracing::warn!(%peer, "connection or handshake limit reached; refusing");
+                            tokio::spawn(http::refuse(stream, 503, "server at its connection limit"));
+                            continue;
+                        }
+                    };
+                    let ctx = ctx.clone();
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        let (permit, handshake_permit) = permit;
+                        match tls {
+                            None => conn::serve(stream, peer, ctx, handshake_permit).await,
+                            Some(acceptor) => match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                                Ok(Ok(tls_stream)) => conn::serve(tls_stream, peer, ctx, handshake_permit).await,
+                                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            },
+                        }
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.

@@ -52,6 +52,12 @@ pub async fn login_with(config: ClientConfig) -> TestClient {
     TestClient { client, events, backlog: Default::default() }
 }
 
+impl TestClient {
+    pub fn from_parts(client: Client, events: UnboundedReceiver<ClientEvent>) -> Self {
+        TestClient { client, events, backlog: Default::default() }
+    }
+}
+
 /// A message event flattened for assertions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Received {
