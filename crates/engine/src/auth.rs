@@ -114,7 +114,13 @@ pub struct Verified {
 pub const MAX_EXPIRE_SECONDS: u64 = 86_400;
 
 /// Makes a token for `user` of `app`, signed with the app's certificate.
-pub fn generate_token(app: &str, certificate: &str, user: &str, expire_seconds: u64, privileges: Privileges) -> Result<String> {
+pub fn generate_token(
+    app: &str,
+    certificate: &str,
+    user: &str,
+    expire_seconds: u64,
+    privileges: Privileges,
+) -> Result<String> {
     names::app_id(app)?;
     names::user_id(user)?;
     if certificate.len() < 16 {
@@ -173,10 +179,16 @@ impl Authority {
             .map_err(|e| Error::new(ErrorCode::InvalidToken, format!("malformed token ({e})")))?
             .claims;
         if claims.app != app {
-            return Err(Error::new(ErrorCode::InconsistentAppid, format!("the token was issued for app {:?}, not {app:?}", claims.app)));
+            return Err(Error::new(
+                ErrorCode::InconsistentAppid,
+                format!("the token was issued for app {:?}, not {app:?}", claims.app),
+            ));
         }
         if claims.sub != user {
-            return Err(Error::new(ErrorCode::InvalidToken, format!("the token was issued for user {:?}, not {user:?}", claims.sub)));
+            return Err(Error::new(
+                ErrorCode::InvalidToken,
+                format!("the token was issued for user {:?}, not {user:?}", claims.sub),
+            ));
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
@@ -210,11 +222,15 @@ mod tests {
 
     #[test]
     fn a_good_token_verifies_with_its_privileges() {
-        let privileges = Privileges { rooms: Grant::Only(vec![RoomId::Num(7), RoomId::Str("lobby".into())]), ..Default::default() };
+        let privileges =
+            Privileges { rooms: Grant::Only(vec![RoomId::Num(7), RoomId::Str("lobby".into())]), ..Default::default() };
         let token = generate_token("app", CERT, "alice", 60, privileges.clone()).unwrap();
         let verified = authority().verify("app", "alice", Some(&token)).unwrap();
         assert_eq!(verified.privileges, privileges);
-        assert!(verified.privileges.rooms.allows(&RoomId::Num(7)) && !verified.privileges.rooms.allows(&RoomId::Str("7".into())));
+        assert!(
+            verified.privileges.rooms.allows(&RoomId::Num(7))
+                && !verified.privileges.rooms.allows(&RoomId::Str("7".into()))
+        );
     }
 
     #[test]
@@ -225,9 +241,21 @@ mod tests {
             (None, "app", "alice", ErrorCode::InvalidToken, "no token"),
             (Some("not.a.jwt".into()), "app", "alice", ErrorCode::InvalidToken, "malformed"),
             (Some(good.clone()), "other", "alice", ErrorCode::InvalidAppId, "not configured"),
-            (Some(generate_token("app2", CERT, "alice", 60, Privileges::default()).unwrap()), "app", "alice", ErrorCode::InconsistentAppid, "app \"app2\""),
+            (
+                Some(generate_token("app2", CERT, "alice", 60, Privileges::default()).unwrap()),
+                "app",
+                "alice",
+                ErrorCode::InconsistentAppid,
+                "app \"app2\"",
+            ),
             (Some(good.clone()), "app", "bob", ErrorCode::InvalidToken, "user \"alice\""),
-            (Some(generate_token("app", "another-certificate-xyz", "alice", 60, Privileges::default()).unwrap()), "app", "alice", ErrorCode::InvalidToken, "signature"),
+            (
+                Some(generate_token("app", "another-certificate-xyz", "alice", 60, Privileges::default()).unwrap()),
+                "app",
+                "alice",
+                ErrorCode::InvalidToken,
+                "signature",
+            ),
         ];
         for (token, app, user, code, words) in cases {
             let e = a.verify(app, user, token.as_deref()).unwrap_err();
@@ -242,8 +270,16 @@ mod tests {
 
     #[test]
     fn expiry_is_strict() {
-        let claims = Claims { iss: ISSUER.into(), app: "app".into(), sub: "alice".into(), iat: 0, exp: now_ms() / 1000 - 1, privileges: Privileges::default() };
-        let expired = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(CERT.as_bytes())).unwrap();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            app: "app".into(),
+            sub: "alice".into(),
+            iat: 0,
+            exp: now_ms() / 1000 - 1,
+            privileges: Privileges::default(),
+        };
+        let expired =
+            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(CERT.as_bytes())).unwrap();
         let e = authority().verify("app", "alice", Some(&expired)).unwrap_err();
         assert_eq!(e.code, ErrorCode::TokenExpired);
     }
@@ -253,9 +289,16 @@ mod tests {
         assert!(generate_token("app", CERT, "alice", 0, Privileges::default()).is_err());
         assert!(generate_token("app", CERT, "alice", 86_401, Privileges::default()).is_err());
         assert!(generate_token("app", "short", "alice", 60, Privileges::default()).is_err());
-        assert_eq!(generate_token("app", CERT, "bad/user", 60, Privileges::default()).unwrap_err().code, ErrorCode::InvalidUserId);
-        let p: Privileges = serde_json::from_str(r#"{"login":false,"streamChannels":["a"],"rooms":"*","realtime":[]}"#).unwrap();
-        assert_eq!((p.login, p.stream_channels, p.realtime), (false, Grant::Only(vec!["a".to_string()]), Grant::Only(vec![])));
+        assert_eq!(
+            generate_token("app", CERT, "bad/user", 60, Privileges::default()).unwrap_err().code,
+            ErrorCode::InvalidUserId
+        );
+        let p: Privileges =
+            serde_json::from_str(r#"{"login":false,"streamChannels":["a"],"rooms":"*","realtime":[]}"#).unwrap();
+        assert_eq!(
+            (p.login, p.stream_channels, p.realtime),
+            (false, Grant::Only(vec!["a".to_string()]), Grant::Only(vec![]))
+        );
         assert!(serde_json::from_str::<Privileges>(r#"{"rooms":"some"}"#).is_err());
     }
 }

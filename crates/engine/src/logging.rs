@@ -34,7 +34,17 @@ fn stderr_layer<S>() -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false)
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| !prints_frames(meta)))
+}
+
+/// The WebSocket library logs every frame's payload at `trace`, and frames carry tokens (`hello`,
+/// `renewToken`) and message bodies. Those lines never reach the log, whatever `RUST_LOG` says.
+fn prints_frames(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::TRACE
+        && (meta.target().starts_with("tungstenite") || meta.target().starts_with("tokio_tungstenite"))
 }
 
 static LOGGING: OnceLock<Logging> = OnceLock::new();

@@ -34,4 +34,3 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
-

@@ -10,8 +10,10 @@ use std::time::Duration;
 use common::*;
 use futures_util::SinkExt;
 use piazza_engine::auth::{generate_token, Grant, Privileges};
-use piazza_engine::client::{ChannelSink, Client, ClientConfig, ClientEvent, Encryption, LinkReason, LinkState, Payload, PublishOptions};
 use piazza_engine::client::crypto::Mode;
+use piazza_engine::client::{
+    ChannelSink, Client, ClientConfig, ClientEvent, Encryption, LinkReason, LinkState, Payload, PublishOptions,
+};
 use piazza_engine::config::{AppConfig, Secret, ServerConfig, TlsConfig};
 use piazza_engine::protocol::{RoomId, SessionKind};
 use piazza_engine::server::Server;
@@ -30,7 +32,12 @@ fn token(user: &str, seconds: u64, privileges: Privileges) -> String {
 }
 
 /// Logs in with `token`; returns the client or the login error (and the FAILED reason).
-async fn try_login(server: &Server, app: &str, user: &str, token: Option<&str>) -> Result<TestClient, (piazza_engine::Error, LinkReason)> {
+async fn try_login(
+    server: &Server,
+    app: &str,
+    user: &str,
+    token: Option<&str>,
+) -> Result<TestClient, (piazza_engine::Error, LinkReason)> {
     let (sink, mut events) = ChannelSink::new();
     let client = Client::new(config(server, app, user), std::sync::Arc::new(sink)).unwrap();
     match client.call(|c, r| c.login(r, token.map(str::to_string))).await {
@@ -59,10 +66,24 @@ async fn every_bad_token_is_refused_with_the_precise_code_and_reason() {
         ("app", "alice", None, ErrorCode::InvalidToken, LinkReason::InvalidToken, "no token"),
         ("app", "alice", Some("garbage"), ErrorCode::InvalidToken, LinkReason::InvalidToken, "malformed"),
         ("app", "alice", Some(&forged), ErrorCode::InvalidToken, LinkReason::InvalidToken, "signature"),
-        ("app", "alice", Some(&other_app), ErrorCode::InconsistentAppid, LinkReason::InconsistentAppId, "issued for app \"app2\""),
+        (
+            "app",
+            "alice",
+            Some(&other_app),
+            ErrorCode::InconsistentAppid,
+            LinkReason::InconsistentAppId,
+            "issued for app \"app2\"",
+        ),
         ("app", "bob", Some(&good), ErrorCode::InvalidToken, LinkReason::InvalidToken, "issued for user \"alice\""),
         ("unknown", "alice", Some(&good), ErrorCode::InvalidAppId, LinkReason::LoginRejected, "not configured"),
-        ("app", "alice", Some(&no_login), ErrorCode::LoginNotAuthorized, LinkReason::LoginRejected, "does not grant login"),
+        (
+            "app",
+            "alice",
+            Some(&no_login),
+            ErrorCode::LoginNotAuthorized,
+            LinkReason::LoginRejected,
+            "does not grant login",
+        ),
     ];
     for (app, user, token, code, reason, words) in cases {
         let (e, link) = try_login(&server, app, user, token).await.err().expect("refused");
@@ -96,7 +117,8 @@ async fn privileges_limit_stream_channels_realtime_scopes_and_rooms() {
     let e = alice.ask(json!({"op":"join","channel":"forbidden"})).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::ChannelSubscribePermissionDenied);
     // A stream-channel token of its own can grant what the login token does not.
-    let channel_token = token("alice", 60, Privileges { stream_channels: Grant::Only(vec!["forbidden".into()]), ..Default::default() });
+    let channel_token =
+        token("alice", 60, Privileges { stream_channels: Grant::Only(vec!["forbidden".into()]), ..Default::default() });
     alice.ask(json!({"op":"join","channel":"forbidden","token":channel_token})).await.unwrap();
     alice.ask(json!({"op":"realtimeJoin","scope":"scope-ok"})).await.unwrap();
     let e = alice.ask(json!({"op":"realtimeJoin","scope":"scope-no"})).await.unwrap_err();
@@ -119,7 +141,8 @@ async fn privileges_limit_stream_channels_realtime_scopes_and_rooms() {
 async fn a_lapsing_token_warns_then_ends_the_session_unless_renewed() {
     let server = server_with(with_auth).await;
     // Expires within 2 s: the 30-second warning is due at once.
-    let mut lapsing = try_login(&server, "app", "lapsing", Some(&token("lapsing", 2, Privileges::default()))).await.ok().unwrap();
+    let mut lapsing =
+        try_login(&server, "app", "lapsing", Some(&token("lapsing", 2, Privileges::default()))).await.ok().unwrap();
     let warned = lapsing.next_of("token").await;
     assert_eq!((warned["eventType"].as_str(), warned["channelName"].as_str()), (Some("WILL_EXPIRE"), Some("")));
     let failed = loop {
@@ -130,11 +153,15 @@ async fn a_lapsing_token_warns_then_ends_the_session_unless_renewed() {
     };
     assert_eq!(failed.reason_code, LinkReason::TokenExpired);
 
-    let mut renewed = try_login(&server, "app", "renewed", Some(&token("renewed", 2, Privileges::default()))).await.ok().unwrap();
+    let mut renewed =
+        try_login(&server, "app", "renewed", Some(&token("renewed", 2, Privileges::default()))).await.ok().unwrap();
     renewed.next_of("token").await;
     let fresh = token("renewed", 3600, Privileges::default());
     renewed.ask(json!({"op":"renewToken","token":fresh})).await.unwrap();
-    let e = renewed.ask(json!({"op":"renewToken","token":token("someone-else", 60, Privileges::default())})).await.unwrap_err();
+    let e = renewed
+        .ask(json!({"op":"renewToken","token":token("someone-else", 60, Privileges::default())}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidToken);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(renewed.client.link_state(), LinkState::Connected, "a renewed token keeps the session");
@@ -154,10 +181,9 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn tls_serves_wss_and_the_client_verifies_the_certificate() {
-    let server = server_with(|c| {
-        c.tls = Some(TlsConfig { cert_path: fixture("server.pem"), key_path: fixture("server.key") })
-    })
-    .await;
+    let server =
+        server_with(|c| c.tls = Some(TlsConfig { cert_path: fixture("server.pem"), key_path: fixture("server.key") }))
+            .await;
     assert!(server.url().starts_with("wss://127.0.0.1:"), "{}", server.url());
     let ca = std::fs::read_to_string(fixture("ca.pem")).unwrap();
     for host in ["127.0.0.1", "localhost"] {
@@ -198,13 +224,26 @@ async fn payloads_are_encrypted_end_to_end_and_the_server_sees_no_plaintext() {
     bob.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
     // What the server relays, read by a plain subscriber.
     let mut spy = raw_session(&server, "spy").await;
-    spy.send(Message::Text(json!({"op":"subscribe","id":1,"channel":"c","withPresence":false}).to_string().into())).await.unwrap();
+    spy.send(Message::Text(json!({"op":"subscribe","id":1,"channel":"c","withPresence":false}).to_string().into()))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut spy).await["t"], "ok");
 
-    alice.client.call(|c, r| c.publish(r, "c", Payload::Text("meet at the old mill".into()), PublishOptions::default())).await.unwrap();
-    alice.client.call(|c, r| c.publish(r, "c", Payload::Binary(vec![1, 2, 3, 4, 5, 6, 7, 8].into()), PublishOptions::default())).await.unwrap();
+    alice
+        .client
+        .call(|c, r| c.publish(r, "c", Payload::Text("meet at the old mill".into()), PublishOptions::default()))
+        .await
+        .unwrap();
+    alice
+        .client
+        .call(|c, r| c.publish(r, "c", Payload::Binary(vec![1, 2, 3, 4, 5, 6, 7, 8].into()), PublishOptions::default()))
+        .await
+        .unwrap();
     let text = bob.next_message().await;
-    assert_eq!((text.payload, text.header["messageType"].clone()), (Payload::Text("meet at the old mill".into()), json!("STRING")));
+    assert_eq!(
+        (text.payload, text.header["messageType"].clone()),
+        (Payload::Text("meet at the old mill".into()), json!("STRING"))
+    );
     assert_eq!(bob.next_message().await.payload, Payload::Binary(vec![1, 2, 3, 4, 5, 6, 7, 8].into()));
     for _ in 0..2 {
         let frame = loop {
@@ -222,12 +261,21 @@ async fn payloads_are_encrypted_end_to_end_and_the_server_sees_no_plaintext() {
     alice.ask(json!({"op":"join","channel":"s"})).await.unwrap();
     alice.ask(json!({"op":"joinTopic","channel":"s","topic":"t"})).await.unwrap();
     bob.ask(json!({"op":"subscribeTopic","channel":"s","topic":"t","users":["alice"]})).await.unwrap();
-    alice.ask_with(json!({"op":"publishTopic","channel":"s","topic":"t","messageType":"STRING"}), Some(Payload::Text("topic secret".into()))).await.unwrap();
+    alice
+        .ask_with(
+            json!({"op":"publishTopic","channel":"s","topic":"t","messageType":"STRING"}),
+            Some(Payload::Text("topic secret".into())),
+        )
+        .await
+        .unwrap();
     assert_eq!(bob.next_message().await.payload, Payload::Text("topic secret".into()));
     bob.ask(json!({"op":"realtimeJoin","scope":"r"})).await.unwrap();
     alice.ask(json!({"op":"realtimeJoin","scope":"r"})).await.unwrap();
     let frame = serde_json::from_value(json!({"op":"realtimeSend","scope":"r"})).unwrap();
-    alice.client.request(piazza_engine::client::Route::Ignore, frame, Some(Payload::Binary(vec![9, 9, 9].into()))).unwrap();
+    alice
+        .client
+        .request(piazza_engine::client::Route::Ignore, frame, Some(Payload::Binary(vec![9, 9, 9].into())))
+        .unwrap();
     assert_eq!(bob.next_realtime().await.1, bytes::Bytes::from_static(&[9, 9, 9]));
 }
 
@@ -241,12 +289,19 @@ async fn a_receiver_with_another_key_gets_a_decryption_report_not_garbage() {
     for c in [&wrong, &other_mode, &none] {
         c.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
     }
-    alice.client.call(|c, r| c.publish(r, "c", Payload::Text("hello".into()), PublishOptions::default())).await.unwrap();
+    alice
+        .client
+        .call(|c, r| c.publish(r, "c", Payload::Text("hello".into()), PublishOptions::default()))
+        .await
+        .unwrap();
     for c in [&mut wrong, &mut other_mode, &mut none] {
         let report = c.next_of("error").await;
         assert_eq!(report["errorCode"], ErrorCode::ChannelEncryptMessageFailed.code());
         assert_eq!((report["channelName"].as_str(), report["publisher"].as_str()), (Some("c"), Some("alice")));
-        assert!(report["reason"].as_str().unwrap().contains("decrypt") || report["reason"].as_str().unwrap().contains("encrypted"));
+        assert!(
+            report["reason"].as_str().unwrap().contains("decrypt")
+                || report["reason"].as_str().unwrap().contains("encrypted")
+        );
         c.no_message(Duration::from_millis(100)).await;
     }
 }
@@ -266,44 +321,62 @@ async fn bad_encryption_settings_are_refused_at_construction() {
 #[tokio::test]
 async fn tokens_and_certificates_never_reach_the_logs() {
     // The standalone server with every log line on, and a mix of good and bad logins.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let admin = "admin-token-abcdefghijklmnop";
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-server"))
-        .args(["--port", &port.to_string(), "--app", &format!("app={CERT}"), "--admin-token", admin])
-        .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = format!("ws://127.0.0.1:{port}");
+    let app = format!("app={CERT}");
+    let server = Standalone::start(&["--app", &app, "--admin-token", admin], &[("RUST_LOG", "trace")]).await;
     let good = token("alice", 60, Privileges::default());
     let forged = generate_token("app", "forged-certificate-0000", "alice", 60, Privileges::default()).unwrap();
-    let mut logged_in = false;
-    for _ in 0..50 {
-        let (sink, _e) = ChannelSink::new();
-        let c = Client::new(ClientConfig::new("app", "alice", &url), std::sync::Arc::new(sink)).unwrap();
-        if c.call(|c, r| c.login(r, Some(good.clone()))).await.is_ok() {
-            c.call(|c, r| c.request(r, serde_json::from_value(json!({"op":"renewToken","id":0,"token":good})).unwrap(), None)).await.unwrap();
-            logged_in = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(logged_in);
     let (sink, _e) = ChannelSink::new();
-    let c = Client::new(ClientConfig::new("app", "alice", &url), std::sync::Arc::new(sink)).unwrap();
+    let c = Client::new(ClientConfig::new("app", "alice", &server.url), std::sync::Arc::new(sink)).unwrap();
+    c.call(|c, r| c.login(r, Some(good.clone()))).await.unwrap();
+    let renew = serde_json::from_value(json!({"op":"renewToken","id":0,"token":good})).unwrap();
+    c.call(|c, r| c.request(r, renew, None)).await.unwrap();
+    let (sink, _e) = ChannelSink::new();
+    let c = Client::new(ClientConfig::new("app", "alice", &server.url), std::sync::Arc::new(sink)).unwrap();
     assert!(c.call(|c, r| c.login(r, Some(forged.clone()))).await.is_err());
+    // An admin call with a wrong token, and one with the right token.
+    let http = server.url.replace("ws://", "");
+    for (bearer, status) in [("wrong-admin-token-guess", "401"), (admin, "HTTP/1.1 ")] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(&http).await.unwrap();
+        let request = format!("POST /v1/apps/app/rooms/1/dismiss HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {bearer}\r\ncontent-length: 0\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 ") && answer.contains(status) && !answer.contains("401") == (bearer == admin)
+        );
+        assert!(!answer.contains(bearer), "{answer}");
+    }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    child.start_kill().unwrap();
-    let output = child.wait_with_output().await.unwrap();
-    let logs = String::from_utf8_lossy(&output.stderr);
+    let logs = server.logs();
     assert!(logs.contains("logged in"), "the logs are on: {logs}");
-    for secret in [good.as_str(), forged.as_str(), CERT, admin] {
+    for secret in [good.as_str(), forged.as_str(), CERT, admin, "wrong-admin-token-guess"] {
         assert!(!logs.contains(secret), "a secret leaked into the logs");
     }
     assert!(!logs.contains(&good[good.len() - 20..]), "not even part of a token");
+}
+
+#[tokio::test]
+async fn the_token_subcommand_makes_tokens_the_server_accepts() {
+    let server = server_with(with_auth).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_piazza-server"))
+        .args(["token", "--app-id", "app", "--user-id", "carol", "--expire-seconds", "60"])
+        .args(["--privileges", r#"{"streamChannels":["s1"]}"#])
+        .env("PIAZZA_APP_CERTIFICATE", CERT)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let made = String::from_utf8(output.stdout).unwrap();
+    let carol = try_login(&server, "app", "carol", Some(made.trim())).await.map_err(|e| e.0).unwrap();
+    carol.ask(json!({"op":"join","channel":"s1"})).await.unwrap();
+    let refused = carol.ask(json!({"op":"join","channel":"s2"})).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::ChannelSubscribePermissionDenied, "{refused:?}");
+    // A bad request fails with a message, not a token.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_piazza-server"))
+        .args(["token", "--app-id", "app", "--user-id", "bad/user", "--app-certificate", CERT])
+        .output()
+        .unwrap();
+    assert!(!output.status.success() && output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("user"));
 }

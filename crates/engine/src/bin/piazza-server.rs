@@ -164,7 +164,8 @@ fn load(cli: &Cli) -> Result<ServerConfig, String> {
         config.apps.insert(id.to_string(), piazza_engine::config::AppConfig { certificate });
     }
     if let (Some(cert_path), Some(key_path)) = (&cli.tls_cert, &cli.tls_key) {
-        config.tls = Some(piazza_engine::config::TlsConfig { cert_path: cert_path.clone(), key_path: key_path.clone() });
+        config.tls =
+            Some(piazza_engine::config::TlsConfig { cert_path: cert_path.clone(), key_path: key_path.clone() });
     }
     set!(config.connection.max_pending_handshakes, cli.max_pending_handshakes);
     set!(config.connection.connections_per_ip_per_second, cli.connections_per_ip_per_second);
@@ -206,7 +207,13 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            return match piazza_engine::auth::generate_token(app_id, app_certificate, user_id, *expire_seconds, privileges) {
+            return match piazza_engine::auth::generate_token(
+                app_id,
+                app_certificate,
+                user_id,
+                *expire_seconds,
+                privileges,
+            ) {
                 Ok(token) => {
                     println!("{token}");
                     ExitCode::SUCCESS
@@ -240,7 +247,9 @@ async fn main() -> ExitCode {
     };
     println!("piazza-server {} listening on {}", piazza_engine::VERSION, server.url());
     if config_is_open {
-        eprintln!("WARNING: no app certificates configured (--app ID=CERTIFICATE): development mode, any token is accepted");
+        eprintln!(
+            "WARNING: no app certificates configured (--app ID=CERTIFICATE): development mode, any token is accepted"
+        );
     }
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -110,10 +110,16 @@ impl ClientConfig {
         }
         if let Some(e) = &self.encryption {
             if e.cipher_key.expose().is_empty() {
-                return Err(Error::new(ErrorCode::InvalidEncryptionParameter, "encryption needs a non-empty cipherKey"));
+                return Err(Error::new(
+                    ErrorCode::InvalidEncryptionParameter,
+                    "encryption needs a non-empty cipherKey",
+                ));
             }
             if e.salt.len() != 32 {
-                return Err(Error::new(ErrorCode::InvalidEncryptionParameter, format!("salt must be 32 bytes, got {}", e.salt.len())));
+                return Err(Error::new(
+                    ErrorCode::InvalidEncryptionParameter,
+                    format!("salt must be 32 bytes, got {}", e.salt.len()),
+                ));
             }
         }
         Ok(())

@@ -65,7 +65,10 @@ impl Cipher {
             return Err(Error::new(ErrorCode::InvalidEncryptionParameter, "encryption needs a non-empty cipherKey"));
         }
         if salt.len() != 32 {
-            return Err(Error::new(ErrorCode::InvalidEncryptionParameter, format!("salt must be 32 bytes, got {}", salt.len())));
+            return Err(Error::new(
+                ErrorCode::InvalidEncryptionParameter,
+                format!("salt must be 32 bytes, got {}", salt.len()),
+            ));
         }
         let key = match mode {
             Mode::Aes128Gcm => {
@@ -152,6 +155,9 @@ mod tests {
         assert_eq!(Mode::parse(Some("ROT13")).unwrap_err().code, ErrorCode::InvalidEncryptionParameter);
         assert_eq!(Mode::parse(Some("NONE")).unwrap(), None);
         assert_eq!(Cipher::new(Mode::Aes128Gcm, "", &[0; 32]).unwrap_err().code, ErrorCode::InvalidEncryptionParameter);
-        assert_eq!(Cipher::new(Mode::Aes128Gcm, "k", &[0; 31]).unwrap_err().code, ErrorCode::InvalidEncryptionParameter);
+        assert_eq!(
+            Cipher::new(Mode::Aes128Gcm, "k", &[0; 31]).unwrap_err().code,
+            ErrorCode::InvalidEncryptionParameter
+        );
     }
 }

@@ -292,7 +292,8 @@ impl Inner {
             "rt" => {
                 let Some(scope) = frame.scope else { return };
                 let data = if frame.enc {
-                    let context = serde_json::json!({ "channelType": "REALTIME", "channelName": scope, "publisher": "" });
+                    let context =
+                        serde_json::json!({ "channelType": "REALTIME", "channelName": scope, "publisher": "" });
                     let context = serde_json::value::to_raw_value(&context).expect("valid JSON");
                     match self.decrypt(payload, Some(MessageType::Binary), &context) {
                         Some(Payload::Binary(data)) => data,
@@ -344,14 +345,19 @@ impl Inner {
     fn decrypt(&self, sealed: &[u8], mt: Option<MessageType>, header: &serde_json::value::RawValue) -> Option<Payload> {
         let opened = match &self.cipher {
             Some(cipher) => cipher.open(sealed),
-            None => Err(Error::new(ErrorCode::ChannelEncryptMessageFailed, "the payload is encrypted and this client has no cipherKey")),
+            None => Err(Error::new(
+                ErrorCode::ChannelEncryptMessageFailed,
+                "the payload is encrypted and this client has no cipherKey",
+            )),
         };
         let failure = match opened {
             Ok(plain) => match mt {
                 Some(MessageType::Binary) => return Some(Payload::Binary(Bytes::from(plain))),
                 _ => match String::from_utf8(plain) {
                     Ok(text) => return Some(Payload::Text(text)),
-                    Err(_) => Error::new(ErrorCode::ChannelEncryptMessageFailed, "the decrypted STRING message is not UTF-8"),
+                    Err(_) => {
+                        Error::new(ErrorCode::ChannelEncryptMessageFailed, "the decrypted STRING message is not UTF-8")
+                    }
                 },
             },
             Err(e) => e,
@@ -505,8 +511,9 @@ async fn sweep(inner: Arc<Inner>, generation: u64) {
 async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), ConnectError> {
     let attempt = async {
         let config = WebSocketConfig::default().max_message_size(Some(64 << 20)).max_frame_size(Some(64 << 20));
-        let transport =
-            super::transport::connect(endpoint, &inner.tls).await.map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+        let transport = super::transport::connect(endpoint, &inner.tls)
+            .await
+            .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
         let (mut ws, _) = tokio_tungstenite::client_async_with_config(endpoint, transport, Some(config))
             .await
             .map_err(|e| ConnectError::Unreachable(e.to_string()))?;

@@ -353,7 +353,11 @@ impl Client {
         if bytes.len() > max {
             return Err(Error::new(
                 ErrorCode::ChannelMessageLengthExceedLimitation,
-                format!("message is {} bytes{}; at most {max} are allowed", bytes.len(), if sealed.is_some() { " encrypted" } else { "" }),
+                format!(
+                    "message is {} bytes{}; at most {max} are allowed",
+                    bytes.len(),
+                    if sealed.is_some() { " encrypted" } else { "" }
+                ),
             ));
         }
         self.inner.submit(route, Op::Request { name: "publish", track: None }, |id| {

@@ -34,7 +34,9 @@ pub fn tls_config(ca_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>> {
                 return Err(Error::new(ErrorCode::InvalidPrivateConfig, "caCertificates holds no certificate"));
             }
             for cert in certs {
-                roots.add(cert).map_err(|e| Error::new(ErrorCode::InvalidPrivateConfig, format!("bad CA certificate: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::new(ErrorCode::InvalidPrivateConfig, format!("bad CA certificate: {e}")))?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -97,7 +99,11 @@ impl AsyncWrite for Transport {
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Transport::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),

@@ -15,8 +15,8 @@ use rand::Rng;
 
 use super::outbox::Outbox;
 use super::room::CmdRate;
-use crate::auth::Verified;
 use super::roster::States;
+use crate::auth::Verified;
 use crate::protocol::{ChannelType, RoomId, SessionKind};
 
 /// Subscription options of one message channel (RTM `subscribe` options).

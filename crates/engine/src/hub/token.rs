@@ -59,7 +59,8 @@ fn token_event(event_type: &'static str, channel: &str) -> tokio_tungstenite::tu
 impl Hub {
     /// Checks the token of a hello (any token, or none, in open development mode).
     pub(super) fn verify_hello(&self, hello: &Hello) -> Result<Verified> {
-        let verified = self.shared.authority.verify(&hello.app_id, &hello.user_id, hello.token.as_ref().map(Secret::expose))?;
+        let verified =
+            self.shared.authority.verify(&hello.app_id, &hello.user_id, hello.token.as_ref().map(Secret::expose))?;
         if hello.kind == SessionKind::Rtm && !verified.privileges.login {
             return Err(Error::new(ErrorCode::LoginNotAuthorized, "the token does not grant login"));
         }
@@ -86,12 +87,17 @@ impl Hub {
     /// Checks a stream-channel join: its own token if it has one, else the login token.
     pub(super) fn authorize_stream(&self, session: &Arc<Session>, channel: &str, token: Option<&Secret>) -> Result<()> {
         let own = match token.filter(|t| !t.expose().is_empty()) {
-            Some(t) if !self.shared.authority.is_open() => Some(self.shared.authority.verify(&session.app, &session.user, Some(t.expose()))?),
+            Some(t) if !self.shared.authority.is_open() => {
+                Some(self.shared.authority.verify(&session.app, &session.user, Some(t.expose()))?)
+            }
             _ => None,
         };
         let privileges = own.as_ref().map(|v| v.privileges.clone()).unwrap_or_else(|| self.privileges(session));
         if !privileges.stream_channels.allows(&channel.to_string()) {
-            return Err(Error::new(ErrorCode::ChannelSubscribePermissionDenied, format!("the token does not grant stream channel {channel:?}")));
+            return Err(Error::new(
+                ErrorCode::ChannelSubscribePermissionDenied,
+                format!("the token does not grant stream channel {channel:?}"),
+            ));
         }
         if let Some(verified) = own {
             let generation = {
@@ -108,7 +114,10 @@ impl Hub {
     /// Checks a realtime join against the `realtime` privilege.
     pub(super) fn authorize_scope(&self, session: &Session, scope: &str) -> Result<()> {
         if !self.privileges(session).realtime.allows(&scope.to_string()) {
-            return Err(Error::new(ErrorCode::ChannelSubscribePermissionDenied, format!("the token does not grant realtime scope {scope:?}")));
+            return Err(Error::new(
+                ErrorCode::ChannelSubscribePermissionDenied,
+                format!("the token does not grant realtime scope {scope:?}"),
+            ));
         }
         Ok(())
     }
@@ -140,7 +149,10 @@ impl Hub {
             Some(channel) => {
                 names::channel(&channel)?;
                 if !session.state.lock().streams.contains(channel.as_str()) {
-                    return Err(Error::new(ErrorCode::ChannelNotJoined, format!("stream channel {channel:?} is not joined")));
+                    return Err(Error::new(
+                        ErrorCode::ChannelNotJoined,
+                        format!("stream channel {channel:?} is not joined"),
+                    ));
                 }
                 self.authorize_stream(session, &channel, Some(&req.token))?;
             }

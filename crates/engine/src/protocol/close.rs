@@ -7,7 +7,9 @@ pub const NORMAL: u16 = 1000;
 pub const GOING_AWAY: u16 = 1001;
 /// The peer broke the protocol (bad handshake frame, bad binary framing).
 pub const PROTOCOL_ERROR: u16 = 1002;
-/// Too many malformed frames.
+/// A text frame that is not valid UTF-8.
+pub const INVALID_DATA: u16 = 1007;
+/// Too many malformed frames, or more frames per second than the server allows.
 pub const POLICY: u16 = 1008;
 /// A WebSocket message larger than the server's `maxFrameBytes`.
 pub const TOO_BIG: u16 = 1009;

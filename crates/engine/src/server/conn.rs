@@ -51,8 +51,12 @@ fn ws_config(max_frame: usize) -> WebSocketConfig {
 }
 
 /// Serves one accepted socket to the end.
-pub(crate) async fn serve<S>(mut stream: S, peer: SocketAddr, ctx: ConnContext, handshake: tokio::sync::OwnedSemaphorePermit)
-where
+pub(crate) async fn serve<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    ctx: ConnContext,
+    handshake: tokio::sync::OwnedSemaphorePermit,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let limits = ctx.hub.config().connection.clone();
@@ -125,6 +129,14 @@ async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(source: &mut Source<S>) -
     loop {
         let message = match source.next().await {
             Some(Ok(m)) => m,
+            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+                let reason = format!("message of {size} bytes exceeds maxFrameBytes {max_size}");
+                return Err(Some((Error::invalid(reason), close::TOO_BIG)));
+            }
+            Some(Err(WsError::Utf8(e))) => {
+                let reason = format!("text frame is not valid UTF-8: {e}");
+                return Err(Some((Error::invalid(reason), close::INVALID_DATA)));
+            }
             _ => return Err(None),
         };
         let raw = match &message {
@@ -260,6 +272,11 @@ where
                             format!("message of {size} bytes exceeds maxFrameBytes {max_size}"),
                         );
                         return End::Failed("oversize frame".into());
+                    }
+                    Some(Err(WsError::Utf8(e))) => {
+                        ctx.hub.counters().bad_frames.fetch_add(1, Ordering::Relaxed);
+                        session.outbox.close_now(close::INVALID_DATA, format!("text frame is not valid UTF-8: {e}"));
+                        return End::Failed("invalid UTF-8".into());
                     }
                     Some(Err(e)) => return End::Failed(e.to_string()),
                     None => return End::Closed,

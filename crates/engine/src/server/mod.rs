@@ -57,7 +57,8 @@ pub(crate) struct ConnContext {
 
 /// Loads the certificate chain and key of `tls`.
 fn tls_acceptor(tls: &crate::config::TlsConfig) -> Result<TlsAcceptor> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| Error::new(ErrorCode::InitServiceFailed, format!("TLS {what}: {e}"));
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| Error::new(ErrorCode::InitServiceFailed, format!("TLS {what}: {e}"));
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert_path)
         .map_err(|e| fail(&format!("cannot read {}", tls.cert_path.display()), &e))?
         .collect::<std::result::Result<_, _>>()
@@ -65,7 +66,8 @@ fn tls_acceptor(tls: &crate::config::TlsConfig) -> Result<TlsAcceptor> {
     if certs.is_empty() {
         return Err(fail("certificate", &format!("{} holds no certificate", tls.cert_path.display())));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key_path).map_err(|e| fail(&format!("key {}", tls.key_path.display()), &e))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key_path)
+        .map_err(|e| fail(&format!("key {}", tls.key_path.display()), &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -103,7 +105,9 @@ impl Server {
         tokio::spawn(accept_loop(listener, ctx, Arc::new(Semaphore::new(max_connections)), acceptor));
         let scheme = if secure { "wss" } else { "ws" };
         tracing::info!("piazza server listening on {scheme}://{addr}");
-        Ok(Server { inner: Arc::new(Inner { hub, addr, secure, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }) })
+        Ok(Server {
+            inner: Arc::new(Inner { hub, addr, secure, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }),
+        })
     }
 
     /// `ws://host:port` of this server (`wss://` with TLS).

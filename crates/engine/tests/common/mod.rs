@@ -255,3 +255,56 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The standalone `piazza-server` binary, killed when dropped; its stderr is collected.
+pub struct Standalone {
+    pub child: tokio::process::Child,
+    pub url: String,
+    logs: Arc<parking_lot::Mutex<Vec<u8>>>,
+}
+
+impl Standalone {
+    /// Starts the binary on a free port with extra flags and environment, and waits until it
+    /// accepts connections.
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Standalone {
+        use tokio::io::AsyncReadExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-server"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("piazza-server starts");
+        let logs = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = stderr.read(&mut buf).await {
+                sink.lock().extend_from_slice(&buf[..n]);
+            }
+        });
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "piazza-server did not listen in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Standalone { child, url: format!("ws://127.0.0.1:{port}"), logs }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.logs.lock()).into_owned()
+    }
+
+    /// The server's resident memory in bytes (Linux).
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    }
+}
