@@ -96,6 +96,24 @@ export interface ServerConnectionOptions {
   handshakeTimeoutMs?: number
   /** Bytes of sent frames kept per session so a reconnecting client resumes losslessly (default 1 MiB). */
   resumeBufferBytes?: number
+  /** Connections accepted but without a valid hello yet, at once; more get HTTP 503 (default 1024). */
+  maxPendingHandshakes?: number
+  /** New connections per second from one IP address, a burst of as many; more get HTTP 429. 0 = unlimited (default 100). */
+  connectionsPerIpPerSecond?: number
+  /** Frames per second one connection may send, a burst of twice as many; more close it with 1008. 0 = unlimited (default 10000). */
+  framesPerSecond?: number
+}
+
+/** An app with token authentication. */
+export interface ServerAppOptions {
+  /** The secret its tokens are signed with (at least 16 characters); see generateToken. */
+  certificate: string
+}
+
+/** Serve wss:// with a certificate chain and its private key (PEM files). */
+export interface ServerTlsOptions {
+  certPath: string
+  keyPath: string
 }
 
 export interface ServerRoomsOptions {
@@ -127,6 +145,13 @@ export interface ServerOptions {
   rooms?: ServerRoomsOptions
   /** Bearer token of the admin HTTP API (at least 16 characters); without it the admin routes are off. */
   adminToken?: string
+  /**
+   * Apps by id, each with the certificate its tokens are signed with. Without any, the server
+   * runs in an open development mode: any app id, user id and token is accepted (and it warns).
+   */
+  apps?: Record<string, ServerAppOptions>
+  /** Serve wss:// instead of ws://. */
+  tls?: ServerTlsOptions
   logLevel?: LogLevel
 }
 
@@ -202,9 +227,13 @@ export interface PrivateConfig {
 export interface RTMConfig {
   /** Server URL ('ws://host:port'); default: the PIAZZA_URL environment variable. */
   endpoint?: string
+  /** End-to-end payload encryption (default 'NONE'); needs cipherKey and a 32-byte salt. */
   encryptionMode?: EncryptionMode
+  /** 32 bytes; the key is derived from cipherKey and salt (PBKDF2-HMAC-SHA256). */
   salt?: Uint8Array
   cipherKey?: string
+  /** PEM certificates to trust for wss:// instead of the system's web PKI roots (a private CA). */
+  caCertificates?: string
   /** Seconds a dropped session stays present before others see REMOTE_TIMEOUT, 5–300 (default 300). */
   presenceTimeout?: number
   /** Seconds between heartbeats, 5–1800 (default 5). */
@@ -373,8 +402,38 @@ export declare class RTMPresence {
 }
 
 export interface LoginOptions {
+  /** The login token (see generateToken); may be omitted on a server in open development mode. */
   token?: string
 }
+
+export interface RenewTokenOptions {
+  /** A joined stream channel whose own token is renewed. */
+  channelName?: string
+}
+export interface RenewTokenResponse extends BaseResponse {}
+
+/** What a token grants: '*' (everything, the default) or a list. */
+export type Grant<T> = '*' | T[]
+export interface Privileges {
+  /** Whether the token may log in (default true). */
+  login?: boolean
+  streamChannels?: Grant<string>
+  /** TRTC rooms: numbers are roomIds, strings strRoomIds. */
+  rooms?: Grant<number | string>
+  /** Realtime channel scopes. */
+  realtime?: Grant<string>
+}
+export interface GenerateTokenOptions {
+  appId: string | number
+  /** The app's certificate (never send it to clients). */
+  appCertificate: string
+  userId: string
+  /** Lifetime, 1–86400 seconds. */
+  expireSeconds: number
+  privileges?: Privileges
+}
+/** Makes a signed token (an HS256 JWT) for a user, for an app backend. Throws RTMError on bad options. */
+export declare function generateToken(options: GenerateTokenOptions): string
 
 export interface SubscribeOptions {
   withMessage?: boolean
@@ -481,12 +540,40 @@ export declare namespace RTMEvents {
     state: 'DISCONNECTED' | 'CONNECTING' | 'CONNECTED' | 'RECONNECTING' | 'FAILED'
     reason: LinkStateChangeReasonCode
   }
+  interface AffectedResources {
+    messageChannels: string[]
+    streamChannels: string[]
+  }
+  /**
+   * A token is about to expire (WILL_EXPIRE, 30 s ahead: call renewToken) or expired (EXPIRED:
+   * the login token ends the session with TOKEN_EXPIRED; a join token ends that membership).
+   */
+  interface TokenEvent extends BaseEvent {
+    eventType: 'WILL_EXPIRE' | 'EXPIRED'
+    reason: string
+    affectedResources: AffectedResources
+  }
+  /** A received payload that could not be decrypted (another cipherKey, salt or mode; or none). It was dropped. */
+  interface DecryptionErrorEvent {
+    /** ErrorCode.RTM_ERROR_CHANNEL_ENCRYPT_MESSAGE_FAILED */
+    errorCode: number
+    reason: string
+    channelType: ChannelType | ''
+    channelName: string
+    topicName: string
+    publisher: string
+  }
   interface RTMClientEventMap {
     message: (event: MessageEvent) => void
     presence: (event: PresenceEvent) => void
     topic: (event: TopicEvent) => void
     linkState: (event: LinkStateEvent) => void
     status: (event: StatusEvent) => void
+    token: (event: TokenEvent) => void
+    /** The channel whose token is about to expire ('' for the login token). */
+    tokenPrivilegeWillExpire: (channelName: string) => void
+    /** Without a listener, each report is a process warning (PiazzaDecryptionError). */
+    error: (event: DecryptionErrorEvent) => void
   }
 }
 
@@ -506,6 +593,8 @@ export declare class RTM {
   removeEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E]): void
   login(options?: LoginOptions): Promise<LoginResponse>
   logout(): Promise<LogoutResponse>
+  /** Replaces the login token, or with `channelName` the token of a joined stream channel, without reconnecting. */
+  renewToken(token: string, options?: RenewTokenOptions): Promise<RenewTokenResponse>
   subscribe(channelName: string, options?: SubscribeOptions): Promise<SubscribeResponse>
   unsubscribe(channelName: string): Promise<UnsubscribeResponse>
   publish(channelName: string, message: string | Uint8Array, options?: PublishOptions): Promise<PublishResponse>
@@ -560,6 +649,8 @@ export interface TRTCCloudOptions {
   pongTimeoutMs?: number
   logLevel?: LogLevel
   privateConfig?: PrivateConfig
+  /** PEM certificates to trust for wss:// (a private CA). */
+  caCertificates?: string
 }
 
 /** onExitRoom reasons: 0 exitRoom() called, 1 removed (kicked, or the same user entered elsewhere), 2 room dismissed. */

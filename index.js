@@ -1141,7 +1141,14 @@ class TRTCCloud {
     if (this._destroyed) return
     this._destroyed = true
     this._serial(async () => {
-      if (this._room) await this._exit()
+      // Leave the room politely, but do not wait out a request timeout for a server that went
+      // away: the logout below ends the session (and the room membership) in any case.
+      if (this._room) {
+        let timer
+        const patience = new Promise((resolve) => { timer = setTimeout(resolve, 1000); timer.unref() })
+        await Promise.race([this._exit(), patience])
+        clearTimeout(timer)
+      }
       if (this._rtm) await this._rtm.logout().catch(() => {})
       this._rtm = null
     })

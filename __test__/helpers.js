@@ -4,7 +4,9 @@ const { Server, RTM } = require('..')
 
 /** Starts a server and registers its close with the test. */
 async function startServer (t, options = {}) {
-  const server = await Server.start({ host: '127.0.0.1', port: 0, ...options })
+  // Every test client comes from 127.0.0.1: no per-IP connection limit unless a test sets one.
+  const connection = { connectionsPerIpPerSecond: 0, ...options.connection }
+  const server = await Server.start({ host: '127.0.0.1', port: 0, ...options, connection })
   t.after(() => server.close())
   return server
 }

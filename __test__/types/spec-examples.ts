@@ -127,3 +127,38 @@ async function rooms (server: Server): Promise<void> {
   trtc.enterRoom({ sdkAppId: 1, userId: 'u', roomId: 1 }, 7)
 }
 void rooms
+
+// Security (SPEC §4.4, §4.5, §7): tokens, renewal, token events, encryption, TLS.
+import { generateToken, Privileges } from '../..'
+async function security (): Promise<void> {
+  const server = await Server.start({
+    apps: { myapp: { certificate: 'app-certificate-0123456789' } },
+    tls: { certPath: 'server.pem', keyPath: 'server.key' },
+    adminToken: 'an-admin-token-of-16+',
+    connection: { maxPendingHandshakes: 1024, connectionsPerIpPerSecond: 100, framesPerSecond: 10000 },
+  })
+  const privileges: Privileges = { login: true, streamChannels: ['s1'], rooms: [7, 'lobby'], realtime: '*' }
+  const token: string = generateToken({ appId: 'myapp', appCertificate: 'app-certificate-0123456789', userId: 'alice', expireSeconds: 3600, privileges })
+  const rtm = new RTM('myapp', 'alice', {
+    endpoint: server.url, encryptionMode: 'AES_256_GCM', cipherKey: 'k', salt: new Uint8Array(32), caCertificates: '-----BEGIN CERTIFICATE-----',
+  })
+  rtm.addEventListener('token', (e: RTMEvents.TokenEvent) => {
+    const kind: 'WILL_EXPIRE' | 'EXPIRED' = e.eventType
+    void [kind, e.reason, e.affectedResources.streamChannels, e.timestamp]
+  })
+  rtm.addEventListener('tokenPrivilegeWillExpire', (channelName: string) => { void channelName })
+  rtm.addEventListener('error', (e: RTMEvents.DecryptionErrorEvent) => { void [e.errorCode, e.channelName, e.publisher, e.reason] })
+  await rtm.login({ token })
+  const renewed = await rtm.renewToken(token)
+  await rtm.renewToken(token, { channelName: 's1' })
+  void renewed.timestamp
+  // @ts-expect-error: expireSeconds is required
+  generateToken({ appId: 'myapp', appCertificate: 'c', userId: 'u' })
+  // @ts-expect-error: a grant is '*' or a list
+  generateToken({ appId: 'a', appCertificate: 'c', userId: 'u', expireSeconds: 1, privileges: { streamChannels: 'all' } })
+  // @ts-expect-error: no such mode
+  void new RTM('a', 'u', { encryptionMode: 'ROT13' })
+  // @ts-expect-error: the salt is bytes
+  void new RTM('a', 'u', { salt: 'salty' })
+}
+void security

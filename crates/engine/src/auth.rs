@@ -22,8 +22,9 @@ use crate::time::now_ms;
 const ISSUER: &str = "piazza";
 
 /// "*" (anything) or a list of names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Grant<T> {
+    #[default]
     All,
     Only(Vec<T>),
 }
@@ -34,12 +35,6 @@ impl<T: PartialEq> Grant<T> {
             Grant::All => true,
             Grant::Only(items) => items.contains(item),
         }
-    }
-}
-
-impl<T> Default for Grant<T> {
-    fn default() -> Self {
-        Grant::All
     }
 }
 

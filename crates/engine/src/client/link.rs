@@ -389,7 +389,7 @@ impl Inner {
             "publisher": context.publisher,
             "timestamp": crate::time::now_ms(),
         });
-        tracing::warn!(channel = %context.channel_name, publisher = %context.publisher, "{failure}");
+        tracing::debug!(channel = %context.channel_name, publisher = %context.publisher, "{failure}");
         let body = serde_json::value::to_raw_value(&body).expect("valid JSON");
         self.sink.emit(ClientEvent::Event { kind: "error".into(), body });
         None
@@ -402,6 +402,8 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
     let config = inner.config.clone();
     let login_deadline = Instant::now() + config.login_timeout;
     let mut ever_connected = false;
+    // Until a welcome says otherwise (a TRTC client leaves it to the server).
+    let mut presence_timeout = config.presence_timeout;
     let mut lost_at: Option<Instant> = None;
     let mut attempt: u32 = 0;
     let mut index = 0usize;
@@ -422,6 +424,9 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
                 ever_connected = true;
                 if !inner.on_connected(generation, &welcome, first) {
                     break;
+                }
+                if welcome.presence_timeout > 0 {
+                    presence_timeout = welcome.presence_timeout;
                 }
                 match run_link(&inner, ws, generation).await {
                     LinkEnd::Stopped => break,
@@ -446,6 +451,8 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
                         ErrorCode::InvalidToken => LinkReason::InvalidToken,
                         ErrorCode::TokenExpired => LinkReason::TokenExpired,
                         ErrorCode::InconsistentAppid => LinkReason::InconsistentAppId,
+                        ErrorCode::LoginNotAuthorized => LinkReason::LoginNotAuthorized,
+                        ErrorCode::InvalidUserId => LinkReason::InvalidUserId,
                         ErrorCode::ServiceNotSupported => LinkReason::ServiceNotSupported,
                         _ => LinkReason::LoginRejected,
                     };
@@ -469,7 +476,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
             }
         }
         // Past the presence timeout the server has ended the session: SUSPENDED (still trying).
-        let suspended_at = lost_at.map(|t| t + Duration::from_secs(config.presence_timeout as u64));
+        let suspended_at = lost_at.map(|t| t + Duration::from_secs(presence_timeout as u64));
         if suspended_at.is_some_and(|t| Instant::now() >= t) {
             inner.set_link(LinkState::Suspended, LinkOperation::AutoReconnect, LinkReason::ReconnectTimeout);
         }

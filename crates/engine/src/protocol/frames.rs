@@ -556,6 +556,10 @@ pub struct Welcome {
     #[serde(default)]
     pub last_request: u64,
     pub heartbeat: u32,
+    /// Seconds the session outlives a lost connection (the hello's `presenceTimeout`, or the
+    /// server's `rooms.dropTimeoutSeconds` for a TRTC hello that left it to the server).
+    #[serde(default)]
+    pub presence_timeout: u32,
     pub server_time: u64,
     pub limits: WireLimits,
 }

@@ -200,6 +200,7 @@ async fn run_session<S>(
         resumed,
         last_request: session.last_request.load(Ordering::Acquire),
         heartbeat: hello.heartbeat,
+        presence_timeout: session.presence_timeout_secs,
         server_time: now_ms(),
         limits: WireLimits {
             max_message_bytes: hub.config().limits.max_message_bytes,

@@ -25,6 +25,8 @@ pub async fn server() -> Server {
 
 pub async fn server_with(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
     let mut config = ServerConfig::default();
+    // Every test client comes from 127.0.0.1; the per-IP limit has its own test.
+    config.connection.connections_per_ip_per_second = 0;
     adjust(&mut config);
     Server::start(config).await.expect("server starts")
 }
