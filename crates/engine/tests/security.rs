@@ -381,3 +381,39 @@ async fn the_token_subcommand_makes_tokens_the_server_accepts() {
     assert!(!output.status.success() && output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("user"));
 }
+
+#[tokio::test]
+async fn apps_share_nothing_and_a_session_acts_only_as_its_user() {
+    let server = server().await;
+    // The same user id, channel, stream channel, room and scope in two apps.
+    let mut a = login_with(config(&server, "app-a", "same")).await;
+    let b = login_with(config(&server, "app-b", "same")).await;
+    a.ask(json!({"op":"subscribe","channel":"c"})).await.unwrap();
+    a.ask(json!({"op":"join","channel":"s"})).await.unwrap();
+    a.ask(json!({"op":"realtimeJoin","scope":"r"})).await.unwrap();
+    a.ask(json!({"op":"setState","channel":"c","channelType":"MESSAGE","states":{"mood":"a"}})).await.unwrap();
+    // A's own snapshots.
+    while tokio::time::timeout(Duration::from_millis(150), a.next_event()).await.is_ok() {}
+    b.ask(json!({"op":"subscribe","channel":"c"})).await.unwrap();
+    b.ask(json!({"op":"join","channel":"s"})).await.unwrap();
+    b.ask(json!({"op":"realtimeJoin","scope":"r"})).await.unwrap();
+    // Presence: B sees only itself (and A never hears of B).
+    let who = b.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
+    assert_eq!(who["totalOccupancy"], 1, "{who}");
+    let state = b.ask(json!({"op":"getState","userId":"same","channel":"c","channelType":"MESSAGE"})).await;
+    assert!(state.map(|s| s["statesCount"] == 0).unwrap_or(true), "app-a's state is invisible to app-b");
+    let wherever = b.ask(json!({"op":"whereNow","userId":"same"})).await.unwrap();
+    assert_eq!(wherever["totalChannel"], 2, "only app-b's own channels: {wherever}");
+    a.none_of("presence", Duration::from_millis(100)).await;
+    // Messages and topics stay inside the app (realtime data: tests/realtime.rs).
+    b.ask(json!({"op":"publish","channel":"c","messageType":"STRING","data":"b"})).await.unwrap();
+    b.ask(json!({"op":"joinTopic","channel":"s","topic":"t","meta":""})).await.unwrap();
+    a.no_message(Duration::from_millis(200)).await;
+    a.none_of("topic", Duration::from_millis(50)).await;
+    // A frame cannot claim another publisher: the field does not exist.
+    let mut raw = raw_session(&server, "raw").await;
+    let forged = json!({"op":"publish","id":1,"channel":"c","messageType":"STRING","data":"x","publisher":"same"});
+    raw.send(Message::Text(forged.to_string().into())).await.unwrap();
+    let err = next_json(&mut raw).await;
+    assert!(err["reason"].as_str().unwrap().contains("unknown field `publisher`"), "{err}");
+}
