@@ -180,3 +180,26 @@ async fn plain_http_routes_answer_on_the_same_port() {
         assert!(answer.contains(expect), "{request:?} → {answer}");
     }
 }
+
+#[tokio::test]
+async fn websocket_pings_are_answered_alongside_queued_frames() {
+    let server = server().await;
+    let mut ws = raw_session(&server, "u").await;
+    ws.send(Message::Ping(Bytes::from_static(b"are you there"))).await.unwrap();
+    ws.send(text(json!({"op":"subscribe","id":1,"channel":"c","withPresence":false}))).await.unwrap();
+    let (mut pong, mut answer) = (false, false);
+    while !(pong && answer) {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws)).await.unwrap() {
+            Some(Ok(Message::Pong(p))) => {
+                assert_eq!(&p[..], b"are you there");
+                pong = true;
+            }
+            Some(Ok(Message::Text(t))) => answer |= t.contains(r#""t":"ok""#),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A client-initiated close is answered with a close.
+    ws.close(None).await.unwrap();
+    let (code, _) = close_of(&mut ws).await;
+    assert_eq!(code, 1005, "the close is echoed (without a code, as sent)");
+}

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::protocol::close;
+use crate::protocol::{close, codec};
 
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,11 +99,29 @@ fn frame_len(message: &Message) -> usize {
     }
 }
 
-/// Frames the writer took, and the close to send after them if the outbox is closing.
+/// Frames the writer took, already encoded as WebSocket frames into one buffer, and the close
+/// to send after them if the outbox is closing.
 #[derive(Default)]
 pub struct Batch {
-    pub frames: Vec<Message>,
+    pub bytes: Vec<u8>,
+    /// How many frames `bytes` holds.
+    pub frames: usize,
     pub close: Option<Closing>,
+}
+
+/// A batch stops growing past this many bytes (the rest waits for the next write), so a
+/// writer's buffer stays small however much is queued.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
+impl Batch {
+    /// Empties the batch for reuse; a buffer that grew for a big frame is given back.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        if self.bytes.capacity() > 2 * BATCH_BYTES {
+            self.bytes = Vec::new();
+        }
+        self.frames = 0;
+    }
 }
 
 impl Inner {
@@ -183,11 +201,14 @@ impl Outbox {
             self.closed.notify_waiters();
             return Push::Overflow { dropped };
         }
-        let wake = inner.unsent_bytes == 0;
+        // Wake the writer only if it may be idle, and after letting go of the lock (the writer
+        // takes it next).
+        let wake = if inner.unsent_bytes == 0 { inner.attachment.as_ref().map(|(_, n)| n.clone()) } else { None };
         inner.frames.push_back(message);
         inner.unsent_bytes += len;
-        if wake {
-            inner.wake();
+        drop(inner);
+        if let Some(notify) = wake {
+            notify.notify_one();
         }
         Push::Queued
     }
@@ -250,6 +271,11 @@ impl Outbox {
         }
     }
 
+    /// The connection attached now, if any.
+    pub fn attached(&self) -> Option<u64> {
+        self.inner.lock().attachment.as_ref().map(|(id, _)| *id)
+    }
+
     /// Whether connection `id` is the one attached.
     pub fn is_attached(&self, id: u64) -> bool {
         self.inner.lock().attachment.as_ref().is_some_and(|(current, _)| *current == id)
@@ -308,8 +334,10 @@ impl Outbox {
         }
     }
 
-    /// Waits for frames (or a close) for connection `id` and takes every unsent frame. Returns
-    /// false once `id` is no longer the attached connection: its writer must stop.
+    /// Waits for frames (or a close) for connection `id` and takes unsent frames (up to about
+    /// [`BATCH_BYTES`]), encoded into `batch.bytes`: copying under the lock is cheaper than
+    /// sharing each frame with the writer. Returns false once `id` is no longer the attached
+    /// connection: its writer must stop.
     pub async fn next_batch(&self, id: u64, ready: &Notify, batch: &mut Batch) -> bool {
         loop {
             {
@@ -317,12 +345,21 @@ impl Outbox {
                 if inner.attachment.as_ref().is_none_or(|(current, _)| *current != id) {
                     return false;
                 }
-                if inner.unsent_bytes > 0 || inner.unsent_index() < inner.frames.len() {
+                if inner.unsent_index() < inner.frames.len() {
                     let start = inner.unsent_index();
-                    batch.frames.extend(inner.frames.iter().skip(start).cloned());
-                    inner.next_send = inner.base + inner.frames.len() as u64;
-                    inner.sent_bytes += inner.unsent_bytes;
-                    inner.unsent_bytes = 0;
+                    let mut taken = 0usize;
+                    for frame in inner.frames.iter().skip(start) {
+                        if taken > 0 && batch.bytes.len() >= BATCH_BYTES {
+                            break;
+                        }
+                        codec::ws_encode(frame, &mut batch.bytes);
+                        taken += 1;
+                        batch.frames += 1;
+                    }
+                    let bytes: usize = inner.frames.iter().skip(start).take(taken).map(frame_len).sum();
+                    inner.next_send += taken as u64;
+                    inner.sent_bytes += bytes;
+                    inner.unsent_bytes -= bytes;
                     inner.trim(self.retain);
                     return true;
                 }
@@ -368,7 +405,7 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(outbox.push(frame(10)), Push::Queued);
         }
-        assert_eq!(take(&outbox, 1, &ready).await.frames.len(), 5);
+        assert_eq!(take(&outbox, 1, &ready).await.frames, 5);
         assert_eq!(outbox.queued_bytes(), 0);
     }
 
@@ -380,7 +417,7 @@ mod tests {
         assert_eq!(outbox.push(frame(60)), Push::Overflow { dropped: 2 });
         assert_eq!(outbox.push(frame(1)), Push::Closed);
         let batch = take(&outbox, 1, &ready).await;
-        assert!(batch.frames.is_empty());
+        assert_eq!(batch.frames, 0);
         assert_eq!(batch.close.unwrap().code, close::SLOW_CONSUMER);
     }
 
@@ -392,7 +429,7 @@ mod tests {
         assert_eq!(outbox.push_droppable(frame(20)), Push::Dropped);
         outbox.close(close::GOING_AWAY, "bye");
         let batch = take(&outbox, 1, &ready).await;
-        assert_eq!(batch.frames.len(), 1);
+        assert_eq!(batch.frames, 1);
         assert!(batch.close.is_none());
         assert_eq!(take(&outbox, 1, &ready).await.close.unwrap().code, close::GOING_AWAY);
     }
@@ -404,13 +441,17 @@ mod tests {
         for n in 1..=4 {
             outbox.push(frame(n));
         }
-        assert_eq!(take(&outbox, 1, &ready).await.frames.len(), 4);
+        assert_eq!(take(&outbox, 1, &ready).await.frames, 4);
         assert!(outbox.detach(1));
         outbox.push(frame(5));
         // The client got frames 1 and 2 before the link dropped.
         let ready = outbox.attach(2, Some(2)).unwrap();
         let batch = take(&outbox, 2, &ready).await;
-        assert_eq!(batch.frames, vec![frame(3), frame(4), frame(5)]);
+        let mut expected = Vec::new();
+        for n in 3..=5 {
+            codec::ws_encode(&frame(n), &mut expected);
+        }
+        assert_eq!(batch.bytes, expected);
         assert_eq!(outbox.last_seq(), 5);
     }
 
@@ -420,12 +461,30 @@ mod tests {
         let old = outbox.attach(1, None).unwrap();
         outbox.push(frame(1));
         outbox.push(frame(2));
-        assert_eq!(take(&outbox, 1, &old).await.frames.len(), 2);
+        assert_eq!(take(&outbox, 1, &old).await.frames, 2);
         outbox.ack(1);
         assert_eq!(outbox.attach(3, Some(0)).unwrap_err(), ResumeGap::TooOld { received: 0, oldest: 2 });
         let _new = outbox.attach(2, Some(1)).unwrap();
         let mut batch = Batch::default();
         assert!(!outbox.next_batch(1, &old, &mut batch).await, "the old writer is told to stop");
+    }
+
+    #[tokio::test]
+    async fn a_big_backlog_is_taken_in_bounded_batches_in_order() {
+        let outbox = Outbox::new(1 << 20, 1 << 20);
+        let ready = outbox.attach(1, None).unwrap();
+        for _ in 0..100 {
+            outbox.push(frame(2000));
+        }
+        let (mut frames, mut batches) = (0, 0);
+        while frames < 100 {
+            let batch = take(&outbox, 1, &ready).await;
+            assert!(batch.bytes.len() < BATCH_BYTES + 2010);
+            frames += batch.frames;
+            batches += 1;
+        }
+        assert_eq!((frames, outbox.queued_bytes()), (100, 0));
+        assert!(batches >= 3, "{batches} batches");
     }
 
     #[tokio::test]

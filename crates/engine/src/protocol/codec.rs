@@ -194,6 +194,41 @@ pub fn close(code: u16, reason: &str) -> Message {
     Message::Close(Some(CloseFrame { code: code.into(), reason: Utf8Bytes::from(reason[..end].to_string()) }))
 }
 
+/// Appends `message` to `out` as a complete server-to-client WebSocket frame (RFC 6455: final,
+/// unmasked). The server writes its frames itself: a batch of queued frames becomes one buffer
+/// and one write, without going through the WebSocket library frame by frame.
+pub fn ws_encode(message: &Message, out: &mut Vec<u8>) {
+    let mut close_payload = Vec::new();
+    let (opcode, payload): (u8, &[u8]) = match message {
+        Message::Text(t) => (0x1, t.as_bytes()),
+        Message::Binary(b) => (0x2, b),
+        Message::Ping(p) => (0x9, p),
+        Message::Pong(p) => (0xA, p),
+        Message::Close(frame) => {
+            if let Some(frame) = frame {
+                close_payload.extend_from_slice(&u16::from(frame.code).to_be_bytes());
+                close_payload.extend_from_slice(frame.reason.as_bytes());
+            }
+            (0x8, &close_payload)
+        }
+        // Raw frames are a client-side testing device; the server never queues one.
+        Message::Frame(_) => return,
+    };
+    out.push(0x80 | opcode);
+    match payload.len() {
+        len @ 0..=125 => out.push(len as u8),
+        len @ 126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
 /// A server frame as the client sees it, borrowing from the received bytes.
 #[derive(Debug, Deserialize)]
 pub struct ServerFrame<'a> {
@@ -243,6 +278,37 @@ pub fn decode_server(data: &[u8], binary: bool) -> Result<(ServerFrame<'_>, &[u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_encode_as_the_websocket_library_reads_them() {
+        use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+        let cases = [
+            Message::Text("hi".into()),
+            Message::Binary(vec![7u8; 300].into()),
+            Message::Binary(vec![1u8; 70_000].into()),
+            close(4003, "slow consumer"),
+            Message::Close(None),
+            Message::Pong(Bytes::from_static(b"p")),
+        ];
+        for message in cases {
+            let mut out = Vec::new();
+            ws_encode(&message, &mut out);
+            let mut cursor = std::io::Cursor::new(&out[..]);
+            let (header, len) = FrameHeader::parse(&mut cursor).unwrap().unwrap();
+            assert!(header.is_final && header.mask.is_none());
+            let body = &out[cursor.position() as usize..];
+            assert_eq!(body.len() as u64, len);
+            match &message {
+                Message::Text(t) => assert_eq!(body, t.as_bytes()),
+                Message::Binary(b) | Message::Pong(b) => assert_eq!(body, &b[..]),
+                Message::Close(Some(f)) => {
+                    assert_eq!(u16::from_be_bytes([body[0], body[1]]), u16::from(f.code));
+                    assert_eq!(&body[2..], f.reason.as_bytes());
+                }
+                _ => assert!(body.is_empty()),
+            }
+        }
+    }
     use crate::protocol::{MessageType, Publish};
 
     #[test]

@@ -2,9 +2,14 @@
 //!
 //! 1. Read the HTTP head: plain requests go to [`super::http`], upgrades get a 101.
 //! 2. Wait for `hello` (within the handshake timeout) and open the session.
-//! 3. A writer task drains the session's outbox into the socket, one flush per batch; this
+//! 3. A writer task drains the session's outbox into the socket, one write per batch; this
 //!    task reads frames, answers requests, and watches heartbeats, the outbox's close and the
 //!    server's shutdown.
+//!
+//! The WebSocket library only reads. The server writes its own frames (they are unmasked and
+//! simple): the outbox encodes a batch into one buffer, and the writer writes it with one call.
+//! What the library would write by itself while reading (pong and close replies) is collected
+//! in a small [`Control`] buffer that the writer sends too.
 //! 4. When the link ends, the session ends and the writer is given a moment to send its close.
 
 use std::net::SocketAddr;
@@ -12,10 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -39,46 +47,136 @@ const BAD_FRAME_BURST: u32 = 50;
 /// Connection ids (unique per process): a session knows which connection it is attached to.
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
-type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
-type Source<S> = SplitStream<WebSocketStream<S>>;
+/// What the WebSocket library writes on its own while reading (pong and close replies).
+#[derive(Default)]
+struct Control {
+    bytes: parking_lot::Mutex<Vec<u8>>,
+    ready: Notify,
+}
+
+/// The read half of a connection as the WebSocket library sees it: reads come from the socket,
+/// writes go to [`Control`] for the writer task.
+struct ReadSide<S> {
+    read: ReadHalf<S>,
+    control: Arc<Control>,
+}
+
+impl<S: AsyncRead> AsyncRead for ReadSide<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl<S> AsyncWrite for ReadSide<S> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let mut bytes = self.control.bytes.lock();
+        // A peer that pings without reading its pongs cannot make this grow without end.
+        if bytes.len() < 64 * 1024 {
+            bytes.extend_from_slice(buf);
+        }
+        drop(bytes);
+        self.control.ready.notify_one();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+type Source<S> = WebSocketStream<ReadSide<S>>;
+type Sink<S> = WriteHalf<S>;
+
+/// Writes frames straight to the socket (before the writer task exists, or for a last close).
+async fn send_now<S: AsyncWrite>(sink: &mut Sink<S>, frames: &[Message]) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    for frame in frames {
+        codec::ws_encode(frame, &mut bytes);
+    }
+    sink.write_all(&bytes).await?;
+    sink.flush().await
+}
 
 fn ws_config(max_frame: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(512)
         .write_buffer_size(32 * 1024)
         .max_message_size(Some(max_frame))
         .max_frame_size(Some(max_frame))
 }
 
+/// A connection past its handshake: a session is open.
+struct Opening<S> {
+    sink: Sink<S>,
+    source: Source<S>,
+    control: Arc<Control>,
+    opened: Opened,
+    conn: u64,
+}
+
 /// Serves one accepted socket to the end.
 pub(crate) async fn serve<S>(
-    mut stream: S,
+    stream: S,
     peer: SocketAddr,
     ctx: ConnContext,
     handshake: tokio::sync::OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // The handshake's buffers live on the heap only while it runs: the task that serves the
+    // connection for hours stays small.
+    let Some(Opening { sink, source, control, opened, conn }) = Box::pin(open(stream, peer, &ctx, handshake)).await
+    else {
+        return;
+    };
+    run_session(opened, conn, sink, source, control, &ctx, peer).await;
+    ctx.hub.counters().connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// HTTP upgrade, `hello`, session: returns the open connection, or `None` once it was refused,
+/// served as plain HTTP, or went away.
+async fn open<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    ctx: &ConnContext,
+    handshake: tokio::sync::OwnedSemaphorePermit,
+) -> Option<Opening<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let limits = ctx.hub.config().connection.clone();
     let handshake_deadline = Instant::now() + Duration::from_millis(limits.handshake_timeout_ms);
     let request = match http::read_head(&mut stream, Duration::from_millis(limits.handshake_timeout_ms)).await {
         Ok(request) => request,
-        Err(HeadError::TooLarge) => return http::respond(&mut stream, 431, "text/plain", "header too large").await,
-        Err(HeadError::Malformed) => return http::respond(&mut stream, 400, "text/plain", "malformed request").await,
-        Err(HeadError::Closed | HeadError::Timeout) => return,
+        Err(HeadError::TooLarge) => {
+            http::respond(&mut stream, 431, "text/plain", "header too large").await;
+            return None;
+        }
+        Err(HeadError::Malformed) => {
+            http::respond(&mut stream, 400, "text/plain", "malformed request").await;
+            return None;
+        }
+        Err(HeadError::Closed | HeadError::Timeout) => return None,
     };
     let Some(key) = request.websocket_key() else {
-        return http::serve(&mut stream, request, &ctx.hub, peer).await;
+        http::serve(&mut stream, request, &ctx.hub, peer).await;
+        return None;
     };
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {}\r\n\r\n",
         derive_accept_key(key.as_bytes())
     );
     if stream.write_all(answer.as_bytes()).await.is_err() {
-        return;
+        return None;
     }
-    let ws = WebSocketStream::from_partially_read(
-        stream,
+    let (read, mut sink) = tokio::io::split(stream);
+    let control = Arc::new(Control::default());
+    let mut source = WebSocketStream::from_partially_read(
+        ReadSide { read, control: control.clone() },
         request.rest,
         Role::Server,
         Some(ws_config(limits.max_frame_bytes)),
@@ -86,14 +184,19 @@ pub(crate) async fn serve<S>(
     .await;
     let counters = ctx.hub.counters();
     counters.connections.fetch_add(1, Ordering::Relaxed);
-    let (mut sink, mut source) = ws.split();
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let hello = tokio::time::timeout_at(handshake_deadline, read_hello(&mut source)).await;
     // The handshake is over (one way or another): the slot goes back.
     drop(handshake);
     match hello {
         Ok(Ok(hello)) => match ctx.hub.open_session(&hello, conn) {
-            Ok(opened) => run_session(opened, conn, &hello, sink, source, &ctx, peer).await,
+            Ok(opened) => {
+                if welcome(&mut sink, &opened, &hello, ctx, peer).await.is_err() {
+                    ctx.hub.detach(&opened.session, conn);
+                } else {
+                    return Some(Opening { sink, source, control, opened, conn });
+                }
+            }
             Err(error) => {
                 let code = if error.code == ErrorCode::ServiceNotSupported {
                     close::UNSUPPORTED_VERSION
@@ -106,21 +209,58 @@ pub(crate) async fn serve<S>(
         Ok(Err(Some((error, code)))) => refuse(&mut sink, &error, code).await,
         Ok(Err(None)) => {}
         Err(_) => {
-            let _ = sink.send(codec::close(close::HANDSHAKE_TIMEOUT, "no hello within the handshake timeout")).await;
+            let _ =
+                send_now(&mut sink, &[codec::close(close::HANDSHAKE_TIMEOUT, "no hello within the handshake timeout")])
+                    .await;
         }
     }
     counters.connections.fetch_sub(1, Ordering::Relaxed);
+    None
+}
+
+/// Sends the `welcome` of a session just opened.
+async fn welcome<S: AsyncWrite>(
+    sink: &mut Sink<S>,
+    opened: &Opened,
+    hello: &Hello,
+    ctx: &ConnContext,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let hub = &ctx.hub;
+    let (session, resumed) = (&opened.session, opened.resumed);
+    tracing::info!(%peer, app = %session.app, user = %session.user, kind = ?session.kind, resumed, "logged in");
+    let welcome = Welcome {
+        v: PROTOCOL_VERSION,
+        session: session.id.to_string(),
+        resume_secret: session.resume_secret.clone(),
+        resumed,
+        last_request: session.last_request.load(Ordering::Acquire),
+        heartbeat: hello.heartbeat,
+        presence_timeout: session.presence_timeout_secs,
+        server_time: now_ms(),
+        limits: WireLimits {
+            max_message_bytes: hub.config().limits.max_message_bytes,
+            max_realtime_bytes: hub.config().limits.max_realtime_bytes,
+        },
+    };
+    #[derive(serde::Serialize)]
+    struct WelcomeFrame<'a> {
+        t: &'static str,
+        #[serde(flatten)]
+        w: &'a Welcome,
+    }
+    // The welcome is not part of the session's frame sequence: it goes out directly.
+    send_now(sink, &[codec::plain(&WelcomeFrame { t: "welcome", w: &welcome })]).await
 }
 
 /// Sends an error frame and a close frame, for a refused handshake.
-async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(sink: &mut Sink<S>, error: &Error, code: u16) {
+async fn refuse<S: AsyncWrite>(sink: &mut Sink<S>, error: &Error, code: u16) {
     tracing::debug!("handshake refused: {error}");
-    let _ = sink.feed(codec::err(None, error)).await;
-    let _ = sink.send(codec::close(code, &error.to_string())).await;
+    let _ = send_now(sink, &[codec::err(None, error), codec::close(code, &error.to_string())]).await;
 }
 
 /// Waits for the `hello` frame. `Err(None)`: the peer went away; `Err(Some(..))`: refuse.
-async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(source: &mut Source<S>) -> Result<Hello, Option<(Error, u16)>> {
+async fn read_hello<S: AsyncRead>(source: &mut Source<S>) -> Result<Hello, Option<(Error, u16)>> {
     #[derive(Deserialize)]
     struct Peek {
         op: Option<String>,
@@ -182,44 +322,17 @@ enum End {
 async fn run_session<S>(
     opened: Opened,
     conn: u64,
-    hello: &Hello,
-    mut sink: Sink<S>,
+    sink: Sink<S>,
     mut source: Source<S>,
+    control: Arc<Control>,
     ctx: &ConnContext,
     peer: SocketAddr,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let hub = &ctx.hub;
-    let Opened { session, resumed, ready } = opened;
-    tracing::info!(%peer, app = %session.app, user = %session.user, kind = ?session.kind, resumed, "logged in");
-    let welcome = Welcome {
-        v: PROTOCOL_VERSION,
-        session: session.id.to_string(),
-        resume_secret: session.resume_secret.clone(),
-        resumed,
-        last_request: session.last_request.load(Ordering::Acquire),
-        heartbeat: hello.heartbeat,
-        presence_timeout: session.presence_timeout_secs,
-        server_time: now_ms(),
-        limits: WireLimits {
-            max_message_bytes: hub.config().limits.max_message_bytes,
-            max_realtime_bytes: hub.config().limits.max_realtime_bytes,
-        },
-    };
-    #[derive(serde::Serialize)]
-    struct WelcomeFrame<'a> {
-        t: &'static str,
-        #[serde(flatten)]
-        w: &'a Welcome,
-    }
-    // The welcome is not part of the session's frame sequence: it goes out directly.
-    if sink.send(codec::plain(&WelcomeFrame { t: "welcome", w: &welcome })).await.is_err() {
-        hub.detach(&session, conn);
-        return;
-    }
-    let mut writer = tokio::spawn(write_loop(sink, session.clone(), conn, ready));
-
+    let Opened { session, ready, .. } = opened;
+    let mut writer = tokio::spawn(write_loop(sink, control, session.clone(), conn, ready));
     let end = read_loop(&mut source, &session, conn, ctx).await;
     let detail = match &end {
         End::Closed => "closed".to_string(),
@@ -246,7 +359,7 @@ async fn run_session<S>(
 
 async fn read_loop<S>(source: &mut Source<S>, session: &Arc<Session>, conn: u64, ctx: &ConnContext) -> End
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead,
 {
     let hub = &ctx.hub;
     let heartbeat = Duration::from_secs(session.heartbeat_secs as u64);
@@ -291,7 +404,11 @@ where
                         }
                         handle_frame(message, session, ctx, &mut bad_frames);
                     }
-                    Message::Close(_) => return End::Closed,
+                    Message::Close(_) => {
+                        // The library queued its close reply; have it written (to `Control`).
+                        let _ = futures_util::SinkExt::flush(source).await;
+                        return End::Closed;
+                    }
                     _ => {}
                 }
             }
@@ -350,28 +467,52 @@ fn handle_frame(
     }
 }
 
-async fn write_loop<S>(mut sink: Sink<S>, session: Arc<Session>, conn: u64, ready: Arc<tokio::sync::Notify>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
+async fn write_loop<S>(
+    mut sink: Sink<S>,
+    control: Arc<Control>,
+    session: Arc<Session>,
+    conn: u64,
+    ready: Arc<tokio::sync::Notify>,
+) where
+    S: AsyncWrite,
 {
     let mut batch = Batch::default();
     loop {
-        if !session.outbox.next_batch(conn, &ready, &mut batch).await {
-            // Another connection resumed the session.
-            let _ = sink.send(codec::close(close::GOING_AWAY, "session resumed on another connection")).await;
-            return;
-        }
-        for frame in batch.frames.drain(..) {
-            if sink.feed(frame).await.is_err() {
-                return;
+        tokio::select! {
+            biased;
+            _ = control.ready.notified() => {
+                let bytes = std::mem::take(&mut *control.bytes.lock());
+                if sink.write_all(&bytes).await.is_err() || sink.flush().await.is_err() {
+                    return;
+                }
             }
-        }
-        if sink.flush().await.is_err() {
-            return;
-        }
-        if let Some(closing) = batch.close.take() {
-            let _ = sink.send(codec::close(closing.code, &closing.reason)).await;
-            return;
+            attached = session.outbox.next_batch(conn, &ready, &mut batch) => {
+                if !attached {
+                    if session.outbox.attached().is_some() {
+                        // Another connection resumed the session.
+                        let close = codec::close(close::GOING_AWAY, "session resumed on another connection");
+                        let _ = send_now(&mut sink, &[close]).await;
+                    } else {
+                        // This connection ended (the peer closed): send what the WebSocket
+                        // library answered (its close reply).
+                        let bytes = std::mem::take(&mut *control.bytes.lock());
+                        let _ = sink.write_all(&bytes).await;
+                        let _ = sink.flush().await;
+                    }
+                    return;
+                }
+                if !batch.bytes.is_empty() && sink.write_all(&batch.bytes).await.is_err() {
+                    return;
+                }
+                if let Some(closing) = batch.close.take() {
+                    let _ = send_now(&mut sink, &[codec::close(closing.code, &closing.reason)]).await;
+                    return;
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+                batch.clear();
+            }
         }
     }
 }

@@ -227,19 +227,27 @@ async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semapho
                         }
                     };
                     let ctx = ctx.clone();
-                    let tls = tls.clone();
-                    tokio::spawn(async move {
-                        let (permit, handshake_permit) = permit;
-                        match tls {
-                            None => conn::serve(stream, peer, ctx, handshake_permit).await,
-                            Some(acceptor) => match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                                Ok(Ok(tls_stream)) => conn::serve(tls_stream, peer, ctx, handshake_permit).await,
-                                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                            },
+                    let (permit, handshake_permit) = permit;
+                    // Plain and TLS connections are separate tasks: a task is as big as its
+                    // largest state, and a plain connection must not pay for a TLS one.
+                    match tls.clone() {
+                        None => {
+                            tokio::spawn(async move {
+                                conn::serve(stream, peer, ctx, handshake_permit).await;
+                                drop(permit);
+                            });
                         }
-                        drop(permit);
-                    });
+                        Some(acceptor) => {
+                            tokio::spawn(async move {
+                                match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                                    Ok(Ok(tls_stream)) => conn::serve(tls_stream, peer, ctx, handshake_permit).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                                drop(permit);
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.

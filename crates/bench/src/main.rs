@@ -1,0 +1,186 @@
+//! `piazza-bench`: the load generator behind `npm run bench` (docs/BENCHMARKS.md).
+//!
+//! `run` measures scenarios against Piazza and its peers (nats-server, a Socket.IO 4 server, a
+//! bare tokio-tungstenite broadcast), each in a fresh server process, and prints one JSON
+//! object per measurement. `bare-server` is that baseline server; `blast` is a fake Piazza
+//! server that floods one client with messages (the JS event-path scenario); `plot` draws the
+//! latency chart of the report.
+
+mod bare;
+mod blast;
+mod conn;
+mod plot;
+mod procs;
+mod scenario;
+mod wire;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use scenario::{Load, Metrics, Mode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Peer {
+    Piazza,
+    Nats,
+    SocketIo,
+    Bare,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// 1 publisher → 1,000 subscribers of one channel, 128 B, closed loop.
+    Fanout,
+    /// 10,000 subscribers over 1,000 channels, 100 publishers, 128 B, closed loop.
+    Channels,
+    /// 60 messages/s into 1,000 subscribers: latency.
+    Latency60,
+    /// 500 messages/s into 1,000 subscribers: latency.
+    Latency500,
+    /// 10,000 idle connections: server memory per connection.
+    Idle,
+    /// 10,000 clients subscribe with presence to one channel at once (Piazza only).
+    JoinStorm,
+}
+
+#[derive(Parser)]
+#[command(name = "piazza-bench", about = "Piazza load generator and peer comparison")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure scenarios against peers; one JSON object per line on stdout.
+    Run {
+        #[arg(long, value_delimiter = ',', default_values = ["fanout", "channels", "latency60", "latency500", "idle", "join-storm"])]
+        scenarios: Vec<Scenario>,
+        #[arg(long, value_delimiter = ',', default_values = ["piazza", "nats", "socket-io", "bare"])]
+        peers: Vec<Peer>,
+        /// Smaller and shorter: the whole matrix in under a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Repeat each measurement.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// The bare tokio-tungstenite broadcast server (a baseline peer).
+    BareServer {
+        #[arg(long)]
+        port: u16,
+    },
+    /// A fake Piazza server that sends `events` messages to each client that subscribes.
+    Blast {
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+    },
+    /// Draw the latency chart from the medians file the report script writes.
+    Plot {
+        #[arg(long)]
+        input: std::path::PathBuf,
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
+}
+
+#[derive(Serialize)]
+struct Outcome {
+    scenario: Scenario,
+    peer: Peer,
+    run: usize,
+    quick: bool,
+    note: String,
+    /// Why there are no metrics (the peer is not installed, or the run failed).
+    error: Option<String>,
+    metrics: Metrics,
+}
+
+fn load(scenario: Scenario, quick: bool) -> Load {
+    let (duration, warmup) = if quick {
+        (Duration::from_secs(2), Duration::from_millis(500))
+    } else {
+        (Duration::from_secs(8), Duration::from_secs(1))
+    };
+    let base = Load {
+        subscribers: 1000,
+        channels: 1,
+        publishers: 1,
+        size: 128,
+        mode: Mode::ClosedLoop { window: 256 },
+        warmup,
+        duration,
+    };
+    match scenario {
+        Scenario::Fanout => base,
+        Scenario::Channels => Load {
+            subscribers: if quick { 2_000 } else { 10_000 },
+            channels: if quick { 200 } else { 1_000 },
+            publishers: if quick { 20 } else { 100 },
+            ..base
+        },
+        Scenario::Latency60 => Load { mode: Mode::Rate { per_second: 60.0 }, duration: duration * 2, ..base },
+        Scenario::Latency500 => Load { mode: Mode::Rate { per_second: 500.0 }, ..base },
+        Scenario::Idle | Scenario::JoinStorm => base,
+    }
+}
+
+async fn measure(scenario: Scenario, peer: Peer, quick: bool) -> Result<(String, Metrics), String> {
+    let server = procs::Server::start(peer, &[]).await?;
+    let note = server.note.clone();
+    let result = match scenario {
+        Scenario::Idle => scenario::run_idle(&server, peer, if quick { 2_000 } else { 10_000 }).await,
+        Scenario::JoinStorm => {
+            let settle = Duration::from_secs(if quick { 4 } else { 8 });
+            scenario::run_join_storm(&server, if quick { 2_000 } else { 10_000 }, settle).await
+        }
+        _ => scenario::run_load(&server, peer, &load(scenario, quick)).await,
+    };
+    server.stop().await;
+    result.map(|m| (note, m))
+}
+
+#[tokio::main(worker_threads = 2)]
+async fn main() {
+    match Cli::parse().command {
+        Command::Run { scenarios, peers, quick, runs } => {
+            for run in 1..=runs {
+                for &scenario in &scenarios {
+                    for &peer in &peers {
+                        if scenario == Scenario::JoinStorm && peer != Peer::Piazza {
+                            continue;
+                        }
+                        eprintln!("run {run}/{runs}: {scenario:?} on {peer:?}…");
+                        let (note, metrics, error) = match measure(scenario, peer, quick).await {
+                            Ok((note, metrics)) => (note, metrics, None),
+                            Err(e) => {
+                                eprintln!("  skipped: {e}");
+                                (String::new(), Metrics::new(), Some(e))
+                            }
+                        };
+                        let outcome = Outcome { scenario, peer, run, quick, note, error, metrics };
+                        println!("{}", serde_json::to_string(&outcome).expect("serializes"));
+                        // Let the kernel reclaim the closed sockets before the next server starts.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }
+        Command::BareServer { port } => bare::serve(port).await,
+        Command::Blast { port, events, size } => blast::serve(port, events, size).await,
+        Command::Plot { input, output } => {
+            if let Err(e) = plot::draw(&input, &output) {
+                eprintln!("plot: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}

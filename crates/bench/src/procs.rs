@@ -1,0 +1,162 @@
+//! The servers under test, each in its own process, and what `/proc` says about them.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+use crate::Peer;
+
+/// A running server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub pid: u32,
+    pub addr: String,
+    /// What the report should say about this peer (version, settings).
+    pub note: String,
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sibling(name: &str) -> PathBuf {
+    std::env::current_exe().expect("own path").with_file_name(name)
+}
+
+/// Where the repository is (for the Socket.IO server script and its node_modules).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The nats-server binary, if the machine has one.
+pub fn nats_binary() -> Option<PathBuf> {
+    let candidates = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+    candidates.iter().map(PathBuf::from).find(|p| p.exists()).or_else(|| {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path).map(|d| d.join("nats-server")).find(|p| p.exists())
+    })
+}
+
+/// Why a peer cannot run here, if it cannot.
+pub fn unavailable(peer: Peer) -> Option<String> {
+    match peer {
+        Peer::Nats if nats_binary().is_none() => {
+            Some("nats-server is not installed (apt-get install nats-server)".into())
+        }
+        Peer::SocketIo if !repo_root().join("node_modules/socket.io").exists() => {
+            Some("the socket.io npm package is not installed (npm install)".into())
+        }
+        Peer::Piazza if !sibling("piazza-server").exists() => {
+            Some(format!("{} is missing (cargo build --release -p piazza-engine)", sibling("piazza-server").display()))
+        }
+        _ => None,
+    }
+}
+
+async fn wait_listening(port: u16) -> Result<(), String> {
+    for _ in 0..500 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!("nothing listens on port {port} after 10 s"))
+}
+
+impl Server {
+    /// Starts `peer` on a free loopback port.
+    pub async fn start(peer: Peer, extra: &[String]) -> Result<Server, String> {
+        if let Some(why) = unavailable(peer) {
+            return Err(why);
+        }
+        let port = free_port();
+        let p = port.to_string();
+        let (mut command, note) = match peer {
+            Peer::Piazza => {
+                let mut c = Command::new(sibling("piazza-server"));
+                c.args(["--host", "127.0.0.1", "--port", &p, "--log-level", "error"]);
+                // Benchmark settings: the per-channel publish limit (60/s) and the per-IP and
+                // per-connection rate limits are off; everything else is the default.
+                c.args(["--publish-rate-per-channel", "0", "--connections-per-ip-per-second", "0"]);
+                c.args(["--frames-per-second", "0"]);
+                c.args(extra);
+                (c, "piazza-server (release), publishRatePerChannel 0, per-IP and frame rate limits off".to_string())
+            }
+            Peer::Nats => {
+                let bin = nats_binary().expect("checked");
+                let version = std::process::Command::new(&bin)
+                    .arg("--version")
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                    .unwrap_or_default();
+                let mut c = Command::new(bin);
+                c.args(["-a", "127.0.0.1", "-p", &p]);
+                (c, version)
+            }
+            Peer::SocketIo => {
+                let mut c = Command::new("node");
+                c.arg(repo_root().join("bench/socketio-server.js")).arg(&p);
+                c.current_dir(repo_root());
+                (c, String::new())
+            }
+            Peer::Bare => {
+                let mut c = Command::new(std::env::current_exe().expect("own path"));
+                c.args(["bare-server", "--port", &p]);
+                (c, "tokio-tungstenite 0.30 with its default buffers, a tokio broadcast channel per channel".into())
+            }
+        };
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+        let mut child = command.spawn().map_err(|e| format!("cannot start {peer:?}: {e}"))?;
+        let pid = child.id().ok_or("the server exited at once")?;
+        let mut note = note;
+        if peer == Peer::SocketIo {
+            // The script prints its version line once it listens.
+            let stdout = child.stdout.take().expect("piped");
+            let mut lines = BufReader::new(stdout).lines();
+            let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await
+                .map_err(|_| "the Socket.IO server did not start in 10 s".to_string())?
+                .map_err(|e| e.to_string())?
+                .ok_or("the Socket.IO server exited")?;
+            note = line;
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        }
+        wait_listening(port).await?;
+        Ok(Server { child, pid, addr: format!("127.0.0.1:{port}"), note })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// CPU time (user + system) a process used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The command name may hold spaces: fields start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// Resident memory of a process now and its high-water mark, in bytes.
+pub fn memory(pid: u32) -> (u64, u64) {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return (0, 0) };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
