@@ -72,8 +72,20 @@ function invalid (operation, reason, code = ErrorCode.RTM_ERROR_INVALID_PARAMETE
 
 let keepAliveCount = 0
 let keepAliveTimer = null
+/** Clients that hold the process (logged in or waiting for answers), as weak references. */
+const liveClients = new Set()
 function holdProcess () {
-  if (keepAliveCount++ === 0) keepAliveTimer = setInterval(() => {}, 1 << 30)
+  // The keep-alive timer also drains every live client once a second: a safety net under the
+  // wake-ups from the engine, so that no event can wait for long if one is ever missed.
+  if (keepAliveCount++ === 0) {
+    keepAliveTimer = setInterval(() => {
+      for (const ref of liveClients) {
+        const rtm = ref.deref()
+        if (rtm === undefined) liveClients.delete(ref)
+        else rtm._drain()
+      }
+    }, 1000)
+  }
 }
 function releaseProcess () {
   if (--keepAliveCount === 0) {
@@ -272,6 +284,7 @@ class RTM {
     } catch (e) {
       throw fromNative('constructor', e)
     }
+    liveClients.add(self)
     holdFinalizer.register(this, this._hold)
     holdFinalizer.register(this, this._pendingHold)
   }
@@ -295,6 +308,11 @@ class RTM {
   _emit (eventName, payload) {
     const set = this._listeners.get(eventName)
     if (!set || set.size === 0) return
+    if (set.size === 1) {
+      safeCall(set.values().next().value, payload, eventName)
+      return
+    }
+    // A listener may add or remove listeners: call the ones registered now.
     for (const fn of [...set]) safeCall(fn, payload, eventName)
   }
 

@@ -17,6 +17,7 @@
 //! stops reading from its socket ([`EventSink::congestion`]); TCP back-pressure then reaches
 //! the server, whose slow-consumer policy decides. Nothing is dropped here.
 
+use std::fmt::Write;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -81,9 +82,15 @@ impl JsSink {
 }
 
 fn push_json_str(out: &mut String, value: &str) {
-    // serde_json writes a quoted, escaped string.
-    let quoted = serde_json::to_string(value).expect("strings serialize");
-    out.push_str(&quoted);
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        // Nothing to escape (the common case): no temporary string.
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    } else {
+        // serde_json writes a quoted, escaped string.
+        out.push_str(&serde_json::to_string(value).expect("strings serialize"));
+    }
 }
 
 impl EventSink for JsSink {
@@ -117,7 +124,7 @@ impl EventSink for JsSink {
                     Payload::Binary(bytes) => {
                         let offset = b.bin.len();
                         b.bin.extend_from_slice(&bytes);
-                        b.json.push_str(&format!("null}},{offset},{}]", bytes.len()));
+                        let _ = write!(b.json, "null}},{offset},{}]", bytes.len());
                     }
                 }
             }
