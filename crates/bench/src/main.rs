@@ -108,7 +108,7 @@ fn load(scenario: Scenario, quick: bool) -> Load {
     let (duration, warmup) = if quick {
         (Duration::from_secs(2), Duration::from_millis(500))
     } else {
-        (Duration::from_secs(8), Duration::from_secs(1))
+        (Duration::from_secs(5), Duration::from_secs(1))
     };
     let base = Load {
         subscribers: 1000,

@@ -114,8 +114,8 @@ pub async fn run_load(server: &Server, peer: Peer, load: &Load) -> Result<Metric
         sent.extend(per_channel);
         publish_errors += errors;
     }
-    // Let every subscriber catch up with what was sent (or give up after 10 s).
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Let every subscriber catch up with what was sent (or give up after 5 s).
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let behind =
             tasks.iter().any(|(c, p, _)| p.last_seq.load(Ordering::Acquire) < sent.get(c).copied().unwrap_or(0));
