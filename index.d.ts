@@ -153,6 +153,22 @@ export interface ServerOptions {
   /** Serve wss:// instead of ws://. */
   tls?: ServerTlsOptions
   logLevel?: LogLevel
+  /**
+   * Cluster mode: the Redis server the nodes share ('redis://host:port/db'). The node must
+   * reach it at start; later outages are survived. Without it the node is alone.
+   */
+  redisUrl?: string
+  cluster?: ServerClusterOptions
+}
+
+/** Cluster mode settings (with redisUrl). */
+export interface ServerClusterOptions {
+  /** Prefix of every Redis key and pub/sub channel; the nodes of one cluster share it (default 'piazza'). */
+  prefix?: string
+  /** This node's id (default: random). */
+  nodeId?: string
+  /** Milliseconds without a heartbeat after which a node is dead and its users time out (default 3000). */
+  nodeTimeoutMs?: number
 }
 
 export interface ServerStats {

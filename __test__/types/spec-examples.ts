@@ -162,3 +162,12 @@ async function security (): Promise<void> {
   void new RTM('a', 'u', { salt: 'salty' })
 }
 void security
+
+// Cluster mode (SPEC §1).
+async function cluster (): Promise<void> {
+  const node = await Server.start({ port: 7700, redisUrl: 'redis://127.0.0.1:6379', cluster: { prefix: 'prod', nodeId: 'a', nodeTimeoutMs: 3000 } })
+  void node
+  // @ts-expect-error: the node id is a string
+  void Server.start({ redisUrl: 'redis://x', cluster: { nodeId: 5 } })
+}
+void cluster

@@ -33,6 +33,30 @@ pub struct ServerConfig {
     pub admin_token: Option<Secret>,
     /// `debug | info | warn | error | none`; `RUST_LOG` overrides.
     pub log_level: Option<String>,
+    /// Cluster mode: the Redis server the nodes share (`redis://host:port/db`). Without it the
+    /// node is alone and keeps everything in memory.
+    pub redis_url: Option<Secret>,
+    /// Cluster mode: settings of the node and of the keys it uses in Redis.
+    pub cluster: ClusterConfig,
+}
+
+/// Cluster mode (with `redisUrl`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Every key and pub/sub channel starts with `<prefix>:`; nodes of one cluster share it.
+    pub prefix: String,
+    /// This node's name in the cluster (default: random).
+    pub node_id: Option<String>,
+    /// A node whose heartbeat is older than this is dead; the survivors time out its users.
+    /// It heartbeats three times per period.
+    pub node_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig { prefix: "piazza".into(), node_id: None, node_timeout_ms: 3000 }
+    }
 }
 
 impl Default for ServerConfig {
@@ -48,6 +72,8 @@ impl Default for ServerConfig {
             apps: Default::default(),
             tls: None,
             log_level: None,
+            redis_url: None,
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -199,6 +225,10 @@ impl ServerConfig {
         for app in copy.apps.values_mut() {
             app.certificate = Secret::new("***");
         }
+        if copy.redis_url.is_some() {
+            // A Redis URL may carry a password.
+            copy.redis_url = Some(Secret::new("***"));
+        }
         copy
     }
 
@@ -261,6 +291,29 @@ impl ServerConfig {
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;
+        }
+        if let Some(url) = &self.redis_url {
+            let url = url.expose();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+                return Err(Error::invalid("redisUrl must be a redis:// or rediss:// URL"));
+            }
+        }
+        let prefix_ok = !self.cluster.prefix.is_empty()
+            && self.cluster.prefix.len() <= 64
+            && self.cluster.prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        if !prefix_ok {
+            return Err(Error::invalid("cluster.prefix takes 1-64 letters, digits, '-', '_', '.', ':'"));
+        }
+        if let Some(node) = &self.cluster.node_id {
+            if node.is_empty()
+                || node.len() > 64
+                || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(Error::invalid("cluster.nodeId takes 1-64 letters, digits, '-', '_', '.'"));
+            }
+        }
+        if !(300..=600_000).contains(&self.cluster.node_timeout_ms) {
+            return Err(Error::invalid("cluster.nodeTimeoutMs must be within 300..=600000"));
         }
         Ok(())
     }

@@ -19,6 +19,7 @@
 pub mod auth;
 pub mod broker;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod error;
 mod error_codes;

@@ -91,6 +91,19 @@ struct Cli {
     /// Frames per second one connection may send, 0 = unlimited [default: 10000].
     #[arg(long, env = "PIAZZA_FRAMES_PER_SECOND")]
     frames_per_second: Option<u32>,
+    /// Cluster mode: the Redis the nodes share, e.g. redis://127.0.0.1:6379 (prefer the env
+    /// variable when it holds a password).
+    #[arg(long = "redis", env = "PIAZZA_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+    /// Cluster mode: prefix of every Redis key and channel [default: piazza].
+    #[arg(long, env = "PIAZZA_REDIS_PREFIX")]
+    redis_prefix: Option<String>,
+    /// Cluster mode: this node's id [default: random].
+    #[arg(long, env = "PIAZZA_NODE_ID")]
+    node_id: Option<String>,
+    /// Cluster mode: milliseconds without a heartbeat before a node counts as dead [default: 3000].
+    #[arg(long, env = "PIAZZA_NODE_TIMEOUT_MS")]
+    node_timeout_ms: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +183,14 @@ fn load(cli: &Cli) -> Result<ServerConfig, String> {
     set!(config.connection.max_pending_handshakes, cli.max_pending_handshakes);
     set!(config.connection.connections_per_ip_per_second, cli.connections_per_ip_per_second);
     set!(config.connection.frames_per_second, cli.frames_per_second);
+    if let Some(url) = &cli.redis_url {
+        config.redis_url = Some(piazza_engine::config::Secret::new(url.clone()));
+    }
+    set!(config.cluster.prefix, cli.redis_prefix);
+    if cli.node_id.is_some() {
+        config.cluster.node_id = cli.node_id.clone();
+    }
+    set!(config.cluster.node_timeout_ms, cli.node_timeout_ms);
     if config.log_level.is_none() {
         config.log_level = Some("info".into());
     }

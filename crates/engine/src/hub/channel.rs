@@ -126,13 +126,21 @@ impl Hub {
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
         if let Some((snapshot, occupancy)) = joined {
+            let presence = Presence::Message(channel);
+            let occupancy = self.occupancy_everywhere(&app, &presence, occupancy);
             if !options.be_quiet {
-                let event =
-                    PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Message, &name, &session.user)
-                        .with_states(&states);
-                self.announce(&app, &Presence::Message(channel), occupancy, event);
+                // A user that another node holds is moving here: not news for anyone.
+                let moved = self.arriving(&app.id, ChannelType::Message, &name, session);
+                self.dir_member(&app.id, ChannelType::Message, &name, session, Some(&states));
+                if !moved {
+                    let event =
+                        PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Message, &name, &session.user)
+                            .with_states(&states);
+                    self.announce(&app, &presence, occupancy, event);
+                }
             }
             if options.with_presence {
+                let snapshot = self.merge_members(&app.id, ChannelType::Message, &name, snapshot);
                 after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Message, &name, snapshot)));
             }
         }
@@ -199,8 +207,16 @@ impl Hub {
         };
         let Some(member) = removed else { return };
         if !member.quiet {
-            let event = PresenceEvent::about(how, ChannelType::Message, name, &session.user);
-            self.announce(app, &Presence::Message(channel.clone()), occupancy, event);
+            self.dir_member(&app.id, ChannelType::Message, name, session, None);
+            // A user that moved to another node did not leave.
+            let moved =
+                session.state.lock().moved || self.member_elsewhere(&app.id, ChannelType::Message, name, &session.user);
+            if !moved {
+                let presence = Presence::Message(channel.clone());
+                let occupancy = self.occupancy_everywhere(app, &presence, occupancy);
+                let event = PresenceEvent::about(how, ChannelType::Message, name, &session.user);
+                self.announce(app, &presence, occupancy, event);
+            }
         }
         if empty {
             let mut channels = app.channels.write();
@@ -228,7 +244,7 @@ impl Hub {
             }
             ChannelType::User => {
                 names::user_id(&req.channel)?;
-                if app.rtm_session(&req.channel).is_none() {
+                if app.rtm_session(&req.channel).is_none() && !self.online_elsewhere(&app.id, &req.channel) {
                     return Err(Error::new(
                         ErrorCode::ChannelReceiverOffline,
                         format!("user {:?} is not online", req.channel),

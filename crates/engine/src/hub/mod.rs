@@ -6,6 +6,7 @@
 //! channel members → session state → outbox.
 
 mod channel;
+mod cluster;
 pub mod outbox;
 pub mod presence;
 pub(crate) mod rate;
@@ -31,6 +32,7 @@ use self::rate::TokenBucket;
 pub use self::session::{QueueLimits, Session, SubOptions};
 pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
+use crate::cluster::{Cluster, ClusterEvents};
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
@@ -153,6 +155,9 @@ struct Shared {
     counters: Counters,
     broker: Arc<dyn Broker>,
     next_session: AtomicU64,
+    /// Cluster mode: the other nodes (the broker is then this cluster too).
+    cluster: Option<Arc<Cluster>>,
+    cluster_events: std::sync::OnceLock<Arc<cluster::HubEvents>>,
 }
 
 /// The state of a node. Cheap to clone.
@@ -172,6 +177,9 @@ pub enum EndReason {
     ResumeFailed,
     /// The same user id logged in again (SAME_UID_LOGIN).
     Replaced,
+    /// The same user id logged in on another node (SAME_UID_LOGIN): the user is still there, so
+    /// nobody is told it left.
+    Moved,
     ServerShutdown,
     /// The login token lapsed unrenewed (close 4007).
     TokenExpired,
@@ -239,7 +247,21 @@ impl Hub {
         Self::with_broker(config, Arc::new(MemoryBroker::new()))
     }
 
+    /// A hub in cluster mode: fan-out, presence and rooms are shared through `cluster`.
+    pub fn with_cluster(config: Arc<ServerConfig>, cluster: Arc<Cluster>) -> Self {
+        let hub = Self::build(config, cluster.clone(), Some(cluster.clone()));
+        let events = Arc::new(cluster::HubEvents(Arc::downgrade(&hub.shared)));
+        let weak: std::sync::Weak<dyn ClusterEvents> = Arc::downgrade(&events) as _;
+        let _ = hub.shared.cluster_events.set(events);
+        cluster.start(weak);
+        hub
+    }
+
     pub fn with_broker(config: Arc<ServerConfig>, broker: Arc<dyn Broker>) -> Self {
+        Self::build(config, broker, None)
+    }
+
+    fn build(config: Arc<ServerConfig>, broker: Arc<dyn Broker>, cluster: Option<Arc<Cluster>>) -> Self {
         let authority = crate::auth::Authority::new(
             config.apps.iter().map(|(id, app)| (id.clone(), app.certificate.clone())).collect(),
         );
@@ -250,6 +272,8 @@ impl Hub {
             counters: Counters::default(),
             broker,
             next_session: AtomicU64::new(1),
+            cluster,
+            cluster_events: std::sync::OnceLock::new(),
         });
         let handler: std::sync::Weak<dyn DeliveryHandler> = Arc::downgrade(&shared) as _;
         shared.broker.set_handler(handler);
@@ -363,6 +387,12 @@ impl Hub {
             self.end_session(&old, EndReason::Replaced);
         }
         self.grant_login(&session, verified);
+        if hello.kind == SessionKind::Rtm {
+            // User-channel messages for this user reach this node.
+            self.broker().subscribe(&Route::User { app: app.id.clone(), user: session.user.clone() });
+        }
+        self.dir_online(&session, true);
+        self.replace_elsewhere(&session);
         tracing::debug!(?session, "session opened");
         Ok(Opened { session, resumed: false, ready })
     }
@@ -408,6 +438,7 @@ impl Hub {
                 return;
             }
             state.ended = true;
+            state.moved = reason == EndReason::Moved;
             let channels: Vec<Arc<str>> = state.channels.drain().map(|(name, _)| name).collect();
             let streams: Vec<Arc<str>> = state.streams.drain().collect();
             let scopes: Vec<Arc<str>> = state.scopes.drain().collect();
@@ -438,10 +469,14 @@ impl Hub {
             let key = session_key(session.kind, session.user.clone(), session.id);
             if sessions.get(&key).is_some_and(|s| s.id == session.id) {
                 sessions.remove(&key);
+                if session.kind == SessionKind::Rtm {
+                    self.broker().unsubscribe(&Route::User { app: app.id.clone(), user: session.user.clone() });
+                }
             }
         }
+        self.dir_online(session, false);
         match reason {
-            EndReason::Replaced => session
+            EndReason::Replaced | EndReason::Moved => session
                 .outbox
                 .close(close::REPLACED, "SAME_UID_LOGIN: the same user id logged in from another connection"),
             EndReason::ServerShutdown => session.outbox.close(close::GOING_AWAY, "server shutting down"),
@@ -476,6 +511,10 @@ impl Hub {
             session.handled(id);
         }
         let payload = payload.unwrap_or_default();
+        if let Err(e) = self.check_cluster(&frame) {
+            self.push(session, codec::err(id, &e));
+            return;
+        }
         let mut after = Vec::new();
         let result: Result<Option<Message>> = match frame {
             ClientFrame::Subscribe(f) => self.subscribe(session, f, &mut after).map(|r| reply(id, &r)),

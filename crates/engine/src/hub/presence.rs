@@ -326,6 +326,13 @@ impl Hub {
         }
     }
 
+    /// Visible users of a channel across the cluster, given the local occupancy.
+    pub(super) fn occupancy_everywhere(&self, app: &App, channel: &Presence, local: usize) -> usize {
+        self.cluster_occupancy(&app.id, channel.channel_type(), channel.name(), local, |user| {
+            channel.roster(|r| r.get(user).is_some())
+        })
+    }
+
     /// Sends a presence event about a change in `channel`, or folds it into the channel's
     /// interval book when the channel is crowded (`occupancy` is the count after the change).
     pub(super) fn announce(&self, app: &App, channel: &Presence, occupancy: usize, event: PresenceEvent) {
@@ -369,6 +376,7 @@ impl Hub {
                 .collect();
             for channel in channels {
                 let occupancy = channel.roster(|r| r.occupancy());
+                let occupancy = self.occupancy_everywhere(&app, &channel, occupancy);
                 let folded = channel.book().lock().take(occupancy);
                 if let Some(interval) = folded {
                     self.send_interval(channel.route(&app), &channel, interval);
@@ -445,6 +453,8 @@ impl Hub {
         })?;
         if let Some((states, quiet, occupancy)) = changed {
             if !quiet {
+                self.dir_member(&app.id, channel_type, name, session, Some(&states));
+                let occupancy = self.occupancy_everywhere(&app, &channel, occupancy);
                 let event =
                     PresenceEvent::about(PresenceEventType::RemoteStateChanged, channel_type, name, &session.user)
                         .with_states(&states);
@@ -478,6 +488,7 @@ impl Hub {
             }
             None => None,
         };
+        let states = states.or_else(|| self.remote_states(&app.id, req.channel_type, &req.channel, &req.user_id));
         let states = match states {
             Some(states) => states,
             None if own => {
@@ -503,6 +514,7 @@ impl Hub {
             Some(channel) => channel.roster(|r| r.snapshot()),
             None => Vec::new(),
         };
+        let users = self.merge_members(&app.id, req.channel_type, &req.channel, users);
         let total_occupancy = users.len();
         let start = match &after {
             Some(last) => users.partition_point(|u| u.user_id <= *last),
@@ -540,6 +552,11 @@ impl Hub {
                         channels.push(ChannelDetail { channel_name: name.to_string(), channel_type });
                     }
                 }
+            }
+        }
+        for (channel_type, name) in self.remote_channels(&app.id, &req.user_id) {
+            if !channels.iter().any(|c| c.channel_type == channel_type && c.channel_name == name) {
+                channels.push(ChannelDetail { channel_name: name, channel_type });
             }
         }
         channels.sort_by(|a, b| {

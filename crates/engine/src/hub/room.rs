@@ -104,6 +104,11 @@ impl Room {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether `user` is a member here.
+    pub fn has(&self, user: &str) -> bool {
+        self.members.lock().contains_key(user)
+    }
 }
 
 /// The rooms of an app and who may not re-enter them yet.
@@ -248,6 +253,17 @@ impl Hub {
         scene: Scene,
     ) -> Result<EnterRoomResponse> {
         let max = self.config().rooms.max_members;
+        if let Some(until) = self.remote_ban(&app.id, &id, &session.user) {
+            return Err(Error::new(
+                ErrorCode::TrtcRoomEnterFail,
+                format!(
+                    "removed from room {id} by the server; entering again is possible in {} s",
+                    (until.saturating_sub(now_ms()) / 1000).max(1)
+                ),
+            ));
+        }
+        let remote = self.remote_room_members(&app.id, &id);
+        let elsewhere = remote.get(&*session.user).map(|(node, _)| node.clone());
         let (room, replaced, members) = {
             let mut rooms = app.rooms.lock();
             if let Some(until) = rooms.bans.get(&(id.clone(), session.user.clone())).copied() {
@@ -266,7 +282,11 @@ impl Hub {
             let room = rooms
                 .rooms
                 .entry(id.clone())
-                .or_insert_with(|| Arc::new(Room { id: id.clone(), scene, members: Mutex::new(BTreeMap::new()) }))
+                .or_insert_with(|| {
+                    // The node's first member of the room: the room's cluster topic concerns it.
+                    self.broker().subscribe(&Self::room_route(app, &id));
+                    Arc::new(Room { id: id.clone(), scene, members: Mutex::new(BTreeMap::new()) })
+                })
                 .clone();
             let mut members = room.members.lock();
             let replaced = match members.get_mut(&session.user) {
@@ -281,7 +301,8 @@ impl Hub {
                     None
                 }
                 None => {
-                    if members.len() >= max {
+                    let remote_only = remote.keys().filter(|u| !members.contains_key(u.as_str())).count();
+                    if members.len() + remote_only >= max && elsewhere.is_none() {
                         return Err(Error::new(
                             ErrorCode::TrtcRoomFull,
                             format!("room {id} has {max} members (rooms.maxMembers)"),
@@ -292,16 +313,33 @@ impl Hub {
                 }
             };
             let scene = room.scene;
-            let others: Vec<String> = members
+            let mut others: std::collections::BTreeSet<String> = members
                 .iter()
                 .filter(|(user, m)| **user != session.user && m.announced(scene))
                 .map(|(user, _)| user.to_string())
                 .collect();
+            others.extend(
+                remote.iter().filter(|(u, (_, announced))| *announced && **u != *session.user).map(|(u, _)| u.clone()),
+            );
+            let others: Vec<String> = others.into_iter().collect();
             drop(members);
             (room, replaced, others)
         };
         session.state.lock().room = Some(id.clone());
         let announced = role == Role::Anchor || !room.scene.has_audience();
+        self.dir_room(&app.id, &id, session, room.scene, Some(announced));
+        if let Some(node) = elsewhere {
+            // The same user id is in this room on another node: this session takes its place
+            // there silently, as it would on one node.
+            let control = crate::cluster::Control::RoomReplace {
+                app: app.id.to_string(),
+                room: id.clone(),
+                user: session.user.to_string(),
+                node,
+            };
+            self.room_control(&app.id, &id, control);
+            return Ok(EnterRoomResponse { timestamp: now_ms(), room: id, scene: room.scene, members });
+        }
         match replaced {
             Some(old) => {
                 old.state.lock().room = None;
@@ -342,9 +380,13 @@ impl Hub {
         drop(members);
         if empty {
             rooms.rooms.remove(id);
+            self.broker().unsubscribe(&Self::room_route(app, id));
         }
         drop(rooms);
-        if member.announced(room.scene) {
+        self.dir_room(&app.id, id, session, room.scene, None);
+        // A user that moved to another node did not leave.
+        let moved = session.state.lock().moved || self.remote_room_members(&app.id, id).contains_key(&*session.user);
+        if member.announced(room.scene) && !moved {
             self.room_announce(app, id, &session.user, &RoomEvent::RemoteLeave { user_id: &session.user, reason });
         }
         true
@@ -385,6 +427,7 @@ impl Hub {
                 .ok_or_else(|| Error::new(ErrorCode::TrtcNotInRoom, "not a member of the room"))?;
             std::mem::replace(&mut member.role, req.role)
         };
+        self.dir_room(&app.id, &id, session, room.scene, Some(req.role == Role::Anchor || !room.scene.has_audience()));
         if room.scene.has_audience() && previous != req.role {
             let event = match req.role {
                 Role::Anchor => RoomEvent::RemoteEnter { user_id: &session.user },
@@ -504,51 +547,126 @@ impl Hub {
         let not_found = || {
             AdminError::new(404, "FailedOperation.RoomNotExist", format!("room {id} does not exist in app {app_id:?}"))
         };
-        let app = self.app(app_id).ok_or_else(not_found)?;
+        let remote = self.remote_room_members(app_id, id);
+        let local: Vec<String> = match self.app(app_id).and_then(|a| Hub::room(&a, id)) {
+            Some(room) => users.iter().filter(|u| room.has(u)).cloned().collect(),
+            None if remote.is_empty() => return Err(not_found()),
+            None => Vec::new(),
+        };
+        let (removed, not_in_room): (Vec<String>, Vec<String>) =
+            users.iter().cloned().partition(|u| local.contains(u) || remote.contains_key(u));
+        let ban = self.config().rooms.kick_ban_seconds as u64;
+        if ban > 0 {
+            let app = self.app_or_create(app_id);
+            let mut rooms = app.rooms.lock();
+            let until = Instant::now() + Duration::from_secs(ban);
+            for user in users {
+                rooms.bans.insert((id.clone(), Arc::from(user.as_str())), until);
+                self.dir_ban(app_id, id, user, now_ms() + ban * 1000);
+            }
+            // Forget bans that ran out.
+            let now = Instant::now();
+            rooms.bans.retain(|_, until| *until > now);
+        }
+        let control = crate::cluster::Control::RoomRemove {
+            app: app_id.to_string(),
+            room: id.clone(),
+            users: removed.clone(),
+            caller: caller.to_string(),
+        };
+        match self.cluster() {
+            // The cluster applies it here too.
+            Some(_) => self.room_control(app_id, id, control),
+            None => {
+                if let Some(app) = self.app(app_id) {
+                    self.remove_room_members_here(&app, id, &removed, caller);
+                }
+            }
+        }
+        tracing::info!(app = app_id, room = %id, ?removed, ?not_in_room, caller, ban_seconds = ban, "users removed from room");
+        Ok(RemoveUsersResult { removed, not_in_room })
+    }
+
+    /// Removes this node's members among `users` from a room: they get `onExitRoom(1)`, the
+    /// others `onRemoteUserLeaveRoom(userId, 2)`.
+    pub(super) fn remove_room_members_here(&self, app: &Arc<App>, id: &RoomId, users: &[String], caller: &str) {
         let ban = Duration::from_secs(self.config().rooms.kick_ban_seconds as u64);
-        let mut removed = Vec::new();
-        let mut not_in_room = Vec::new();
         let mut leaving = Vec::new();
         let scene = {
             let mut rooms = app.rooms.lock();
-            let room = rooms.rooms.get(id).cloned().ok_or_else(not_found)?;
+            if !ban.is_zero() {
+                for user in users {
+                    rooms.bans.insert((id.clone(), Arc::from(user.as_str())), Instant::now() + ban);
+                }
+            }
+            let Some(room) = rooms.rooms.get(id).cloned() else { return };
             let mut members = room.members.lock();
             for user in users {
-                match members.remove(user.as_str()) {
-                    Some(member) => {
-                        removed.push(user.clone());
-                        leaving.push(member);
-                    }
-                    None => not_in_room.push(user.clone()),
-                }
-                if !ban.is_zero() {
-                    rooms.bans.insert((id.clone(), Arc::from(user.as_str())), Instant::now() + ban);
+                if let Some(member) = members.remove(user.as_str()) {
+                    leaving.push(member);
                 }
             }
             if members.is_empty() {
                 drop(members);
                 rooms.rooms.remove(id);
+                self.broker().unsubscribe(&Self::room_route(app, id));
             }
-            // Forget bans that ran out.
-            let now = Instant::now();
-            rooms.bans.retain(|_, until| *until > now);
             room.scene
         };
         // Announced with no lock held: delivery takes the room lock again.
         let message = format!("removed from room {id} by the server");
         for member in &leaving {
             member.session.state.lock().room = None;
+            self.dir_room(&app.id, id, &member.session, scene, None);
             self.push(
                 &member.session,
                 frame(&RoomEvent::Exit { reason: exit::REMOVED, code: None, message: &message }),
             );
             if member.announced(scene) {
                 let event = RoomEvent::RemoteLeave { user_id: &member.session.user, reason: leave::REMOVED };
-                self.room_announce(&app, id, &member.session.user, &event);
+                self.room_announce(app, id, &member.session.user, &event);
             }
         }
-        tracing::info!(app = app_id, room = %id, ?removed, ?not_in_room, caller, ban_seconds = ban.as_secs(), "users removed from room");
-        Ok(RemoveUsersResult { removed, not_in_room })
+        if !leaving.is_empty() {
+            tracing::info!(app = %app.id, room = %id, removed = leaving.len(), caller, "room members removed here");
+        }
+    }
+
+    /// Takes `user` out of a room here without telling anyone but the user: the same user id
+    /// entered the room on another node.
+    pub(super) fn replace_room_member_here(&self, app: &Arc<App>, id: &RoomId, user: &str) {
+        let removed = {
+            let mut rooms = app.rooms.lock();
+            let Some(room) = rooms.rooms.get(id).cloned() else { return };
+            let mut members = room.members.lock();
+            let removed = members.remove(user).map(|m| (m, room.scene));
+            if members.is_empty() {
+                drop(members);
+                rooms.rooms.remove(id);
+                self.broker().unsubscribe(&Self::room_route(app, id));
+            }
+            removed
+        };
+        let Some((member, scene)) = removed else { return };
+        member.session.state.lock().room = None;
+        self.dir_room(&app.id, id, &member.session, scene, None);
+        let message = format!("user {user:?} entered room {id} from another instance");
+        let event = RoomEvent::Exit {
+            reason: exit::REMOVED,
+            code: Some(ErrorCode::TrtcUserEnteredElsewhere.code()),
+            message: &message,
+        };
+        self.push(&member.session, frame(&event));
+    }
+
+    /// Tells a room's members that a dead node's member timed out (`onRemoteUserLeaveRoom(1)`).
+    pub(super) fn announce_room_timeout(&self, app: &str, room: &RoomId, user: &str) {
+        self.broker().publish(Delivery {
+            route: Route::Room { app: Arc::from(app), room: room.clone() },
+            audience: Audience::Everyone,
+            skip: Some(Arc::from(user)),
+            frame: frame(&RoomEvent::RemoteLeave { user_id: user, reason: leave::TIMED_OUT }),
+        });
     }
 
     /// `Server.dismissRoom` / `POST …/dismiss`: every member gets `onExitRoom(2)`; the room is gone.
@@ -562,19 +680,45 @@ impl Hub {
         let not_found = || {
             AdminError::new(404, "FailedOperation.RoomNotExist", format!("room {id} does not exist in app {app_id:?}"))
         };
-        let app = self.app(app_id).ok_or_else(not_found)?;
-        let room = app.rooms.lock().rooms.remove(id).ok_or_else(not_found)?;
+        let remote = self.remote_room_members(app_id, id);
+        let local = self.app(app_id).and_then(|a| Hub::room(&a, id)).map(|r| r.len());
+        let members = match local {
+            None if remote.is_empty() => return Err(not_found()),
+            local => local.unwrap_or(0) + remote.len(),
+        };
+        let control = crate::cluster::Control::RoomDismiss {
+            app: app_id.to_string(),
+            room: id.clone(),
+            caller: caller.to_string(),
+        };
+        match self.cluster() {
+            // The cluster applies it here too.
+            Some(_) => self.room_control(app_id, id, control),
+            None => {
+                if let Some(app) = self.app(app_id) {
+                    self.dismiss_room_here(&app, id, caller);
+                }
+            }
+        }
+        tracing::info!(app = app_id, room = %id, members, caller, "room dismissed");
+        Ok(DismissResult { members })
+    }
+
+    /// Dismisses a room's members on this node: each gets `onExitRoom(2)`.
+    pub(super) fn dismiss_room_here(&self, app: &Arc<App>, id: &RoomId, caller: &str) {
+        let Some(room) = app.rooms.lock().rooms.remove(id) else { return };
+        self.broker().unsubscribe(&Self::room_route(app, id));
         let members = std::mem::take(&mut *room.members.lock());
         let message = format!("room {id} was dismissed by the server");
         for member in members.values() {
             member.session.state.lock().room = None;
+            self.dir_room(&app.id, id, &member.session, room.scene, None);
             self.push(
                 &member.session,
                 frame(&RoomEvent::Exit { reason: exit::DISMISSED, code: None, message: &message }),
             );
         }
-        tracing::info!(app = app_id, room = %id, members = members.len(), caller, "room dismissed");
-        Ok(DismissResult { members: members.len() })
+        tracing::debug!(app = %app.id, room = %id, members = members.len(), caller, "room members dismissed here");
     }
 
     /// Rooms with members on this node.

@@ -48,6 +48,11 @@ pub struct SessionState {
     pub detached: bool,
     /// Set once the session has been removed from the hub; nothing may be added after that.
     pub ended: bool,
+    /// The session ended because its user moved to another node: its leaves are not news.
+    pub moved: bool,
+    /// Channels the user was visible in on another node when this session opened (it is moving
+    /// here): joining them again is not news.
+    pub arriving: std::collections::HashSet<(ChannelType, Arc<str>)>,
 }
 
 pub struct Session {

@@ -345,14 +345,23 @@ impl Hub {
             self.leave_stream_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
+        let presence = Presence::Stream(stream);
         if !req.be_quiet {
-            let event = PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Stream, &name, &session.user)
-                .with_states(&states);
-            self.announce(&app, &Presence::Stream(stream), occupancy, event);
+            let moved = self.arriving(&app.id, ChannelType::Stream, &name, session);
+            self.dir_member(&app.id, ChannelType::Stream, &name, session, Some(&states));
+            if !moved {
+                let occupancy = self.occupancy_everywhere(&app, &presence, occupancy);
+                let event =
+                    PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Stream, &name, &session.user)
+                        .with_states(&states);
+                self.announce(&app, &presence, occupancy, event);
+            }
         }
         if req.with_presence {
+            let snapshot = self.merge_members(&app.id, ChannelType::Stream, &name, snapshot);
             after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Stream, &name, snapshot)));
         }
+        let topics = self.merge_topics(&app.id, &name, topics);
         after.push(codec::event("topic", &TopicEvent::new("SNAPSHOT", &name, "", topics)));
         Ok(ChannelResponse::now(req.channel))
     }
@@ -372,12 +381,23 @@ impl Hub {
             (state.remove_member(session), state.roster.occupancy(), state.roster.is_empty())
         };
         let Some((member, published)) = removed else { return };
-        if !published.is_empty() {
-            self.topic_event(app, name, &TopicEvent::new("REMOTE_LEAVE", name, &session.user, published));
+        for info in &published {
+            self.dir_publisher(&app.id, name, &info.topic_name, session, None);
         }
         if !member.quiet {
+            self.dir_member(&app.id, ChannelType::Stream, name, session, None);
+        }
+        // A user that moved to another node did not leave.
+        let moved =
+            session.state.lock().moved || self.member_elsewhere(&app.id, ChannelType::Stream, name, &session.user);
+        if !published.is_empty() && !moved {
+            self.topic_event(app, name, &TopicEvent::new("REMOTE_LEAVE", name, &session.user, published));
+        }
+        if !member.quiet && !moved {
+            let presence = Presence::Stream(stream.clone());
+            let occupancy = self.occupancy_everywhere(app, &presence, occupancy);
             let event = PresenceEvent::about(how, ChannelType::Stream, name, &session.user);
-            self.announce(app, &Presence::Stream(stream.clone()), occupancy, event);
+            self.announce(app, &presence, occupancy, event);
         }
         if empty {
             let mut streams = app.streams.write();
@@ -429,6 +449,7 @@ impl Hub {
                 true
             }
         };
+        self.dir_publisher(&app.id, &req.channel, &req.topic, session, Some(&req.meta));
         if announce {
             let info = one_publisher(&req.topic, &session.user, &req.meta);
             self.topic_event(
@@ -455,6 +476,7 @@ impl Hub {
             state.topics.retain(|_, t| !t.is_unused());
             meta.unwrap_or_default()
         };
+        self.dir_publisher(&app.id, &req.channel, &req.topic, session, None);
         let info = one_publisher(&req.topic, &session.user, &meta);
         self.topic_event(&app, &req.channel, &TopicEvent::new("REMOTE_LEAVE", &req.channel, &session.user, vec![info]));
         Ok(TopicResponse::now(&req.channel, &req.topic))
@@ -496,8 +518,9 @@ impl Hub {
 
     /// `subscribeTopic`: incremental; each user succeeds or fails on its own.
     pub fn subscribe_topic(&self, session: &Arc<Session>, req: TopicUsers) -> Result<SubscribeTopicResponse> {
-        let (_, stream) = self.joined_stream(session, &req.channel)?;
+        let (app, stream) = self.joined_stream(session, &req.channel)?;
         names::topic(&req.topic)?;
+        let remote = self.remote_publishers(&app.id, &req.channel, &req.topic);
         let limits = &self.config().limits;
         let topic_name: Arc<str> = Arc::from(req.topic.as_str());
         let mut response = SubscribeTopicResponse {
@@ -527,7 +550,11 @@ impl Hub {
         let topic = state.topics.entry(topic_name.clone()).or_default();
         let candidates: Vec<String> = match req.users {
             Some(users) => users,
-            None => topic.publishers.keys().filter(|u| ***u != *session.user).map(|u| u.to_string()).collect(),
+            None => {
+                let mut all: std::collections::BTreeSet<String> = remote.keys().cloned().collect();
+                all.extend(topic.publishers.keys().map(|u| u.to_string()));
+                all.into_iter().filter(|u| *u != *session.user).collect()
+            }
         };
         let subscribed = mine.subscribed.entry(topic_name.clone()).or_default();
         let max = limits.max_publishers_per_topic_subscription;
@@ -538,11 +565,15 @@ impl Hub {
                 fail(&user, subscribe_error::INVALID_REMOTE_USER, "a user cannot subscribe to itself".into());
             } else if subscribed.contains(user.as_str()) {
                 response.succeed_users.push(user);
-            } else if let Some((publisher, _)) = topic.publishers.get_key_value(user.as_str()) {
+            } else if let Some(publisher) = topic
+                .publishers
+                .get_key_value(user.as_str())
+                .map(|(p, _)| p.clone())
+                .or_else(|| remote.contains_key(&user).then(|| Arc::from(user.as_str())))
+            {
                 if subscribed.len() >= max {
                     fail(&user, subscribe_error::SUB_USER_EXCEED_LIMITATION, format!("already subscribed to {max} publishers in this topic (limits.maxPublishersPerTopicSubscription)"));
                 } else {
-                    let publisher = publisher.clone();
                     subscribed.insert(publisher.clone());
                     topic.subscribers.entry(publisher).or_default().push(session.clone());
                     response.succeed_users.push(user);
@@ -587,6 +618,44 @@ impl Hub {
         }
         state.topics.retain(|_, t| !t.is_unused());
         Ok(TopicResponse::now(&req.channel, &req.topic))
+    }
+}
+
+impl Hub {
+    /// Adds the publishers on other nodes to a topic snapshot.
+    fn merge_topics(&self, app: &str, channel: &str, local: Vec<TopicInfo>) -> Vec<TopicInfo> {
+        let remote = self.remote_topics(app, channel);
+        if remote.is_empty() {
+            return local;
+        }
+        let mut all: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> = remote;
+        for info in local {
+            let topic = all.entry(info.topic_name).or_default();
+            for p in info.publishers {
+                topic.insert(p.publisher_user_id, p.publisher_meta);
+            }
+        }
+        all.into_iter()
+            .map(|(topic_name, publishers)| TopicInfo {
+                topic_name,
+                total_publisher: publishers.len(),
+                publishers: publishers
+                    .into_iter()
+                    .map(|(publisher_user_id, publisher_meta)| PublisherInfo { publisher_user_id, publisher_meta })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Tells a stream channel's members that a dead node's publisher is gone from a topic.
+    pub(super) fn announce_publisher_gone(&self, app: &str, channel: &str, topic: &str, user: &str, meta: &str) {
+        let event = TopicEvent::new("REMOTE_LEAVE", channel, user, vec![one_publisher(topic, user, meta)]);
+        self.broker().publish(Delivery {
+            route: Route::Stream { app: Arc::from(app), channel: Arc::from(channel) },
+            audience: Audience::Everyone,
+            skip: Some(Arc::from(user)),
+            frame: codec::event("topic", &event),
+        });
     }
 }
 

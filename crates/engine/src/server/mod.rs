@@ -79,8 +79,28 @@ fn tls_acceptor(tls: &crate::config::TlsConfig) -> Result<TlsAcceptor> {
 }
 
 impl Server {
-    /// Binds and starts serving. Must be called inside a tokio runtime.
+    /// Binds and starts serving. Must be called inside a tokio runtime. With `redisUrl` the
+    /// node joins the cluster on that Redis (which must be reachable now).
     pub async fn start(config: ServerConfig) -> Result<Server> {
+        config.validate()?;
+        let bus: Option<Arc<dyn crate::cluster::bus::Bus>> = match &config.redis_url {
+            Some(url) => {
+                let node = config.cluster.node_id.clone().unwrap_or_else(random_node_id);
+                let timeout = Duration::from_millis(config.cluster.node_timeout_ms);
+                let bus =
+                    crate::cluster::redis::RedisBus::connect(url.expose(), &config.cluster.prefix, &node, timeout)
+                        .await?;
+                tracing::info!(node = %node, prefix = %config.cluster.prefix, "cluster mode on Redis");
+                Some(bus)
+            }
+            None => None,
+        };
+        Self::start_on(config, bus).await
+    }
+
+    /// Starts a node on a given cluster bus (`None`: alone). Tests use this with
+    /// [`crate::cluster::bus::MemoryNet`].
+    pub async fn start_on(config: ServerConfig, bus: Option<Arc<dyn crate::cluster::bus::Bus>>) -> Result<Server> {
         config.validate()?;
         crate::logging::init(config.log_level.as_deref())?;
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await.map_err(|e| {
@@ -97,7 +117,11 @@ impl Server {
                  Configure `apps: {{ <id>: {{ certificate }} }}` before exposing this server."
             );
         }
-        let hub = Hub::new(Arc::new(config));
+        let config = Arc::new(config);
+        let hub = match bus {
+            Some(bus) => Hub::with_cluster(config, crate::cluster::Cluster::new(bus)),
+            None => Hub::new(config),
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
         let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx, handshakes };
@@ -142,6 +166,7 @@ impl Server {
             if tokio::time::timeout(DRAIN_TIMEOUT, rx.recv()).await.is_err() {
                 tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing anyway");
             }
+            self.inner.hub.leave_cluster();
             tracing::info!("piazza server on {} closed", self.inner.addr);
         }
     }
@@ -170,6 +195,11 @@ impl Server {
     pub fn is_closing(&self) -> bool {
         *self.inner.shutdown.borrow()
     }
+}
+
+/// A node id for a cluster node that was not given one.
+fn random_node_id() -> String {
+    format!("node-{:08x}", rand::random::<u32>())
 }
 
 /// Sends the INTERVAL events of crowded channels every `presence.intervalSeconds`.

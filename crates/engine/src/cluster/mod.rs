@@ -1,0 +1,480 @@
+//! Cluster mode: several server nodes share channels, presence and rooms through a bus (Redis
+//! in production, [`bus::MemoryNet`] in tests).
+//!
+//! - **Fan-out** ([`Cluster`] is the hub's [`Broker`]): a frame published on a node is pushed
+//!   to that node's members at once and sent on the route's topic; every other node that has
+//!   members for the route subscribed to the topic and delivers it to its own members. A node
+//!   skips its own messages, so each member gets a frame exactly once.
+//! - **Directory** ([`directory`]): each node publishes entries about its sessions (online
+//!   users, visible channel members and their states, room members, topic publishers, room
+//!   bans) — stored under the node's key in the bus, and announced on the directory topic — and
+//!   mirrors the other nodes' entries. Presence queries and snapshots read the mirror.
+//! - **Controls**: what one node asks of the node holding a session (end it: the same user
+//!   logged in elsewhere; remove room members; dismiss a room) travels on the route's topic.
+//! - **Failures**: a node that stops heartbeating is declared dead; one survivor (the
+//!   claimer) announces its users as timed out once their presence timeout has passed, unless
+//!   they came back on another node, and clears its entries. When the bus is unreachable the
+//!   hub refuses what needs it and tells presence listeners ERROR_OUT_OF_SERVICE; when it comes
+//!   back, the node stores its entries again and reloads everyone else's.
+
+pub mod bus;
+pub mod directory;
+pub mod redis;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::Message;
+
+use self::bus::{Bus, BusSink, DIRECTORY_TOPIC};
+pub use self::directory::{Entry, Mirror};
+use crate::broker::{Audience, Broker, Delivery, DeliveryHandler, Route};
+use crate::protocol::RoomId;
+
+/// What a node asks of the node that holds a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "camelCase")]
+pub enum Control {
+    /// End `user`'s RTM session on `node`: the same user id logged in on another node.
+    #[serde(rename_all = "camelCase")]
+    Replace { app: String, user: String, node: String },
+    /// Take `user` out of `room` silently on `node`: the same user id entered it elsewhere.
+    #[serde(rename_all = "camelCase")]
+    RoomReplace { app: String, room: RoomId, user: String, node: String },
+    /// Remove these members of a room (admin `removeUser`).
+    #[serde(rename_all = "camelCase")]
+    RoomRemove { app: String, room: RoomId, users: Vec<String>, caller: String },
+    /// Dismiss a room (admin `dismissRoom`).
+    #[serde(rename_all = "camelCase")]
+    RoomDismiss { app: String, room: RoomId, caller: String },
+}
+
+/// What the hub does with what arrives from the cluster (besides deliveries).
+pub trait ClusterEvents: Send + Sync {
+    /// A control addressed to the members of a route on this node.
+    fn control(&self, control: &Control);
+    /// The bus became unreachable (`false`) or reachable again (`true`).
+    fn link(&self, up: bool);
+    /// A dead node's entries: this node is its claimer and must announce the users that did
+    /// not come back.
+    fn reap(&self, node: &str, entries: Vec<Entry>);
+}
+
+/// The pub/sub topic of a route. Parts are length-prefixed, so no name can forge another's.
+pub fn route_topic(route: &Route) -> String {
+    fn part(s: &str) -> String {
+        format!("{}:{s}", s.len())
+    }
+    match route {
+        Route::Channel { app, channel } => format!("c/{}/{}", part(app), part(channel)),
+        Route::Stream { app, channel } => format!("s/{}/{}", part(app), part(channel)),
+        Route::User { app, user } => format!("u/{}/{}", part(app), part(user)),
+        Route::Room { app, room } => format!("r/{}/{}", part(app), part(&directory::room_key(room))),
+        Route::Realtime { app, scope } => format!("t/{}/{}", part(app), part(scope)),
+    }
+}
+
+// ---- wire forms of what crosses the bus
+
+const KIND_DELIVERY: u8 = b'd';
+const KIND_CONTROL: u8 = b'x';
+const KIND_CHANGE: u8 = b'c';
+const KIND_HELLO: u8 = b'h';
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum WireRoute {
+    Channel { app: String, channel: String },
+    Stream { app: String, channel: String },
+    User { app: String, user: String },
+    Room { app: String, room: RoomId },
+    Realtime { app: String, scope: String },
+}
+
+impl From<&Route> for WireRoute {
+    fn from(route: &Route) -> Self {
+        match route {
+            Route::Channel { app, channel } => {
+                WireRoute::Channel { app: app.to_string(), channel: channel.to_string() }
+            }
+            Route::Stream { app, channel } => WireRoute::Stream { app: app.to_string(), channel: channel.to_string() },
+            Route::User { app, user } => WireRoute::User { app: app.to_string(), user: user.to_string() },
+            Route::Room { app, room } => WireRoute::Room { app: app.to_string(), room: room.clone() },
+            Route::Realtime { app, scope } => WireRoute::Realtime { app: app.to_string(), scope: scope.to_string() },
+        }
+    }
+}
+
+impl From<WireRoute> for Route {
+    fn from(route: WireRoute) -> Self {
+        match route {
+            WireRoute::Channel { app, channel } => Route::Channel { app: app.into(), channel: channel.into() },
+            WireRoute::Stream { app, channel } => Route::Stream { app: app.into(), channel: channel.into() },
+            WireRoute::User { app, user } => Route::User { app: app.into(), user: user.into() },
+            WireRoute::Room { app, room } => Route::Room { app: app.into(), room },
+            WireRoute::Realtime { app, scope } => Route::Realtime { app: app.into(), scope: scope.into() },
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum WireAudience {
+    Messages,
+    Presence,
+    Everyone,
+    BestEffort,
+    Topic { topic: String, publisher: String },
+}
+
+impl From<&Audience> for WireAudience {
+    fn from(a: &Audience) -> Self {
+        match a {
+            Audience::Messages => WireAudience::Messages,
+            Audience::Presence => WireAudience::Presence,
+            Audience::Everyone => WireAudience::Everyone,
+            Audience::BestEffort => WireAudience::BestEffort,
+            Audience::TopicSubscribers { topic, publisher } => {
+                WireAudience::Topic { topic: topic.to_string(), publisher: publisher.to_string() }
+            }
+        }
+    }
+}
+
+impl From<WireAudience> for Audience {
+    fn from(a: WireAudience) -> Self {
+        match a {
+            WireAudience::Messages => Audience::Messages,
+            WireAudience::Presence => Audience::Presence,
+            WireAudience::Everyone => Audience::Everyone,
+            WireAudience::BestEffort => Audience::BestEffort,
+            WireAudience::Topic { topic, publisher } => {
+                Audience::TopicSubscribers { topic: topic.into(), publisher: publisher.into() }
+            }
+        }
+    }
+}
+
+/// The header of a delivery on the bus; the frame's bytes follow it.
+#[derive(Serialize, Deserialize)]
+struct DeliveryHeader {
+    /// The node that published it.
+    n: String,
+    r: WireRoute,
+    a: WireAudience,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<String>,
+    /// The frame is a text frame (else binary).
+    #[serde(default)]
+    t: bool,
+}
+
+/// A directory change: `v` None removes the entry `k` of node `n`.
+#[derive(Serialize, Deserialize)]
+struct Change {
+    n: String,
+    k: String,
+    #[serde(default)]
+    v: Option<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ControlMessage {
+    n: String,
+    c: Control,
+}
+
+/// `kind | u32 BE header length | header JSON | body`.
+fn encode(kind: u8, header: &impl Serialize, body: &[u8]) -> Bytes {
+    let header = serde_json::to_vec(header).expect("wire headers serialize");
+    let mut out = BytesMut::with_capacity(5 + header.len() + body.len());
+    out.put_u8(kind);
+    out.put_u32(header.len() as u32);
+    out.put_slice(&header);
+    out.put_slice(body);
+    out.freeze()
+}
+
+fn decode(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let kind = *bytes.first()?;
+    let len = u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?) as usize;
+    let header = bytes.get(5..5 + len)?;
+    Some((kind, header, &bytes[5 + len..]))
+}
+
+fn encode_delivery(node: &str, delivery: &Delivery) -> Option<Bytes> {
+    let (text, body): (bool, &[u8]) = match &delivery.frame {
+        Message::Text(t) => (true, t.as_bytes()),
+        Message::Binary(b) => (false, b),
+        _ => return None,
+    };
+    let header = DeliveryHeader {
+        n: node.to_string(),
+        r: (&delivery.route).into(),
+        a: (&delivery.audience).into(),
+        s: delivery.skip.as_ref().map(|s| s.to_string()),
+        t: text,
+    };
+    Some(encode(KIND_DELIVERY, &header, body))
+}
+
+fn decode_delivery(header: &[u8], body: &[u8]) -> Option<(String, Delivery)> {
+    let h: DeliveryHeader = serde_json::from_slice(header).ok()?;
+    let frame = if h.t {
+        Message::Text(std::str::from_utf8(body).ok()?.to_string().into())
+    } else {
+        Message::Binary(Bytes::copy_from_slice(body))
+    };
+    let delivery = Delivery { route: h.r.into(), audience: h.a.into(), skip: h.s.map(Into::into), frame };
+    Some((h.n, delivery))
+}
+
+/// One node's view of the cluster.
+pub struct Cluster {
+    node: Arc<str>,
+    bus: Arc<dyn Bus>,
+    handler: OnceLock<Weak<dyn DeliveryHandler>>,
+    events: OnceLock<Weak<dyn ClusterEvents>>,
+    up: AtomicBool,
+    /// This node's entries (stored again after the bus comes back).
+    own: Mutex<BTreeMap<String, Entry>>,
+    mirror: RwLock<Mirror>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("node", &self.node).field("up", &self.is_up()).finish()
+    }
+}
+
+impl Cluster {
+    pub fn new(bus: Arc<dyn Bus>) -> Arc<Self> {
+        Arc::new(Cluster {
+            node: Arc::from(bus.node()),
+            bus,
+            handler: OnceLock::new(),
+            events: OnceLock::new(),
+            up: AtomicBool::new(false),
+            own: Mutex::new(BTreeMap::new()),
+            mirror: RwLock::new(Mirror::default()),
+        })
+    }
+
+    /// Connects the cluster to its hub and starts the bus.
+    pub fn start(self: &Arc<Self>, events: Weak<dyn ClusterEvents>) {
+        let _ = self.events.set(events);
+        let sink: Weak<dyn BusSink> = Arc::downgrade(self) as _;
+        self.bus.start(sink);
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether the bus is reachable.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// Publishes (or replaces) an entry of this node.
+    pub fn put(&self, entry: Entry) {
+        let key = entry.key();
+        self.own.lock().insert(key.clone(), entry.clone());
+        let value = serde_json::to_vec(&entry).expect("entries serialize");
+        self.bus.store(&key, Some(Bytes::from(value)));
+        self.announce(&self.node, &key, Some(entry));
+    }
+
+    /// Withdraws an entry of this node.
+    pub fn remove(&self, entry: &Entry) {
+        let key = entry.key();
+        if self.own.lock().remove(&key).is_none() {
+            return;
+        }
+        self.bus.store(&key, None);
+        self.announce(&self.node, &key, None);
+    }
+
+    fn announce(&self, owner: &str, key: &str, value: Option<Entry>) {
+        let change = Change { n: owner.to_string(), k: key.to_string(), v: value };
+        self.bus.publish(DIRECTORY_TOPIC, encode(KIND_CHANGE, &change, &[]));
+    }
+
+    /// Runs `f` on the mirror of the other nodes' entries.
+    pub fn mirror<R>(&self, f: impl FnOnce(&Mirror) -> R) -> R {
+        f(&self.mirror.read())
+    }
+
+    /// Sends a control to the nodes with members on `route` (this one included).
+    pub fn control(&self, route: &Route, control: Control) {
+        if let Some(events) = self.events.get().and_then(Weak::upgrade) {
+            events.control(&control);
+        }
+        let message = ControlMessage { n: self.node.to_string(), c: control };
+        self.bus.publish(&route_topic(route), encode(KIND_CONTROL, &message, &[]));
+    }
+
+    /// Clears a dead node (its claimer is done): withdraws its entries everywhere.
+    pub fn clear_node(&self, node: &str, entries: &[Entry]) {
+        for entry in entries {
+            self.announce(node, &entry.key(), None);
+        }
+        self.mirror.write().drop_node(node);
+        self.bus.forget(node);
+    }
+
+    /// Leaves the cluster (graceful shutdown).
+    pub fn close(&self) {
+        self.bus.close();
+    }
+}
+
+impl Broker for Cluster {
+    fn set_handler(&self, handler: Weak<dyn DeliveryHandler>) {
+        let _ = self.handler.set(handler);
+    }
+
+    fn publish(&self, delivery: Delivery) {
+        if let Some(bytes) = encode_delivery(&self.node, &delivery) {
+            self.bus.publish(&route_topic(&delivery.route), bytes);
+        }
+        // This node's members get it at once; the bus copy is skipped when it comes back.
+        if let Some(handler) = self.handler.get().and_then(Weak::upgrade) {
+            handler.deliver(&delivery);
+        }
+    }
+
+    fn subscribe(&self, route: &Route) {
+        self.bus.subscribe(&route_topic(route));
+    }
+
+    fn unsubscribe(&self, route: &Route) {
+        self.bus.unsubscribe(&route_topic(route));
+    }
+}
+
+impl BusSink for Cluster {
+    fn message(&self, _topic: &str, bytes: &[u8]) {
+        let Some((kind, header, body)) = decode(bytes) else {
+            tracing::warn!("undecodable cluster message ({} bytes)", bytes.len());
+            return;
+        };
+        match kind {
+            KIND_DELIVERY => {
+                let Some((origin, delivery)) = decode_delivery(header, body) else { return };
+                if *origin == *self.node {
+                    return;
+                }
+                if let Some(handler) = self.handler.get().and_then(Weak::upgrade) {
+                    handler.deliver(&delivery);
+                }
+            }
+            KIND_CONTROL => {
+                let Ok(message) = serde_json::from_slice::<ControlMessage>(header) else { return };
+                if *message.n == *self.node {
+                    return;
+                }
+                if let Some(events) = self.events.get().and_then(Weak::upgrade) {
+                    events.control(&message.c);
+                }
+            }
+            KIND_CHANGE => {
+                let Ok(change) = serde_json::from_slice::<Change>(header) else { return };
+                if *change.n == *self.node {
+                    return;
+                }
+                let mut mirror = self.mirror.write();
+                match change.v {
+                    Some(entry) => mirror.insert(&change.n, entry),
+                    None => {
+                        mirror.remove(&change.n, &change.k);
+                    }
+                }
+            }
+            KIND_HELLO => {
+                // A node (re)joined with a fresh store: load it.
+                if let Ok(node) = serde_json::from_slice::<String>(header) {
+                    if *node != *self.node {
+                        self.bus.reload(Some(&node));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn loaded(&self, node: &str, entries: Vec<(String, Bytes)>) {
+        if *node == *self.node {
+            return;
+        }
+        let entries: Vec<Entry> = entries.iter().filter_map(|(_, v)| serde_json::from_slice(v).ok()).collect();
+        self.mirror.write().replace_node(node, entries);
+    }
+
+    fn link(&self, up: bool) {
+        let was = self.up.swap(up, Ordering::AcqRel);
+        if up && !was {
+            // Store this node's entries again (the store may have been lost), tell the others
+            // to load them, and load theirs.
+            let own: Vec<Entry> = self.own.lock().values().cloned().collect();
+            for entry in own {
+                let value = serde_json::to_vec(&entry).expect("entries serialize");
+                self.bus.store(&entry.key(), Some(Bytes::from(value)));
+            }
+            self.bus.publish(DIRECTORY_TOPIC, encode(KIND_HELLO, &self.node.to_string(), &[]));
+            self.bus.reload(None);
+        }
+        if up != was {
+            tracing::warn!(node = %self.node, up, "cluster bus {}", if up { "reachable" } else { "unreachable" });
+            if let Some(events) = self.events.get().and_then(Weak::upgrade) {
+                events.link(up);
+            }
+        }
+    }
+
+    fn node_down(&self, node: &str, claimed: bool) {
+        tracing::warn!(node = %self.node, dead = node, claimed, "a cluster node stopped heartbeating");
+        let entries = self.mirror.read().entries_of(node);
+        if claimed {
+            if let Some(events) = self.events.get().and_then(Weak::upgrade) {
+                events.reap(node, entries);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliveries_round_trip_through_the_wire_form() {
+        let delivery = Delivery {
+            route: Route::Stream { app: "a".into(), channel: "s".into() },
+            audience: Audience::TopicSubscribers { topic: "t".into(), publisher: "p".into() },
+            skip: Some("x".into()),
+            frame: Message::Binary(Bytes::from_static(b"\x00\x00\x00\x02{}payload")),
+        };
+        let bytes = encode_delivery("n1", &delivery).unwrap();
+        let (kind, header, body) = decode(&bytes).unwrap();
+        assert_eq!(kind, KIND_DELIVERY);
+        let (origin, back) = decode_delivery(header, body).unwrap();
+        assert_eq!(origin, "n1");
+        assert_eq!(back.route, delivery.route);
+        assert_eq!(back.audience, delivery.audience);
+        assert_eq!(back.skip, delivery.skip);
+        assert_eq!(back.frame, delivery.frame);
+        assert!(decode(b"d\x00\x00\x00\x09{}").is_none());
+    }
+
+    #[test]
+    fn route_topics_cannot_be_forged_by_names() {
+        let a = route_topic(&Route::Channel { app: "a/1:b".into(), channel: "c".into() });
+        let b = route_topic(&Route::Channel { app: "a".into(), channel: "1:b/1:c".into() });
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,396 @@
+//! The Redis bus (the `redis` crate: maintained, tokio-native, with a reconnecting
+//! multiplexed connection and async pub/sub).
+//!
+//! Keys and channels, all under `<prefix>:`:
+//! - `t:<topic>` — pub/sub channels: one per route with members somewhere, and `t:directory`;
+//! - `dir:<node>` — HASH of the node's directory entries (JSON), expiring unless refreshed;
+//! - `node:<node>` — the node's heartbeat, a key with a TTL of the node timeout;
+//! - `nodes` — SET of the nodes that joined (the dead are removed by their claimer);
+//! - `reap:<node>` — who claimed a dead node (SET NX, expiring).
+//!
+//! Commands go out in order from one task, pipelined in batches; pub/sub has its own
+//! connection, re-established (and re-subscribed) after a loss. Pub/sub is at-most-once: what
+//! was published while a node's subscription connection was down is lost to that node.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::mpsc;
+
+use super::bus::{Bus, BusSink, DIRECTORY_TOPIC};
+use crate::error::{Error, ErrorCode, Result};
+
+enum Op {
+    Publish(String, Bytes),
+    Store(String, Option<Bytes>),
+    Forget(String),
+    Reload(Option<String>),
+    Close,
+}
+
+enum SubOp {
+    Subscribe(String),
+    Unsubscribe(String),
+}
+
+struct Pending {
+    ops: mpsc::UnboundedReceiver<Op>,
+    subs: mpsc::UnboundedReceiver<SubOp>,
+    commands: ConnectionManager,
+}
+
+/// One node on a Redis server.
+pub struct RedisBus {
+    node: String,
+    prefix: String,
+    client: redis::Client,
+    node_timeout: Duration,
+    ops: mpsc::UnboundedSender<Op>,
+    subs: mpsc::UnboundedSender<SubOp>,
+    pending: Mutex<Option<Pending>>,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never printed.
+        f.debug_struct("RedisBus").field("node", &self.node).field("prefix", &self.prefix).finish()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::InitServiceFailed, format!("cannot reach Redis for cluster mode: {e}"))
+}
+
+impl RedisBus {
+    /// Connects to Redis (it must be reachable now; later outages are survived).
+    pub async fn connect(url: &str, prefix: &str, node: &str, node_timeout: Duration) -> Result<Arc<RedisBus>> {
+        let client = redis::Client::open(url).map_err(|e| Error::invalid(format!("redisUrl: {}", e.category())))?;
+        let step = (node_timeout / 3).max(Duration::from_millis(100));
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(step))
+            .set_response_timeout(Some(step))
+            .set_number_of_retries(1)
+            .set_max_delay(step);
+        let commands = tokio::time::timeout(node_timeout, client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|_| unavailable("timed out"))?
+            .map_err(unavailable)?;
+        let mut probe = commands.clone();
+        redis::cmd("PING").query_async::<()>(&mut probe).await.map_err(unavailable)?;
+        let (ops_tx, ops) = mpsc::unbounded_channel();
+        let (subs_tx, subs) = mpsc::unbounded_channel();
+        Ok(Arc::new(RedisBus {
+            node: node.to_string(),
+            prefix: prefix.to_string(),
+            client,
+            node_timeout,
+            ops: ops_tx,
+            subs: subs_tx,
+            pending: Mutex::new(Some(Pending { ops, subs, commands })),
+        }))
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}:{rest}", self.prefix)
+    }
+}
+
+impl Bus for RedisBus {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn start(&self, sink: Weak<dyn BusSink>) {
+        let Some(Pending { ops, subs, commands }) = self.pending.lock().take() else { return };
+        let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
+        tokio::spawn(command_loop(keys.clone(), commands.clone(), ops, sink.clone()));
+        tokio::spawn(heartbeat_loop(keys.clone(), commands, self.node_timeout, sink.clone()));
+        tokio::spawn(pubsub_loop(keys, self.client.clone(), subs, sink));
+    }
+
+    fn publish(&self, topic: &str, bytes: Bytes) {
+        let _ = self.ops.send(Op::Publish(self.key(&format!("t:{topic}")), bytes));
+    }
+
+    fn subscribe(&self, topic: &str) {
+        let _ = self.subs.send(SubOp::Subscribe(self.key(&format!("t:{topic}"))));
+    }
+
+    fn unsubscribe(&self, topic: &str) {
+        let _ = self.subs.send(SubOp::Unsubscribe(self.key(&format!("t:{topic}"))));
+    }
+
+    fn store(&self, key: &str, value: Option<Bytes>) {
+        let _ = self.ops.send(Op::Store(key.to_string(), value));
+    }
+
+    fn forget(&self, node: &str) {
+        let _ = self.ops.send(Op::Forget(node.to_string()));
+    }
+
+    fn reload(&self, node: Option<&str>) {
+        let _ = self.ops.send(Op::Reload(node.map(str::to_string)));
+    }
+
+    fn close(&self) {
+        let _ = self.ops.send(Op::Close);
+    }
+}
+
+#[derive(Clone)]
+struct Keys {
+    prefix: String,
+    node: String,
+}
+
+impl Keys {
+    fn dir(&self, node: &str) -> String {
+        format!("{}:dir:{node}", self.prefix)
+    }
+    fn heartbeat(&self, node: &str) -> String {
+        format!("{}:node:{node}", self.prefix)
+    }
+    fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+    fn reap(&self, node: &str) -> String {
+        format!("{}:reap:{node}", self.prefix)
+    }
+    fn topic_prefix(&self) -> String {
+        format!("{}:t:", self.prefix)
+    }
+}
+
+/// How long a node's directory outlives its last heartbeat: longer than any presence timeout,
+/// so the claimer of a dead node can still read it.
+const DIRECTORY_TTL_MS: u64 = 15 * 60 * 1000;
+/// Ops taken in one pipeline.
+const BATCH: usize = 512;
+
+fn report(sink: &Weak<dyn BusSink>, up: bool) {
+    if let Some(sink) = sink.upgrade() {
+        sink.link(up);
+    }
+}
+
+async fn command_loop(
+    keys: Keys,
+    mut conn: ConnectionManager,
+    mut ops: mpsc::UnboundedReceiver<Op>,
+    sink: Weak<dyn BusSink>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(first) = ops.recv().await {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match ops.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        let mut commands = 0usize;
+        let mut reloads = Vec::new();
+        let mut close = false;
+        for op in batch.drain(..) {
+            commands += !matches!(op, Op::Reload(_)) as usize;
+            match op {
+                Op::Publish(channel, bytes) => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(bytes.as_ref()).ignore();
+                }
+                Op::Store(key, Some(value)) => {
+                    pipe.cmd("HSET").arg(keys.dir(&keys.node)).arg(key).arg(value.as_ref()).ignore();
+                }
+                Op::Store(key, None) => {
+                    pipe.cmd("HDEL").arg(keys.dir(&keys.node)).arg(key).ignore();
+                }
+                Op::Forget(node) => {
+                    pipe.cmd("DEL").arg(keys.dir(&node)).ignore();
+                    pipe.cmd("SREM").arg(keys.nodes()).arg(&node).ignore();
+                }
+                Op::Reload(node) => reloads.push(node),
+                Op::Close => close = true,
+            }
+        }
+        if close {
+            pipe.cmd("DEL").arg(keys.heartbeat(&keys.node)).arg(keys.dir(&keys.node)).ignore();
+            pipe.cmd("SREM").arg(keys.nodes()).arg(&keys.node).ignore();
+        }
+        if commands > 0 {
+            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                tracing::debug!("redis commands failed: {e}");
+                report(&sink, false);
+            }
+        }
+        for node in reloads {
+            if let Err(e) = reload(&keys, &mut conn, node, &sink).await {
+                tracing::debug!("redis reload failed: {e}");
+                report(&sink, false);
+            }
+        }
+        if close {
+            return;
+        }
+    }
+}
+
+async fn reload(
+    keys: &Keys,
+    conn: &mut ConnectionManager,
+    node: Option<String>,
+    sink: &Weak<dyn BusSink>,
+) -> redis::RedisResult<()> {
+    let nodes: Vec<String> = match node {
+        Some(node) => vec![node],
+        None => redis::cmd("SMEMBERS").arg(keys.nodes()).query_async(conn).await?,
+    };
+    for node in nodes.into_iter().filter(|n| *n != keys.node) {
+        let entries: Vec<(String, Vec<u8>)> = redis::cmd("HGETALL").arg(keys.dir(&node)).query_async(conn).await?;
+        let Some(sink) = sink.upgrade() else { return Ok(()) };
+        sink.loaded(&node, entries.into_iter().map(|(k, v)| (k, Bytes::from(v))).collect());
+    }
+    Ok(())
+}
+
+async fn heartbeat_loop(keys: Keys, mut conn: ConnectionManager, timeout: Duration, sink: Weak<dyn BusSink>) {
+    let period = (timeout / 3).max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reported: HashSet<String> = HashSet::new();
+    loop {
+        tick.tick().await;
+        if sink.upgrade().is_none() {
+            return;
+        }
+        let beat = async {
+            let (_, _, _, nodes): ((), (), (), Vec<String>) = redis::pipe()
+                .cmd("SET")
+                .arg(keys.heartbeat(&keys.node))
+                .arg(1)
+                .arg("PX")
+                .arg(timeout.as_millis() as u64)
+                .cmd("SADD")
+                .arg(keys.nodes())
+                .arg(&keys.node)
+                .cmd("PEXPIRE")
+                .arg(keys.dir(&keys.node))
+                .arg(DIRECTORY_TTL_MS)
+                .cmd("SMEMBERS")
+                .arg(keys.nodes())
+                .query_async(&mut conn)
+                .await?;
+            let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
+            let mut pipe = redis::pipe();
+            for node in &others {
+                pipe.cmd("EXISTS").arg(keys.heartbeat(node));
+            }
+            let alive: Vec<bool> = if others.is_empty() { Vec::new() } else { pipe.query_async(&mut conn).await? };
+            let mut dead = Vec::new();
+            for (node, alive) in others.iter().zip(alive) {
+                if !alive && !reported.contains(node) {
+                    let claimed: Option<String> = redis::cmd("SET")
+                        .arg(keys.reap(node))
+                        .arg(&keys.node)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(DIRECTORY_TTL_MS)
+                        .query_async(&mut conn)
+                        .await?;
+                    dead.push((node.clone(), claimed.is_some()));
+                }
+            }
+            reported.retain(|n| others.contains(n));
+            redis::RedisResult::Ok(dead)
+        };
+        match beat.await {
+            Ok(dead) => {
+                report(&sink, true);
+                for (node, claimed) in dead {
+                    reported.insert(node.clone());
+                    if let Some(sink) = sink.upgrade() {
+                        sink.node_down(&node, claimed);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!("redis heartbeat failed: {e}");
+                report(&sink, false);
+            }
+        }
+    }
+}
+
+async fn pubsub_loop(
+    keys: Keys,
+    client: redis::Client,
+    mut subs: mpsc::UnboundedReceiver<SubOp>,
+    sink: Weak<dyn BusSink>,
+) {
+    let topic_prefix = keys.topic_prefix();
+    let mut topics: HashSet<String> = HashSet::new();
+    topics.insert(format!("{topic_prefix}{DIRECTORY_TOPIC}"));
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if sink.upgrade().is_none() {
+            return;
+        }
+        // Take subscription changes that came while disconnected.
+        while let Ok(op) = subs.try_recv() {
+            match op {
+                SubOp::Subscribe(t) => topics.insert(t),
+                SubOp::Unsubscribe(t) => topics.remove(&t),
+            };
+        }
+        let connected = async {
+            let pubsub = client.get_async_pubsub().await?;
+            let (mut sub_sink, stream) = pubsub.split();
+            let all: Vec<&String> = topics.iter().collect();
+            sub_sink.subscribe(all).await?;
+            redis::RedisResult::Ok((sub_sink, stream))
+        };
+        let (mut sub_sink, mut stream) = match tokio::time::timeout(Duration::from_secs(2), connected).await {
+            Ok(Ok(parts)) => parts,
+            _ => {
+                report(&sink, false);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(50);
+        loop {
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(message) => {
+                        let Some(sink) = sink.upgrade() else { return };
+                        let topic = message.get_channel_name().strip_prefix(topic_prefix.as_str()).unwrap_or_default();
+                        sink.message(topic, message.get_payload_bytes());
+                    }
+                    None => break,
+                },
+                op = subs.recv() => {
+                    let result = match op {
+                        Some(SubOp::Subscribe(t)) => {
+                            let result = if topics.insert(t.clone()) { sub_sink.subscribe(&t).await } else { Ok(()) };
+                            result
+                        }
+                        Some(SubOp::Unsubscribe(t)) => {
+                            if topics.remove(&t) { sub_sink.unsubscribe(&t).await } else { Ok(()) }
+                        }
+                        None => return,
+                    };
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::debug!("redis pub/sub connection lost; reconnecting");
+        report(&sink, false);
+    }
+}
