@@ -226,6 +226,8 @@ async fn fan_out(backend: Backend) {
 
     publisher.ask(json!({"op":"join","channel":"stage"})).await.unwrap();
     publisher.ask(json!({"op":"joinTopic","channel":"stage","topic":"video","meta":"hd"})).await.unwrap();
+    // The directory is replicated asynchronously (milliseconds).
+    settle().await;
     far.ask(json!({"op":"join","channel":"stage"})).await.unwrap();
     let snapshot = far.next_typed("topic", "SNAPSHOT").await;
     assert_eq!(snapshot["topicInfos"][0]["publishers"][0]["publisherUserId"], "pub", "{snapshot}");
