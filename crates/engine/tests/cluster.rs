@@ -677,3 +677,39 @@ mod contract {
         contract(Backend::redis()).await;
     }
 }
+
+both!(interval_mode_counts_the_whole_cluster_memory, interval_mode_counts_the_whole_cluster_redis, interval_mode);
+
+async fn interval_mode(backend: Backend) {
+    let crowded = |c: &mut ServerConfig| {
+        c.presence.interval_threshold = 3;
+        c.presence.interval_seconds = 0.3;
+    };
+    let a = backend.node_with("a", crowded).await;
+    let b = backend.node_with("b", crowded).await;
+    let mut watcher = rtm(&a, "watcher").await;
+    watcher.ask(json!({"op":"subscribe","channel":"crowd","withPresence":true})).await.unwrap();
+    let mut others = Vec::new();
+    for (i, node) in [&a, &b, &b, &a, &b].into_iter().enumerate() {
+        let user = rtm(node, &format!("u{i}")).await;
+        user.ask(json!({"op":"subscribe","channel":"crowd","withPresence":false})).await.unwrap();
+        others.push(user);
+        settle().await;
+    }
+    // Past three visible users (counted across both nodes) the joins come folded into
+    // INTERVAL events; the last one counts everyone.
+    let mut joined = std::collections::BTreeSet::new();
+    let last = loop {
+        let interval = watcher.next_typed("presence", "INTERVAL").await;
+        for user in interval["interval"]["join"]["users"].as_array().unwrap() {
+            joined.insert(user.as_str().unwrap().to_string());
+        }
+        if ["u2", "u3", "u4"].iter().all(|u| joined.contains(*u)) {
+            break interval;
+        }
+    };
+    assert_eq!(last["interval"]["totalOccupancy"], 6, "[{}] {last}", backend.name());
+    assert!(!joined.contains("u0") && !joined.contains("u1"), "the first joins came one by one: {joined:?}");
+    let who = watcher.ask(json!({"op":"whoNow","channel":"crowd","channelType":"MESSAGE"})).await.unwrap();
+    assert_eq!(who["totalOccupancy"], 6);
+}
