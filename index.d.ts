@@ -130,6 +130,12 @@ export interface ServerPresenceOptions {
   intervalThreshold?: number
   /** Seconds between INTERVAL events (default 5). */
   intervalSeconds?: number
+  /**
+   * Users listed in the SNAPSHOT a joiner gets (default 200). A bigger channel's SNAPSHOT lists
+   * the first ones by user id and gives the channel's size in `interval.totalOccupancy`;
+   * `whoNow` pages through everyone.
+   */
+  snapshotMaxUsers?: number
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'none'

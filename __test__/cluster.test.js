@@ -40,4 +40,6 @@ test('a node refuses to start when its Redis cannot be reached', async () => {
     Server.start({ port: 0, redisUrl: 'redis://127.0.0.1:9', cluster: { nodeTimeoutMs: 300 } }),
     (e) => e instanceof RTMError && e.errorCode === ErrorCode.RTM_ERROR_INIT_SERVICE_FAILED && /Redis/.test(e.message))
   await assert.rejects(Server.start({ redisUrl: 'http://nope' }), (e) => e.errorCode === ErrorCode.RTM_ERROR_INVALID_PARAMETER)
+  await assert.rejects(Server.start({ redisUrl: 'rediss://127.0.0.1:6379' }),
+    (e) => e.errorCode === ErrorCode.RTM_ERROR_INVALID_PARAMETER && /TLS to Redis\) is not built in/.test(e.message))
 })

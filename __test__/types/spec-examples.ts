@@ -7,7 +7,10 @@ async function main (): Promise<void> {
     host: '127.0.0.1', port: 0,
     limits: { maxMessageBytes: 32768, publishRatePerChannel: 60, maxSubscriptionsPerClient: 100 },
     logLevel: 'info',
+    presence: { intervalThreshold: 50, intervalSeconds: 5, snapshotMaxUsers: 200 },
   })
+  // @ts-expect-error: snapshotMaxUsers is a number
+  void Server.start({ presence: { snapshotMaxUsers: '200' } })
   const url: string = server.url
   const stats: ServerStats = await server.stats()
   const n: number = stats.connections + stats.messagesOut + stats.dropped

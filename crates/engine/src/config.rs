@@ -170,11 +170,15 @@ impl Default for ConnectionConfig {
 pub struct PresenceConfig {
     pub interval_threshold: usize,
     pub interval_seconds: f64,
+    /// Users listed in the SNAPSHOT a joiner gets. A bigger channel's SNAPSHOT lists the first
+    /// ones (by user id) and says the channel's size in `interval.totalOccupancy`; `whoNow`
+    /// pages through everyone. Without a cap, a join storm of N users sends N² entries.
+    pub snapshot_max_users: usize,
 }
 
 impl Default for PresenceConfig {
     fn default() -> Self {
-        PresenceConfig { interval_threshold: 50, interval_seconds: 5.0 }
+        PresenceConfig { interval_threshold: 50, interval_seconds: 5.0, snapshot_max_users: 200 }
     }
 }
 
@@ -277,6 +281,9 @@ impl ServerConfig {
         if !(1..=300).contains(&self.rooms.drop_timeout_seconds) || self.rooms.max_members == 0 {
             return Err(Error::invalid("rooms.dropTimeoutSeconds must be 1..=300 and rooms.maxMembers at least 1"));
         }
+        if self.presence.snapshot_max_users == 0 {
+            return Err(Error::invalid("presence.snapshotMaxUsers must be at least 1"));
+        }
         if !(0.1..=3600.0).contains(&self.presence.interval_seconds) {
             return Err(Error::invalid("presence.intervalSeconds must be within 0.1..=3600"));
         }
@@ -294,8 +301,15 @@ impl ServerConfig {
         }
         if let Some(url) = &self.redis_url {
             let url = url.expose();
-            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-                return Err(Error::invalid("redisUrl must be a redis:// or rediss:// URL"));
+            if url.starts_with("rediss://") {
+                // Said at start-up, not as a connection error on every retry.
+                return Err(Error::invalid(
+                    "redisUrl: rediss:// (TLS to Redis) is not built in; reach Redis over a private network, \
+                     a unix socket (redis+unix://) or a TLS tunnel",
+                ));
+            }
+            if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
+                return Err(Error::invalid("redisUrl must be a redis:// or redis+unix:// URL"));
             }
         }
         let prefix_ok = !self.cluster.prefix.is_empty()

@@ -256,6 +256,41 @@ async fn a_crowded_channel_folds_presence_into_interval_events() {
 }
 
 #[tokio::test]
+async fn a_crowded_channels_snapshot_lists_the_first_users_and_says_the_real_size() {
+    let server = server_with(|c| c.presence.snapshot_max_users = 3).await;
+    let mut members = Vec::new();
+    for user in ["e", "d", "c", "b", "a"] {
+        let member = login(&server, user).await;
+        member.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
+        member.ask(json!({"op":"join","channel":"s","withPresence":false})).await.unwrap();
+        members.push(member);
+    }
+    let mut late = login(&server, "z").await;
+    late.ask(sub("c")).await.unwrap();
+    late.ask(json!({"op":"join","channel":"s"})).await.unwrap();
+    for channel_type in ["MESSAGE", "STREAM"] {
+        let snapshot = loop {
+            let event = late.next_typed("presence", "SNAPSHOT").await;
+            if event["channelType"] == channel_type {
+                break event;
+            }
+        };
+        let users: Vec<&str> =
+            snapshot["snapshot"].as_array().unwrap().iter().map(|u| u["userId"].as_str().unwrap()).collect();
+        assert_eq!(users, ["a", "b", "c"], "{channel_type}: the first users by id");
+        assert_eq!(snapshot["interval"]["totalOccupancy"], 6, "{channel_type}: everyone, the joiner included");
+    }
+    // whoNow still pages through everyone.
+    let who = late.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
+    assert_eq!((who["totalOccupancy"].clone(), who["occupants"].as_array().unwrap().len()), (json!(6), 6));
+    // A channel within the cap gets a whole snapshot and no interval.
+    let mut lone = login(&server, "y").await;
+    lone.ask(sub("quiet-room")).await.unwrap();
+    let snapshot = lone.next_typed("presence", "SNAPSHOT").await;
+    assert_eq!((snapshot["snapshot"].as_array().unwrap().len(), snapshot["interval"].clone()), (1, Value::Null));
+}
+
+#[tokio::test]
 async fn a_vanished_client_times_out_after_its_presence_timeout_and_its_states_go() {
     let server = server().await;
     let mut alice = login(&server, "alice").await;

@@ -323,7 +323,7 @@ struct UserStateLite {
     states: States,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct UserListLite {
     #[serde(default)]
     users: Vec<String>,
@@ -332,11 +332,16 @@ struct UserListLite {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct IntervalLite {
+    #[serde(default)]
     join: UserListLite,
+    #[serde(default)]
     leave: UserListLite,
+    #[serde(default)]
     timeout: UserListLite,
     #[serde(default)]
     user_state_list: Vec<UserStateLite>,
+    #[serde(default)]
+    total_occupancy: usize,
 }
 
 #[derive(Deserialize)]
@@ -381,7 +386,15 @@ impl PresenceViews {
             "SNAPSHOT" => {
                 let users: BTreeMap<String, States> =
                     event.snapshot.unwrap_or_default().into_iter().map(|u| (u.user_id, u.states)).collect();
+                // A crowded channel's SNAPSHOT lists only the first users: no delta can be
+                // computed from it (the server's `interval.totalOccupancy` says the real size).
+                let partial = event.interval.as_ref().is_some_and(|i| i.total_occupancy > users.len());
                 let view = self.views.entry(key).or_default();
+                if partial {
+                    view.users = users;
+                    view.restoring = false;
+                    return None;
+                }
                 let delta = view.restoring.then(|| delta(&view.users, &users));
                 view.users = users;
                 view.restoring = false;
@@ -472,6 +485,18 @@ mod tests {
         assert_eq!(value["interval"]["totalOccupancy"], 3);
         assert_eq!(value["eventType"], "SNAPSHOT");
         assert!(views.observe(&snapshot(&["b"])).is_none(), "only the first snapshot after the restore");
+    }
+
+    #[test]
+    fn a_partial_snapshot_after_a_restore_is_passed_through_without_a_guessed_delta() {
+        let mut views = PresenceViews::default();
+        views.observe(&snapshot(&["a", "b", "me"]));
+        views.mark_restoring(&[(ChannelType::Message, "c".into())]);
+        let partial = raw(serde_json::json!({"eventType":"SNAPSHOT","channelType":"MESSAGE","channelName":"c",
+            "publisher":"","stateChanged":{},"interval":{"totalOccupancy":500},
+            "snapshot":[{"userId":"a","states":{},"statesCount":0}],"timestamp":1}));
+        assert!(views.observe(&partial).is_none(), "the users past the cap are unknown, not gone");
+        assert!(views.observe(&snapshot(&["b"])).is_none(), "the restore is over");
     }
 
     #[test]

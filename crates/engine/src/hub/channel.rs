@@ -141,7 +141,7 @@ impl Hub {
             }
             if options.with_presence {
                 let snapshot = self.merge_members(&app.id, ChannelType::Message, &name, snapshot);
-                after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Message, &name, snapshot)));
+                after.push(codec::event("presence", &self.snapshot_event(ChannelType::Message, &name, snapshot, occupancy)));
             }
         }
         Ok(ChannelResponse::now(req.channel))
@@ -170,9 +170,10 @@ impl Hub {
         name: &Arc<str>,
         member: Member,
     ) -> (Arc<MessageChannel>, Option<(Vec<UserState>, usize)>) {
+        let cap = self.config().presence.snapshot_max_users;
         let add = |channel: &MessageChannel| {
             let mut roster = channel.roster.write();
-            roster.upsert(member).then(|| (roster.snapshot(), roster.occupancy()))
+            roster.upsert(member).then(|| (roster.first_visible(cap), roster.occupancy()))
         };
         // The channel map lock is held while the member is added, so a concurrent removal of
         // the (momentarily empty) channel cannot orphan this member.

@@ -326,6 +326,25 @@ impl Hub {
         }
     }
 
+    /// The SNAPSHOT a joiner gets: at most `presence.snapshotMaxUsers` users (the first by user
+    /// id); a bigger channel's says its size (`occupancy`, visible users across the cluster) in
+    /// `interval.totalOccupancy`, and the rest is a `whoNow` away.
+    pub(super) fn snapshot_event(
+        &self,
+        channel_type: ChannelType,
+        channel: &str,
+        mut users: Vec<UserState>,
+        occupancy: usize,
+    ) -> PresenceEvent {
+        users.truncate(self.config().presence.snapshot_max_users);
+        let total = occupancy.max(users.len());
+        let mut event = PresenceEvent::snapshot(channel_type, channel, users);
+        if event.snapshot.as_ref().is_some_and(|u| u.len() < total) {
+            event.interval = Some(IntervalDetail { total_occupancy: total, ..IntervalDetail::default() });
+        }
+        event
+    }
+
     /// Visible users of a channel across the cluster, given the local occupancy.
     pub(super) fn occupancy_everywhere(&self, app: &App, channel: &Presence, local: usize) -> usize {
         self.cluster_occupancy(&app.id, channel.channel_type(), channel.name(), local, |user| {

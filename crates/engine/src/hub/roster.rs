@@ -113,12 +113,22 @@ impl Roster {
         self.list.iter().filter(|m| !m.quiet).count()
     }
 
-    /// Who is here, with states (quiet members are invisible).
+    /// Who is here, with states (quiet members are invisible), sorted by user id.
     pub fn snapshot(&self) -> Vec<UserState> {
-        let mut users: Vec<UserState> =
-            self.list.iter().filter(|m| !m.quiet).map(|m| UserState::new(&m.session.user, &m.states)).collect();
-        users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-        users
+        self.first_visible(usize::MAX)
+    }
+
+    /// The first `limit` visible users by user id, sorted. Selecting before sorting keeps a
+    /// join into a crowded channel O(n) and clones only the users kept.
+    pub fn first_visible(&self, limit: usize) -> Vec<UserState> {
+        let mut visible: Vec<&Member> = self.list.iter().filter(|m| !m.quiet).collect();
+        let by_user = |a: &&Member, b: &&Member| a.session.user.cmp(&b.session.user);
+        if visible.len() > limit {
+            visible.select_nth_unstable_by(limit, by_user);
+            visible.truncate(limit);
+        }
+        visible.sort_unstable_by(by_user);
+        visible.into_iter().map(|m| UserState::new(&m.session.user, &m.states)).collect()
     }
 
     /// Pushes `frame` to the members in `audience` (except `skip`), recording the outcomes.

@@ -267,6 +267,7 @@ impl Hub {
     pub fn join_stream(&self, session: &Arc<Session>, req: Join, after: &mut Vec<Message>) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
         let limits = &self.config().limits;
+        let cap = self.config().presence.snapshot_max_users;
         let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
         if session.state.lock().streams.contains(&name) {
@@ -316,7 +317,7 @@ impl Hub {
             }
             state.roster.upsert(member);
             state.members.insert(session.user.clone(), MemberTopics::default());
-            Ok((state.roster.snapshot(), state.topic_snapshot(), state.roster.occupancy()))
+            Ok((state.roster.first_visible(cap), state.topic_snapshot(), state.roster.occupancy()))
         };
         let (stream, (snapshot, topics, occupancy)) = {
             // The map's write lock is held while the member is added, so a concurrent removal
@@ -346,11 +347,11 @@ impl Hub {
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
         let presence = Presence::Stream(stream);
+        let occupancy = self.occupancy_everywhere(&app, &presence, occupancy);
         if !req.be_quiet {
             let moved = self.arriving(&app.id, ChannelType::Stream, &name, session);
             self.dir_member(&app.id, ChannelType::Stream, &name, session, Some(&states));
             if !moved {
-                let occupancy = self.occupancy_everywhere(&app, &presence, occupancy);
                 let event =
                     PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Stream, &name, &session.user)
                         .with_states(&states);
@@ -359,7 +360,7 @@ impl Hub {
         }
         if req.with_presence {
             let snapshot = self.merge_members(&app.id, ChannelType::Stream, &name, snapshot);
-            after.push(codec::event("presence", &PresenceEvent::snapshot(ChannelType::Stream, &name, snapshot)));
+            after.push(codec::event("presence", &self.snapshot_event(ChannelType::Stream, &name, snapshot, occupancy)));
         }
         let topics = self.merge_topics(&app.id, &name, topics);
         after.push(codec::event("topic", &TopicEvent::new("SNAPSHOT", &name, "", topics)));
