@@ -6,6 +6,10 @@
 //
 // `npm run bench -- --quick`: Piazza only, small and short (under a minute); compares with the
 // quick baseline committed in docs/BENCHMARKS.md and warns past 20 %.
+//
+// `npm run bench -- --only=join-storm,cluster`: measures only those parts (of main, join-storm,
+// cluster, js), merges their medians into docs/bench-results.json and rewrites the report.
+// `npm run bench -- --rewrite`: rewrites the report from docs/bench-results.json only.
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -29,6 +33,16 @@ const CHECKED = [
 ]
 const QUICK_SCENARIOS = 'fanout,channels,latency60,idle'
 
+/** The parts of a full run: piazza-bench scenarios × peers, and the Node addon scenarios. */
+const PARTS = {
+  main: { scenarios: 'fanout,channels,latency60,latency500,idle', peers: 'piazza,nats,socket-io,bare' },
+  'join-storm': { scenarios: 'join-storm', peers: 'piazza' },
+  cluster: { scenarios: 'fanout,latency60,latency500', peers: 'piazza-redis,piazza-two-nodes' },
+  js: { js: true }
+}
+const only = (args.find((a) => a.startsWith('--only=')) || '').slice(7).split(',').filter(Boolean)
+for (const part of only) if (!PARTS[part]) throw new Error(`--only: no part ${part} (${Object.keys(PARTS).join(', ')})`)
+
 function log (line) { process.stderr.write(`${line}\n`) }
 
 function build () {
@@ -43,18 +57,34 @@ function lines (text) {
   return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
 }
 
-function measure ({ quickPass, peers, scenarios, times }) {
-  const rustArgs = ['run', `--runs=${times}`]
+function measureRust ({ quickPass, peers, scenarios, times }) {
+  if (peers.includes('piazza-')) {
+    // The cluster peers share a Redis: start one (installing redis-server when missing).
+    execFileSync('bash', [path.join(root, 'scripts', 'redis.sh')], { cwd: root, stdio: 'inherit' })
+  }
+  const rustArgs = ['run', `--runs=${times}`, `--peers=${peers}`, `--scenarios=${scenarios}`]
   if (quickPass) rustArgs.push('--quick')
-  if (peers) rustArgs.push(`--peers=${peers}`)
-  if (scenarios) rustArgs.push(`--scenarios=${scenarios}`)
   const rust = spawnSync(bench, rustArgs, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 })
   if (rust.status !== 0) throw new Error(`piazza-bench exited with ${rust.status}`)
+  return lines(rust.stdout)
+}
+
+function measureJs ({ quickPass, times }) {
   const jsArgs = [path.join(__dirname, 'js-bench.js'), `--runs=${times}`]
   if (quickPass) jsArgs.push('--quick')
   const js = spawnSync(process.execPath, jsArgs, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 300000 })
   if (js.status !== 0) throw new Error(`js-bench exited with ${js.status}`)
-  return [...lines(rust.stdout), ...lines(js.stdout)]
+  return lines(js.stdout)
+}
+
+/** Measures the given parts (names of PARTS). */
+function measureParts (names, { quickPass, times }) {
+  const outcomes = []
+  for (const name of names) {
+    const part = PARTS[name]
+    outcomes.push(...(part.js ? measureJs({ quickPass, times }) : measureRust({ quickPass, times, ...part })))
+  }
+  return outcomes
 }
 
 function median (values) {
@@ -97,7 +127,14 @@ const fmtMb = (mb) => `${mb.toFixed(0)} MB`
 const fmtKb = (b) => `${(b / 1024).toFixed(1)} KB`
 const fmtPct = (p) => `${p.toFixed(0)} %`
 const PEERS = ['piazza', 'nats', 'socket-io', 'bare']
-const PEER_NAMES = { piazza: 'Piazza', nats: 'nats-server', 'socket-io': 'Socket.IO 4', bare: 'bare tokio-tungstenite' }
+const PEER_NAMES = {
+  piazza: 'Piazza',
+  nats: 'nats-server',
+  'socket-io': 'Socket.IO 4',
+  bare: 'bare tokio-tungstenite',
+  'piazza-redis': 'Piazza, one node on Redis',
+  'piazza-two-nodes': 'Piazza, two nodes on Redis'
+}
 
 function ratio (a, b, better) {
   if (!a || !b) return '—'
@@ -140,6 +177,22 @@ function idleTable (m) {
   return rows.join('\n')
 }
 
+function clusterTable (m) {
+  const rows = ['| setup | fan-out (closed loop) | fan-out p50 / p99 | 60 msg/s: p50 / p99 / p99.9 | 500 msg/s: p50 / p99 / p99.9 | lost | server CPU (fan-out) |',
+    '| --- | --- | --- | --- | --- | --- | --- |']
+  const setups = [['piazza', 'one process, no Redis'], ['piazza-redis', 'one node on Redis (publishes also go through Redis)'], ['piazza-two-nodes', 'two nodes: publisher on A, 1,000 subscribers on B']]
+  for (const [peer, what] of setups) {
+    const f = m.fanout?.[peer]
+    const l60 = m.latency60?.[peer]
+    const l500 = m.latency500?.[peer]
+    if (!f && !l60 && !l500) continue
+    const lat = (x) => x ? `${fmtMs(x.p50_us)} / ${fmtMs(x.p99_us)} / ${fmtMs(x.p999_us)}` : '—'
+    const lost = [f, l60, l500].reduce((n, x) => n + (x ? x.lost + x.duplicates : 0), 0)
+    rows.push(`| ${what} | ${f ? fmtRate(f.deliveries_per_s) : '—'} | ${f ? `${fmtMs(f.p50_us)} / ${fmtMs(f.p99_us)}` : '—'} | ${lat(l60)} | ${lat(l500)} | ${lost} | ${f ? fmtPct(f.server_cpu_pct) : '—'} |`)
+  }
+  return rows.join('\n')
+}
+
 function targets (m) {
   const p = (s) => m[s]?.piazza || {}
   const peer = (s, q) => m[s]?.[q] || {}
@@ -173,6 +226,7 @@ function machine () {
 }
 
 function writeReport (full, quickMedians, notes, errors) {
+  // Only the scenarios' own rows: the regression check and the merge mode read them back.
   const m = full
   const chart = path.join(docs, 'bench-latency.png')
   const chartInput = path.join(os.tmpdir(), `piazza-latency-${process.pid}.json`)
@@ -241,6 +295,15 @@ ${storm ? `| clients | all SNAPSHOTs after | presence events per member | presen
 Missing snapshots: ${storm.missing_snapshots}. Above \`presence.intervalThreshold\` (50) joins are folded into INTERVAL events
 every \`presence.intervalSeconds\` (5 s), so a member hears a handful of events, not 10,000.` : '(not measured)'}
 
+## Cluster: one node vs two nodes
+
+The fan-out and latency scenarios above, in cluster mode on the Redis at 127.0.0.1:6379 (one
+\`redis-server\` process on the same 2 cores). With two nodes every message crosses Redis:
+publisher → node A → Redis pub/sub → node B → 1,000 subscribers. Server CPU counts both nodes
+(not Redis).
+
+${clusterTable(m)}
+
 ## Through the Node addon
 
 | scenario | measured | Node CPU |
@@ -256,6 +319,7 @@ ${notesText.trim()}
 npm install                 # builds the addon
 npm run bench               # everything, 3 runs, rewrites this file and docs/bench-latency.png
 npm run bench -- --quick    # Piazza only, under a minute: compares with the baseline below
+npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js) and merge
 target/release/piazza-bench run --scenarios fanout --peers piazza,nats --runs 1   # one cell
 \`\`\`
 
@@ -267,7 +331,7 @@ ${JSON.stringify(baseline, null, 2)}
 \`\`\`
 `
   fs.writeFileSync(path.join(docs, 'BENCHMARKS.md'), text)
-  fs.writeFileSync(path.join(docs, 'bench-results.json'), JSON.stringify({ medians: full, quick: quickMedians }, null, 2) + '\n')
+  fs.writeFileSync(path.join(docs, 'bench-results.json'), JSON.stringify({ medians: full, quick: quickMedians, notes, errors }, null, 2) + '\n')
   log(`wrote docs/BENCHMARKS.md${plotted ? ' and docs/bench-latency.png' : ''}`)
 }
 
@@ -297,16 +361,33 @@ function regressionCheck (quickMedians) {
 }
 
 function main () {
-  build()
+  if (!args.includes('--rewrite')) build()
   if (quick) {
-    const outcomes = measure({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: runs })
+    const outcomes = [...measureRust({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: runs }), ...measureJs({ quickPass: true, times: runs })]
     const { medians: m } = medians(outcomes)
     regressionCheck(m)
     return
   }
-  const full = medians(measure({ quickPass: false, times: runs }))
+  if (args.includes('--rewrite')) {
+    // Rewrites the report (after an edit of bench/notes.md) from docs/bench-results.json.
+    const previous = JSON.parse(fs.readFileSync(path.join(docs, 'bench-results.json'), 'utf8'))
+    writeReport(previous.medians, previous.quick, previous.notes, previous.errors)
+    return
+  }
+  if (only.length) {
+    const previous = JSON.parse(fs.readFileSync(path.join(docs, 'bench-results.json'), 'utf8'))
+    const fresh = medians(measureParts(only, { quickPass: false, times: runs }))
+    const merged = previous.medians
+    for (const [scenario, byPeer] of Object.entries(fresh.medians)) merged[scenario] = { ...merged[scenario], ...byPeer }
+    const errors = { ...previous.errors }
+    for (const key of Object.keys(errors)) if (only.some((p) => (PARTS[p].peers || '').split(',').includes(key.split('/')[1]))) delete errors[key]
+    writeReport(merged, previous.quick, { ...previous.notes, ...fresh.notes }, { ...errors, ...fresh.errors })
+    return
+  }
+  const full = medians(measureParts(Object.keys(PARTS), { quickPass: false, times: runs }))
   log('the quick pass, for the regression baseline…')
-  const quickPass = medians(measure({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: 3 }))
+  const quickOutcomes = [...measureRust({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: 3 }), ...measureJs({ quickPass: true, times: 3 })]
+  const quickPass = medians(quickOutcomes)
   writeReport(full.medians, quickPass.medians, full.notes, full.errors)
 }
 

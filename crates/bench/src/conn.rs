@@ -35,7 +35,7 @@ fn channel_name(channel: u32) -> String {
 }
 
 async fn ws_connect(peer: Peer, addr: &str) -> Result<Ws> {
-    let path = if peer == Peer::SocketIo { "/socket.io/?EIO=4&transport=websocket" } else { "/" };
+    let path = if peer.protocol() == Peer::SocketIo { "/socket.io/?EIO=4&transport=websocket" } else { "/" };
     let tcp = TcpStream::connect(addr).await.map_err(err)?;
     tcp.set_nodelay(true).map_err(err)?;
     // Small buffers on the generator's side: it holds up to 10,000 connections.
@@ -136,7 +136,7 @@ impl Subscriber {
     /// Connects and subscribes; returns once the subscription is in effect.
     pub async fn connect(peer: Peer, addr: &str, index: usize, channel: u32, presence: bool) -> Result<Subscriber> {
         let name = channel_name(channel);
-        Ok(match peer {
+        Ok(match peer.protocol() {
             Peer::Piazza => {
                 let mut ws = ws_connect(peer, addr).await?;
                 piazza_hello(&mut ws, &format!("s{index}")).await?;
@@ -165,6 +165,7 @@ impl Subscriber {
                 until_text(&mut ws, "bare subscribe", |t| t == "ok").await?;
                 Subscriber::Bare(ws)
             }
+            Peer::PiazzaRedis | Peer::PiazzaTwoNodes => unreachable!("protocol() speaks Piazza to them"),
         })
     }
 }
@@ -348,7 +349,7 @@ impl Publisher {
     pub async fn connect(peer: Peer, addr: &str, index: usize, size: usize) -> Result<Publisher> {
         let frames = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));
-        let (writer, drain) = match peer {
+        let (writer, drain) = match peer.protocol() {
             Peer::Nats => {
                 let mut conn = NatsConn::connect(addr).await?;
                 conn.sync().await?;
@@ -362,7 +363,7 @@ impl Publisher {
             }
             _ => {
                 let mut ws = ws_connect(peer, addr).await?;
-                match peer {
+                match peer.protocol() {
                     Peer::Piazza => piazza_hello(&mut ws, &format!("p{index}")).await?,
                     Peer::SocketIo => sio_open(&mut ws).await?,
                     _ => {
@@ -375,7 +376,7 @@ impl Publisher {
                 (Writer::Ws(write), drain)
             }
         };
-        Ok(Publisher { peer, writer, pending: Vec::new(), next_id: 1, size, frames, errors, drain })
+        Ok(Publisher { peer: peer.protocol(), writer, pending: Vec::new(), next_id: 1, size, frames, errors, drain })
     }
 
     /// Queues one stamped message for `channel` (sent at the next flush or when buffers fill).

@@ -28,6 +28,20 @@ pub enum Peer {
     Nats,
     SocketIo,
     Bare,
+    /// One piazza-server in cluster mode (every publish also goes through Redis).
+    PiazzaRedis,
+    /// Two piazza-server nodes on one Redis: publishers on node A, subscribers on node B.
+    PiazzaTwoNodes,
+}
+
+impl Peer {
+    /// The wire protocol the load generator speaks to this peer.
+    pub fn protocol(self) -> Peer {
+        match self {
+            Peer::PiazzaRedis | Peer::PiazzaTwoNodes => Peer::Piazza,
+            other => other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

@@ -10,11 +10,15 @@ use tokio::process::{Child, Command};
 
 use crate::Peer;
 
-/// A running server process, killed when dropped.
+/// A running server (one process, or two cluster nodes), killed when dropped.
 pub struct Server {
-    child: Child,
+    children: Vec<Child>,
+    /// The process the subscribers connect to (its memory is what the report gives).
     pub pid: u32,
+    /// Where subscribers connect.
     pub addr: String,
+    /// Where publishers connect (another node for `PiazzaTwoNodes`).
+    pub publish_addr: String,
     /// What the report should say about this peer (version, settings).
     pub note: String,
 }
@@ -51,11 +55,20 @@ pub fn unavailable(peer: Peer) -> Option<String> {
         Peer::SocketIo if !repo_root().join("node_modules/socket.io").exists() => {
             Some("the socket.io npm package is not installed (npm install)".into())
         }
-        Peer::Piazza if !sibling("piazza-server").exists() => {
+        Peer::PiazzaRedis | Peer::PiazzaTwoNodes if !redis_reachable() => {
+            Some(format!("no Redis answers at {} (bash scripts/redis.sh starts one)", redis_url()))
+        }
+        Peer::Piazza | Peer::PiazzaRedis | Peer::PiazzaTwoNodes if !sibling("piazza-server").exists() => {
             Some(format!("{} is missing (cargo build --release -p piazza-engine)", sibling("piazza-server").display()))
         }
         _ => None,
     }
+}
+
+fn redis_reachable() -> bool {
+    let url = redis_url();
+    let hostport = url.trim_start_matches("redis://").split(['/', '?']).next().unwrap_or("").rsplit('@').next().unwrap_or("");
+    std::net::TcpStream::connect(hostport).is_ok()
 }
 
 async fn wait_listening(port: u16) -> Result<(), String> {
@@ -68,9 +81,42 @@ async fn wait_listening(port: u16) -> Result<(), String> {
     Err(format!("nothing listens on port {port} after 10 s"))
 }
 
+/// The Redis the cluster peers use (`npm run bench` starts one with scripts/redis.sh).
+pub fn redis_url() -> String {
+    std::env::var("PIAZZA_BENCH_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 impl Server {
-    /// Starts `peer` on a free loopback port.
+    /// Starts `peer` on a free loopback port (two nodes on two ports for `PiazzaTwoNodes`).
     pub async fn start(peer: Peer, extra: &[String]) -> Result<Server, String> {
+        let prefix = format!("piazza-bench-{}-{}", std::process::id(), now_ms());
+        let cluster = |node: &str| -> Vec<String> {
+            let own = ["--redis", &redis_url(), "--redis-prefix", &prefix, "--node-id", node].map(String::from);
+            [&own[..], extra].concat()
+        };
+        match peer {
+            Peer::PiazzaRedis => {
+                let mut server = Server::start_one(Peer::Piazza, &cluster("a")).await?;
+                server.note = format!("{}; cluster mode on Redis ({}), one node", server.note, redis_version());
+                Ok(server)
+            }
+            Peer::PiazzaTwoNodes => {
+                let publishing = Server::start_one(Peer::Piazza, &cluster("a")).await?;
+                let mut server = Server::start_one(Peer::Piazza, &cluster("b")).await?;
+                server.note = format!(
+                    "{}; cluster mode on Redis ({}), publishers on node A, subscribers on node B, CPU of both nodes",
+                    server.note,
+                    redis_version()
+                );
+                server.publish_addr = publishing.addr.clone();
+                server.children.extend(publishing.children);
+                Ok(server)
+            }
+            _ => Server::start_one(peer, extra).await,
+        }
+    }
+
+    async fn start_one(peer: Peer, extra: &[String]) -> Result<Server, String> {
         if let Some(why) = unavailable(peer) {
             return Err(why);
         }
@@ -104,6 +150,7 @@ impl Server {
                 c.current_dir(repo_root());
                 (c, String::new())
             }
+            Peer::PiazzaRedis | Peer::PiazzaTwoNodes => unreachable!("started as Piazza nodes"),
             Peer::Bare => {
                 let mut c = Command::new(std::env::current_exe().expect("own path"));
                 c.args(["bare-server", "--port", &p]);
@@ -127,12 +174,35 @@ impl Server {
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         }
         wait_listening(port).await?;
-        Ok(Server { child, pid, addr: format!("127.0.0.1:{port}"), note })
+        let addr = format!("127.0.0.1:{port}");
+        Ok(Server { children: vec![child], pid, publish_addr: addr.clone(), addr, note })
+    }
+
+    /// CPU time (user + system) of every process of this server so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.children.iter().filter_map(|c| c.id()).map(cpu_seconds).sum()
     }
 
     pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        for child in &mut self.children {
+            let _ = child.kill().await;
+        }
     }
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+/// `redis-server --version`, for the report.
+fn redis_version() -> String {
+    std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().find(|w| w.starts_with("v=")).map(String::from))
+        .map(|v| format!("redis-server {}", v.trim_start_matches("v=")))
+        .unwrap_or_else(|| "redis".into())
 }
 
 /// CPU time (user + system) a process used so far, in seconds.

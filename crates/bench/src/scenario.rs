@@ -59,7 +59,7 @@ pub async fn run_load(server: &Server, peer: Peer, load: &Load) -> Result<Metric
         .collect::<Result<_, _>>()?;
     let mut publishers = Vec::new();
     for p in 0..load.publishers {
-        publishers.push(Publisher::connect(peer, &server.addr, p, load.size).await?);
+        publishers.push(Publisher::connect(peer, &server.publish_addr, p, load.size).await?);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (rss_connected, _) = procs::memory(server.pid);
@@ -97,11 +97,11 @@ pub async fn run_load(server: &Server, peer: Peer, load: &Load) -> Result<Metric
     record.store(true, Ordering::Relaxed);
     let received = || tasks.iter().map(|(_, p, _)| p.received.load(Ordering::Relaxed)).sum::<u64>();
     let (r0, s0, g0, t0) =
-        (received(), procs::cpu_seconds(server.pid), procs::cpu_seconds(std::process::id()), Instant::now());
+        (received(), server.cpu_seconds(), procs::cpu_seconds(std::process::id()), Instant::now());
     tokio::time::sleep(load.duration).await;
     let (r1, s1, g1, elapsed) = (
         received(),
-        procs::cpu_seconds(server.pid),
+        server.cpu_seconds(),
         procs::cpu_seconds(std::process::id()),
         t0.elapsed().as_secs_f64(),
     );
