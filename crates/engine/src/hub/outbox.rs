@@ -104,23 +104,41 @@ fn frame_len(message: &Message) -> usize {
 #[derive(Default)]
 pub struct Batch {
     pub bytes: Vec<u8>,
-    /// How many frames `bytes` holds.
+    /// The payload of a big frame whose header ends `bytes`: written after `bytes`, shared with
+    /// every other receiver instead of copied into each connection's buffer.
+    pub large: Option<bytes::Bytes>,
+    /// How many frames `bytes` (and `large`) hold.
     pub frames: usize,
     pub close: Option<Closing>,
+    /// The outbox had nothing more to send when this batch was taken.
+    pub drained: bool,
 }
 
 /// A batch stops growing past this many bytes (the rest waits for the next write), so a
 /// writer's buffer stays small however much is queued.
 pub const BATCH_BYTES: usize = 64 * 1024;
 
+/// Frames from this size on are not copied into the batch (see [`Batch::large`]): a big event
+/// sent to thousands of members (an INTERVAL of a join storm) would otherwise cost its size in
+/// every connection's buffer at once.
+pub const LARGE_FRAME: usize = 16 * 1024;
+
+/// A writer whose queue ran dry keeps a buffer up to this size; a bigger one is given back, so
+/// an idle connection does not hold the high-water mark of its last burst.
+const IDLE_BUFFER: usize = 4 * 1024;
+
 impl Batch {
-    /// Empties the batch for reuse; a buffer that grew for a big frame is given back.
+    /// Empties the batch for reuse; a buffer that grew for a burst is given back once the
+    /// queue is empty.
     pub fn clear(&mut self) {
         self.bytes.clear();
-        if self.bytes.capacity() > 2 * BATCH_BYTES {
+        let keep = if self.drained { IDLE_BUFFER } else { 2 * BATCH_BYTES };
+        if self.bytes.capacity() > keep {
             self.bytes = Vec::new();
         }
+        self.large = None;
         self.frames = 0;
+        self.drained = false;
     }
 }
 
@@ -349,15 +367,21 @@ impl Outbox {
                     let start = inner.unsent_index();
                     let mut taken = 0usize;
                     for frame in inner.frames.iter().skip(start) {
-                        if taken > 0 && batch.bytes.len() >= BATCH_BYTES {
+                        let large = frame_len(frame) >= LARGE_FRAME;
+                        if taken > 0 && (batch.bytes.len() >= BATCH_BYTES || large) {
+                            break;
+                        }
+                        taken += 1;
+                        batch.frames += 1;
+                        if large {
+                            batch.large = codec::ws_encode_split(frame, &mut batch.bytes);
                             break;
                         }
                         codec::ws_encode(frame, &mut batch.bytes);
-                        taken += 1;
-                        batch.frames += 1;
                     }
                     let bytes: usize = inner.frames.iter().skip(start).take(taken).map(frame_len).sum();
                     inner.next_send += taken as u64;
+                    batch.drained = inner.unsent_index() == inner.frames.len();
                     inner.sent_bytes += bytes;
                     inner.unsent_bytes -= bytes;
                     inner.trim(self.retain);
@@ -485,6 +509,42 @@ mod tests {
         }
         assert_eq!((frames, outbox.queued_bytes()), (100, 0));
         assert!(batches >= 3, "{batches} batches");
+    }
+
+    #[tokio::test]
+    async fn a_big_frame_is_shared_not_copied_and_an_idle_writer_gives_its_buffer_back() {
+        let outbox = Outbox::new(1 << 20, 1 << 20);
+        let ready = outbox.attach(1, None).unwrap();
+        let big = frame(LARGE_FRAME + 10);
+        for message in [frame(100), frame(120), big.clone(), frame(5)] {
+            outbox.push(message);
+        }
+        // The small frames before it go as one batch, without the big one.
+        let mut batch = take(&outbox, 1, &ready).await;
+        let mut expected = Vec::new();
+        codec::ws_encode(&frame(100), &mut expected);
+        codec::ws_encode(&frame(120), &mut expected);
+        assert_eq!((batch.frames, &batch.bytes, batch.large.is_none(), batch.drained), (2, &expected, true, false));
+        batch.clear();
+        // The big one: its header in `bytes`, its payload the very bytes that were queued.
+        assert!(outbox.next_batch(1, &ready, &mut batch).await);
+        let Message::Binary(payload) = &big else { unreachable!() };
+        let large = batch.large.clone().expect("passed through");
+        assert_eq!((batch.frames, large.as_ptr(), large.len()), (1, payload.as_ptr(), payload.len()));
+        let mut whole = batch.bytes.clone();
+        whole.extend_from_slice(&large);
+        let mut expected = Vec::new();
+        codec::ws_encode(&big, &mut expected);
+        assert_eq!(whole, expected, "header + payload is the frame");
+        batch.clear();
+        // A burst grows the buffer; once the queue is empty it is given back.
+        for _ in 0..20 {
+            outbox.push(frame(3000));
+        }
+        assert!(outbox.next_batch(1, &ready, &mut batch).await);
+        assert!(batch.drained && batch.frames == 21 && batch.bytes.capacity() > IDLE_BUFFER);
+        batch.clear();
+        assert_eq!(batch.bytes.capacity(), 0);
     }
 
     #[tokio::test]

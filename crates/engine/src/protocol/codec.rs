@@ -214,8 +214,29 @@ pub fn ws_encode(message: &Message, out: &mut Vec<u8>) {
         // Raw frames are a client-side testing device; the server never queues one.
         Message::Frame(_) => return,
     };
+    ws_header(opcode, payload.len(), out);
+    out.extend_from_slice(payload);
+}
+
+/// Appends only the header of a data frame and returns its payload (shared, not copied), to be
+/// written right after the header; other frames are appended whole and give `None`.
+pub fn ws_encode_split(message: &Message, out: &mut Vec<u8>) -> Option<bytes::Bytes> {
+    let (opcode, payload) = match message {
+        Message::Text(t) => (0x1, bytes::Bytes::from(t.clone())),
+        Message::Binary(b) => (0x2, b.clone()),
+        other => {
+            ws_encode(other, out);
+            return None;
+        }
+    };
+    ws_header(opcode, payload.len(), out);
+    Some(payload)
+}
+
+/// Appends a final, unmasked frame header (RFC 6455 §5.2).
+fn ws_header(opcode: u8, len: usize, out: &mut Vec<u8>) {
     out.push(0x80 | opcode);
-    match payload.len() {
+    match len {
         len @ 0..=125 => out.push(len as u8),
         len @ 126..=0xFFFF => {
             out.push(126);
@@ -226,7 +247,6 @@ pub fn ws_encode(message: &Message, out: &mut Vec<u8>) {
             out.extend_from_slice(&(len as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(payload);
 }
 
 /// A server frame as the client sees it, borrowing from the received bytes.

@@ -504,6 +504,11 @@ async fn write_loop<S>(
                 if !batch.bytes.is_empty() && sink.write_all(&batch.bytes).await.is_err() {
                     return;
                 }
+                if let Some(large) = &batch.large {
+                    if sink.write_all(large).await.is_err() {
+                        return;
+                    }
+                }
                 if let Some(closing) = batch.close.take() {
                     let _ = send_now(&mut sink, &[codec::close(closing.code, &closing.reason)]).await;
                     return;
