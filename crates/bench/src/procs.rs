@@ -67,7 +67,8 @@ pub fn unavailable(peer: Peer) -> Option<String> {
 
 fn redis_reachable() -> bool {
     let url = redis_url();
-    let hostport = url.trim_start_matches("redis://").split(['/', '?']).next().unwrap_or("").rsplit('@').next().unwrap_or("");
+    let hostport =
+        url.trim_start_matches("redis://").split(['/', '?']).next().unwrap_or("").rsplit('@').next().unwrap_or("");
     std::net::TcpStream::connect(hostport).is_ok()
 }
 
@@ -200,7 +201,9 @@ fn redis_version() -> String {
         .arg("--version")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().find(|w| w.starts_with("v=")).map(String::from))
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout).split_whitespace().find(|w| w.starts_with("v=")).map(String::from)
+        })
         .map(|v| format!("redis-server {}", v.trim_start_matches("v=")))
         .unwrap_or_else(|| "redis".into())
 }

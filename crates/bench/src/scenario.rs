@@ -96,15 +96,10 @@ pub async fn run_load(server: &Server, peer: Peer, load: &Load) -> Result<Metric
     tokio::time::sleep(load.warmup).await;
     record.store(true, Ordering::Relaxed);
     let received = || tasks.iter().map(|(_, p, _)| p.received.load(Ordering::Relaxed)).sum::<u64>();
-    let (r0, s0, g0, t0) =
-        (received(), server.cpu_seconds(), procs::cpu_seconds(std::process::id()), Instant::now());
+    let (r0, s0, g0, t0) = (received(), server.cpu_seconds(), procs::cpu_seconds(std::process::id()), Instant::now());
     tokio::time::sleep(load.duration).await;
-    let (r1, s1, g1, elapsed) = (
-        received(),
-        server.cpu_seconds(),
-        procs::cpu_seconds(std::process::id()),
-        t0.elapsed().as_secs_f64(),
-    );
+    let (r1, s1, g1, elapsed) =
+        (received(), server.cpu_seconds(), procs::cpu_seconds(std::process::id()), t0.elapsed().as_secs_f64());
     publishing.store(false, Ordering::Relaxed);
 
     let mut sent: HashMap<u32, u64> = HashMap::new();

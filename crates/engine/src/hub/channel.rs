@@ -141,7 +141,10 @@ impl Hub {
             }
             if options.with_presence {
                 let snapshot = self.merge_members(&app.id, ChannelType::Message, &name, snapshot);
-                after.push(codec::event("presence", &self.snapshot_event(ChannelType::Message, &name, snapshot, occupancy)));
+                after.push(codec::event(
+                    "presence",
+                    &self.snapshot_event(ChannelType::Message, &name, snapshot, occupancy),
+                ));
             }
         }
         Ok(ChannelResponse::now(req.channel))
