@@ -219,3 +219,21 @@ async fn the_client_tries_each_access_point_in_turn() {
     let alice = login_with(config).await;
     assert_eq!(alice.client.link_state(), LinkState::Connected);
 }
+
+#[tokio::test]
+async fn after_a_drop_the_client_goes_back_to_the_access_point_that_holds_its_session() {
+    // Two access points: the first holds the session; the second is another node that could
+    // only start a new one.
+    let (server, other) = (server().await, server().await);
+    let proxy = Proxy::start(server.local_addr()).await;
+    let mut config = ClientConfig::new("app", "alice", &proxy.url());
+    config.endpoints.push(other.url());
+    config.reconnect_initial = Duration::from_millis(20);
+    let mut alice = login_with(config).await;
+    alice.ask(json!({"op":"subscribe","channel":"c"})).await.unwrap();
+    proxy.cut();
+    wait_state(&mut alice, LinkState::Disconnected).await;
+    let back = wait_state(&mut alice, LinkState::Connected).await;
+    assert!(back.is_resumed, "{back:?}");
+    assert_eq!((server.stats().users, other.stats().users), (1, 0));
+}

@@ -420,6 +420,9 @@ pub(crate) async fn supervise(inner: Arc<Inner>, generation: u64) {
         match outcome {
             Ok((ws, welcome)) => {
                 attempt = 0;
+                // After a drop, try this endpoint first: it holds the session (in a cluster,
+                // another node could only start a new one).
+                index -= 1;
                 let first = !ever_connected;
                 ever_connected = true;
                 if !inner.on_connected(generation, &welcome, first) {
