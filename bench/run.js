@@ -8,7 +8,8 @@
 // quick baseline committed in docs/BENCHMARKS.md and warns past 20 %.
 //
 // `npm run bench -- --only=join-storm,cluster`: measures only those parts (of main, join-storm,
-// cluster, js), merges their medians into docs/bench-results.json and rewrites the report.
+// cluster, js; and quick: the regression baseline), merges their medians into
+// docs/bench-results.json and rewrites the report.
 // `npm run bench -- --rewrite`: rewrites the report from docs/bench-results.json only.
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -43,7 +44,7 @@ const PARTS = {
   js: { js: true }
 }
 const only = (args.find((a) => a.startsWith('--only=')) || '').slice(7).split(',').filter(Boolean)
-for (const part of only) if (!PARTS[part]) throw new Error(`--only: no part ${part} (${Object.keys(PARTS).join(', ')})`)
+for (const part of only) if (!PARTS[part] && part !== 'quick') throw new Error(`--only: no part ${part} (${Object.keys(PARTS).join(', ')}, quick)`)
 
 function log (line) { process.stderr.write(`${line}\n`) }
 
@@ -325,7 +326,7 @@ ${notesText.trim()}
 npm install                 # builds the addon
 npm run bench               # everything, 3 runs, rewrites this file and docs/bench-latency.png
 npm run bench -- --quick    # Piazza only, under a minute: compares with the baseline below
-npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js) and merge
+npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js, quick) and merge
 target/release/piazza-bench run --scenarios fanout --peers piazza,nats --runs 1   # one cell
 \`\`\`
 
@@ -382,7 +383,12 @@ function main () {
   }
   if (only.length) {
     const previous = JSON.parse(fs.readFileSync(path.join(docs, 'bench-results.json'), 'utf8'))
-    const fresh = medians(measureParts(only, { quickPass: false, times: runs }))
+    const fresh = medians(measureParts(only.filter((p) => p !== 'quick'), { quickPass: false, times: runs }))
+    if (only.includes('quick')) {
+      log('the quick pass, for the regression baseline…')
+      const quickOutcomes = [...measureRust({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: 3 }), ...measureJs({ quickPass: true, times: 3 })]
+      previous.quick = medians(quickOutcomes).medians
+    }
     const merged = previous.medians
     for (const [scenario, byPeer] of Object.entries(fresh.medians)) merged[scenario] = { ...merged[scenario], ...byPeer }
     const errors = { ...previous.errors }
