@@ -235,7 +235,9 @@ function writeReport (full, quickMedians, notes, errors) {
   const m = full
   const chart = path.join(docs, 'bench-latency.png')
   const chartInput = path.join(os.tmpdir(), `piazza-latency-${process.pid}.json`)
-  fs.writeFileSync(chartInput, JSON.stringify({ latency60: m.latency60 || {}, latency500: m.latency500 || {} }))
+  // The chart compares the peers; the cluster setups have their own table.
+  const peersOf = (byPeer) => Object.fromEntries(Object.entries(byPeer || {}).filter(([peer]) => PEERS.includes(peer)))
+  fs.writeFileSync(chartInput, JSON.stringify({ latency60: peersOf(m.latency60), latency500: peersOf(m.latency500) }))
   const plotted = spawnSync(bench, ['plot', '--input', chartInput, '--output', chart], { stdio: 'inherit' }).status === 0
   const js = (s, k) => m[s]?.piazza?.[k]
   const storm = m['join-storm']?.piazza
