@@ -209,6 +209,11 @@ pub fn check_room_id(room: &RoomId) -> Result<()> {
     }
 }
 
+/// The room the session is in, or TRTC_NOT_IN_ROOM saying what needed one.
+fn current_room(session: &Session, what: &str) -> Result<RoomId> {
+    session.state.lock().room.clone().ok_or_else(|| Error::new(ErrorCode::TrtcNotInRoom, what.to_string()))
+}
+
 fn frame(event: &RoomEvent) -> Message {
     codec::event("room", event)
 }
@@ -406,12 +411,7 @@ impl Hub {
     /// becoming audience retires it (reason 3).
     pub fn switch_role(&self, session: &Arc<Session>, req: SwitchRole) -> Result<RoleResponse> {
         let app = self.session_app(session)?;
-        let id = session
-            .state
-            .lock()
-            .room
-            .clone()
-            .ok_or_else(|| Error::new(ErrorCode::TrtcNotInRoom, "switchRole needs a room"))?;
+        let id = current_room(session, "switchRole needs a room")?;
         let room = app
             .rooms
             .lock()
@@ -443,12 +443,7 @@ impl Hub {
         check_room_id(&req.room)?;
         self.authorize_room(session, &req.room, req.token.as_ref())?;
         let app = self.session_app(session)?;
-        let current = session
-            .state
-            .lock()
-            .room
-            .clone()
-            .ok_or_else(|| Error::new(ErrorCode::TrtcNotInRoom, "switchRoom needs a room"))?;
+        let current = current_room(session, "switchRoom needs a room")?;
         let (role, scene) = match app.rooms.lock().rooms.get(&current) {
             Some(room) => {
                 let role = room.members.lock().get(&session.user).map(|m| m.role).unwrap_or_default();
@@ -469,12 +464,7 @@ impl Hub {
             return Err(Error::invalid("reliable and ordered must be both true or both false"));
         }
         check_payload(&payload, req.message_type, MAX_CUSTOM_CMD_BYTES, false)?;
-        let id = session
-            .state
-            .lock()
-            .room
-            .clone()
-            .ok_or_else(|| Error::new(ErrorCode::TrtcNotInRoom, "custom messages need a room"))?;
+        let id = current_room(session, "custom messages need a room")?;
         {
             let mut rate = session.cmd_rate.lock();
             if !rate.messages.try_take() {
