@@ -13,7 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::presence::{IntervalBook, Presence, PresenceEvent, PresenceEventType};
+use super::presence::{Arrival, IntervalBook, Presence, PresenceEvent, PresenceEventType};
 use super::roster::{Member, Roster, UserState};
 use super::{App, Hub, Session, SubOptions};
 use crate::broker::{Audience, Delivery, Route};
@@ -126,26 +126,15 @@ impl Hub {
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
         if let Some((snapshot, occupancy)) = joined {
-            let presence = Presence::Message(channel);
-            let occupancy = self.occupancy_everywhere(&app, &presence, occupancy);
-            if !options.be_quiet {
-                // A user that another node holds is moving here: not news for anyone.
-                let moved = self.arriving(&app.id, ChannelType::Message, &name, session);
-                self.dir_member(&app.id, ChannelType::Message, &name, session, Some(&states));
-                if !moved {
-                    let event =
-                        PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Message, &name, &session.user)
-                            .with_states(&states);
-                    self.announce(&app, &presence, occupancy, event);
-                }
-            }
-            if options.with_presence {
-                let snapshot = self.merge_members(&app.id, ChannelType::Message, &name, snapshot);
-                after.push(codec::event(
-                    "presence",
-                    &self.snapshot_event(ChannelType::Message, &name, snapshot, occupancy),
-                ));
-            }
+            let arrival = Arrival {
+                session,
+                states: &states,
+                quiet: options.be_quiet,
+                with_presence: options.with_presence,
+                snapshot,
+                occupancy,
+            };
+            self.arrive(&app, &Presence::Message(channel), arrival, after);
         }
         Ok(ChannelResponse::now(req.channel))
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::channel::MessageChannel;
 use super::roster::{Roster, States, UserState};
@@ -108,6 +109,17 @@ impl PresenceEvent {
         self.state_changed = states.clone();
         self
     }
+}
+
+/// A member just added to a channel's roster (see [`Hub::arrive`]).
+pub(super) struct Arrival<'a> {
+    pub session: &'a Session,
+    pub states: &'a States,
+    pub quiet: bool,
+    pub with_presence: bool,
+    /// The local roster's first users and visible count, taken when the member was added.
+    pub snapshot: Vec<UserState>,
+    pub occupancy: usize,
 }
 
 /// Changes folded while a channel is in interval mode.
@@ -323,6 +335,28 @@ impl Hub {
             ChannelType::Message => app.channels.read().get(name).cloned().map(Presence::Message),
             ChannelType::Stream => app.streams.read().get(name).cloned().map(Presence::Stream),
             ChannelType::User => None,
+        }
+    }
+
+    /// Presence of a new member of a message or stream channel: its arrival is announced
+    /// (unless it is quiet, or moving here from another node) and, when it asked for presence,
+    /// its SNAPSHOT goes into `after`. `snapshot` and `occupancy` are the local roster's.
+    pub(super) fn arrive(&self, app: &App, presence: &Presence, arrival: Arrival<'_>, after: &mut Vec<Message>) {
+        let (ct, name, session) = (presence.channel_type(), presence.name(), arrival.session);
+        let occupancy = self.occupancy_everywhere(app, presence, arrival.occupancy);
+        if !arrival.quiet {
+            // A user that another node holds is moving here: not news for anyone.
+            let moved = self.arriving(&app.id, ct, name, session);
+            self.dir_member(&app.id, ct, name, session, Some(arrival.states));
+            if !moved {
+                let event = PresenceEvent::about(PresenceEventType::RemoteJoin, ct, name, &session.user)
+                    .with_states(arrival.states);
+                self.announce(app, presence, occupancy, event);
+            }
+        }
+        if arrival.with_presence {
+            let snapshot = self.merge_members(&app.id, ct, name, arrival.snapshot);
+            after.push(codec::event("presence", &self.snapshot_event(ct, name, snapshot, occupancy)));
         }
     }
 

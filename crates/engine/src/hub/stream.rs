@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::presence::{IntervalBook, Presence};
+use super::presence::{Arrival, IntervalBook, Presence};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -346,22 +346,15 @@ impl Hub {
             self.leave_stream_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
-        let presence = Presence::Stream(stream);
-        let occupancy = self.occupancy_everywhere(&app, &presence, occupancy);
-        if !req.be_quiet {
-            let moved = self.arriving(&app.id, ChannelType::Stream, &name, session);
-            self.dir_member(&app.id, ChannelType::Stream, &name, session, Some(&states));
-            if !moved {
-                let event =
-                    PresenceEvent::about(PresenceEventType::RemoteJoin, ChannelType::Stream, &name, &session.user)
-                        .with_states(&states);
-                self.announce(&app, &presence, occupancy, event);
-            }
-        }
-        if req.with_presence {
-            let snapshot = self.merge_members(&app.id, ChannelType::Stream, &name, snapshot);
-            after.push(codec::event("presence", &self.snapshot_event(ChannelType::Stream, &name, snapshot, occupancy)));
-        }
+        let arrival = Arrival {
+            session,
+            states: &states,
+            quiet: req.be_quiet,
+            with_presence: req.with_presence,
+            snapshot,
+            occupancy,
+        };
+        self.arrive(&app, &Presence::Stream(stream), arrival, after);
         let topics = self.merge_topics(&app.id, &name, topics);
         after.push(codec::event("topic", &TopicEvent::new("SNAPSHOT", &name, "", topics)));
         Ok(ChannelResponse::now(req.channel))
