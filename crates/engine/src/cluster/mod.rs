@@ -289,6 +289,15 @@ impl Cluster {
         self.announce(&self.node, &key, Some(entry));
     }
 
+    /// Puts the entry when `present`, withdraws it otherwise.
+    pub fn set(&self, entry: Entry, present: bool) {
+        if present {
+            self.put(entry);
+        } else {
+            self.remove(&entry);
+        }
+    }
+
     /// Withdraws an entry of this node.
     pub fn remove(&self, entry: &Entry) {
         let key = entry.key();

@@ -80,11 +80,7 @@ impl Hub {
             session: session.id,
             timeout: session.presence_timeout_secs,
         };
-        if online {
-            cluster.put(entry);
-        } else {
-            cluster.remove(&entry);
-        }
+        cluster.set(entry, online);
     }
 
     /// Ends `user`'s RTM sessions on other nodes (SAME_UID_LOGIN across the cluster). The
@@ -121,10 +117,7 @@ impl Hub {
             states: states.cloned().unwrap_or_default(),
             timeout: session.presence_timeout_secs,
         };
-        match states {
-            Some(_) => cluster.put(entry),
-            None => cluster.remove(&entry),
-        }
+        cluster.set(entry, states.is_some());
     }
 
     /// Whether another node holds `user` in the channel (then a join here is a move, not news,
@@ -200,10 +193,7 @@ impl Hub {
             meta: meta.unwrap_or_default().to_string(),
             timeout: session.presence_timeout_secs,
         };
-        match meta {
-            Some(_) => cluster.put(entry),
-            None => cluster.remove(&entry),
-        }
+        cluster.set(entry, meta.is_some());
     }
 
     /// Publishers of a topic on other nodes: user → meta.
@@ -227,10 +217,7 @@ impl Hub {
             scene,
             timeout: session.presence_timeout_secs,
         };
-        match announced {
-            Some(_) => cluster.put(entry),
-            None => cluster.remove(&entry),
-        }
+        cluster.set(entry, announced.is_some());
     }
 
     /// Members of a room on other nodes: user → (node, announced).
