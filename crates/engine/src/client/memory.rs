@@ -390,12 +390,7 @@ impl PresenceViews {
                 // computed from it (the server's `interval.totalOccupancy` says the real size).
                 let partial = event.interval.as_ref().is_some_and(|i| i.total_occupancy > users.len());
                 let view = self.views.entry(key).or_default();
-                if partial {
-                    view.users = users;
-                    view.restoring = false;
-                    return None;
-                }
-                let delta = view.restoring.then(|| delta(&view.users, &users));
+                let delta = (view.restoring && !partial).then(|| delta(&view.users, &users));
                 view.users = users;
                 view.restoring = false;
                 let delta = delta?;

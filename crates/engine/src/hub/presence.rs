@@ -371,9 +371,9 @@ impl Hub {
         occupancy: usize,
     ) -> PresenceEvent {
         users.truncate(self.config().presence.snapshot_max_users);
-        let total = occupancy.max(users.len());
+        let (listed, total) = (users.len(), occupancy.max(users.len()));
         let mut event = PresenceEvent::snapshot(channel_type, channel, users);
-        if event.snapshot.as_ref().is_some_and(|u| u.len() < total) {
+        if listed < total {
             event.interval = Some(IntervalDetail { total_occupancy: total, ..IntervalDetail::default() });
         }
         event
