@@ -231,7 +231,6 @@ function machine () {
 }
 
 function writeReport (full, quickMedians, notes, errors) {
-  // Only the scenarios' own rows: the regression check and the merge mode read them back.
   const m = full
   const chart = path.join(docs, 'bench-latency.png')
   const chartInput = path.join(os.tmpdir(), `piazza-latency-${process.pid}.json`)
