@@ -1,5 +1,5 @@
 'use strict'
-// Link state, reconnect and resume through the addon (SPEC §4.4), with a TCP proxy.
+// Link state, reconnect and resume through the addon (README.md#surviving-disconnects), with a TCP proxy.
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { Server, RTM } = require('..')

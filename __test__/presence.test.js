@@ -1,5 +1,5 @@
 'use strict'
-// Presence through the addon (SPEC §4.3).
+// Presence through the addon (README.md#presence).
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { startServer, client, sleep, rejectsWith } = require('./helpers')

@@ -1,5 +1,5 @@
 'use strict'
-// Realtime channels (webxdc shape, SPEC §6) through the addon.
+// Realtime channels (webxdc shape, README.md#realtime-channels) through the addon.
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { RealtimeChannel, RTM } = require('..')

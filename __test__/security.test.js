@@ -1,5 +1,5 @@
 'use strict'
-// Security through the addon (SPEC §7, §4.5): generateToken and the server's token checks with
+// Security through the addon (README.md#security-tokens-tls-encryption): generateToken and the server's token checks with
 // precise codes, renewal and expiry events, wss:// with certificate verification, end-to-end
 // encryption, and the TRTC userSig.
 const test = require('node:test')

@@ -1,5 +1,5 @@
 'use strict'
-// Stream channels and topics through the addon (SPEC §4.2).
+// Stream channels and topics through the addon (README.md#stream-channels-and-topics).
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { RTMStreamChannel } = require('..')

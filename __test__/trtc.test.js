@@ -1,5 +1,5 @@
 'use strict'
-// TRTC rooms through the addon (SPEC §5): every exit reason, local (0/1/2) and remote (0/1/2/3),
+// TRTC rooms through the addon (README.md#rooms-trtc): every exit reason, local (0/1/2) and remote (0/1/2/3),
 // exactly once; the re-entry ban; the same user id twice; scenes and roles; custom messages.
 const test = require('node:test')
 const assert = require('node:assert/strict')

@@ -1,4 +1,4 @@
-//! Tokens (SPEC §7): HS256 JWTs made and checked with `jsonwebtoken`, never hand-rolled crypto.
+//! Tokens (docs/PROTOCOL.md#tokens): HS256 JWTs made and checked with `jsonwebtoken`, never hand-rolled crypto.
 //!
 //! A token names its app (`app`), its user (`sub`), its expiry (`exp`, checked strictly: no
 //! leeway) and its privileges: login, stream channels, rooms and realtime scopes, each "*" or a

@@ -1,6 +1,7 @@
 //! Validation of the names users choose: app ids, user ids, channel and topic names, custom
-//! types. One rule set (SPEC §8) shared by the client (refuse before sending) and the server
-//! (never trust the client).
+//! types. One rule set — 1–64 characters from letters, digits, space and
+//! ``!#$%&()+,-:;<=>?@[]^_{}~|``, no leading `_`; `customType` at most 32 bytes — shared by the
+//! client (refuse before sending) and the server (never trust the client).
 
 use crate::error::{Error, ErrorCode, Result};
 

@@ -1,4 +1,4 @@
-//! Cluster mode (SPEC §1): three nodes sharing channels, presence and rooms. Every scenario
+//! Cluster mode (docs/PROTOCOL.md#cluster-mode): three nodes sharing channels, presence and rooms. Every scenario
 //! runs twice — on the in-process bus ([`MemoryNet`]) and on a real Redis — so the two bus
 //! implementations keep one contract. Redis tests use a fresh key prefix each; the Redis at
 //! 127.0.0.1:6379 is used when it answers, else a private `redis-server` is started.

@@ -1,4 +1,4 @@
-//! Hostile input (SPEC §7): the frame decoder under property tests, malformed and oversize
+//! Hostile input (docs/PROTOCOL.md#connection-limits): the frame decoder under property tests, malformed and oversize
 //! frames before and after login, floods, connection limits, and proof that the server stays up,
 //! keeps serving honest clients, and keeps its memory bounded.
 

@@ -1,4 +1,4 @@
-//! Message channels and user channels through a real server on 127.0.0.1:0 (SPEC §4.1).
+//! Message channels and user channels through a real server on 127.0.0.1:0 (docs/PROTOCOL.md#operations).
 
 mod common;
 

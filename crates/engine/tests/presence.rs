@@ -1,4 +1,4 @@
-//! Presence (SPEC §4.3): events, quiet members, states, whoNow/whereNow, interval mode and the
+//! Presence (docs/PROTOCOL.md#presence): events, quiet members, states, whoNow/whereNow, interval mode and the
 //! presence timeout.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Realtime channels (webxdc shape, SPEC §6).
+//! Realtime channels (webxdc shape, docs/PROTOCOL.md#realtime-channels).
 
 mod common;
 

@@ -1,6 +1,6 @@
-//! Surviving disconnects (SPEC §4.3, §4.4): a TCP proxy between client and server cuts, stalls
-//! or refuses connections; the server restarts on the same port. Each test says what users of
-//! the SDKs we replace suffer from and proves Piazza does not.
+//! Surviving disconnects (README.md#surviving-disconnects): a TCP proxy between client and server
+//! cuts, stalls or refuses connections; the server restarts on the same port. Each test says what
+//! users of the SDKs we replace suffer from and proves Piazza does not.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! TRTC-style rooms (SPEC §5): every exit reason, local and remote, exactly once; kick with a
+//! TRTC-style rooms (docs/PROTOCOL.md#rooms-trtc): every exit reason, local and remote, exactly once; kick with a
 //! re-entry ban; dismiss; scenes and roles; the same user id twice; custom messages; the admin
 //! HTTP API.
 

@@ -1,4 +1,4 @@
-//! Security (SPEC §7, §4.5): token checks with precise codes, privileges, expiry and renewal,
+//! Security (docs/PROTOCOL.md#security, SECURITY.md): token checks with precise codes, privileges, expiry and renewal,
 //! app isolation, TLS with certificate verification, end-to-end encryption, and no secrets in
 //! logs.
 

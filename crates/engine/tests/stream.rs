@@ -1,4 +1,4 @@
-//! Stream channels and topics through a real server (SPEC §4.2).
+//! Stream channels and topics through a real server (docs/PROTOCOL.md#stream-channels).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Client configuration: the RTM `rtmConfig` object (SPEC §4) validated into a
+//! Client configuration: the RTM `rtmConfig` object (README.md#rtm-client) validated into a
 //! [`ClientConfig`]. Out-of-range values throw at construction, before anything connects.
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
-//! End-to-end payload encryption (SPEC §4.5): AES-128-GCM or AES-256-GCM with the key derived
-//! from `cipherKey` and the 32-byte `salt` by PBKDF2-HMAC-SHA256 (RustCrypto crates). Payloads
-//! of messages, topic messages and realtime data are sealed in the client and travel opaque; the
-//! server never sees plaintext.
+//! End-to-end payload encryption (docs/PROTOCOL.md#end-to-end-encryption): AES-128-GCM or
+//! AES-256-GCM with the key derived from `cipherKey` and the 32-byte `salt` by PBKDF2-HMAC-SHA256
+//! (RustCrypto crates). Payloads of messages, topic messages and realtime data are sealed in the
+//! client and travel opaque; the server never sees plaintext.
 //!
 //! Sealed form: `0x01` (version) | 12-byte random nonce | ciphertext and 16-byte tag — 29 bytes
 //! more than the plaintext.

@@ -1,5 +1,5 @@
-//! Message channels (RTM `subscribe` / `unsubscribe` / `publish`, SPEC §4.1 and §4.3) and user
-//! channels.
+//! Message channels (RTM `subscribe` / `unsubscribe` / `publish`; docs/PROTOCOL.md#operations and
+//! #presence) and user channels.
 //!
 //! A channel exists on a node while it has members there. A publish is encoded once into a
 //! frame that every subscriber's outbox receives as the same `Bytes`. Subscribing announces a

@@ -1,4 +1,4 @@
-//! Token buckets for the per-channel publish rate (SPEC §8): a burst of `rate` messages, then
+//! Token buckets for the per-channel publish rate (`limits.publishRatePerChannel`): a burst of `rate` messages, then
 //! `rate` per second. Uses tokio's clock so tests can pause time.
 
 use tokio::time::Instant;

@@ -1,4 +1,4 @@
-//! Realtime channels (webxdc `joinRealtimeChannel`, SPEC §6): private, per-scope, ephemeral
+//! Realtime channels (webxdc `joinRealtimeChannel`, docs/PROTOCOL.md#realtime-channels): private, per-scope, ephemeral
 //! datagrams. Only peers connected now receive; nothing is stored; the sender does not get its
 //! own data. Delivery is best effort: a datagram for a congested receiver is dropped and
 //! counted (`stats().realtimeDropped`), never silently.

@@ -1,5 +1,5 @@
-//! TRTC-style rooms (SPEC §5): enter/exit with exit reasons, roles and scenes, kick and dismiss,
-//! custom messages.
+//! TRTC-style rooms (docs/PROTOCOL.md#rooms-trtc): enter/exit with exit reasons, roles and scenes,
+//! kick and dismiss, custom messages.
 //!
 //! Reasons are data, decided here once: a member is removed from a room in exactly one place
 //! (under the room's lock), and whoever removes it announces it — so each remote leave is

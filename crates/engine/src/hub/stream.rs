@@ -1,4 +1,4 @@
-//! Stream channels and topics (RTM `StreamChannel`, SPEC §4.2).
+//! Stream channels and topics (RTM `StreamChannel`, docs/PROTOCOL.md#stream-channels).
 //!
 //! A stream channel is a room: members join it, publish in topics they joined (≤ 8 each), and
 //! receive a topic message only from the publishers they subscribed to in that topic (≤ 50

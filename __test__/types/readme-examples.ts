@@ -1,5 +1,6 @@
-// Type test: the examples of SPEC §3, §4 and §4.1 compile against index.d.ts, and misuse does
-// not (each @ts-expect-error line must be an error, or tsc fails).
+// Type test: the examples of README.md (Server, RTM client, Presence and the sections below)
+// compile against index.d.ts, and misuse does not (each @ts-expect-error line must be an error,
+// or tsc fails).
 import { Server, RTM, RTMClient, RTMError, ErrorCode, RTMEvents, ServerStats } from '../..'
 
 async function main (): Promise<void> {
@@ -64,7 +65,7 @@ async function main (): Promise<void> {
 
 void main
 
-// SPEC §4.2 and §6: stream channels, topics, realtime channels.
+// Stream channels, topics, realtime channels (README.md#stream-channels-and-topics, #realtime-channels).
 import { RTMStreamChannel, RealtimeChannel, SubscribeTopicResponse } from '../..'
 
 async function streams (rtm: RTM): Promise<void> {
@@ -96,7 +97,7 @@ async function streams (rtm: RTM): Promise<void> {
 }
 void streams
 
-// SPEC §3 admin API and §5 rooms.
+// Rooms and the admin API (README.md#rooms-trtc, #the-admin-api).
 import { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCErrorCode, PiazzaAdminError } from '../..'
 
 async function rooms (server: Server): Promise<void> {
@@ -131,7 +132,7 @@ async function rooms (server: Server): Promise<void> {
 }
 void rooms
 
-// Security (SPEC §4.4, §4.5, §7): tokens, renewal, token events, encryption, TLS.
+// Security (README.md#security-tokens-tls-encryption): tokens, renewal, token events, encryption, TLS.
 import { generateToken, Privileges } from '../..'
 async function security (): Promise<void> {
   const server = await Server.start({
@@ -166,7 +167,7 @@ async function security (): Promise<void> {
 }
 void security
 
-// Cluster mode (SPEC §1).
+// Cluster mode (README.md#cluster-mode-redis).
 async function cluster (): Promise<void> {
   const node = await Server.start({ port: 7700, redisUrl: 'redis://127.0.0.1:6379', cluster: { prefix: 'prod', nodeId: 'a', nodeTimeoutMs: 3000 } })
   void node
