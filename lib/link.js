@@ -1,0 +1,23 @@
+'use strict'
+// lib/link.js: the key of the internal interface between an RTM client and the objects that
+// work through it: RTMPresence, RTMStreamChannel and RealtimeChannel (one client each), and
+// TRTCCloud (which logs in one RTM client per identity and runs its rooms over it).
+//
+// They need more of a client than its public API, and used to reach into its private fields
+// (`_request`, `_native.send`, `_native.linkState()`, `_onRoomEvent`, `_realtime`). Now they use
+// `rtm[LINK]`: a frozen object under a non-enumerable Symbol key, made by the RTM constructor
+// (lib/rtm.js, where each method is documented). Its methods are the whole contract:
+//
+//   request(operation, frame, payload?)  a protocol request; Promise of the answer
+//   send(frame, payload)                 a frame without an answer (customCmd); null or error JSON
+//   realtimeSend(scope, data)            a realtime datagram; null or error JSON
+//   linkState()                          'IDLE' | 'CONNECTING' | 'CONNECTED' | …
+//   onRoomEvent(handler)                 subscribes the (one) receiver of TRTC room events
+//   forgetRealtime(scope, channel)       unregisters a realtime channel that was left
+//
+// Not part of the public API (index.d.ts does not declare it); the symbol is not exported.
+
+/** The key of an RTM client's internal interface: `rtm[LINK]`. */
+const LINK = Symbol('piazza.link')
+
+module.exports = { LINK }

@@ -1,0 +1,358 @@
+'use strict'
+// lib/rtm.js: RTM, the client (agora-rtm-sdk 2.x `RTM` shape) over the native client.
+//
+// It owns the request machinery (tags, pending promises, the keep-alive holds) and the event
+// path: the engine wakes the client, `_drain` takes the native batch (one JSON.parse) and hands
+// each entry to the pending request, the listeners, a realtime channel or the TRTC room
+// subscriber. The objects built on a client (presence, stream and realtime channels,
+// TRTCCloud) use it only through `rtm[LINK]` (see makeLink below and lib/link.js).
+
+const native = require('./native')
+const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, bool } = require('./errors')
+const { liveClients, holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
+const { LINK } = require('./link')
+const { RTMPresence } = require('./presence')
+const { RTMStreamChannel } = require('./stream')
+const { RealtimeChannel } = require('./realtime')
+
+const RTM_EVENT_TYPES = new Set([
+  'message', 'presence', 'topic', 'storage', 'lock', 'linkState', 'token', 'tokenPrivilegeWillExpire', 'status', 'error',
+])
+const ENCRYPTION_MODES = new Set(['NONE', 'AES_128_GCM', 'AES_256_GCM'])
+
+const STATUS_OF_LINK = {
+  IDLE: 'DISCONNECTED', CONNECTING: 'CONNECTING', CONNECTED: 'CONNECTED',
+  DISCONNECTED: 'RECONNECTING', SUSPENDED: 'RECONNECTING', FAILED: 'FAILED',
+}
+
+/**
+ * The internal interface of a client (`rtm[LINK]`, see lib/link.js) for RTMPresence,
+ * RTMStreamChannel, RealtimeChannel and TRTCCloud. Frozen; nothing else of the client's
+ * private state is for them.
+ */
+function makeLink (rtm) {
+  return Object.freeze({
+    /**
+     * Sends a protocol request and resolves with its answer (rejects with an RTMError).
+     * `frame()` returns the frame (`{ op: 'whoNow', … }`); it is called inside, so an
+     * argument check it throws rejects the promise. `payload` (string or Uint8Array) is the
+     * message of a `publishTopic` frame.
+     */
+    request (operation, frame, payload = null) {
+      return rtm._request(operation, frame, payload)
+    },
+    /**
+     * Sends a frame that expects no answer (`customCmd`), with its payload. Returns null, or
+     * the native error JSON when refused (e.g. not connected).
+     */
+    send (frame, payload) {
+      return rtm._native.send(JSON.stringify(frame), payload)
+    },
+    /** Sends a realtime datagram to `scope` (best effort). Returns null or the native error JSON. */
+    realtimeSend (scope, data) {
+      return rtm._native.realtimeSend(scope, data)
+    },
+    /** The current link state: 'IDLE', 'CONNECTING', 'CONNECTED', 'DISCONNECTED', 'SUSPENDED' or 'FAILED'. */
+    linkState () {
+      return rtm._native.linkState()
+    },
+    /**
+     * Sets the one receiver of TRTC room events, `handler(kind, body, data)` (null: none).
+     * kind 'room' | 'roomRestored' | 'roomRestoreFailed' (body: the event) or 'cmd' (body: the
+     * custom message's header, data: its payload, a string or a Uint8Array).
+     */
+    onRoomEvent (handler) {
+      rtm._onRoomEvent = handler
+    },
+    /** Forgets the realtime channel of `scope` if it is `channel` (it was left, or refused). */
+    forgetRealtime (scope, channel) {
+      if (rtm._realtime.get(scope) === channel) rtm._realtime.delete(scope)
+    },
+  })
+}
+
+class RTM {
+  /**
+   * @param {string} appId
+   * @param {string} userId
+   * @param {object} [rtmConfig] RTM 2 config plus `endpoint` ('ws://…'; default PIAZZA_URL)
+   */
+  constructor (appId, userId, rtmConfig = {}) {
+    checkString('constructor', appId, 'appId')
+    checkString('constructor', userId, 'userId')
+    if (rtmConfig === null || typeof rtmConfig !== 'object') throw invalid('constructor', 'rtmConfig must be an object')
+    const config = { ...rtmConfig }
+    if (config.encryptionMode !== undefined && !ENCRYPTION_MODES.has(config.encryptionMode)) {
+      throw invalid('constructor', `encryptionMode ${JSON.stringify(config.encryptionMode)} is not one of NONE, AES_128_GCM, AES_256_GCM`, ErrorCode.RTM_ERROR_INVALID_ENCRYPTION_PARAMETER)
+    }
+    if (config.cipherKey !== undefined && typeof config.cipherKey !== 'string') {
+      throw invalid('constructor', 'cipherKey must be a string', ErrorCode.RTM_ERROR_INVALID_ENCRYPTION_PARAMETER)
+    }
+    if (config.salt !== undefined) {
+      if (!(config.salt instanceof Uint8Array)) {
+        throw invalid('constructor', 'salt must be a Uint8Array', ErrorCode.RTM_ERROR_INVALID_ENCRYPTION_PARAMETER)
+      }
+      config.salt = Array.from(config.salt)
+    }
+    this.appId = appId
+    this.userId = userId
+    this._listeners = new Map()
+    this._pending = new Map()
+    this._realtime = new Map()
+    /** The receiver of TRTC room events (set through rtm[LINK].onRoomEvent), or null. */
+    this._onRoomEvent = null
+    Object.defineProperty(this, LINK, { value: makeLink(this) })
+    /** Presence queries and temporary states (RTM `rtm.presence`). */
+    this.presence = new RTMPresence(this)
+    this._nextTag = 1
+    // Held while logged in, and while any request waits for its answer.
+    this._hold = new Hold()
+    this._pendingHold = new Hold()
+    const self = new WeakRef(this)
+    try {
+      this._native = new native.NativeClient(appId, userId, JSON.stringify(config), () => {
+        const rtm = self.deref()
+        if (rtm) rtm._drain()
+      })
+    } catch (e) {
+      throw fromNative('constructor', e)
+    }
+    liveClients.add(self)
+    holdFinalizer.register(this, this._hold)
+    holdFinalizer.register(this, this._pendingHold)
+  }
+
+  addEventListener (eventName, listener) {
+    if (!RTM_EVENT_TYPES.has(eventName)) throw invalid('addEventListener', `unknown event type ${JSON.stringify(eventName)}`)
+    if (typeof listener !== 'function') throw invalid('addEventListener', 'listener must be a function')
+    let set = this._listeners.get(eventName)
+    if (!set) this._listeners.set(eventName, (set = new Set()))
+    set.add(listener)
+  }
+
+  removeEventListener (eventName, listener) {
+    const set = this._listeners.get(eventName)
+    if (set) set.delete(listener)
+  }
+
+  /** Number of exceptions thrown by listeners of any client (each reported with emitWarning). */
+  static get listenerErrorCount () { return listenerErrorCount() }
+
+  _emit (eventName, payload) {
+    const set = this._listeners.get(eventName)
+    if (!set || set.size === 0) return
+    if (set.size === 1) {
+      safeCall(set.values().next().value, payload, eventName)
+      return
+    }
+    // A listener may add or remove listeners: call the ones registered now.
+    for (const fn of [...set]) safeCall(fn, payload, eventName)
+  }
+
+  /** Registers a request; `submit(tag)` returns null or the native error JSON. */
+  _call (operation, submit) {
+    return new Promise((resolve, reject) => {
+      const tag = this._nextTag
+      this._nextTag = tag >= 0xfffffff0 ? 1 : tag + 1
+      let refused
+      try {
+        refused = submit(tag)
+      } catch (e) {
+        reject(e instanceof RTMError ? e : fromNative(operation, e))
+        return
+      }
+      if (refused) {
+        reject(fromNative(operation, refused))
+      } else {
+        if (this._pending.size === 0) this._pendingHold.acquire()
+        this._pending.set(tag, { resolve, reject, operation })
+      }
+    })
+  }
+
+  /** Dispatches one native batch (see src/sink.rs for the entry shapes). */
+  _drain () {
+    const batch = this._native.drain()
+    const entries = JSON.parse(batch.json)
+    const bin = batch.bin
+    const settled = this._pending.size > 0
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]
+      switch (entry[0]) {
+        case 'r': {
+          const p = this._pending.get(entry[1])
+          if (p) { this._pending.delete(entry[1]); p.resolve(entry[2]) }
+          break
+        }
+        case 'e': {
+          const p = this._pending.get(entry[1])
+          if (p) { this._pending.delete(entry[1]); p.reject(new RTMError(p.operation, entry[2], entry[4], entry[3])) }
+          break
+        }
+        case 'message': {
+          const event = entry[1]
+          if (entry.length > 2) event.message = new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3])
+          this._emit('message', event)
+          break
+        }
+        case 'linkState':
+          this._onLinkState(entry[1])
+          break
+        case 'token': {
+          const e = entry[1]
+          this._emit('token', { eventType: e.eventType, reason: e.reason, affectedResources: e.affectedResources, timestamp: e.timestamp })
+          if (e.eventType === 'WILL_EXPIRE') this._emit('tokenPrivilegeWillExpire', e.channelName)
+          break
+        }
+        case 'error': {
+          const e = entry[1]
+          if ((this._listeners.get('error') || new Set()).size > 0) {
+            this._emit('error', e)
+          } else {
+            const warning = new Error(`${ERROR_NAMES.get(e.errorCode) || e.errorCode}: ${e.reason} (${e.channelType} ${e.channelName}, from ${e.publisher || 'unknown'})`)
+            warning.name = 'PiazzaDecryptionError'
+            process.emitWarning(warning)
+          }
+          break
+        }
+        case 'rt': {
+          const channel = this._realtime.get(entry[1])
+          if (channel && channel._listener) {
+            safeCall(channel._listener, new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]), 'realtime')
+          }
+          break
+        }
+        case 'room':
+        case 'roomRestored':
+        case 'roomRestoreFailed':
+          if (this._onRoomEvent) this._onRoomEvent(entry[0], entry[1])
+          break
+        case 'cmd':
+          if (this._onRoomEvent) {
+            const data = entry.length > 3 ? new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]) : entry[2]
+            this._onRoomEvent('cmd', entry[1], data)
+          }
+          break
+        default:
+          this._emit(entry[0], entry[1])
+      }
+    }
+    if (settled && this._pending.size === 0) this._pendingHold.release()
+  }
+
+  _onLinkState (event) {
+    if (event.currentState === 'IDLE' || event.currentState === 'FAILED') this._hold.release()
+    this._emit('linkState', event)
+    this._emit('status', { state: STATUS_OF_LINK[event.currentState], reason: event.reasonCode, timestamp: event.timestamp })
+  }
+
+  /** Logs in to the server (`endpoint`). */
+  login (options) {
+    let token
+    try {
+      options = checkOptions('login', options)
+      token = options.token
+      if (token !== undefined && token !== null && typeof token !== 'string') throw invalid('login', 'token must be a string')
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    this._hold.acquire()
+    return this._call('login', (tag) => this._native.login(tag, token || null)).catch((e) => {
+      if (this._native.linkState() === 'IDLE' || this._native.linkState() === 'FAILED') this._hold.release()
+      throw e
+    })
+  }
+
+  /**
+   * Replaces the login token (or, with `options.channelName`, the token of a joined stream
+   * channel) without reconnecting. Listen for `tokenPrivilegeWillExpire` to know when.
+   */
+  renewToken (token, options) {
+    return this._request('renewToken', () => {
+      checkString('renewToken', token, 'token')
+      const o = checkOptions('renewToken', options)
+      if (o.channelName !== undefined) checkString('renewToken', o.channelName, 'channelName')
+      return { op: 'renewToken', token, channel: o.channelName || undefined }
+    }).then((r) => ({ timestamp: r.timestamp }))
+  }
+
+  /** Logs out; others see the user leave at once. */
+  logout () {
+    return this._call('logout', (tag) => { this._native.logout(tag); return null })
+  }
+
+  /** Subscribes to a message channel. */
+  subscribe (channelName, options) {
+    return this._call('subscribe', (tag) => {
+      checkString('subscribe', channelName, 'channelName')
+      const o = checkOptions('subscribe', options)
+      return this._native.subscribe(tag, channelName, {
+        withMessage: bool(o.withMessage, true),
+        withPresence: bool(o.withPresence, true),
+        beQuiet: bool(o.beQuiet, false),
+        withMetadata: bool(o.withMetadata, false),
+        withLock: bool(o.withLock, false),
+      })
+    })
+  }
+
+  unsubscribe (channelName) {
+    return this._call('unsubscribe', (tag) => {
+      checkString('unsubscribe', channelName, 'channelName')
+      return this._native.unsubscribe(tag, channelName)
+    })
+  }
+
+  /** Sends a protocol request built by `frame()`; `payload` goes with publishTopic. */
+  _request (operation, frame, payload = null) {
+    return this._call(operation, (tag) => this._native.call(tag, JSON.stringify(frame()), payload))
+  }
+
+  /** A stream channel instance (synchronous; join it to use it). */
+  createStreamChannel (channelName) {
+    if (typeof channelName !== 'string') throw invalid('createStreamChannel', 'channelName must be a string')
+    const refused = this._native.checkName('channel', channelName)
+    if (refused) throw fromNative('createStreamChannel', refused)
+    return new RTMStreamChannel(this, channelName)
+  }
+
+  /**
+   * Joins a webxdc-style realtime channel for `scope` (synchronous). Data sent there reaches the
+   * other members connected now; nothing is stored. Throws if the scope is already joined.
+   */
+  joinRealtimeChannel (scope) {
+    const op = 'joinRealtimeChannel'
+    if (typeof scope !== 'string') throw invalid(op, 'scope must be a string')
+    const refused = this._native.checkName('scope', scope)
+    if (refused) throw fromNative(op, refused)
+    const state = this._native.linkState()
+    if (state === 'IDLE' || state === 'FAILED') throw invalid(op, 'joinRealtimeChannel needs a logged-in client', ErrorCode.RTM_ERROR_NOT_LOGIN)
+    if (this._realtime.has(scope)) {
+      throw invalid(op, `realtime scope ${JSON.stringify(scope)} is already joined; leave it first`, ErrorCode.RTM_ERROR_DUPLICATE_OPERATION)
+    }
+    const channel = new RealtimeChannel(this, scope)
+    this._realtime.set(scope, channel)
+    this._request(op, () => ({ op: 'realtimeJoin', scope })).catch((err) => channel._refused(err))
+    return channel
+  }
+
+  /** Publishes a string or Uint8Array to a message channel, or to a user (channelType 'USER'). */
+  publish (channelName, message, options) {
+    return this._call('publish', (tag) => {
+      checkString('publish', channelName, 'channelName')
+      if (typeof message !== 'string' && !(message instanceof Uint8Array)) {
+        throw invalid('publish', 'message must be a string or a Uint8Array')
+      }
+      const o = checkOptions('publish', options)
+      const channelType = o.channelType === undefined ? 'MESSAGE' : o.channelType
+      if (channelType !== 'MESSAGE' && channelType !== 'USER') {
+        throw invalid('publish', `channelType must be 'MESSAGE' or 'USER', got ${JSON.stringify(channelType)}`, ErrorCode.RTM_ERROR_INVALID_CHANNEL_TYPE)
+      }
+      const customType = o.customType === undefined ? '' : o.customType
+      checkString('publish', customType, 'customType')
+      return this._native.publish(tag, channelName, message, customType, channelType)
+    })
+  }
+}
+
+module.exports = { RTM }

@@ -1,0 +1,152 @@
+'use strict'
+// lib/stream.js: RTMStreamChannel (RTM stream channels): join/leave/release, topics, and
+// topic subscriptions, with the local list of subscribed publishers getSubscribedUserList
+// answers. Requests go through the client's internal interface, rtm[LINK] (lib/link.js).
+
+const { ErrorCode, invalid, checkString, checkOptions, bool } = require('./errors')
+const { LINK } = require('./link')
+
+function checkTopic (operation, topic) {
+  if (typeof topic !== 'string') throw invalid(operation, 'topicName must be a string')
+}
+
+function checkUsers (operation, options) {
+  const o = checkOptions(operation, options)
+  if (o.users === undefined) return undefined
+  if (!Array.isArray(o.users) || !o.users.every((u) => typeof u === 'string')) {
+    throw invalid(operation, 'users must be an array of strings')
+  }
+  return o.users
+}
+
+class RTMStreamChannel {
+  constructor (rtm, channelName) {
+    this._rtm = rtm
+    this.channelName = channelName
+    this._released = false
+    /** topic -> Set of publishers subscribed (what getSubscribedUserList answers). */
+    this._subscribed = new Map()
+  }
+
+  _check (operation) {
+    if (this._released) {
+      throw invalid(operation, `stream channel ${JSON.stringify(this.channelName)} was released; create a new instance`, ErrorCode.RTM_ERROR_INSTANCE_ALREADY_RELEASED)
+    }
+  }
+
+  /** A request of this channel: rejects once the instance is released. */
+  _request (operation, frame, payload = null) {
+    return this._rtm[LINK].request(operation, () => {
+      this._check(operation)
+      return frame()
+    }, payload)
+  }
+
+  /** Joins the channel: presence and topic SNAPSHOTs arrive, others see REMOTE_JOIN. */
+  join (options) {
+    return this._request('join', () => {
+      const o = checkOptions('join', options)
+      if (o.token !== undefined && typeof o.token !== 'string') throw invalid('join', 'token must be a string')
+      return {
+        op: 'join',
+        channel: this.channelName,
+        token: o.token,
+        withPresence: bool(o.withPresence, true),
+        beQuiet: bool(o.beQuiet, false),
+        withMetadata: bool(o.withMetadata, false),
+        withLock: bool(o.withLock, false),
+      }
+    }).then((r) => { this._subscribed.clear(); return r })
+  }
+
+  /** Leaves: every publisher role and subscription is dropped. */
+  leave () {
+    return this._request('leave', () => ({ op: 'leave', channel: this.channelName }))
+      .then((r) => { this._subscribed.clear(); return r })
+  }
+
+  /** Leaves if joined and frees the instance; every later call rejects with INSTANCE_ALREADY_RELEASED. */
+  release () {
+    try {
+      this._check('release')
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const leaving = this.leave().catch(() => null)
+    this._released = true
+    return leaving.then(() => ({ timestamp: Date.now(), channelName: this.channelName }))
+  }
+
+  /** Registers as a publisher of `topicName` (≤ 8 per channel). */
+  joinTopic (topicName, options) {
+    return this._request('joinTopic', () => {
+      checkTopic('joinTopic', topicName)
+      const o = checkOptions('joinTopic', options)
+      const meta = o.meta === undefined ? '' : (typeof o.meta === 'string' ? o.meta : JSON.stringify(o.meta))
+      return { op: 'joinTopic', channel: this.channelName, topic: topicName, meta }
+    })
+  }
+
+  leaveTopic (topicName) {
+    return this._request('leaveTopic', () => {
+      checkTopic('leaveTopic', topicName)
+      return { op: 'leaveTopic', channel: this.channelName, topic: topicName }
+    })
+  }
+
+  /** Publishes to the users subscribed to this user in `topicName`. */
+  publishTopicMessage (topicName, message, options) {
+    const op = 'publishTopicMessage'
+    return this._request(op, () => {
+      checkTopic(op, topicName)
+      if (typeof message !== 'string' && !(message instanceof Uint8Array)) throw invalid(op, 'message must be a string or a Uint8Array')
+      const o = checkOptions(op, options)
+      const customType = o.customType === undefined ? '' : o.customType
+      checkString(op, customType, 'customType')
+      return {
+        op: 'publishTopic',
+        channel: this.channelName,
+        topic: topicName,
+        messageType: typeof message === 'string' ? 'STRING' : 'BINARY',
+        customType,
+      }
+    }, message)
+  }
+
+  /** Subscribes to publishers of a topic (incremental; without `users`, up to 64 current publishers). */
+  subscribeTopic (topicName, options) {
+    return this._request('subscribeTopic', () => {
+      checkTopic('subscribeTopic', topicName)
+      return { op: 'subscribeTopic', channel: this.channelName, topic: topicName, users: checkUsers('subscribeTopic', options) }
+    }).then((r) => {
+      let set = this._subscribed.get(topicName)
+      if (!set) this._subscribed.set(topicName, (set = new Set()))
+      for (const user of r.succeedUsers) set.add(user)
+      return r
+    })
+  }
+
+  /** Unsubscribes from the given publishers, or (without `users`) from the whole topic. */
+  unsubscribeTopic (topicName, options) {
+    let users
+    return this._request('unsubscribeTopic', () => {
+      checkTopic('unsubscribeTopic', topicName)
+      users = checkUsers('unsubscribeTopic', options)
+      return { op: 'unsubscribeTopic', channel: this.channelName, topic: topicName, users }
+    }).then((r) => {
+      const set = this._subscribed.get(topicName)
+      if (users === undefined) this._subscribed.delete(topicName)
+      else if (set) for (const user of users) set.delete(user)
+      return r
+    })
+  }
+
+  /** The publishers this client subscribed to in `topicName` (synchronous). */
+  getSubscribedUserList (topicName) {
+    this._check('getSubscribedUserList')
+    checkTopic('getSubscribedUserList', topicName)
+    return { timestamp: Date.now(), topicName, subscribed: [...(this._subscribed.get(topicName) || [])] }
+  }
+}
+
+module.exports = { RTMStreamChannel }
