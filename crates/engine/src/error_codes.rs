@@ -1,568 +1,253 @@
-// Generated from the RTM 2 error table (agora-rtm-sdk 2.x) and the TRTC room-entry codes
-// (trtc-electron-sdk); edit descriptions in `describe`.
-/// The RTM 2 error codes, numerically identical to the `agora-rtm-sdk` 2.x table so that code
-/// written against that SDK keeps working (`errorCode` values and `RTM_ERROR_*` names), plus the
-/// TRTC codes rooms report through `onEnterRoom` / `onError` (`ERR_*` names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum ErrorCode {
-    Ok = 0,
-    NotInitialized = -10001,
-    NotLogin = -10002,
-    InvalidAppId = -10003,
-    InvalidEventHandler = -10004,
-    InvalidToken = -10005,
-    InvalidUserId = -10006,
-    InitServiceFailed = -10007,
-    InvalidChannelName = -10008,
-    TokenExpired = -10009,
-    LoginNoServerResources = -10010,
-    LoginTimeout = -10011,
-    LoginRejected = -10012,
-    LoginAborted = -10013,
-    InvalidParameter = -10014,
-    LoginNotAuthorized = -10015,
-    InconsistentAppid = -10016,
-    DuplicateOperation = -10017,
-    InstanceAlreadyReleased = -10018,
-    InvalidChannelType = -10019,
-    InvalidEncryptionParameter = -10020,
-    OperationRateExceedLimitation = -10021,
-    ServiceNotSupported = -10022,
-    LoginCanceled = -10023,
-    InvalidPrivateConfig = -10024,
-    NotConnected = -10025,
-    RenewTokenTimeout = -10026,
-    DuplicateUserId = -10027,
-    ChannelNotJoined = -11001,
-    ChannelNotSubscribed = -11002,
-    ChannelExceedTopicUserLimitation = -11003,
-    ChannelInReuse = -11004,
-    ChannelInstanceExceedLimitation = -11005,
-    ChannelInErrorState = -11006,
-    ChannelJoinFailed = -11007,
-    ChannelInvalidTopicName = -11008,
-    ChannelInvalidMessage = -11009,
-    ChannelMessageLengthExceedLimitation = -11010,
-    ChannelInvalidUserList = -11011,
-    ChannelNotAvailable = -11012,
-    ChannelTopicNotSubscribed = -11013,
-    ChannelExceedTopicLimitation = -11014,
-    ChannelJoinTopicFailed = -11015,
-    ChannelTopicNotJoined = -11016,
-    ChannelTopicNotExist = -11017,
-    ChannelInvalidTopicMeta = -11018,
-    ChannelSubscribeTimeout = -11019,
-    ChannelSubscribeTooFrequent = -11020,
-    ChannelSubscribeFailed = -11021,
-    ChannelUnsubscribeFailed = -11022,
-    ChannelEncryptMessageFailed = -11023,
-    ChannelPublishMessageFailed = -11024,
-    ChannelPublishMessageTooFrequent = -11025,
-    ChannelPublishMessageTimeout = -11026,
-    ChannelNotConnected = -11027,
-    ChannelLeaveFailed = -11028,
-    ChannelCustomTypeLengthOverflow = -11029,
-    ChannelInvalidCustomType = -11030,
-    ChannelUnsupportedMessageType = -11031,
-    ChannelPresenceNotReady = -11032,
-    ChannelReceiverOffline = -11033,
-    ChannelJoinCanceled = -11034,
-    ChannelReceiverOfflineButStoreSucceeded = -11035,
-    ChannelReceiverOfflineAndStoreFailed = -11036,
-    ChannelMessageDeliveredButStoreFailed = -11037,
-    ChannelSubscribePermissionDenied = -11038,
-    ChannelPublishPermissionDenied = -11039,
-    ChannelSubscribeCanceled = -11040,
-    StorageOperationFailed = -12001,
-    StorageMetadataItemExceedLimitation = -12002,
-    StorageInvalidMetadataItem = -12003,
-    StorageInvalidArgument = -12004,
-    StorageInvalidRevision = -12005,
-    StorageMetadataLengthOverflow = -12006,
-    StorageInvalidLockName = -12007,
-    StorageLockNotAcquired = -12008,
-    StorageInvalidKey = -12009,
-    StorageInvalidValue = -12010,
-    StorageKeyLengthOverflow = -12011,
-    StorageValueLengthOverflow = -12012,
-    StorageDuplicateKey = -12013,
-    StorageOutdatedRevision = -12014,
-    StorageNotSubscribe = -12015,
-    StorageInvalidMetadataInstance = -12016,
-    StorageSubscribeUserExceedLimitation = -12017,
-    StorageOperationTimeout = -12018,
-    StorageNotAvailable = -12019,
-    StoragePermissionDenied = -12020,
-    PresenceNotConnected = -13001,
-    PresenceNotWritable = -13002,
-    PresenceInvalidArgument = -13003,
-    PresenceCachedTooManyStates = -13004,
-    PresenceStateCountOverflow = -13005,
-    PresenceInvalidStateKey = -13006,
-    PresenceInvalidStateValue = -13007,
-    PresenceStateKeySizeOverflow = -13008,
-    PresenceStateValueSizeOverflow = -13009,
-    PresenceStateDuplicateKey = -13010,
-    PresenceUserNotExist = -13011,
-    PresenceOperationTimeout = -13012,
-    PresenceOperationFailed = -13013,
-    PresenceInactive = -13014,
-    PresencePendingRequestCancelled = -13015,
-    PresencePendingRequestExceedLimitation = -13016,
-    LockOperationFailed = -14001,
-    LockOperationTimeout = -14002,
-    LockOperationPerforming = -14003,
-    LockAlreadyExist = -14004,
-    LockInvalidName = -14005,
-    LockNotAcquired = -14006,
-    LockAcquireFailed = -14007,
-    LockNotExist = -14008,
-    LockNotAvailable = -14009,
-    LockPermissionDenied = -14010,
-    HistoryOperationFailed = -15001,
-    HistoryInvalidTimestamp = -15002,
-    HistoryOperationTimeout = -15003,
-    HistoryOperationNotPermitted = -15004,
-    HistoryNotAvailable = -15005,
-    HistoryPermissionDenied = -15006,
-    /// TRTC: `ERR_ROOM_ENTER_FAIL`.
-    TrtcRoomEnterFail = -3301,
-    /// TRTC: `ERR_ROOM_REQUEST_ENTER_ROOM_TIMEOUT`.
-    TrtcEnterRoomTimeout = -3308,
-    /// TRTC: `ERR_ENTER_ROOM_PARAM_NULL`.
-    TrtcEnterRoomParamNull = -3316,
-    /// TRTC: `ERR_SDK_APPID_INVALID`.
-    TrtcSdkAppIdInvalid = -3317,
-    /// TRTC: `ERR_ROOM_ID_INVALID`.
-    TrtcRoomIdInvalid = -3318,
-    /// TRTC: `ERR_USER_ID_INVALID`.
-    TrtcUserIdInvalid = -3319,
-    /// TRTC: `ERR_USER_SIG_INVALID`.
-    TrtcUserSigInvalid = -3320,
-    /// TRTC: `ERR_ROOM_REQUEST_QUIT_ROOM_TIMEOUT`.
-    TrtcQuitRoomTimeout = -3325,
-    /// TRTC: `ERR_USER_ENTERED_ELSEWHERE`.
-    TrtcUserEnteredElsewhere = -3340,
-    /// TRTC: `ERR_NOT_IN_ROOM`.
-    TrtcNotInRoom = -3341,
-    /// TRTC: `ERR_SERVER_CENTER_ROOM_FULL`.
-    TrtcRoomFull = -102052,
+//! The error codes: one table, one row per code — `Variant = number, "NAME", "description";` —
+//! from which `error_codes!` generates the [`ErrorCode`] enum, its name, number and description
+//! lookups and the list of every code. The numbers and names are those of the RTM 2 SDK
+//! (`agora-rtm-sdk` 2.x, `RTM_ERROR_*`) and of the TRTC room codes (`trtc-electron-sdk`,
+//! `ERR_*`), so code written against those SDKs keeps working. Edit a row here, then regenerate
+//! docs/ERRORS.md with `piazza-server errors` (tests/docs.rs checks that it is current).
+
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal, $name:literal, $description:literal;)*) => {
+        /// An error code: the RTM 2 codes (rejections of RTM calls) and the TRTC codes rooms
+        /// report through `onEnterRoom` / `onError`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum ErrorCode {
+            $(
+                #[doc = concat!("`", $name, "`: ", $description)]
+                $variant = $code,
+            )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order (for docs and the exported constants).
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant),*];
+
+            /// The symbolic name, `RTM_ERROR_*` or (TRTC) `ERR_*`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// A one-line description, for the error table in the docs and `errorTable()`.
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $description,)*
+                }
+            }
+
+            /// The numeric code.
+            pub fn code(self) -> i32 {
+                self as i32
+            }
+
+            /// Looks a numeric code up (unknown numbers map to `None`).
+            pub fn from_code(code: i32) -> Option<Self> {
+                match code {
+                    $($code => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code, in table order (for docs and the exported constants).
-    pub const ALL: &'static [ErrorCode] = &[
-        Self::Ok,
-        Self::NotInitialized,
-        Self::NotLogin,
-        Self::InvalidAppId,
-        Self::InvalidEventHandler,
-        Self::InvalidToken,
-        Self::InvalidUserId,
-        Self::InitServiceFailed,
-        Self::InvalidChannelName,
-        Self::TokenExpired,
-        Self::LoginNoServerResources,
-        Self::LoginTimeout,
-        Self::LoginRejected,
-        Self::LoginAborted,
-        Self::InvalidParameter,
-        Self::LoginNotAuthorized,
-        Self::InconsistentAppid,
-        Self::DuplicateOperation,
-        Self::InstanceAlreadyReleased,
-        Self::InvalidChannelType,
-        Self::InvalidEncryptionParameter,
-        Self::OperationRateExceedLimitation,
-        Self::ServiceNotSupported,
-        Self::LoginCanceled,
-        Self::InvalidPrivateConfig,
-        Self::NotConnected,
-        Self::RenewTokenTimeout,
-        Self::DuplicateUserId,
-        Self::ChannelNotJoined,
-        Self::ChannelNotSubscribed,
-        Self::ChannelExceedTopicUserLimitation,
-        Self::ChannelInReuse,
-        Self::ChannelInstanceExceedLimitation,
-        Self::ChannelInErrorState,
-        Self::ChannelJoinFailed,
-        Self::ChannelInvalidTopicName,
-        Self::ChannelInvalidMessage,
-        Self::ChannelMessageLengthExceedLimitation,
-        Self::ChannelInvalidUserList,
-        Self::ChannelNotAvailable,
-        Self::ChannelTopicNotSubscribed,
-        Self::ChannelExceedTopicLimitation,
-        Self::ChannelJoinTopicFailed,
-        Self::ChannelTopicNotJoined,
-        Self::ChannelTopicNotExist,
-        Self::ChannelInvalidTopicMeta,
-        Self::ChannelSubscribeTimeout,
-        Self::ChannelSubscribeTooFrequent,
-        Self::ChannelSubscribeFailed,
-        Self::ChannelUnsubscribeFailed,
-        Self::ChannelEncryptMessageFailed,
-        Self::ChannelPublishMessageFailed,
-        Self::ChannelPublishMessageTooFrequent,
-        Self::ChannelPublishMessageTimeout,
-        Self::ChannelNotConnected,
-        Self::ChannelLeaveFailed,
-        Self::ChannelCustomTypeLengthOverflow,
-        Self::ChannelInvalidCustomType,
-        Self::ChannelUnsupportedMessageType,
-        Self::ChannelPresenceNotReady,
-        Self::ChannelReceiverOffline,
-        Self::ChannelJoinCanceled,
-        Self::ChannelReceiverOfflineButStoreSucceeded,
-        Self::ChannelReceiverOfflineAndStoreFailed,
-        Self::ChannelMessageDeliveredButStoreFailed,
-        Self::ChannelSubscribePermissionDenied,
-        Self::ChannelPublishPermissionDenied,
-        Self::ChannelSubscribeCanceled,
-        Self::StorageOperationFailed,
-        Self::StorageMetadataItemExceedLimitation,
-        Self::StorageInvalidMetadataItem,
-        Self::StorageInvalidArgument,
-        Self::StorageInvalidRevision,
-        Self::StorageMetadataLengthOverflow,
-        Self::StorageInvalidLockName,
-        Self::StorageLockNotAcquired,
-        Self::StorageInvalidKey,
-        Self::StorageInvalidValue,
-        Self::StorageKeyLengthOverflow,
-        Self::StorageValueLengthOverflow,
-        Self::StorageDuplicateKey,
-        Self::StorageOutdatedRevision,
-        Self::StorageNotSubscribe,
-        Self::StorageInvalidMetadataInstance,
-        Self::StorageSubscribeUserExceedLimitation,
-        Self::StorageOperationTimeout,
-        Self::StorageNotAvailable,
-        Self::StoragePermissionDenied,
-        Self::PresenceNotConnected,
-        Self::PresenceNotWritable,
-        Self::PresenceInvalidArgument,
-        Self::PresenceCachedTooManyStates,
-        Self::PresenceStateCountOverflow,
-        Self::PresenceInvalidStateKey,
-        Self::PresenceInvalidStateValue,
-        Self::PresenceStateKeySizeOverflow,
-        Self::PresenceStateValueSizeOverflow,
-        Self::PresenceStateDuplicateKey,
-        Self::PresenceUserNotExist,
-        Self::PresenceOperationTimeout,
-        Self::PresenceOperationFailed,
-        Self::PresenceInactive,
-        Self::PresencePendingRequestCancelled,
-        Self::PresencePendingRequestExceedLimitation,
-        Self::LockOperationFailed,
-        Self::LockOperationTimeout,
-        Self::LockOperationPerforming,
-        Self::LockAlreadyExist,
-        Self::LockInvalidName,
-        Self::LockNotAcquired,
-        Self::LockAcquireFailed,
-        Self::LockNotExist,
-        Self::LockNotAvailable,
-        Self::LockPermissionDenied,
-        Self::HistoryOperationFailed,
-        Self::HistoryInvalidTimestamp,
-        Self::HistoryOperationTimeout,
-        Self::HistoryOperationNotPermitted,
-        Self::HistoryNotAvailable,
-        Self::HistoryPermissionDenied,
-        Self::TrtcRoomEnterFail,
-        Self::TrtcEnterRoomTimeout,
-        Self::TrtcEnterRoomParamNull,
-        Self::TrtcSdkAppIdInvalid,
-        Self::TrtcRoomIdInvalid,
-        Self::TrtcUserIdInvalid,
-        Self::TrtcUserSigInvalid,
-        Self::TrtcQuitRoomTimeout,
-        Self::TrtcUserEnteredElsewhere,
-        Self::TrtcNotInRoom,
-        Self::TrtcRoomFull,
-    ];
+error_codes! {
+    Ok = 0, "RTM_ERROR_OK", "No error.";
 
-    /// The symbolic name, `RTM_ERROR_*`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ok => "RTM_ERROR_OK",
-            Self::NotInitialized => "RTM_ERROR_NOT_INITIALIZED",
-            Self::NotLogin => "RTM_ERROR_NOT_LOGIN",
-            Self::InvalidAppId => "RTM_ERROR_INVALID_APP_ID",
-            Self::InvalidEventHandler => "RTM_ERROR_INVALID_EVENT_HANDLER",
-            Self::InvalidToken => "RTM_ERROR_INVALID_TOKEN",
-            Self::InvalidUserId => "RTM_ERROR_INVALID_USER_ID",
-            Self::InitServiceFailed => "RTM_ERROR_INIT_SERVICE_FAILED",
-            Self::InvalidChannelName => "RTM_ERROR_INVALID_CHANNEL_NAME",
-            Self::TokenExpired => "RTM_ERROR_TOKEN_EXPIRED",
-            Self::LoginNoServerResources => "RTM_ERROR_LOGIN_NO_SERVER_RESOURCES",
-            Self::LoginTimeout => "RTM_ERROR_LOGIN_TIMEOUT",
-            Self::LoginRejected => "RTM_ERROR_LOGIN_REJECTED",
-            Self::LoginAborted => "RTM_ERROR_LOGIN_ABORTED",
-            Self::InvalidParameter => "RTM_ERROR_INVALID_PARAMETER",
-            Self::LoginNotAuthorized => "RTM_ERROR_LOGIN_NOT_AUTHORIZED",
-            Self::InconsistentAppid => "RTM_ERROR_INCONSISTENT_APPID",
-            Self::DuplicateOperation => "RTM_ERROR_DUPLICATE_OPERATION",
-            Self::InstanceAlreadyReleased => "RTM_ERROR_INSTANCE_ALREADY_RELEASED",
-            Self::InvalidChannelType => "RTM_ERROR_INVALID_CHANNEL_TYPE",
-            Self::InvalidEncryptionParameter => "RTM_ERROR_INVALID_ENCRYPTION_PARAMETER",
-            Self::OperationRateExceedLimitation => "RTM_ERROR_OPERATION_RATE_EXCEED_LIMITATION",
-            Self::ServiceNotSupported => "RTM_ERROR_SERVICE_NOT_SUPPORTED",
-            Self::LoginCanceled => "RTM_ERROR_LOGIN_CANCELED",
-            Self::InvalidPrivateConfig => "RTM_ERROR_INVALID_PRIVATE_CONFIG",
-            Self::NotConnected => "RTM_ERROR_NOT_CONNECTED",
-            Self::RenewTokenTimeout => "RTM_ERROR_RENEW_TOKEN_TIMEOUT",
-            Self::DuplicateUserId => "RTM_ERROR_DUPLICATE_USER_ID",
-            Self::ChannelNotJoined => "RTM_ERROR_CHANNEL_NOT_JOINED",
-            Self::ChannelNotSubscribed => "RTM_ERROR_CHANNEL_NOT_SUBSCRIBED",
-            Self::ChannelExceedTopicUserLimitation => "RTM_ERROR_CHANNEL_EXCEED_TOPIC_USER_LIMITATION",
-            Self::ChannelInReuse => "RTM_ERROR_CHANNEL_IN_REUSE",
-            Self::ChannelInstanceExceedLimitation => "RTM_ERROR_CHANNEL_INSTANCE_EXCEED_LIMITATION",
-            Self::ChannelInErrorState => "RTM_ERROR_CHANNEL_IN_ERROR_STATE",
-            Self::ChannelJoinFailed => "RTM_ERROR_CHANNEL_JOIN_FAILED",
-            Self::ChannelInvalidTopicName => "RTM_ERROR_CHANNEL_INVALID_TOPIC_NAME",
-            Self::ChannelInvalidMessage => "RTM_ERROR_CHANNEL_INVALID_MESSAGE",
-            Self::ChannelMessageLengthExceedLimitation => "RTM_ERROR_CHANNEL_MESSAGE_LENGTH_EXCEED_LIMITATION",
-            Self::ChannelInvalidUserList => "RTM_ERROR_CHANNEL_INVALID_USER_LIST",
-            Self::ChannelNotAvailable => "RTM_ERROR_CHANNEL_NOT_AVAILABLE",
-            Self::ChannelTopicNotSubscribed => "RTM_ERROR_CHANNEL_TOPIC_NOT_SUBSCRIBED",
-            Self::ChannelExceedTopicLimitation => "RTM_ERROR_CHANNEL_EXCEED_TOPIC_LIMITATION",
-            Self::ChannelJoinTopicFailed => "RTM_ERROR_CHANNEL_JOIN_TOPIC_FAILED",
-            Self::ChannelTopicNotJoined => "RTM_ERROR_CHANNEL_TOPIC_NOT_JOINED",
-            Self::ChannelTopicNotExist => "RTM_ERROR_CHANNEL_TOPIC_NOT_EXIST",
-            Self::ChannelInvalidTopicMeta => "RTM_ERROR_CHANNEL_INVALID_TOPIC_META",
-            Self::ChannelSubscribeTimeout => "RTM_ERROR_CHANNEL_SUBSCRIBE_TIMEOUT",
-            Self::ChannelSubscribeTooFrequent => "RTM_ERROR_CHANNEL_SUBSCRIBE_TOO_FREQUENT",
-            Self::ChannelSubscribeFailed => "RTM_ERROR_CHANNEL_SUBSCRIBE_FAILED",
-            Self::ChannelUnsubscribeFailed => "RTM_ERROR_CHANNEL_UNSUBSCRIBE_FAILED",
-            Self::ChannelEncryptMessageFailed => "RTM_ERROR_CHANNEL_ENCRYPT_MESSAGE_FAILED",
-            Self::ChannelPublishMessageFailed => "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_FAILED",
-            Self::ChannelPublishMessageTooFrequent => "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TOO_FREQUENT",
-            Self::ChannelPublishMessageTimeout => "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TIMEOUT",
-            Self::ChannelNotConnected => "RTM_ERROR_CHANNEL_NOT_CONNECTED",
-            Self::ChannelLeaveFailed => "RTM_ERROR_CHANNEL_LEAVE_FAILED",
-            Self::ChannelCustomTypeLengthOverflow => "RTM_ERROR_CHANNEL_CUSTOM_TYPE_LENGTH_OVERFLOW",
-            Self::ChannelInvalidCustomType => "RTM_ERROR_CHANNEL_INVALID_CUSTOM_TYPE",
-            Self::ChannelUnsupportedMessageType => "RTM_ERROR_CHANNEL_UNSUPPORTED_MESSAGE_TYPE",
-            Self::ChannelPresenceNotReady => "RTM_ERROR_CHANNEL_PRESENCE_NOT_READY",
-            Self::ChannelReceiverOffline => "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE",
-            Self::ChannelJoinCanceled => "RTM_ERROR_CHANNEL_JOIN_CANCELED",
-            Self::ChannelReceiverOfflineButStoreSucceeded => "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_BUT_STORE_SUCCEEDED",
-            Self::ChannelReceiverOfflineAndStoreFailed => "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_AND_STORE_FAILED",
-            Self::ChannelMessageDeliveredButStoreFailed => "RTM_ERROR_CHANNEL_MESSAGE_DELIVERED_BUT_STORE_FAILED",
-            Self::ChannelSubscribePermissionDenied => "RTM_ERROR_CHANNEL_SUBSCRIBE_PERMISSION_DENIED",
-            Self::ChannelPublishPermissionDenied => "RTM_ERROR_CHANNEL_PUBLISH_PERMISSION_DENIED",
-            Self::ChannelSubscribeCanceled => "RTM_ERROR_CHANNEL_SUBSCRIBE_CANCELED",
-            Self::StorageOperationFailed => "RTM_ERROR_STORAGE_OPERATION_FAILED",
-            Self::StorageMetadataItemExceedLimitation => "RTM_ERROR_STORAGE_METADATA_ITEM_EXCEED_LIMITATION",
-            Self::StorageInvalidMetadataItem => "RTM_ERROR_STORAGE_INVALID_METADATA_ITEM",
-            Self::StorageInvalidArgument => "RTM_ERROR_STORAGE_INVALID_ARGUMENT",
-            Self::StorageInvalidRevision => "RTM_ERROR_STORAGE_INVALID_REVISION",
-            Self::StorageMetadataLengthOverflow => "RTM_ERROR_STORAGE_METADATA_LENGTH_OVERFLOW",
-            Self::StorageInvalidLockName => "RTM_ERROR_STORAGE_INVALID_LOCK_NAME",
-            Self::StorageLockNotAcquired => "RTM_ERROR_STORAGE_LOCK_NOT_ACQUIRED",
-            Self::StorageInvalidKey => "RTM_ERROR_STORAGE_INVALID_KEY",
-            Self::StorageInvalidValue => "RTM_ERROR_STORAGE_INVALID_VALUE",
-            Self::StorageKeyLengthOverflow => "RTM_ERROR_STORAGE_KEY_LENGTH_OVERFLOW",
-            Self::StorageValueLengthOverflow => "RTM_ERROR_STORAGE_VALUE_LENGTH_OVERFLOW",
-            Self::StorageDuplicateKey => "RTM_ERROR_STORAGE_DUPLICATE_KEY",
-            Self::StorageOutdatedRevision => "RTM_ERROR_STORAGE_OUTDATED_REVISION",
-            Self::StorageNotSubscribe => "RTM_ERROR_STORAGE_NOT_SUBSCRIBE",
-            Self::StorageInvalidMetadataInstance => "RTM_ERROR_STORAGE_INVALID_METADATA_INSTANCE",
-            Self::StorageSubscribeUserExceedLimitation => "RTM_ERROR_STORAGE_SUBSCRIBE_USER_EXCEED_LIMITATION",
-            Self::StorageOperationTimeout => "RTM_ERROR_STORAGE_OPERATION_TIMEOUT",
-            Self::StorageNotAvailable => "RTM_ERROR_STORAGE_NOT_AVAILABLE",
-            Self::StoragePermissionDenied => "RTM_ERROR_STORAGE_PERMISSION_DENIED",
-            Self::PresenceNotConnected => "RTM_ERROR_PRESENCE_NOT_CONNECTED",
-            Self::PresenceNotWritable => "RTM_ERROR_PRESENCE_NOT_WRITABLE",
-            Self::PresenceInvalidArgument => "RTM_ERROR_PRESENCE_INVALID_ARGUMENT",
-            Self::PresenceCachedTooManyStates => "RTM_ERROR_PRESENCE_CACHED_TOO_MANY_STATES",
-            Self::PresenceStateCountOverflow => "RTM_ERROR_PRESENCE_STATE_COUNT_OVERFLOW",
-            Self::PresenceInvalidStateKey => "RTM_ERROR_PRESENCE_INVALID_STATE_KEY",
-            Self::PresenceInvalidStateValue => "RTM_ERROR_PRESENCE_INVALID_STATE_VALUE",
-            Self::PresenceStateKeySizeOverflow => "RTM_ERROR_PRESENCE_STATE_KEY_SIZE_OVERFLOW",
-            Self::PresenceStateValueSizeOverflow => "RTM_ERROR_PRESENCE_STATE_VALUE_SIZE_OVERFLOW",
-            Self::PresenceStateDuplicateKey => "RTM_ERROR_PRESENCE_STATE_DUPLICATE_KEY",
-            Self::PresenceUserNotExist => "RTM_ERROR_PRESENCE_USER_NOT_EXIST",
-            Self::PresenceOperationTimeout => "RTM_ERROR_PRESENCE_OPERATION_TIMEOUT",
-            Self::PresenceOperationFailed => "RTM_ERROR_PRESENCE_OPERATION_FAILED",
-            Self::PresenceInactive => "RTM_ERROR_PRESENCE_INACTIVE",
-            Self::PresencePendingRequestCancelled => "RTM_ERROR_PRESENCE_PENDING_REQUEST_CANCELLED",
-            Self::PresencePendingRequestExceedLimitation => "RTM_ERROR_PRESENCE_PENDING_REQUEST_EXCEED_LIMITATION",
-            Self::LockOperationFailed => "RTM_ERROR_LOCK_OPERATION_FAILED",
-            Self::LockOperationTimeout => "RTM_ERROR_LOCK_OPERATION_TIMEOUT",
-            Self::LockOperationPerforming => "RTM_ERROR_LOCK_OPERATION_PERFORMING",
-            Self::LockAlreadyExist => "RTM_ERROR_LOCK_ALREADY_EXIST",
-            Self::LockInvalidName => "RTM_ERROR_LOCK_INVALID_NAME",
-            Self::LockNotAcquired => "RTM_ERROR_LOCK_NOT_ACQUIRED",
-            Self::LockAcquireFailed => "RTM_ERROR_LOCK_ACQUIRE_FAILED",
-            Self::LockNotExist => "RTM_ERROR_LOCK_NOT_EXIST",
-            Self::LockNotAvailable => "RTM_ERROR_LOCK_NOT_AVAILABLE",
-            Self::LockPermissionDenied => "RTM_ERROR_LOCK_PERMISSION_DENIED",
-            Self::HistoryOperationFailed => "RTM_ERROR_HISTORY_OPERATION_FAILED",
-            Self::HistoryInvalidTimestamp => "RTM_ERROR_HISTORY_INVALID_TIMESTAMP",
-            Self::HistoryOperationTimeout => "RTM_ERROR_HISTORY_OPERATION_TIMEOUT",
-            Self::HistoryOperationNotPermitted => "RTM_ERROR_HISTORY_OPERATION_NOT_PERMITTED",
-            Self::HistoryNotAvailable => "RTM_ERROR_HISTORY_NOT_AVAILABLE",
-            Self::HistoryPermissionDenied => "RTM_ERROR_HISTORY_PERMISSION_DENIED",
-            Self::TrtcRoomEnterFail => "ERR_ROOM_ENTER_FAIL",
-            Self::TrtcEnterRoomTimeout => "ERR_ROOM_REQUEST_ENTER_ROOM_TIMEOUT",
-            Self::TrtcEnterRoomParamNull => "ERR_ENTER_ROOM_PARAM_NULL",
-            Self::TrtcSdkAppIdInvalid => "ERR_SDK_APPID_INVALID",
-            Self::TrtcRoomIdInvalid => "ERR_ROOM_ID_INVALID",
-            Self::TrtcUserIdInvalid => "ERR_USER_ID_INVALID",
-            Self::TrtcUserSigInvalid => "ERR_USER_SIG_INVALID",
-            Self::TrtcQuitRoomTimeout => "ERR_ROOM_REQUEST_QUIT_ROOM_TIMEOUT",
-            Self::TrtcUserEnteredElsewhere => "ERR_USER_ENTERED_ELSEWHERE",
-            Self::TrtcNotInRoom => "ERR_NOT_IN_ROOM",
-            Self::TrtcRoomFull => "ERR_SERVER_CENTER_ROOM_FULL",
+    NotInitialized = -10001, "RTM_ERROR_NOT_INITIALIZED", "Not initialized";
+    NotLogin = -10002, "RTM_ERROR_NOT_LOGIN", "The call needs a logged-in client (call `login` first).";
+    InvalidAppId = -10003, "RTM_ERROR_INVALID_APP_ID",
+        "The app id is empty, too long or has characters outside the allowed set.";
+    InvalidEventHandler = -10004, "RTM_ERROR_INVALID_EVENT_HANDLER", "Invalid event handler";
+    InvalidToken = -10005, "RTM_ERROR_INVALID_TOKEN",
+        "The token is missing, malformed or its signature does not verify.";
+    InvalidUserId = -10006, "RTM_ERROR_INVALID_USER_ID",
+        "The user id is empty, longer than 64 characters or has characters outside the allowed set.";
+    InitServiceFailed = -10007, "RTM_ERROR_INIT_SERVICE_FAILED", "The server could not start (e.g. the port is taken).";
+    InvalidChannelName = -10008, "RTM_ERROR_INVALID_CHANNEL_NAME",
+        "The channel name is empty, longer than 64 characters or has characters outside the allowed set.";
+    TokenExpired = -10009, "RTM_ERROR_TOKEN_EXPIRED", "The token's expiry has passed.";
+    LoginNoServerResources = -10010, "RTM_ERROR_LOGIN_NO_SERVER_RESOURCES", "Login no server resources";
+    LoginTimeout = -10011, "RTM_ERROR_LOGIN_TIMEOUT", "No server could be reached within the login timeout.";
+    LoginRejected = -10012, "RTM_ERROR_LOGIN_REJECTED", "The server refused the login.";
+    LoginAborted = -10013, "RTM_ERROR_LOGIN_ABORTED", "Login aborted";
+    InvalidParameter = -10014, "RTM_ERROR_INVALID_PARAMETER",
+        "An argument or option is missing, of the wrong type or out of range; the reason names it.";
+    LoginNotAuthorized = -10015, "RTM_ERROR_LOGIN_NOT_AUTHORIZED", "Login not authorized";
+    InconsistentAppid = -10016, "RTM_ERROR_INCONSISTENT_APPID", "The token was issued for another app id or user id.";
+    DuplicateOperation = -10017, "RTM_ERROR_DUPLICATE_OPERATION",
+        "The operation is already done or under way (e.g. `login` twice).";
+    InstanceAlreadyReleased = -10018, "RTM_ERROR_INSTANCE_ALREADY_RELEASED",
+        "The stream channel instance was released; create a new one.";
+    InvalidChannelType = -10019, "RTM_ERROR_INVALID_CHANNEL_TYPE", "The channel type is not valid for this call.";
+    InvalidEncryptionParameter = -10020, "RTM_ERROR_INVALID_ENCRYPTION_PARAMETER",
+        "The encryption mode, key or 32-byte salt is invalid.";
+    OperationRateExceedLimitation = -10021, "RTM_ERROR_OPERATION_RATE_EXCEED_LIMITATION",
+        "Too many requests are waiting for an answer.";
+    ServiceNotSupported = -10022, "RTM_ERROR_SERVICE_NOT_SUPPORTED",
+        "The server does not speak this client's protocol version.";
+    LoginCanceled = -10023, "RTM_ERROR_LOGIN_CANCELED", "Login canceled";
+    InvalidPrivateConfig = -10024, "RTM_ERROR_INVALID_PRIVATE_CONFIG",
+        "An endpoint or access point is not a ws:// or wss:// URL.";
+    NotConnected = -10025, "RTM_ERROR_NOT_CONNECTED", "The connection dropped before the answer arrived.";
+    RenewTokenTimeout = -10026, "RTM_ERROR_RENEW_TOKEN_TIMEOUT", "Renew token timeout";
+    DuplicateUserId = -10027, "RTM_ERROR_DUPLICATE_USER_ID", "Duplicate user id";
+
+    ChannelNotJoined = -11001, "RTM_ERROR_CHANNEL_NOT_JOINED", "The stream channel has not been joined.";
+    ChannelNotSubscribed = -11002, "RTM_ERROR_CHANNEL_NOT_SUBSCRIBED", "The channel is not subscribed.";
+    ChannelExceedTopicUserLimitation = -11003, "RTM_ERROR_CHANNEL_EXCEED_TOPIC_USER_LIMITATION",
+        "Channel exceed topic user limitation";
+    ChannelInReuse = -11004, "RTM_ERROR_CHANNEL_IN_REUSE", "Channel in reuse";
+    ChannelInstanceExceedLimitation = -11005, "RTM_ERROR_CHANNEL_INSTANCE_EXCEED_LIMITATION",
+        "Too many channels subscribed or joined by this client.";
+    ChannelInErrorState = -11006, "RTM_ERROR_CHANNEL_IN_ERROR_STATE", "Channel in error state";
+    ChannelJoinFailed = -11007, "RTM_ERROR_CHANNEL_JOIN_FAILED", "Channel join failed";
+    ChannelInvalidTopicName = -11008, "RTM_ERROR_CHANNEL_INVALID_TOPIC_NAME",
+        "The topic name is empty, too long or has characters outside the allowed set.";
+    ChannelInvalidMessage = -11009, "RTM_ERROR_CHANNEL_INVALID_MESSAGE",
+        "The message is not valid (e.g. a STRING message that is not UTF-8).";
+    ChannelMessageLengthExceedLimitation = -11010, "RTM_ERROR_CHANNEL_MESSAGE_LENGTH_EXCEED_LIMITATION",
+        "The payload is larger than the server's maxMessageBytes.";
+    ChannelInvalidUserList = -11011, "RTM_ERROR_CHANNEL_INVALID_USER_LIST", "Channel invalid user list";
+    ChannelNotAvailable = -11012, "RTM_ERROR_CHANNEL_NOT_AVAILABLE", "Channel not available";
+    ChannelTopicNotSubscribed = -11013, "RTM_ERROR_CHANNEL_TOPIC_NOT_SUBSCRIBED", "Channel topic not subscribed";
+    ChannelExceedTopicLimitation = -11014, "RTM_ERROR_CHANNEL_EXCEED_TOPIC_LIMITATION",
+        "Too many topics joined or subscribed in this stream channel.";
+    ChannelJoinTopicFailed = -11015, "RTM_ERROR_CHANNEL_JOIN_TOPIC_FAILED", "Channel join topic failed";
+    ChannelTopicNotJoined = -11016, "RTM_ERROR_CHANNEL_TOPIC_NOT_JOINED", "Publishing needs `joinTopic` first.";
+    ChannelTopicNotExist = -11017, "RTM_ERROR_CHANNEL_TOPIC_NOT_EXIST", "Channel topic not exist";
+    ChannelInvalidTopicMeta = -11018, "RTM_ERROR_CHANNEL_INVALID_TOPIC_META", "Channel invalid topic meta";
+    ChannelSubscribeTimeout = -11019, "RTM_ERROR_CHANNEL_SUBSCRIBE_TIMEOUT",
+        "No answer to the subscribe within the request timeout.";
+    ChannelSubscribeTooFrequent = -11020, "RTM_ERROR_CHANNEL_SUBSCRIBE_TOO_FREQUENT", "Channel subscribe too frequent";
+    ChannelSubscribeFailed = -11021, "RTM_ERROR_CHANNEL_SUBSCRIBE_FAILED", "Channel subscribe failed";
+    ChannelUnsubscribeFailed = -11022, "RTM_ERROR_CHANNEL_UNSUBSCRIBE_FAILED", "Channel unsubscribe failed";
+    ChannelEncryptMessageFailed = -11023, "RTM_ERROR_CHANNEL_ENCRYPT_MESSAGE_FAILED", "Channel encrypt message failed";
+    ChannelPublishMessageFailed = -11024, "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_FAILED", "Channel publish message failed";
+    ChannelPublishMessageTooFrequent = -11025, "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TOO_FREQUENT",
+        "The channel's publish rate limit was hit; the message was refused, not dropped.";
+    ChannelPublishMessageTimeout = -11026, "RTM_ERROR_CHANNEL_PUBLISH_MESSAGE_TIMEOUT",
+        "No answer to the publish within the request timeout.";
+    ChannelNotConnected = -11027, "RTM_ERROR_CHANNEL_NOT_CONNECTED", "Channel not connected";
+    ChannelLeaveFailed = -11028, "RTM_ERROR_CHANNEL_LEAVE_FAILED", "Channel leave failed";
+    ChannelCustomTypeLengthOverflow = -11029, "RTM_ERROR_CHANNEL_CUSTOM_TYPE_LENGTH_OVERFLOW",
+        "customType is longer than 32 bytes.";
+    ChannelInvalidCustomType = -11030, "RTM_ERROR_CHANNEL_INVALID_CUSTOM_TYPE", "Channel invalid custom type";
+    ChannelUnsupportedMessageType = -11031, "RTM_ERROR_CHANNEL_UNSUPPORTED_MESSAGE_TYPE",
+        "Channel unsupported message type";
+    ChannelPresenceNotReady = -11032, "RTM_ERROR_CHANNEL_PRESENCE_NOT_READY", "Channel presence not ready";
+    ChannelReceiverOffline = -11033, "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE",
+        "The user of a USER-channel message is not online.";
+    ChannelJoinCanceled = -11034, "RTM_ERROR_CHANNEL_JOIN_CANCELED", "Channel join canceled";
+    ChannelReceiverOfflineButStoreSucceeded = -11035, "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_BUT_STORE_SUCCEEDED",
+        "Channel receiver offline but store succeeded";
+    ChannelReceiverOfflineAndStoreFailed = -11036, "RTM_ERROR_CHANNEL_RECEIVER_OFFLINE_AND_STORE_FAILED",
+        "Channel receiver offline and store failed";
+    ChannelMessageDeliveredButStoreFailed = -11037, "RTM_ERROR_CHANNEL_MESSAGE_DELIVERED_BUT_STORE_FAILED",
+        "Channel message delivered but store failed";
+    ChannelSubscribePermissionDenied = -11038, "RTM_ERROR_CHANNEL_SUBSCRIBE_PERMISSION_DENIED",
+        "Channel subscribe permission denied";
+    ChannelPublishPermissionDenied = -11039, "RTM_ERROR_CHANNEL_PUBLISH_PERMISSION_DENIED",
+        "Channel publish permission denied";
+    ChannelSubscribeCanceled = -11040, "RTM_ERROR_CHANNEL_SUBSCRIBE_CANCELED", "Channel subscribe canceled";
+
+    StorageOperationFailed = -12001, "RTM_ERROR_STORAGE_OPERATION_FAILED", "Storage operation failed";
+    StorageMetadataItemExceedLimitation = -12002, "RTM_ERROR_STORAGE_METADATA_ITEM_EXCEED_LIMITATION",
+        "Storage metadata item exceed limitation";
+    StorageInvalidMetadataItem = -12003, "RTM_ERROR_STORAGE_INVALID_METADATA_ITEM", "Storage invalid metadata item";
+    StorageInvalidArgument = -12004, "RTM_ERROR_STORAGE_INVALID_ARGUMENT", "Storage invalid argument";
+    StorageInvalidRevision = -12005, "RTM_ERROR_STORAGE_INVALID_REVISION", "Storage invalid revision";
+    StorageMetadataLengthOverflow = -12006, "RTM_ERROR_STORAGE_METADATA_LENGTH_OVERFLOW",
+        "Storage metadata length overflow";
+    StorageInvalidLockName = -12007, "RTM_ERROR_STORAGE_INVALID_LOCK_NAME", "Storage invalid lock name";
+    StorageLockNotAcquired = -12008, "RTM_ERROR_STORAGE_LOCK_NOT_ACQUIRED", "Storage lock not acquired";
+    StorageInvalidKey = -12009, "RTM_ERROR_STORAGE_INVALID_KEY", "Storage invalid key";
+    StorageInvalidValue = -12010, "RTM_ERROR_STORAGE_INVALID_VALUE", "Storage invalid value";
+    StorageKeyLengthOverflow = -12011, "RTM_ERROR_STORAGE_KEY_LENGTH_OVERFLOW", "Storage key length overflow";
+    StorageValueLengthOverflow = -12012, "RTM_ERROR_STORAGE_VALUE_LENGTH_OVERFLOW", "Storage value length overflow";
+    StorageDuplicateKey = -12013, "RTM_ERROR_STORAGE_DUPLICATE_KEY", "Storage duplicate key";
+    StorageOutdatedRevision = -12014, "RTM_ERROR_STORAGE_OUTDATED_REVISION", "Storage outdated revision";
+    StorageNotSubscribe = -12015, "RTM_ERROR_STORAGE_NOT_SUBSCRIBE", "Storage not subscribe";
+    StorageInvalidMetadataInstance = -12016, "RTM_ERROR_STORAGE_INVALID_METADATA_INSTANCE",
+        "Storage invalid metadata instance";
+    StorageSubscribeUserExceedLimitation = -12017, "RTM_ERROR_STORAGE_SUBSCRIBE_USER_EXCEED_LIMITATION",
+        "Storage subscribe user exceed limitation";
+    StorageOperationTimeout = -12018, "RTM_ERROR_STORAGE_OPERATION_TIMEOUT", "Storage operation timeout";
+    StorageNotAvailable = -12019, "RTM_ERROR_STORAGE_NOT_AVAILABLE", "Storage not available";
+    StoragePermissionDenied = -12020, "RTM_ERROR_STORAGE_PERMISSION_DENIED", "Storage permission denied";
+
+    PresenceNotConnected = -13001, "RTM_ERROR_PRESENCE_NOT_CONNECTED", "Presence not connected";
+    PresenceNotWritable = -13002, "RTM_ERROR_PRESENCE_NOT_WRITABLE", "Presence not writable";
+    PresenceInvalidArgument = -13003, "RTM_ERROR_PRESENCE_INVALID_ARGUMENT", "Presence invalid argument";
+    PresenceCachedTooManyStates = -13004, "RTM_ERROR_PRESENCE_CACHED_TOO_MANY_STATES",
+        "Presence cached too many states";
+    PresenceStateCountOverflow = -13005, "RTM_ERROR_PRESENCE_STATE_COUNT_OVERFLOW", "Presence state count overflow";
+    PresenceInvalidStateKey = -13006, "RTM_ERROR_PRESENCE_INVALID_STATE_KEY", "Presence invalid state key";
+    PresenceInvalidStateValue = -13007, "RTM_ERROR_PRESENCE_INVALID_STATE_VALUE", "Presence invalid state value";
+    PresenceStateKeySizeOverflow = -13008, "RTM_ERROR_PRESENCE_STATE_KEY_SIZE_OVERFLOW",
+        "Presence state key size overflow";
+    PresenceStateValueSizeOverflow = -13009, "RTM_ERROR_PRESENCE_STATE_VALUE_SIZE_OVERFLOW",
+        "Presence state value size overflow";
+    PresenceStateDuplicateKey = -13010, "RTM_ERROR_PRESENCE_STATE_DUPLICATE_KEY", "Presence state duplicate key";
+    PresenceUserNotExist = -13011, "RTM_ERROR_PRESENCE_USER_NOT_EXIST", "Presence user not exist";
+    PresenceOperationTimeout = -13012, "RTM_ERROR_PRESENCE_OPERATION_TIMEOUT", "Presence operation timeout";
+    PresenceOperationFailed = -13013, "RTM_ERROR_PRESENCE_OPERATION_FAILED", "Presence operation failed";
+    PresenceInactive = -13014, "RTM_ERROR_PRESENCE_INACTIVE", "Presence inactive";
+    PresencePendingRequestCancelled = -13015, "RTM_ERROR_PRESENCE_PENDING_REQUEST_CANCELLED",
+        "Presence pending request cancelled";
+    PresencePendingRequestExceedLimitation = -13016, "RTM_ERROR_PRESENCE_PENDING_REQUEST_EXCEED_LIMITATION",
+        "Presence pending request exceed limitation";
+
+    LockOperationFailed = -14001, "RTM_ERROR_LOCK_OPERATION_FAILED", "Lock operation failed";
+    LockOperationTimeout = -14002, "RTM_ERROR_LOCK_OPERATION_TIMEOUT", "Lock operation timeout";
+    LockOperationPerforming = -14003, "RTM_ERROR_LOCK_OPERATION_PERFORMING", "Lock operation performing";
+    LockAlreadyExist = -14004, "RTM_ERROR_LOCK_ALREADY_EXIST", "Lock already exist";
+    LockInvalidName = -14005, "RTM_ERROR_LOCK_INVALID_NAME", "Lock invalid name";
+    LockNotAcquired = -14006, "RTM_ERROR_LOCK_NOT_ACQUIRED", "Lock not acquired";
+    LockAcquireFailed = -14007, "RTM_ERROR_LOCK_ACQUIRE_FAILED", "Lock acquire failed";
+    LockNotExist = -14008, "RTM_ERROR_LOCK_NOT_EXIST", "Lock not exist";
+    LockNotAvailable = -14009, "RTM_ERROR_LOCK_NOT_AVAILABLE", "Lock not available";
+    LockPermissionDenied = -14010, "RTM_ERROR_LOCK_PERMISSION_DENIED", "Lock permission denied";
+
+    HistoryOperationFailed = -15001, "RTM_ERROR_HISTORY_OPERATION_FAILED", "History operation failed";
+    HistoryInvalidTimestamp = -15002, "RTM_ERROR_HISTORY_INVALID_TIMESTAMP", "History invalid timestamp";
+    HistoryOperationTimeout = -15003, "RTM_ERROR_HISTORY_OPERATION_TIMEOUT", "History operation timeout";
+    HistoryOperationNotPermitted = -15004, "RTM_ERROR_HISTORY_OPERATION_NOT_PERMITTED",
+        "History operation not permitted";
+    HistoryNotAvailable = -15005, "RTM_ERROR_HISTORY_NOT_AVAILABLE", "History not available";
+    HistoryPermissionDenied = -15006, "RTM_ERROR_HISTORY_PERMISSION_DENIED", "History permission denied";
+
+    TrtcRoomEnterFail = -3301, "ERR_ROOM_ENTER_FAIL",
+        "TRTC: entering the room failed (e.g. removed by the host and still banned); the message says why.";
+    TrtcEnterRoomTimeout = -3308, "ERR_ROOM_REQUEST_ENTER_ROOM_TIMEOUT",
+        "TRTC: no server answered the room entry in time.";
+    TrtcEnterRoomParamNull = -3316, "ERR_ENTER_ROOM_PARAM_NULL", "TRTC: enterRoom was called without parameters.";
+    TrtcSdkAppIdInvalid = -3317, "ERR_SDK_APPID_INVALID", "TRTC: sdkAppId is not a positive integer.";
+    TrtcRoomIdInvalid = -3318, "ERR_ROOM_ID_INVALID",
+        "TRTC: roomId is not in 1..4294967294, strRoomId is not a valid id, or both or neither were given.";
+    TrtcUserIdInvalid = -3319, "ERR_USER_ID_INVALID", "TRTC: the user id is not valid.";
+    TrtcUserSigInvalid = -3320, "ERR_USER_SIG_INVALID",
+        "TRTC: the userSig is missing, forged, expired, for another app or user, or lacks the room privilege.";
+    TrtcQuitRoomTimeout = -3325, "ERR_ROOM_REQUEST_QUIT_ROOM_TIMEOUT",
+        "TRTC: no answer to exitRoom in time (the room is left locally anyway).";
+    TrtcUserEnteredElsewhere = -3340, "ERR_USER_ENTERED_ELSEWHERE",
+        "TRTC (Piazza): the same user id entered this room from another instance, which replaced this one.";
+    TrtcNotInRoom = -3341, "ERR_NOT_IN_ROOM", "TRTC (Piazza): the call needs the instance to be in a room.";
+    TrtcRoomFull = -102052, "ERR_SERVER_CENTER_ROOM_FULL", "TRTC: the room has rooms.maxMembers members already.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_and_name_is_in_the_table_once() {
+        let mut names = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.code()), Some(code));
+            assert!(names.insert(code.name()), "{} twice", code.name());
         }
-    }
-
-    /// The numeric code.
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    /// Looks a numeric code up (unknown numbers map to `None`).
-    pub fn from_code(code: i32) -> Option<Self> {
-        Some(match code {
-            0 => Self::Ok,
-            -10001 => Self::NotInitialized,
-            -10002 => Self::NotLogin,
-            -10003 => Self::InvalidAppId,
-            -10004 => Self::InvalidEventHandler,
-            -10005 => Self::InvalidToken,
-            -10006 => Self::InvalidUserId,
-            -10007 => Self::InitServiceFailed,
-            -10008 => Self::InvalidChannelName,
-            -10009 => Self::TokenExpired,
-            -10010 => Self::LoginNoServerResources,
-            -10011 => Self::LoginTimeout,
-            -10012 => Self::LoginRejected,
-            -10013 => Self::LoginAborted,
-            -10014 => Self::InvalidParameter,
-            -10015 => Self::LoginNotAuthorized,
-            -10016 => Self::InconsistentAppid,
-            -10017 => Self::DuplicateOperation,
-            -10018 => Self::InstanceAlreadyReleased,
-            -10019 => Self::InvalidChannelType,
-            -10020 => Self::InvalidEncryptionParameter,
-            -10021 => Self::OperationRateExceedLimitation,
-            -10022 => Self::ServiceNotSupported,
-            -10023 => Self::LoginCanceled,
-            -10024 => Self::InvalidPrivateConfig,
-            -10025 => Self::NotConnected,
-            -10026 => Self::RenewTokenTimeout,
-            -10027 => Self::DuplicateUserId,
-            -11001 => Self::ChannelNotJoined,
-            -11002 => Self::ChannelNotSubscribed,
-            -11003 => Self::ChannelExceedTopicUserLimitation,
-            -11004 => Self::ChannelInReuse,
-            -11005 => Self::ChannelInstanceExceedLimitation,
-            -11006 => Self::ChannelInErrorState,
-            -11007 => Self::ChannelJoinFailed,
-            -11008 => Self::ChannelInvalidTopicName,
-            -11009 => Self::ChannelInvalidMessage,
-            -11010 => Self::ChannelMessageLengthExceedLimitation,
-            -11011 => Self::ChannelInvalidUserList,
-            -11012 => Self::ChannelNotAvailable,
-            -11013 => Self::ChannelTopicNotSubscribed,
-            -11014 => Self::ChannelExceedTopicLimitation,
-            -11015 => Self::ChannelJoinTopicFailed,
-            -11016 => Self::ChannelTopicNotJoined,
-            -11017 => Self::ChannelTopicNotExist,
-            -11018 => Self::ChannelInvalidTopicMeta,
-            -11019 => Self::ChannelSubscribeTimeout,
-            -11020 => Self::ChannelSubscribeTooFrequent,
-            -11021 => Self::ChannelSubscribeFailed,
-            -11022 => Self::ChannelUnsubscribeFailed,
-            -11023 => Self::ChannelEncryptMessageFailed,
-            -11024 => Self::ChannelPublishMessageFailed,
-            -11025 => Self::ChannelPublishMessageTooFrequent,
-            -11026 => Self::ChannelPublishMessageTimeout,
-            -11027 => Self::ChannelNotConnected,
-            -11028 => Self::ChannelLeaveFailed,
-            -11029 => Self::ChannelCustomTypeLengthOverflow,
-            -11030 => Self::ChannelInvalidCustomType,
-            -11031 => Self::ChannelUnsupportedMessageType,
-            -11032 => Self::ChannelPresenceNotReady,
-            -11033 => Self::ChannelReceiverOffline,
-            -11034 => Self::ChannelJoinCanceled,
-            -11035 => Self::ChannelReceiverOfflineButStoreSucceeded,
-            -11036 => Self::ChannelReceiverOfflineAndStoreFailed,
-            -11037 => Self::ChannelMessageDeliveredButStoreFailed,
-            -11038 => Self::ChannelSubscribePermissionDenied,
-            -11039 => Self::ChannelPublishPermissionDenied,
-            -11040 => Self::ChannelSubscribeCanceled,
-            -12001 => Self::StorageOperationFailed,
-            -12002 => Self::StorageMetadataItemExceedLimitation,
-            -12003 => Self::StorageInvalidMetadataItem,
-            -12004 => Self::StorageInvalidArgument,
-            -12005 => Self::StorageInvalidRevision,
-            -12006 => Self::StorageMetadataLengthOverflow,
-            -12007 => Self::StorageInvalidLockName,
-            -12008 => Self::StorageLockNotAcquired,
-            -12009 => Self::StorageInvalidKey,
-            -12010 => Self::StorageInvalidValue,
-            -12011 => Self::StorageKeyLengthOverflow,
-            -12012 => Self::StorageValueLengthOverflow,
-            -12013 => Self::StorageDuplicateKey,
-            -12014 => Self::StorageOutdatedRevision,
-            -12015 => Self::StorageNotSubscribe,
-            -12016 => Self::StorageInvalidMetadataInstance,
-            -12017 => Self::StorageSubscribeUserExceedLimitation,
-            -12018 => Self::StorageOperationTimeout,
-            -12019 => Self::StorageNotAvailable,
-            -12020 => Self::StoragePermissionDenied,
-            -13001 => Self::PresenceNotConnected,
-            -13002 => Self::PresenceNotWritable,
-            -13003 => Self::PresenceInvalidArgument,
-            -13004 => Self::PresenceCachedTooManyStates,
-            -13005 => Self::PresenceStateCountOverflow,
-            -13006 => Self::PresenceInvalidStateKey,
-            -13007 => Self::PresenceInvalidStateValue,
-            -13008 => Self::PresenceStateKeySizeOverflow,
-            -13009 => Self::PresenceStateValueSizeOverflow,
-            -13010 => Self::PresenceStateDuplicateKey,
-            -13011 => Self::PresenceUserNotExist,
-            -13012 => Self::PresenceOperationTimeout,
-            -13013 => Self::PresenceOperationFailed,
-            -13014 => Self::PresenceInactive,
-            -13015 => Self::PresencePendingRequestCancelled,
-            -13016 => Self::PresencePendingRequestExceedLimitation,
-            -14001 => Self::LockOperationFailed,
-            -14002 => Self::LockOperationTimeout,
-            -14003 => Self::LockOperationPerforming,
-            -14004 => Self::LockAlreadyExist,
-            -14005 => Self::LockInvalidName,
-            -14006 => Self::LockNotAcquired,
-            -14007 => Self::LockAcquireFailed,
-            -14008 => Self::LockNotExist,
-            -14009 => Self::LockNotAvailable,
-            -14010 => Self::LockPermissionDenied,
-            -15001 => Self::HistoryOperationFailed,
-            -15002 => Self::HistoryInvalidTimestamp,
-            -15003 => Self::HistoryOperationTimeout,
-            -15004 => Self::HistoryOperationNotPermitted,
-            -15005 => Self::HistoryNotAvailable,
-            -15006 => Self::HistoryPermissionDenied,
-            -3301 => Self::TrtcRoomEnterFail,
-            -3308 => Self::TrtcEnterRoomTimeout,
-            -3316 => Self::TrtcEnterRoomParamNull,
-            -3317 => Self::TrtcSdkAppIdInvalid,
-            -3318 => Self::TrtcRoomIdInvalid,
-            -3319 => Self::TrtcUserIdInvalid,
-            -3320 => Self::TrtcUserSigInvalid,
-            -3325 => Self::TrtcQuitRoomTimeout,
-            -3340 => Self::TrtcUserEnteredElsewhere,
-            -3341 => Self::TrtcNotInRoom,
-            -102052 => Self::TrtcRoomFull,
-            _ => return None,
-        })
+        assert_eq!(ErrorCode::from_code(-1), None);
     }
 }
