@@ -71,3 +71,30 @@ pub trait Broker: Send + Sync {
     /// This node has no local member left for `route`.
     fn unsubscribe(&self, route: &Route);
 }
+
+/// The lifecycle of a group (a channel, stream channel, user, room or realtime scope) on this
+/// node: the node subscribes to the group's route with its first local member and unsubscribes
+/// with its last. Call these with the lock that guards the group's local members held, so that
+/// the broker sees subscribes and unsubscribes in the order the membership changed.
+impl dyn Broker + '_ {
+    /// Runs `add`, which adds a local member and returns its result with whether the group had no
+    /// local member before; if so, subscribes to the group's route.
+    pub fn join_group<T>(&self, route: impl FnOnce() -> Route, add: impl FnOnce() -> (T, bool)) -> T {
+        let (result, first) = add();
+        if first {
+            self.subscribe(&route());
+        }
+        result
+    }
+
+    /// Runs `remove`, which takes the group out of this node's groups once its last local member
+    /// has left and returns it (`None` while members remain); if it did, unsubscribes from the
+    /// group's route.
+    pub fn leave_group<G>(&self, route: impl FnOnce() -> Route, remove: impl FnOnce() -> Option<G>) -> Option<G> {
+        let removed = remove();
+        if removed.is_some() {
+            self.unsubscribe(&route());
+        }
+        removed
+    }
+}

@@ -176,19 +176,19 @@ impl Hub {
             }
         }
         let mut channels = app.channels.write();
-        let mut created = false;
-        let channel = channels
-            .entry(name.clone())
-            .or_insert_with(|| {
-                created = true;
-                Arc::new(MessageChannel::new(name.clone()))
-            })
-            .clone();
-        let joined = add(&channel);
-        if created {
-            self.broker().subscribe(&Route::Channel { app: app.id.clone(), channel: name.clone() });
-        }
-        (channel, joined)
+        let route = || Route::Channel { app: app.id.clone(), channel: name.clone() };
+        self.broker().join_group(route, || {
+            let mut created = false;
+            let channel = channels
+                .entry(name.clone())
+                .or_insert_with(|| {
+                    created = true;
+                    Arc::new(MessageChannel::new(name.clone()))
+                })
+                .clone();
+            let joined = add(&channel);
+            ((channel, joined), created)
+        })
     }
 
     /// Removes a session from a channel and tells the others how it went (`how`).
@@ -213,10 +213,11 @@ impl Hub {
         }
         if empty {
             let mut channels = app.channels.write();
-            if channels.get(name).is_some_and(|c| c.is_empty()) {
-                channels.remove(name);
-                self.broker().unsubscribe(&Route::Channel { app: app.id.clone(), channel: Arc::from(name) });
-            }
+            let route = || Route::Channel { app: app.id.clone(), channel: Arc::from(name) };
+            self.broker().leave_group(route, || match channels.get(name) {
+                Some(channel) if channel.is_empty() => channels.remove(name),
+                _ => None,
+            });
         }
     }
 

@@ -381,16 +381,21 @@ impl Hub {
         ));
         let ready = session.outbox.attach(conn, None).expect("a new outbox accepts its first connection");
         let key = session_key(hello.kind, user, session.id);
-        let replaced = app.sessions.lock().insert(key, session.clone());
+        let replaced = {
+            let mut sessions = app.sessions.lock();
+            // User-channel messages for an RTM user reach the node of its session.
+            let route = || Route::User { app: app.id.clone(), user: session.user.clone() };
+            self.broker().join_group(route, || {
+                let replaced = sessions.insert(key, session.clone());
+                let first = hello.kind == SessionKind::Rtm && replaced.is_none();
+                (replaced, first)
+            })
+        };
         if let Some(old) = replaced {
             tracing::info!(app = %app.id, user = %old.user, "same user id logged in again; closing the older session");
             self.end_session(&old, EndReason::Replaced);
         }
         self.grant_login(&session, verified);
-        if hello.kind == SessionKind::Rtm {
-            // User-channel messages for this user reach this node.
-            self.broker().subscribe(&Route::User { app: app.id.clone(), user: session.user.clone() });
-        }
         self.dir_online(&session, true);
         self.replace_elsewhere(&session);
         tracing::debug!(?session, "session opened");
@@ -467,12 +472,13 @@ impl Hub {
             }
             let mut sessions = app.sessions.lock();
             let key = session_key(session.kind, session.user.clone(), session.id);
-            if sessions.get(&key).is_some_and(|s| s.id == session.id) {
-                sessions.remove(&key);
-                if session.kind == SessionKind::Rtm {
-                    self.broker().unsubscribe(&Route::User { app: app.id.clone(), user: session.user.clone() });
-                }
-            }
+            let route = || Route::User { app: app.id.clone(), user: session.user.clone() };
+            self.broker().leave_group(route, || {
+                let mine = sessions.get(&key).is_some_and(|s| s.id == session.id);
+                let removed = if mine { sessions.remove(&key) } else { None };
+                // Only an RTM session has a user route.
+                removed.filter(|s| s.kind == SessionKind::Rtm)
+            });
         }
         self.dir_online(session, false);
         match reason {

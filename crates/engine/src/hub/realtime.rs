@@ -56,15 +56,13 @@ impl Hub {
                 ));
             }
         }
-        let first = {
-            let mut scopes = app.scopes.lock();
+        let mut scopes = app.scopes.lock();
+        let route = || Route::Realtime { app: app.id.clone(), scope: scope.clone() };
+        self.broker().join_group(route, || {
             let members = scopes.entry(scope.clone()).or_default();
             members.push(session.clone());
-            members.len() == 1
-        };
-        if first {
-            self.broker().subscribe(&Route::Realtime { app: app.id.clone(), scope });
-        }
+            ((), members.len() == 1)
+        });
         Ok(ScopeResponse { timestamp: now_ms(), scope: req.scope })
     }
 
@@ -87,11 +85,9 @@ impl Hub {
         let mut scopes = app.scopes.lock();
         let Some(members) = scopes.get_mut(scope) else { return };
         members.retain(|s| s.id != session.id);
-        if members.is_empty() {
-            let (scope, _) = scopes.remove_entry(scope).expect("present");
-            drop(scopes);
-            self.broker().unsubscribe(&Route::Realtime { app: app.id.clone(), scope });
-        }
+        let empty = members.is_empty();
+        let route = || Route::Realtime { app: app.id.clone(), scope: Arc::from(scope) };
+        self.broker().leave_group(route, || if empty { scopes.remove(scope) } else { None });
     }
 
     /// Sends a datagram to the other members of a scope.

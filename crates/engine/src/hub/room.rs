@@ -223,6 +223,11 @@ impl Hub {
         Route::Room { app: app.id.clone(), room: room.clone() }
     }
 
+    /// Takes a room out of this node's rooms when `empty` (no local member left).
+    fn forget_room_if(&self, app: &App, rooms: &mut Rooms, id: &RoomId, empty: bool) -> Option<Arc<Room>> {
+        self.broker().leave_group(|| Self::room_route(app, id), || if empty { rooms.rooms.remove(id) } else { None })
+    }
+
     fn room_announce(&self, app: &App, room: &RoomId, skip: &str, event: &RoomEvent) {
         let delivery = Delivery {
             route: Self::room_route(app, room),
@@ -284,15 +289,17 @@ impl Hub {
                 }
                 rooms.bans.remove(&(id.clone(), session.user.clone()));
             }
-            let room = rooms
-                .rooms
-                .entry(id.clone())
-                .or_insert_with(|| {
-                    // The node's first member of the room: the room's cluster topic concerns it.
-                    self.broker().subscribe(&Self::room_route(app, &id));
-                    Arc::new(Room { id: id.clone(), scene, members: Mutex::new(BTreeMap::new()) })
-                })
-                .clone();
+            let room = self.broker().join_group(
+                || Self::room_route(app, &id),
+                || {
+                    let mut created = false;
+                    let room = rooms.rooms.entry(id.clone()).or_insert_with(|| {
+                        created = true;
+                        Arc::new(Room { id: id.clone(), scene, members: Mutex::new(BTreeMap::new()) })
+                    });
+                    (room.clone(), created)
+                },
+            );
             let mut members = room.members.lock();
             let replaced = match members.get_mut(&session.user) {
                 Some(existing) if existing.session.id != session.id => {
@@ -383,10 +390,7 @@ impl Hub {
         let member = members.remove(&session.user).expect("checked above");
         let empty = members.is_empty();
         drop(members);
-        if empty {
-            rooms.rooms.remove(id);
-            self.broker().unsubscribe(&Self::room_route(app, id));
-        }
+        self.forget_room_if(app, &mut rooms, id, empty);
         drop(rooms);
         self.dir_room(&app.id, id, session, room.scene, None);
         // A user that moved to another node did not leave.
@@ -596,11 +600,9 @@ impl Hub {
                     leaving.push(member);
                 }
             }
-            if members.is_empty() {
-                drop(members);
-                rooms.rooms.remove(id);
-                self.broker().unsubscribe(&Self::room_route(app, id));
-            }
+            let empty = members.is_empty();
+            drop(members);
+            self.forget_room_if(app, &mut rooms, id, empty);
             room.scene
         };
         // Announced with no lock held: delivery takes the room lock again.
@@ -630,11 +632,9 @@ impl Hub {
             let Some(room) = rooms.rooms.get(id).cloned() else { return };
             let mut members = room.members.lock();
             let removed = members.remove(user).map(|m| (m, room.scene));
-            if members.is_empty() {
-                drop(members);
-                rooms.rooms.remove(id);
-                self.broker().unsubscribe(&Self::room_route(app, id));
-            }
+            let empty = members.is_empty();
+            drop(members);
+            self.forget_room_if(app, &mut rooms, id, empty);
             removed
         };
         let Some((member, scene)) = removed else { return };
@@ -696,8 +696,7 @@ impl Hub {
 
     /// Dismisses a room's members on this node: each gets `onExitRoom(2)`.
     pub(super) fn dismiss_room_here(&self, app: &Arc<App>, id: &RoomId, caller: &str) {
-        let Some(room) = app.rooms.lock().rooms.remove(id) else { return };
-        self.broker().unsubscribe(&Self::room_route(app, id));
+        let Some(room) = self.forget_room_if(app, &mut app.rooms.lock(), id, true) else { return };
         let members = std::mem::take(&mut *room.members.lock());
         let message = format!("room {id} was dismissed by the server");
         for member in members.values() {

@@ -323,17 +323,22 @@ impl Hub {
             // The map's write lock is held while the member is added, so a concurrent removal
             // of the (momentarily empty) channel cannot orphan this member.
             let mut streams = app.streams.write();
-            let created = !streams.contains_key(&name);
-            let stream =
-                streams.entry(name.clone()).or_insert_with(|| Arc::new(StreamChannel::new(name.clone()))).clone();
-            let result = joined(&stream);
-            if created {
-                if result.is_err() {
-                    streams.remove(&name);
-                } else {
-                    self.broker().subscribe(&Self::stream_route(&app, &name));
-                }
-            }
+            let (stream, result) = self.broker().join_group(
+                || Self::stream_route(&app, &name),
+                || {
+                    let created = !streams.contains_key(&name);
+                    let stream = streams
+                        .entry(name.clone())
+                        .or_insert_with(|| Arc::new(StreamChannel::new(name.clone())))
+                        .clone();
+                    let result = joined(&stream);
+                    if created && result.is_err() {
+                        streams.remove(&name);
+                    }
+                    let first = created && result.is_ok();
+                    ((stream, result), first)
+                },
+            );
             (stream, result?)
         };
         let ended = {
@@ -395,10 +400,13 @@ impl Hub {
         }
         if empty {
             let mut streams = app.streams.write();
-            if streams.get(name).is_some_and(|s| s.is_empty()) {
-                streams.remove(name);
-                self.broker().unsubscribe(&Self::stream_route(app, name));
-            }
+            self.broker().leave_group(
+                || Self::stream_route(app, name),
+                || match streams.get(name) {
+                    Some(stream) if stream.is_empty() => streams.remove(name),
+                    _ => None,
+                },
+            );
         }
     }
 
