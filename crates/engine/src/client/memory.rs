@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::SubscribeOptions;
 use crate::protocol::{
-    ChannelType, ClientFrame, EnterRoom, Join, JoinTopic, RealtimeScope, RoomId, SetState, Subscribe, TopicUsers,
+    ChannelType, ClientFrame, EnterRoom, Join, JoinTopic, RealtimeScope, RoomId, SetState, Subscribe, SubscribeOptions,
+    TopicUsers,
 };
 
 type States = BTreeMap<String, String>;
@@ -49,14 +49,7 @@ impl Memory {
     pub fn record(&mut self, frame: &ClientFrame, answer: &RawValue) {
         match frame {
             ClientFrame::Subscribe(f) => {
-                let options = SubscribeOptions {
-                    with_message: f.with_message,
-                    with_presence: f.with_presence,
-                    be_quiet: f.be_quiet,
-                    with_metadata: f.with_metadata,
-                    with_lock: f.with_lock,
-                };
-                self.subscriptions.insert(f.channel.clone(), options);
+                self.subscriptions.insert(f.channel.clone(), f.options());
             }
             ClientFrame::Unsubscribe(f) => {
                 self.subscriptions.remove(&f.channel);
@@ -227,15 +220,7 @@ impl Memory {
             steps.push(RestoreStep { frame, channel: channel.clone() });
         }
         for (channel, o) in &self.subscriptions {
-            let frame = ClientFrame::Subscribe(Subscribe {
-                id: 0,
-                channel: channel.clone(),
-                with_message: o.with_message,
-                with_presence: o.with_presence,
-                be_quiet: o.be_quiet,
-                with_metadata: o.with_metadata,
-                with_lock: o.with_lock,
-            });
+            let frame = ClientFrame::Subscribe(Subscribe::new(channel.clone(), *o));
             steps.push(RestoreStep { frame, channel: channel.clone() });
         }
         for (channel, stream) in &self.streams {

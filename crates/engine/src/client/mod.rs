@@ -38,6 +38,7 @@ pub use self::events::{
 use self::memory::{Memory, PresenceViews};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
+pub use crate::protocol::SubscribeOptions;
 use crate::protocol::{encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe};
 use crate::time::now_ms;
 
@@ -50,28 +51,6 @@ pub enum Route {
     Oneshot(oneshot::Sender<Result<Box<RawValue>>>),
     /// Nowhere.
     Ignore,
-}
-
-/// `subscribe` options (RTM `SubscribeOptions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubscribeOptions {
-    pub with_message: bool,
-    pub with_presence: bool,
-    pub be_quiet: bool,
-    pub with_metadata: bool,
-    pub with_lock: bool,
-}
-
-impl Default for SubscribeOptions {
-    fn default() -> Self {
-        SubscribeOptions {
-            with_message: true,
-            with_presence: true,
-            be_quiet: false,
-            with_metadata: false,
-            with_lock: false,
-        }
-    }
 }
 
 /// `publish` options (RTM `PublishOptions`).
@@ -311,15 +290,7 @@ impl Client {
     /// RTM `subscribe`.
     pub fn subscribe(&self, route: Route, channel: &str, options: SubscribeOptions) -> Result<()> {
         names::channel(channel)?;
-        let frame = ClientFrame::Subscribe(Subscribe {
-            id: 0,
-            channel: channel.to_string(),
-            with_message: options.with_message,
-            with_presence: options.with_presence,
-            be_quiet: options.be_quiet,
-            with_metadata: options.with_metadata,
-            with_lock: options.with_lock,
-        });
+        let frame = ClientFrame::Subscribe(Subscribe::new(channel.to_string(), options));
         self.inner.submit_frame(route, frame, None)
     }
 

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::presence::{Arrival, IntervalBook, Presence, PresenceEvent, PresenceEventType};
 use super::roster::{Member, Roster, UserState};
-use super::{App, Hub, Session, SubOptions};
+use super::{App, Hub, Session};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
@@ -89,13 +89,7 @@ impl Hub {
         after: &mut Vec<Message>,
     ) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
-        let options = SubOptions {
-            with_message: req.with_message,
-            with_presence: req.with_presence,
-            be_quiet: req.be_quiet,
-            with_metadata: req.with_metadata,
-            with_lock: req.with_lock,
-        };
+        let options = req.options();
         let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
         let states = {

@@ -29,7 +29,7 @@ pub use self::channel::{ChannelResponse, MessageChannel};
 use self::outbox::{Push, ResumeGap};
 use self::presence::PresenceEventType;
 use self::rate::TokenBucket;
-pub use self::session::{QueueLimits, Session, SubOptions};
+pub use self::session::{QueueLimits, Session};
 pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
 use crate::cluster::{Cluster, ClusterEvents};

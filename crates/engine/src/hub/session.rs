@@ -17,23 +17,13 @@ use super::outbox::Outbox;
 use super::room::CmdRate;
 use super::roster::States;
 use crate::auth::Verified;
-use crate::protocol::{ChannelType, RoomId, SessionKind};
-
-/// Subscription options of one message channel (RTM `subscribe` options).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubOptions {
-    pub with_message: bool,
-    pub with_presence: bool,
-    pub be_quiet: bool,
-    pub with_metadata: bool,
-    pub with_lock: bool,
-}
+use crate::protocol::{ChannelType, RoomId, SessionKind, SubscribeOptions};
 
 /// What a session has joined; the hub keeps it in step with the channels.
 #[derive(Debug, Default)]
 pub struct SessionState {
     /// Message channels subscribed.
-    pub channels: HashMap<Arc<str>, SubOptions>,
+    pub channels: HashMap<Arc<str>, SubscribeOptions>,
     /// Stream channels joined.
     pub streams: HashSet<Arc<str>>,
     /// Realtime scopes joined.

@@ -265,6 +265,47 @@ pub struct Subscribe {
     pub with_lock: bool,
 }
 
+/// The options of RTM `subscribe` (`SubscribeOptions`): what the client asks for, and what the
+/// hub keeps per subscription. The default is the `subscribe` frame's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    pub with_message: bool,
+    pub with_presence: bool,
+    pub be_quiet: bool,
+    pub with_metadata: bool,
+    pub with_lock: bool,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        SubscribeOptions {
+            with_message: yes(),
+            with_presence: yes(),
+            be_quiet: false,
+            with_metadata: false,
+            with_lock: false,
+        }
+    }
+}
+
+impl Subscribe {
+    /// The frame subscribing to `channel` with `options` (its `id` is set when it is sent).
+    pub fn new(channel: String, options: SubscribeOptions) -> Self {
+        let SubscribeOptions { with_message, with_presence, be_quiet, with_metadata, with_lock } = options;
+        Subscribe { id: 0, channel, with_message, with_presence, be_quiet, with_metadata, with_lock }
+    }
+
+    pub fn options(&self) -> SubscribeOptions {
+        SubscribeOptions {
+            with_message: self.with_message,
+            with_presence: self.with_presence,
+            be_quiet: self.be_quiet,
+            with_metadata: self.with_metadata,
+            with_lock: self.with_lock,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Unsubscribe {
@@ -584,4 +625,17 @@ pub struct MessageHeader {
     pub custom_type: String,
     pub publisher: String,
     pub timestamp: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_options_default_to_what_the_frame_defaults_to() {
+        let frame: Subscribe = serde_json::from_str(r#"{"id":1,"channel":"c"}"#).unwrap();
+        assert_eq!(frame.options(), SubscribeOptions::default());
+        let options = SubscribeOptions { with_message: false, be_quiet: true, with_lock: true, ..Default::default() };
+        assert_eq!(Subscribe::new("c".into(), options).options(), options);
+    }
 }
