@@ -2,7 +2,10 @@
 # The sample app's tests (examples/electron-app): a type check of main.js, preload.js and the
 # renderer against Electron's own declarations, the main-process logic under plain Node, and
 # the renderer in headless Chromium. Installs what they need on a fresh machine: Chromium from
-# the distribution (apt-get), the example's npm packages (Electron without its binary).
+# the distribution (apt-get), the example's npm packages (Electron without its binary), and
+# piazza-rtc itself from the packed tarballs of the main and this machine's platform package,
+# as a user's app installs it (scripts/pack.js; the platform package is built by
+# scripts/dist.sh when it has no binaries yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +17,17 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! [ -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+PLATFORM=$(node -p "require('./lib/platform').platformName()")
+if ! [ -f "npm/$PLATFORM/piazza-server" ]; then
+  bash scripts/dist.sh
+fi
+node scripts/pack.js --platform-dir "npm/$PLATFORM" --out examples/electron-app/vendor
+
 cd examples/electron-app
 # Electron's installer would fetch a binary from outside: the declarations are all we need.
 ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+# The platform package is an optional dependency of piazza-rtc that the registry does not have
+# yet at this version: install it from its tarball (npm would take it from the registry).
+npm install --no-save --no-audit --no-fund --loglevel=error "./vendor/piazza-rtc-$PLATFORM.tgz"
+node -e "require('piazza-rtc')" # loads from node_modules, not from the repository
 npm test

@@ -4,7 +4,7 @@
 // `window.piazza` API that preload.js exposes.
 const path = require('node:path')
 const { app, BrowserWindow, ipcMain } = require('electron')
-const piazza = require('piazza')
+const piazza = require('piazza-rtc')
 const { RoomSession } = require('./lib/session')
 const { startBackend } = require('./lib/backend')
 

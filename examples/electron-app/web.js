@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
 const { WebSocketServer } = require('ws')
-const piazza = require('piazza')
+const piazza = require('piazza-rtc')
 const { RoomSession } = require('./lib/session')
 const { startBackend } = require('./lib/backend')
 

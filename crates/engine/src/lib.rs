@@ -26,6 +26,7 @@ mod error_codes;
 pub mod hub;
 pub mod logging;
 pub mod names;
+pub mod options;
 pub mod protocol;
 pub mod secret;
 pub mod server;

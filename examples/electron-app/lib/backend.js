@@ -36,7 +36,7 @@ function httpAdmin (url, token) {
 }
 
 /**
- * @param {typeof import('piazza')} piazza
+ * @param {typeof import('piazza-rtc')} piazza
  * @param {NodeJS.ProcessEnv} env
  * @returns {Promise<{ url: string, admin: Admin, embedded: boolean, close: () => Promise<void> }>}
  */

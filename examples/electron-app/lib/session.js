@@ -40,7 +40,7 @@ const chatChannel = (me) => `chat-${me.room}`
 class RoomSession {
   /**
    * @param {object} options
-   * @param {typeof import('piazza')} options.piazza the addon
+   * @param {typeof import('piazza-rtc')} options.piazza the addon
    * @param {string} options.endpoint the server URL
    * @param {import('./backend').Admin} options.admin
    * @param {(event: string, payload: unknown) => void} options.send

@@ -3,7 +3,7 @@
 // drives them, against an embedded server.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const piazza = require('piazza')
+const piazza = require('piazza-rtc')
 const { RoomSession } = require('../lib/session')
 const { startBackend } = require('../lib/backend')
 

@@ -1,0 +1,121 @@
+//! The `piazza-server` command line: every option of the table in `options.rs` is a flag, an
+//! environment variable and a TOML key, with the documented precedence (`print-config` shows
+//! the effective settings without starting a server).
+
+use std::process::{Command, Output};
+
+use piazza_engine::options::OPTIONS;
+
+fn piazza_server(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_piazza-server"));
+    cmd.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PIAZZA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("piazza-server runs")
+}
+
+fn config_of(output: Output) -> toml::Table {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    toml::from_str(&String::from_utf8(output.stdout).unwrap()).expect("print-config prints TOML")
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("piazza-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `--help` lists every option's flag and environment variable.
+#[test]
+fn help_lists_every_option_with_its_flag_and_env_variable() {
+    let output = piazza_server(&["--help"], &[]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for option in OPTIONS {
+        assert!(help.contains(&format!("--{}", option.flag)), "--{} missing from --help", option.flag);
+        assert!(help.contains(option.env), "{} missing from --help", option.env);
+    }
+    assert!(help.contains("[default: 7700]"), "the standalone port default is shown");
+}
+
+/// A TOML file that does not set `port` listens on 7700, as without a file (it used to pick a
+/// random port).
+#[test]
+fn a_config_file_without_a_port_listens_on_7700() {
+    let file = temp_file("noport.toml", "host = \"0.0.0.0\"\n[limits]\nmaxRealtimeBytes = 2000\n");
+    let config = config_of(piazza_server(&["--config", file.to_str().unwrap(), "print-config"], &[]));
+    assert_eq!(config["port"].as_integer(), Some(7700));
+    assert_eq!(config["host"].as_str(), Some("0.0.0.0"));
+    assert_eq!(config["limits"]["maxRealtimeBytes"].as_integer(), Some(2000));
+    std::fs::remove_file(file).ok();
+}
+
+/// Defaults < TOML < environment < flags, key by key (options the file does not name keep
+/// their defaults).
+#[test]
+fn flags_beat_the_environment_which_beats_the_file() {
+    let file = temp_file("layers.toml", "port = 7100\n[limits]\nmaxJoinedTopics = 3\nmaxSubscribedTopics = 4\n");
+    let path = file.to_str().unwrap();
+    let env = [("PIAZZA_MAX_SUBSCRIBED_TOPICS", "5"), ("PIAZZA_PORT", "7200")];
+    let config = config_of(piazza_server(&["--config", path, "--port", "7300", "print-config"], &env));
+    assert_eq!(config["port"].as_integer(), Some(7300), "flag over env over file");
+    assert_eq!(config["limits"]["maxSubscribedTopics"].as_integer(), Some(5), "env over file");
+    assert_eq!(config["limits"]["maxJoinedTopics"].as_integer(), Some(3), "file over default");
+    assert_eq!(config["limits"]["maxMessageBytes"].as_integer(), Some(32768), "default");
+    std::fs::remove_file(file).ok();
+}
+
+/// The options that had no flag or variable before now have both.
+#[test]
+fn every_limit_is_reachable_by_flag_and_by_env() {
+    let flags = [
+        (
+            "--max-stream-channels-per-client",
+            "PIAZZA_MAX_STREAM_CHANNELS_PER_CLIENT",
+            "limits",
+            "maxStreamChannelsPerClient",
+        ),
+        ("--max-stream-channel-users", "PIAZZA_MAX_STREAM_CHANNEL_USERS", "limits", "maxStreamChannelUsers"),
+        ("--max-joined-topics", "PIAZZA_MAX_JOINED_TOPICS", "limits", "maxJoinedTopics"),
+        ("--max-subscribed-topics", "PIAZZA_MAX_SUBSCRIBED_TOPICS", "limits", "maxSubscribedTopics"),
+        (
+            "--max-publishers-per-topic-subscription",
+            "PIAZZA_MAX_PUBLISHERS_PER_TOPIC_SUBSCRIPTION",
+            "limits",
+            "maxPublishersPerTopicSubscription",
+        ),
+        ("--max-realtime-bytes", "PIAZZA_MAX_REALTIME_BYTES", "limits", "maxRealtimeBytes"),
+        ("--presence-snapshot-max-users", "PIAZZA_PRESENCE_SNAPSHOT_MAX_USERS", "presence", "snapshotMaxUsers"),
+    ];
+    for (flag, env, section, key) in flags {
+        let by_flag = config_of(piazza_server(&[flag, "7", "print-config"], &[]));
+        assert_eq!(by_flag[section][key].as_integer(), Some(7), "{flag}");
+        let by_env = config_of(piazza_server(&["print-config"], &[(env, "9")]));
+        assert_eq!(by_env[section][key].as_integer(), Some(9), "{env}");
+    }
+}
+
+/// Bad values are refused with the option named, before anything starts; secrets are masked.
+#[test]
+fn bad_values_are_refused_and_secrets_masked() {
+    let output = piazza_server(&["--port", "99999", "print-config"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--port"));
+    let file = temp_file("typo.toml", "[limits]\nmaxMessageByte = 10\n");
+    let output = piazza_server(&["--config", file.to_str().unwrap(), "print-config"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("maxMessageByte") && stderr.contains("typo.toml"), "{stderr}");
+    std::fs::remove_file(file).ok();
+    let secret = "a-certificate-of-16+";
+    let config = config_of(piazza_server(
+        &["--app", &format!("one={secret}"), "print-config"],
+        &[("PIAZZA_ADMIN_TOKEN", "an-admin-token-of-16+")],
+    ));
+    assert_eq!(config["apps"]["one"]["certificate"].as_str(), Some("***"));
+    assert_eq!(config["adminToken"].as_str(), Some("***"));
+}

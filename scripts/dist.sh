@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds this machine's platform package as a release does: x86_64-unknown-linux-gnu against
+# the glibc 2.17 baseline (cargo-zigbuild with zig from PyPI), so the addon and the server load
+# on old distributions too; stages both into npm/linux-x64-gnu/ and prints the highest GLIBC_
+# symbol version each needs, failing above the baseline. Installs ziglang and cargo-zigbuild
+# when missing. Other targets are built by .github/workflows/release.yml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=x86_64-unknown-linux-gnu
+GLIBC=2.17
+PROFILE=dist
+
+if ! python3 -c 'import ziglang' 2>/dev/null && ! command -v zig >/dev/null 2>&1; then
+  echo "dist: installing zig (pip install ziglang)…"
+  python3 -m pip install --quiet ziglang
+fi
+if ! command -v cargo-zigbuild >/dev/null 2>&1; then
+  echo "dist: installing cargo-zigbuild (cargo install --locked cargo-zigbuild)…"
+  cargo install --locked --quiet cargo-zigbuild
+fi
+
+# The addon without the binary's dependencies, then the server binary with them.
+cargo zigbuild --profile "$PROFILE" --target "$TARGET.$GLIBC" -p piazza-node
+cargo zigbuild --profile "$PROFILE" --target "$TARGET.$GLIBC" -p piazza-engine --bin piazza-server
+OUT="target/$TARGET/$PROFILE"
+node scripts/stage.js --target "$TARGET.$GLIBC" --addon "$OUT/libpiazza_node.so" --server "$OUT/piazza-server"
+
+status=0
+for file in npm/linux-x64-gnu/piazza.linux-x64-gnu.node npm/linux-x64-gnu/piazza-server; do
+  need=$(objdump -T "$file" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -u -V | tail -n 1)
+  echo "dist: $file needs $need at most (baseline GLIBC_$GLIBC)"
+  if [ "$(printf '%s\n%s\n' "${need#GLIBC_}" "$GLIBC" | sort -V | tail -n 1)" != "$GLIBC" ]; then
+    echo "dist: $file needs a newer glibc than $GLIBC" >&2
+    status=1
+  fi
+done
+exit $status
