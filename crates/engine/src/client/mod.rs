@@ -17,6 +17,7 @@ pub mod crypto;
 mod events;
 mod link;
 mod memory;
+pub mod room;
 mod transport;
 
 use std::collections::{HashMap, VecDeque};
