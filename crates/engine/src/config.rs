@@ -31,8 +31,11 @@ pub struct ServerConfig {
     /// Bearer token of the admin HTTP API (`/v1/...`, and `/metrics`); without it the admin
     /// routes are off.
     pub admin_token: Option<Secret>,
-    /// `debug | info | warn | error | none`; `RUST_LOG` overrides.
+    /// `debug | info | warn | error | none`; `RUST_LOG` overrides. The engine only emits the
+    /// records; the host (the binary, the Node addon) writes them.
     pub log_level: Option<String>,
+    /// `text` (default) or `json` (one object per line).
+    pub log_format: Option<crate::logging::LogFormat>,
     /// Cluster mode: the Redis server the nodes share (`redis://host:port/db`). Without it the
     /// node is alone and keeps everything in memory.
     pub redis_url: Option<Secret>,
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             apps: Default::default(),
             tls: None,
             log_level: None,
+            log_format: None,
             redis_url: None,
             cluster: ClusterConfig::default(),
         }

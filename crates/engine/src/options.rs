@@ -61,6 +61,7 @@ options! {
     "host", "host", "PIAZZA_HOST", Kind::Text, "Interface to listen on";
     "port", "port", "PIAZZA_PORT", U16, "Port to listen on, 0 = any free port";
     "logLevel", "log-level", "PIAZZA_LOG_LEVEL", Kind::Text, "Log level: debug, info, warn, error or none (RUST_LOG overrides)";
+    "logFormat", "log-format", "PIAZZA_LOG_FORMAT", Kind::Text, "Log format on stderr: text or json (one object per line) [default: text]";
     "apps", "app", "PIAZZA_APPS", Kind::App, "An app with token authentication, as ID=CERTIFICATE (repeatable; env: comma-separated). Without any, the server runs in an open development mode";
     "adminToken", "admin-token", "PIAZZA_ADMIN_TOKEN", Kind::Secret, "Bearer token of the admin HTTP API (at least 16 characters); prefer the env variable";
     "tls.certPath", "tls-cert", "PIAZZA_TLS_CERT", Kind::Path, "PEM certificate chain: serve wss:// (with --tls-key)";

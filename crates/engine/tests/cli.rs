@@ -119,3 +119,46 @@ fn bad_values_are_refused_and_secrets_masked() {
     assert_eq!(config["apps"]["one"]["certificate"].as_str(), Some("***"));
     assert_eq!(config["adminToken"].as_str(), Some("***"));
 }
+
+/// Starts the server on a free port, waits for its "listening" line and stops it: what it
+/// wrote to stderr meanwhile (the start-up records: development mode, listening).
+fn stderr_of_a_start(args: &[&str]) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_piazza-server"));
+    cmd.args(["--host", "127.0.0.1", "--port", "0"]).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PIAZZA_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("piazza-server runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    // The start-up records are written before the "listening" line; nothing else is waited for.
+    child.kill().unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap()
+}
+
+/// `--log-format json`: one JSON object per line on stderr, no colour codes; text on a pipe has
+/// no colour codes either; `--log-level none` writes nothing.
+#[test]
+fn log_format_json_writes_one_object_per_line_and_none_writes_nothing() {
+    let stderr = stderr_of_a_start(&["--log-format", "json"]);
+    let records: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"))).collect();
+    assert!(records
+        .iter()
+        .any(|r| r["level"] == "WARN"
+            && r["fields"]["message"].as_str().is_some_and(|m| m.starts_with("DEVELOPMENT MODE"))));
+    assert!(records.iter().any(|r| r["level"] == "INFO" && r["target"].as_str().is_some()));
+    let text = stderr_of_a_start(&["--log-format", "text"]);
+    assert!(text.contains("DEVELOPMENT MODE") && !text.contains('\x1b'), "{text}");
+    assert_eq!(stderr_of_a_start(&["--log-level", "none"]), "");
+    let only_errors = stderr_of_a_start(&["--log-level", "error"]);
+    assert!(!only_errors.contains("WARN") && !only_errors.contains("WARNING"), "{only_errors}");
+    let output = piazza_server(&["--log-format", "xml", "print-config"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("xml"));
+}

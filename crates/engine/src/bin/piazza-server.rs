@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, S
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use piazza_engine::config::ServerConfig;
+use piazza_engine::logging::{self, LogFormat};
 use piazza_engine::options::{self, Kind, OPTIONS};
 use piazza_engine::server::Server;
 
@@ -110,6 +111,29 @@ fn load(cli: &Cli, matches: &ArgMatches) -> Result<ServerConfig, String> {
     Ok(config)
 }
 
+/// The binary's logging: stderr, at `logLevel` (default `info`) unless `RUST_LOG` is set,
+/// human-readable (coloured only on a terminal) or one JSON object per line (`logFormat`).
+fn init_logging(config: &ServerConfig) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::{filter::filter_fn, fmt, prelude::*, EnvFilter, Layer, Registry};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = logging::parse_level(config.log_level.as_deref().unwrap_or("info")).expect("validated");
+        EnvFilter::builder().with_default_directive(level.into()).parse_lossy("")
+    });
+    let visible = filter_fn(|meta| !logging::hidden(meta));
+    let output: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format.unwrap_or_default() {
+        LogFormat::Json => Box::new(fmt::layer().json().with_writer(std::io::stderr).with_filter(visible)),
+        LogFormat::Text => Box::new(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_filter(visible),
+        ),
+    };
+    let _ = tracing_subscriber::registry().with(output).with(filter).try_init();
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -174,7 +198,12 @@ async fn main() -> ExitCode {
         print!("{}", toml::to_string(&config.redacted()).expect("config serializes"));
         return ExitCode::SUCCESS;
     }
-    let config_is_open = config.apps.is_empty();
+    init_logging(&config);
+    // The engine warns about development mode too; this line adds the flag to fix it. Not in
+    // JSON (stderr carries log records only), nor when the level hides warnings.
+    let level = logging::parse_level(config.log_level.as_deref().unwrap_or("info")).expect("validated");
+    let say_open =
+        config.apps.is_empty() && config.log_format != Some(LogFormat::Json) && level >= logging::LevelFilter::WARN;
     let server = match Server::start(config).await {
         Ok(server) => server,
         Err(e) => {
@@ -183,7 +212,7 @@ async fn main() -> ExitCode {
         }
     };
     println!("piazza-server {} listening on {}", piazza_engine::VERSION, server.url());
-    if config_is_open {
+    if say_open {
         eprintln!(
             "WARNING: no app certificates configured (--app ID=CERTIFICATE): development mode, any token is accepted"
         );

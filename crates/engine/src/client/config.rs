@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::crypto::Mode;
 use crate::error::{Error, ErrorCode, Result};
+use crate::logging::LogFormat;
 use crate::names;
 use crate::protocol::SessionKind;
 use crate::secret::Secret;
@@ -45,7 +46,10 @@ pub struct ClientConfig {
     pub reconnect_max: Duration,
     /// Requests in flight at once; more are rejected (OPERATION_RATE_EXCEED_LIMITATION).
     pub max_pending: usize,
+    /// `logLevel`; the engine only validates it, the host (the Node addon) applies it.
     pub log_level: Option<String>,
+    /// `logFormat`, for the host as `log_level`.
+    pub log_format: Option<LogFormat>,
     /// End-to-end payload encryption.
     pub encryption: Option<Encryption>,
     /// PEM certificates to trust for `wss://` instead of the web PKI roots.
@@ -70,6 +74,7 @@ impl ClientConfig {
             reconnect_max: Duration::from_secs(10),
             max_pending: 100_000,
             log_level: None,
+            log_format: None,
             encryption: None,
             ca_certificates: None,
         }
@@ -159,6 +164,7 @@ impl ClientConfig {
             config.pong_timeout = Duration::from_millis(ms.clamp(200, 60_000));
         }
         config.log_level = options.log_level;
+        config.log_format = options.log_format;
         config.ca_certificates = options.ca_certificates;
         if let Some(mode) = Mode::parse(options.encryption_mode.as_deref())? {
             config.encryption = Some(Encryption {
@@ -196,6 +202,7 @@ struct RtmOptions {
     presence_timeout: Option<f64>,
     heartbeat_interval: Option<f64>,
     log_level: Option<String>,
+    log_format: Option<LogFormat>,
     private_config: Option<PrivateConfig>,
     request_timeout_ms: Option<u64>,
     login_timeout_ms: Option<u64>,
@@ -246,5 +253,19 @@ mod tests {
         assert_eq!(c.endpoints, ["ws://a", "ws://b"]);
         let c = ClientConfig::from_rtm_options("app", "u", "", Some("ws://env".into())).unwrap();
         assert_eq!(c.endpoints, ["ws://env"]);
+    }
+
+    #[test]
+    fn log_level_and_format_are_checked_for_the_host() {
+        let c =
+            ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","logFormat":"json"}"#, None).unwrap();
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        let e =
+            ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","logFormat":"xml"}"#, None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert!(e.reason.contains("xml"), "{}", e.reason);
+        let e =
+            ClientConfig::from_rtm_options("app", "u", r#"{"endpoint":"ws://x","logLevel":"loud"}"#, None).unwrap_err();
+        assert!(e.reason.contains("logLevel"), "{}", e.reason);
     }
 }

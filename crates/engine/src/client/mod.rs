@@ -183,7 +183,6 @@ impl Client {
     /// Creates a client (validating the config); nothing connects until [`Client::login`].
     pub fn new(config: ClientConfig, sink: Arc<dyn EventSink>) -> Result<Client> {
         config.validate()?;
-        crate::logging::init(config.log_level.as_deref())?;
         let cipher = match &config.encryption {
             Some(e) => Some(Cipher::new(e.mode, e.cipher_key.expose(), &e.salt)?),
             None => None,

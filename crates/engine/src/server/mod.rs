@@ -102,7 +102,6 @@ impl Server {
     /// [`crate::cluster::bus::MemoryNet`].
     pub async fn start_on(config: ServerConfig, bus: Option<Arc<dyn crate::cluster::bus::Bus>>) -> Result<Server> {
         config.validate()?;
-        crate::logging::init(config.log_level.as_deref())?;
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await.map_err(|e| {
             Error::new(ErrorCode::InitServiceFailed, format!("cannot listen on {}:{}: {e}", config.host, config.port))
         })?;
