@@ -17,6 +17,10 @@ export declare class NativeClient {
   constructor(appId: string, userId: string, optionsJson: string, wake: () => void)
   /** Takes every event waiting for JS. */
   drain(): EventBatch
+  /**
+   * Starts logging in; from now until logout the client's `logLevel` counts towards the
+   * process's (see `logging.rs`).
+   */
   login(tag: number, token?: string | undefined | null): string | null
   logout(tag: number): void
   subscribe(tag: number, channel: string, options: NativeSubscribeOptions): string | null
@@ -72,6 +76,13 @@ export interface EventBatch {
  */
 export declare function generateToken(optionsJson: string): string
 
+/** The records waiting for the app's logger, and how many were dropped since the last call. */
+export interface LogBatch {
+  /** A JSON array of `LogRecord`s. */
+  json: string
+  dropped: number
+}
+
 /** `subscribe` options as booleans (defaults applied in JS). */
 export interface NativeSubscribeOptions {
   withMessage: boolean
@@ -81,8 +92,18 @@ export interface NativeSubscribeOptions {
   withLock: boolean
 }
 
+/**
+ * Sends every record to `wake`'s JS side instead of stderr (`None`: back to stderr). `wake`
+ * is called, weakly and never blocking an engine thread, when records are waiting; JS then
+ * calls [`take_logs`].
+ */
+export declare function setLogger(wake?: (() => void) | undefined | null): void
+
 /** Starts a server; rejects with the error JSON when the options are bad or the port is taken. */
 export declare function startServer(optionsJson: string): Promise<NativeServer>
+
+/** Takes every record waiting for the app's logger. */
+export declare function takeLogs(): LogBatch
 
 /** The engine version. */
 export declare function version(): string

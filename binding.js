@@ -839,5 +839,7 @@ module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.errorTable = nativeBinding.errorTable
 module.exports.generateToken = nativeBinding.generateToken
+module.exports.setLogger = nativeBinding.setLogger
 module.exports.startServer = nativeBinding.startServer
+module.exports.takeLogs = nativeBinding.takeLogs
 module.exports.version = nativeBinding.version

@@ -60,6 +60,39 @@ export declare const TopicEventType: Readonly<{ [K in TopicEventType]: K }>
 export declare const version: string
 
 // ---------------------------------------------------------------------------------------------
+// Logging
+
+/**
+ * The log level a server or client asks for (default 'warn'). The process has one level: the
+ * most verbose one asked for by an open server (until `close()`) or a logged-in client (until
+ * `logout()`); with none open nothing is logged. `RUST_LOG`, when set, overrides it.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'none'
+/** How records are written to stderr: text lines (default), or one JSON object per line while any open server or client asks for 'json'. */
+export type LogFormat = 'text' | 'json'
+
+/** One log record, as `setLogger`'s function receives it. Tokens and payloads never appear. */
+export interface LogRecord {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** Where it comes from, a Rust module path ('piazza_engine::server'). */
+  target: string
+  message: string
+  /** The record's structured fields (`{ peer: '127.0.0.1:5123', user: 'alice' }`). */
+  fields: Record<string, string | number | boolean>
+  /** Milliseconds since the epoch. */
+  timestamp: number
+}
+
+/**
+ * Sends every log record of the process to `logger` instead of stderr (an Electron app routes
+ * them to its own log file); `null` restores stderr. Records are handed over in batches on the
+ * JS thread and never block the engine; when the logger falls far behind (10,000 waiting),
+ * newer records are dropped and counted (a 'warn' record says how many; the process gets one
+ * warning). The level is still set by `logLevel`.
+ */
+export declare function setLogger(logger: ((record: LogRecord) => void) | null): void
+
+// ---------------------------------------------------------------------------------------------
 // Server
 
 export interface ServerLimits {
@@ -138,8 +171,6 @@ export interface ServerPresenceOptions {
   snapshotMaxUsers?: number
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'none'
-
 export interface ServerOptions {
   /** Interface to listen on (default '127.0.0.1'). */
   host?: string
@@ -159,6 +190,7 @@ export interface ServerOptions {
   /** Serve wss:// instead of ws://. */
   tls?: ServerTlsOptions
   logLevel?: LogLevel
+  logFormat?: LogFormat
   /**
    * Cluster mode: the Redis server the nodes share ('redis://host:port/db'). The node must
    * reach it at start; later outages are survived. Without it the node is alone.
@@ -261,6 +293,7 @@ export interface RTMConfig {
   /** Seconds between heartbeats, 5–1800 (default 5). */
   heartbeatInterval?: number
   logLevel?: LogLevel
+  logFormat?: LogFormat
   privateConfig?: PrivateConfig
   /** Milliseconds a request waits for its answer (default 10000). */
   requestTimeoutMs?: number
@@ -670,6 +703,7 @@ export interface TRTCCloudOptions {
   heartbeatInterval?: number
   pongTimeoutMs?: number
   logLevel?: LogLevel
+  logFormat?: LogFormat
   privateConfig?: PrivateConfig
   /** PEM certificates to trust for wss:// (a private CA). */
   caCertificates?: string

@@ -17,6 +17,7 @@
 //   lib/realtime.js   RealtimeChannel
 //   lib/trtc.js       TRTCCloud, TRTCAppScene, TRTCRoleType
 //   lib/token.js      generateToken
+//   lib/logging.js    setLogger (log records to the app instead of stderr)
 
 const native = require('./lib/native')
 const { ErrorCode, TRTCErrorCode, RTMError, PiazzaAdminError, errorTable } = require('./lib/errors')
@@ -28,6 +29,7 @@ const { RTMStreamChannel } = require('./lib/stream')
 const { RealtimeChannel } = require('./lib/realtime')
 const { TRTCCloud, TRTCAppScene, TRTCRoleType } = require('./lib/trtc')
 const { generateToken } = require('./lib/token')
+const { setLogger } = require('./lib/logging')
 
 module.exports = {
   generateToken,
@@ -50,5 +52,6 @@ module.exports = {
   PresenceEventType,
   TopicEventType,
   errorTable,
+  setLogger,
   version: native.version(),
 }

@@ -3,6 +3,6 @@ import piazza from './index.js'
 
 export const {
   generateToken, Server, RTM, RTMClient, RTMError, RTMStreamChannel, RTMPresence, RealtimeChannel, ErrorCode, TRTCErrorCode, TRTCCloud, TRTCAppScene, TRTCRoleType, PiazzaAdminError, ChannelType, MessageType, LinkState,
-  PresenceEventType, TopicEventType, errorTable, version,
+  PresenceEventType, TopicEventType, errorTable, setLogger, version,
 } = piazza
 export default piazza

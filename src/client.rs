@@ -7,10 +7,12 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use piazza_engine::client::{Client, ClientConfig, Payload, PublishOptions, Route, SubscribeOptions};
+use piazza_engine::logging::LogFormat;
 use piazza_engine::names;
 use piazza_engine::protocol::{ChannelType, ClientFrame, RealtimeSend};
 
 use crate::error;
+use crate::logging::Claim;
 use crate::sink::JsSink;
 
 /// A batch of events for JS: a JSON array and the binary payloads it points into.
@@ -34,6 +36,9 @@ pub struct NativeSubscribeOptions {
 pub struct NativeClient {
     client: Client,
     sink: Arc<JsSink>,
+    /// `logLevel` and `logFormat`, claimed from login to logout.
+    log_options: (Option<String>, Option<LogFormat>),
+    log: parking_lot::Mutex<Option<Claim>>,
 }
 
 fn queued(result: piazza_engine::Result<()>) -> Option<String> {
@@ -51,8 +56,9 @@ impl NativeClient {
             .map_err(|e| error::to_napi(&e))?;
         let wake = wake.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
         let sink = Arc::new(JsSink::new(wake));
+        let log_options = (config.log_level.clone(), config.log_format);
         let client = Client::new(config, sink.clone()).map_err(|e| error::to_napi(&e))?;
-        Ok(NativeClient { client, sink })
+        Ok(NativeClient { client, sink, log_options, log: parking_lot::Mutex::new(None) })
     }
 
     /// Takes every event waiting for JS.
@@ -62,14 +68,26 @@ impl NativeClient {
         EventBatch { json, bin: (!bin.is_empty()).then(|| bin.into()) }
     }
 
+    /// Starts logging in; from now until logout the client's `logLevel` counts towards the
+    /// process's (see `logging.rs`).
     #[napi]
     pub fn login(&self, tag: u32, token: Option<String>) -> Option<String> {
+        {
+            let mut log = self.log.lock();
+            if log.is_none() {
+                match Claim::new(self.log_options.0.as_deref(), self.log_options.1) {
+                    Ok(claim) => *log = Some(claim),
+                    Err(e) => return Some(error::encode(&e)),
+                }
+            }
+        }
         queued(napi::bindgen_prelude::within_runtime_if_available(|| self.client.login(Route::Tag(tag as u64), token)))
     }
 
     #[napi]
     pub fn logout(&self, tag: u32) {
-        napi::bindgen_prelude::within_runtime_if_available(|| self.client.logout(Route::Tag(tag as u64)))
+        napi::bindgen_prelude::within_runtime_if_available(|| self.client.logout(Route::Tag(tag as u64)));
+        self.log.lock().take();
     }
 
     #[napi]

@@ -11,6 +11,7 @@
 
 mod client;
 mod error;
+mod logging;
 mod server;
 mod sink;
 

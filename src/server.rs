@@ -8,6 +8,7 @@ use piazza_engine::protocol::RoomId;
 use piazza_engine::server::Server;
 
 use crate::error;
+use crate::logging::Claim;
 
 fn room_id(room: Either<u32, String>) -> RoomId {
     match room {
@@ -25,14 +26,18 @@ fn admin_error(e: &AdminError) -> napi::Error {
 #[napi]
 pub struct NativeServer {
     server: Server,
+    /// The server's claim on the log level, given back when it has closed.
+    log: parking_lot::Mutex<Option<Claim>>,
 }
 
 /// Starts a server; rejects with the error JSON when the options are bad or the port is taken.
 #[napi]
 pub async fn start_server(options_json: String) -> Result<NativeServer> {
     let config = ServerConfig::from_json(&options_json).map_err(|e| error::to_napi(&e))?;
+    // Claimed before starting, so the start-up records are logged at the server's level.
+    let log = Claim::new(config.log_level.as_deref(), config.log_format).map_err(|e| error::to_napi(&e))?;
     let server = Server::start(config).await.map_err(|e| error::to_napi(&e))?;
-    Ok(NativeServer { server })
+    Ok(NativeServer { server, log: parking_lot::Mutex::new(Some(log)) })
 }
 
 #[napi]
@@ -78,6 +83,7 @@ impl NativeServer {
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
+        self.log.lock().take();
         Ok(())
     }
 }
