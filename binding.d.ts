@@ -28,21 +28,42 @@ export declare class NativeClient {
   /** `channel_type` is "MESSAGE" or "USER" (validated in JS). */
   publish(tag: number, channel: string, message: string | Uint8Array, customType: string, channelType: string): string | null
   /**
-   * Any other request: `frame_json` is the protocol frame (`{"op":"joinTopic",…}`, its `id`
-   * is assigned here); `message` is the payload of `publishTopic`.
-   */
-  call(tag: number, frameJson: string, message?: string | Uint8Array | undefined | null): string | null
-  /**
    * Checks a name by the rules of its kind (`channel`, `topic`, `user`, `scope`); returns the
    * error JSON, or null when it is acceptable.
    */
   checkName(kind: string, name: string): string | null
-  /** Sends a frame that expects no answer (`customCmd`): `frame_json` as for `call`. */
-  send(frameJson: string, message?: string | Uint8Array | undefined | null): string | null
   /** Sends a realtime datagram (no answer; best effort). */
   realtimeSend(scope: string, data: Uint8Array): string | null
   /** The current link state (`IDLE`, `CONNECTING`, …). */
   linkState(): string
+  join(tag: number, channel: string, options: NativeJoinOptions): string | null
+  leave(tag: number, channel: string): string | null
+  joinTopic(tag: number, channel: string, topic: string, meta: string): string | null
+  leaveTopic(tag: number, channel: string, topic: string): string | null
+  publishTopic(tag: number, channel: string, topic: string, message: string | Uint8Array, customType: string): string | null
+  /** `users` absent: every publisher of the topic. */
+  subscribeTopic(tag: number, channel: string, topic: string, users?: Array<string> | undefined | null): string | null
+  unsubscribeTopic(tag: number, channel: string, topic: string, users?: Array<string> | undefined | null): string | null
+  realtimeJoin(tag: number, scope: string): string | null
+  realtimeLeave(tag: number, scope: string): string | null
+  whoNow(tag: number, channel: string, channelType: string, options: NativeWhoNowOptions): string | null
+  whereNow(tag: number, userId: string): string | null
+  setState(tag: number, channel: string, channelType: string, states: Record<string, string>): string | null
+  getState(tag: number, userId: string, channel: string, channelType: string): string | null
+  /** `keys` absent: every state of this user in the channel. */
+  removeState(tag: number, channel: string, channelType: string, keys?: Array<string> | undefined | null): string | null
+  /**
+   * `room`: a number (roomId) or a string (strRoomId); `role` "anchor" | "audience"; `scene`
+   * "videoCall" | "live" | "audioCall" | "voiceChatRoom".
+   */
+  enterRoom(tag: number, room: number | string, role: string, scene: string): string | null
+  exitRoom(tag: number): string | null
+  switchRole(tag: number, role: string): string | null
+  switchRoom(tag: number, room: number | string, token?: string | undefined | null): string | null
+  /** A TRTC custom message (no answer). */
+  sendCustomCmd(cmdId: number, seq: number, reliable: boolean, ordered: boolean, message: string | Uint8Array): string | null
+  /** The login token (`channel` absent) or a joined stream channel's. */
+  renewToken(tag: number, token: string, channel?: string | undefined | null): string | null
 }
 
 export declare class NativeServer {
@@ -83,6 +104,15 @@ export interface LogBatch {
   dropped: number
 }
 
+/** `StreamChannel.join` options (defaults applied in JS). */
+export interface NativeJoinOptions {
+  token?: string
+  withPresence: boolean
+  beQuiet: boolean
+  withMetadata: boolean
+  withLock: boolean
+}
+
 /** `subscribe` options as booleans (defaults applied in JS). */
 export interface NativeSubscribeOptions {
   withMessage: boolean
@@ -90,6 +120,13 @@ export interface NativeSubscribeOptions {
   beQuiet: boolean
   withMetadata: boolean
   withLock: boolean
+}
+
+/** `presence.whoNow` options (defaults applied in JS). */
+export interface NativeWhoNowOptions {
+  includedUserId: boolean
+  includedState: boolean
+  page?: string
 }
 
 /**

@@ -8,8 +8,10 @@
 // `rtm[LINK]`: a frozen object under a non-enumerable Symbol key, made by the RTM constructor
 // (lib/rtm.js, where each method is documented). Its methods are the whole contract:
 //
-//   request(operation, frame, payload?)  a protocol request; Promise of the answer
-//   send(frame, payload)                 a frame without an answer (customCmd); null or error JSON
+//   request(operation, submit)           a request: submit(native, tag) calls the typed native
+//                                        method (native.whoNow(tag, …)); Promise of the answer
+//   sendCustomCmd(cmdId, seq, reliable, ordered, payload)
+//                                        a custom room message (no answer); null or error JSON
 //   realtimeSend(scope, data)            a realtime datagram; null or error JSON
 //   linkState()                          'IDLE' | 'CONNECTING' | 'CONNECTED' | …
 //   onRoomEvent(handler)                 subscribes the (one) receiver of TRTC room events

@@ -32,19 +32,16 @@ class RTMPresence {
 
   /** Who is in a channel: pages of 50, `nextPage` '' on the last one. */
   whoNow (channelName, channelType, options) {
-    return this._rtm[LINK].request('whoNow', () => {
+    return this._rtm[LINK].request('whoNow', (native, tag) => {
       checkString('whoNow', channelName, 'channelName')
       checkChannelType('whoNow', channelType)
       const o = checkOptions('whoNow', options)
       if (o.page !== undefined && typeof o.page !== 'string') throw invalid('whoNow', 'page must be a string')
-      return {
-        op: 'whoNow',
-        channel: channelName,
-        channelType,
+      return native.whoNow(tag, channelName, channelType, {
         includedUserId: bool(o.includedUserId, true),
         includedState: bool(o.includedState, false),
         page: o.page || undefined,
-      }
+      })
     })
   }
 
@@ -54,9 +51,9 @@ class RTMPresence {
 
   /** The channels a user is visibly in. */
   whereNow (userId) {
-    return this._rtm[LINK].request('whereNow', () => {
+    return this._rtm[LINK].request('whereNow', (native, tag) => {
       checkString('whereNow', userId, 'userId')
-      return { op: 'whereNow', userId }
+      return native.whereNow(tag, userId)
     })
   }
 
@@ -66,34 +63,34 @@ class RTMPresence {
 
   /** Sets (merges) your temporary states in a channel; before joining, they apply on join. */
   setState (channelName, channelType, state) {
-    return this._rtm[LINK].request('setState', () => {
+    return this._rtm[LINK].request('setState', (native, tag) => {
       checkString('setState', channelName, 'channelName')
       checkChannelType('setState', channelType)
       checkStates('setState', state)
-      return { op: 'setState', channel: channelName, channelType, states: state }
+      return native.setState(tag, channelName, channelType, state)
     })
   }
 
   /** A user's states in a channel. */
   getState (userId, channelName, channelType) {
-    return this._rtm[LINK].request('getState', () => {
+    return this._rtm[LINK].request('getState', (native, tag) => {
       checkString('getState', userId, 'userId')
       checkString('getState', channelName, 'channelName')
       checkChannelType('getState', channelType)
-      return { op: 'getState', userId, channel: channelName, channelType }
+      return native.getState(tag, userId, channelName, channelType)
     })
   }
 
   /** Removes your states: the keys in `options.states`, or all of them. */
   removeState (channelName, channelType, options) {
-    return this._rtm[LINK].request('removeState', () => {
+    return this._rtm[LINK].request('removeState', (native, tag) => {
       checkString('removeState', channelName, 'channelName')
       checkChannelType('removeState', channelType)
       const o = checkOptions('removeState', options)
       if (o.states !== undefined && (!Array.isArray(o.states) || !o.states.every((k) => typeof k === 'string'))) {
         throw invalid('removeState', 'states must be an array of keys', ErrorCode.RTM_ERROR_PRESENCE_INVALID_ARGUMENT)
       }
-      return { op: 'removeState', channel: channelName, channelType, keys: o.states }
+      return native.removeState(tag, channelName, channelType, o.states)
     })
   }
 }

@@ -47,7 +47,7 @@ class RealtimeChannel {
     this._listener = null
     const link = this._rtm[LINK]
     link.forgetRealtime(this.scope, this)
-    link.request('leaveRealtimeChannel', () => ({ op: 'realtimeLeave', scope: this.scope })).catch(() => {})
+    link.request('leaveRealtimeChannel', (native, tag) => native.realtimeLeave(tag, this.scope)).catch(() => {})
   }
 
   /** The join was refused (by RTM.joinRealtimeChannel): the channel is left, with a warning. */

@@ -33,20 +33,21 @@ const STATUS_OF_LINK = {
 function makeLink (rtm) {
   return Object.freeze({
     /**
-     * Sends a protocol request and resolves with its answer (rejects with an RTMError).
-     * `frame()` returns the frame (`{ op: 'whoNow', … }`); it is called inside, so an
-     * argument check it throws rejects the promise. `payload` (string or Uint8Array) is the
-     * message of a `publishTopic` frame.
+     * Sends a request and resolves with its answer (rejects with an RTMError).
+     * `submit(native, tag)` checks the arguments and calls the typed native method of the
+     * operation (`native.whoNow(tag, …)`), returning what it returns (null, or the JSON of
+     * the error that refused it); it is called inside, so a check it throws rejects the
+     * promise.
      */
-    request (operation, frame, payload = null) {
-      return rtm._request(operation, frame, payload)
+    request (operation, submit) {
+      return rtm._request(operation, submit)
     },
     /**
-     * Sends a frame that expects no answer (`customCmd`), with its payload. Returns null, or
-     * the native error JSON when refused (e.g. not connected).
+     * Sends a TRTC custom message (no answer). Returns null, or the native error JSON when
+     * refused (e.g. not connected, out of bounds).
      */
-    send (frame, payload) {
-      return rtm._native.send(JSON.stringify(frame), payload)
+    sendCustomCmd (cmdId, seq, reliable, ordered, payload) {
+      return rtm._native.sendCustomCmd(cmdId, seq, reliable, ordered, payload)
     },
     /** Sends a realtime datagram to `scope` (best effort). Returns null or the native error JSON. */
     realtimeSend (scope, data) {
@@ -268,11 +269,11 @@ class RTM {
    * channel) without reconnecting. Listen for `tokenPrivilegeWillExpire` to know when.
    */
   renewToken (token, options) {
-    return this._request('renewToken', () => {
+    return this._request('renewToken', (native, tag) => {
       checkString('renewToken', token, 'token')
       const o = checkOptions('renewToken', options)
       if (o.channelName !== undefined) checkString('renewToken', o.channelName, 'channelName')
-      return { op: 'renewToken', token, channel: o.channelName || undefined }
+      return native.renewToken(tag, token, o.channelName || undefined)
     }).then((r) => ({ timestamp: r.timestamp }))
   }
 
@@ -303,9 +304,9 @@ class RTM {
     })
   }
 
-  /** Sends a protocol request built by `frame()`; `payload` goes with publishTopic. */
-  _request (operation, frame, payload = null) {
-    return this._call(operation, (tag) => this._native.call(tag, JSON.stringify(frame()), payload))
+  /** Sends a request through `submit(native, tag)` (see `request` of the internal interface). */
+  _request (operation, submit) {
+    return this._call(operation, (tag) => submit(this._native, tag))
   }
 
   /** A stream channel instance (synchronous; join it to use it). */
@@ -332,7 +333,7 @@ class RTM {
     }
     const channel = new RealtimeChannel(this, scope)
     this._realtime.set(scope, channel)
-    this._request(op, () => ({ op: 'realtimeJoin', scope })).catch((err) => channel._refused(err))
+    this._request(op, (native, tag) => native.realtimeJoin(tag, scope)).catch((err) => channel._refused(err))
     return channel
   }
 

@@ -35,33 +35,31 @@ class RTMStreamChannel {
   }
 
   /** A request of this channel: rejects once the instance is released. */
-  _request (operation, frame, payload = null) {
-    return this._rtm[LINK].request(operation, () => {
+  _request (operation, submit) {
+    return this._rtm[LINK].request(operation, (native, tag) => {
       this._check(operation)
-      return frame()
-    }, payload)
+      return submit(native, tag)
+    })
   }
 
   /** Joins the channel: presence and topic SNAPSHOTs arrive, others see REMOTE_JOIN. */
   join (options) {
-    return this._request('join', () => {
+    return this._request('join', (native, tag) => {
       const o = checkOptions('join', options)
       if (o.token !== undefined && typeof o.token !== 'string') throw invalid('join', 'token must be a string')
-      return {
-        op: 'join',
-        channel: this.channelName,
+      return native.join(tag, this.channelName, {
         token: o.token,
         withPresence: bool(o.withPresence, true),
         beQuiet: bool(o.beQuiet, false),
         withMetadata: bool(o.withMetadata, false),
         withLock: bool(o.withLock, false),
-      }
+      })
     }).then((r) => { this._subscribed.clear(); return r })
   }
 
   /** Leaves: every publisher role and subscription is dropped. */
   leave () {
-    return this._request('leave', () => ({ op: 'leave', channel: this.channelName }))
+    return this._request('leave', (native, tag) => native.leave(tag, this.channelName))
       .then((r) => { this._subscribed.clear(); return r })
   }
 
@@ -79,45 +77,39 @@ class RTMStreamChannel {
 
   /** Registers as a publisher of `topicName` (≤ 8 per channel). */
   joinTopic (topicName, options) {
-    return this._request('joinTopic', () => {
+    return this._request('joinTopic', (native, tag) => {
       checkTopic('joinTopic', topicName)
       const o = checkOptions('joinTopic', options)
       const meta = o.meta === undefined ? '' : (typeof o.meta === 'string' ? o.meta : JSON.stringify(o.meta))
-      return { op: 'joinTopic', channel: this.channelName, topic: topicName, meta }
+      return native.joinTopic(tag, this.channelName, topicName, meta)
     })
   }
 
   leaveTopic (topicName) {
-    return this._request('leaveTopic', () => {
+    return this._request('leaveTopic', (native, tag) => {
       checkTopic('leaveTopic', topicName)
-      return { op: 'leaveTopic', channel: this.channelName, topic: topicName }
+      return native.leaveTopic(tag, this.channelName, topicName)
     })
   }
 
   /** Publishes to the users subscribed to this user in `topicName`. */
   publishTopicMessage (topicName, message, options) {
     const op = 'publishTopicMessage'
-    return this._request(op, () => {
+    return this._request(op, (native, tag) => {
       checkTopic(op, topicName)
       if (typeof message !== 'string' && !(message instanceof Uint8Array)) throw invalid(op, 'message must be a string or a Uint8Array')
       const o = checkOptions(op, options)
       const customType = o.customType === undefined ? '' : o.customType
       checkString(op, customType, 'customType')
-      return {
-        op: 'publishTopic',
-        channel: this.channelName,
-        topic: topicName,
-        messageType: typeof message === 'string' ? 'STRING' : 'BINARY',
-        customType,
-      }
-    }, message)
+      return native.publishTopic(tag, this.channelName, topicName, message, customType)
+    })
   }
 
   /** Subscribes to publishers of a topic (incremental; without `users`, up to 64 current publishers). */
   subscribeTopic (topicName, options) {
-    return this._request('subscribeTopic', () => {
+    return this._request('subscribeTopic', (native, tag) => {
       checkTopic('subscribeTopic', topicName)
-      return { op: 'subscribeTopic', channel: this.channelName, topic: topicName, users: checkUsers('subscribeTopic', options) }
+      return native.subscribeTopic(tag, this.channelName, topicName, checkUsers('subscribeTopic', options))
     }).then((r) => {
       let set = this._subscribed.get(topicName)
       if (!set) this._subscribed.set(topicName, (set = new Set()))
@@ -129,10 +121,10 @@ class RTMStreamChannel {
   /** Unsubscribes from the given publishers, or (without `users`) from the whole topic. */
   unsubscribeTopic (topicName, options) {
     let users
-    return this._request('unsubscribeTopic', () => {
+    return this._request('unsubscribeTopic', (native, tag) => {
       checkTopic('unsubscribeTopic', topicName)
       users = checkUsers('unsubscribeTopic', options)
-      return { op: 'unsubscribeTopic', channel: this.channelName, topic: topicName, users }
+      return native.unsubscribeTopic(tag, this.channelName, topicName, users)
     }).then((r) => {
       const set = this._subscribed.get(topicName)
       if (users === undefined) this._subscribed.delete(topicName)

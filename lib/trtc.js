@@ -169,7 +169,7 @@ class TRTCCloud {
       if (this._room) await this._exit()
       try {
         await this._connect(String(sdkAppId), userId, userSig)
-        const answer = await this._rtm[LINK].request('enterRoom', () => ({ op: 'enterRoom', room, role: ROLE_NAMES[role], scene: SCENE_NAMES[scene] }))
+        const answer = await this._rtm[LINK].request('enterRoom', (native, tag) => native.enterRoom(tag, room, ROLE_NAMES[role], SCENE_NAMES[scene]))
         this._room = { room, roomId, strRoomId }
         this._members = new Set(answer.members)
         this._lastSeq.clear()
@@ -268,7 +268,7 @@ class TRTCCloud {
 
   async _exit () {
     const rtm = this._rtm
-    if (rtm && this._room) await rtm[LINK].request('exitRoom', () => ({ op: 'exitRoom' })).catch(() => {})
+    if (rtm && this._room) await rtm[LINK].request('exitRoom', (native, tag) => native.exitRoom(tag)).catch(() => {})
     this._room = null
     this._members.clear()
     this._emit('onExitRoom', 0)
@@ -287,7 +287,7 @@ class TRTCCloud {
       if (!ROLE_NAMES[role]) return this._emit('onSwitchRole', TRTCErrorCode.ERR_ENTER_ROOM_PARAM_NULL, `role ${role} is not a TRTCRoleType`)
       if (!this._room) return this._emit('onSwitchRole', TRTCErrorCode.ERR_NOT_IN_ROOM, 'switchRole needs a room')
       try {
-        await this._rtm[LINK].request('switchRole', () => ({ op: 'switchRole', role: ROLE_NAMES[role] }))
+        await this._rtm[LINK].request('switchRole', (native, tag) => native.switchRole(tag, ROLE_NAMES[role]))
         this._emit('onSwitchRole', 0, '')
       } catch (err) {
         this._emit('onSwitchRole', trtcCode(err), err.reason || err.message)
@@ -304,7 +304,7 @@ class TRTCCloud {
       if (error) return this._emit('onSwitchRoom', TRTCErrorCode.ERR_ROOM_ID_INVALID, error)
       if (!this._room) return this._emit('onSwitchRoom', TRTCErrorCode.ERR_NOT_IN_ROOM, 'switchRoom needs a room')
       try {
-        const answer = await this._rtm[LINK].request('switchRoom', () => ({ op: 'switchRoom', room, token: params.userSig || undefined }))
+        const answer = await this._rtm[LINK].request('switchRoom', (native, tag) => native.switchRoom(tag, room, params.userSig || undefined))
         for (const user of this._members) this._emit('onRemoteUserLeaveRoom', user, 0)
         this._room = { room, roomId: params.roomId, strRoomId: params.strRoomId }
         this._members = new Set(answer.members)
@@ -330,8 +330,7 @@ class TRTCCloud {
     if (size < 0 || size > MAX_CMD_BYTES) return false
     if (!this._cmdRate.take() || !this._cmdBytes.take(size)) return false
     const seq = (this._seq.get(cmdId) || 0) + 1
-    const frame = { op: 'customCmd', cmdId, seq, reliable, ordered, messageType: typeof data === 'string' ? 'STRING' : 'BINARY' }
-    if (this._rtm[LINK].send(frame, data)) return false
+    if (this._rtm[LINK].sendCustomCmd(cmdId, seq, reliable, ordered, data)) return false
     this._seq.set(cmdId, seq)
     return true
   }

@@ -1,15 +1,16 @@
-//! `NativeClient`: the engine client behind `RTM` (and later `TRTCCloud`). Every call is
-//! synchronous; it returns `null` when the request was queued, or the JSON of the error that
-//! refused it (bad arguments, not logged in). Answers and events arrive through [`JsSink`].
+//! `NativeClient`: the engine client behind `RTM` and `TRTCCloud`. Every call is synchronous;
+//! it returns `null` when the request was queued, or the JSON of the error that refused it
+//! (bad arguments, not logged in). Answers and events arrive through [`JsSink`]. The login and
+//! message-channel calls are here; the other operations, one typed method each, in `ops.rs`.
 
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use piazza_engine::client::{Client, ClientConfig, Payload, PublishOptions, Route, SubscribeOptions};
+use piazza_engine::client::{Client, ClientConfig, PublishOptions, Route, SubscribeOptions};
 use piazza_engine::logging::LogFormat;
 use piazza_engine::names;
-use piazza_engine::protocol::{ChannelType, ClientFrame, RealtimeSend};
+use piazza_engine::protocol::ChannelType;
 
 use crate::error;
 use crate::logging::Claim;
@@ -34,14 +35,14 @@ pub struct NativeSubscribeOptions {
 
 #[napi]
 pub struct NativeClient {
-    client: Client,
+    pub(crate) client: Client,
     sink: Arc<JsSink>,
     /// `logLevel` and `logFormat`, claimed from login to logout.
     log_options: (Option<String>, Option<LogFormat>),
     log: parking_lot::Mutex<Option<Claim>>,
 }
 
-fn queued(result: piazza_engine::Result<()>) -> Option<String> {
+pub(crate) fn queued(result: piazza_engine::Result<()>) -> Option<String> {
     result.err().map(|e| error::encode(&e))
 }
 
@@ -117,45 +118,10 @@ impl NativeClient {
         custom_type: String,
         channel_type: String,
     ) -> Option<String> {
-        let payload = match message {
-            Either::A(text) => Payload::Text(text),
-            Either::B(bytes) => Payload::Binary(bytes::Bytes::copy_from_slice(&bytes)),
-        };
+        let payload = crate::ops::payload(message);
         let channel_type = if channel_type == "USER" { ChannelType::User } else { ChannelType::Message };
         let options = PublishOptions { custom_type, channel_type };
         queued(self.client.publish(Route::Tag(tag as u64), &channel, payload, options))
-    }
-
-    /// Any other request: `frame_json` is the protocol frame (`{"op":"joinTopic",…}`, its `id`
-    /// is assigned here); `message` is the payload of `publishTopic`.
-    #[napi]
-    pub fn call(&self, tag: u32, frame_json: String, message: Option<Either<String, Uint8Array>>) -> Option<String> {
-        self.submit(Route::Tag(tag as u64), &frame_json, true, message)
-    }
-
-    fn submit(
-        &self,
-        route: Route,
-        frame_json: &str,
-        with_id: bool,
-        message: Option<Either<String, Uint8Array>>,
-    ) -> Option<String> {
-        let mut value: serde_json::Value = match serde_json::from_str(frame_json) {
-            Ok(v) => v,
-            Err(e) => return Some(error::encode(&piazza_engine::Error::invalid(format!("bad request: {e}")))),
-        };
-        if let (true, Some(map)) = (with_id, value.as_object_mut()) {
-            map.entry("id").or_insert(0.into());
-        }
-        let frame = match serde_json::from_value::<ClientFrame>(value) {
-            Ok(frame) => frame,
-            Err(e) => return Some(error::encode(&piazza_engine::Error::invalid(e.to_string()))),
-        };
-        let payload = message.map(|m| match m {
-            Either::A(text) => Payload::Text(text),
-            Either::B(bytes) => Payload::Binary(bytes::Bytes::copy_from_slice(&bytes)),
-        });
-        queued(self.client.request(route, frame, payload))
     }
 
     /// Checks a name by the rules of its kind (`channel`, `topic`, `user`, `scope`); returns the
@@ -171,18 +137,10 @@ impl NativeClient {
         queued(result)
     }
 
-    /// Sends a frame that expects no answer (`customCmd`): `frame_json` as for `call`.
-    #[napi]
-    pub fn send(&self, frame_json: String, message: Option<Either<String, Uint8Array>>) -> Option<String> {
-        self.submit(Route::Ignore, &frame_json, false, message)
-    }
-
     /// Sends a realtime datagram (no answer; best effort).
     #[napi]
     pub fn realtime_send(&self, scope: String, data: Uint8Array) -> Option<String> {
-        let frame = ClientFrame::RealtimeSend(RealtimeSend { scope, encrypted: false });
-        let payload = Payload::Binary(bytes::Bytes::copy_from_slice(&data));
-        queued(self.client.request(Route::Ignore, frame, Some(payload)))
+        queued(self.client.realtime_send(&scope, bytes::Bytes::copy_from_slice(&data)))
     }
 
     /// The current link state (`IDLE`, `CONNECTING`, …).

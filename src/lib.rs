@@ -12,6 +12,7 @@
 mod client;
 mod error;
 mod logging;
+mod ops;
 mod server;
 mod sink;
 

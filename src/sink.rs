@@ -9,9 +9,10 @@
 //! Entry shapes (see `index.js`, `dispatch`):
 //! - `["r", tag, {response}]` / `["e", tag, code, "NAME", "reason"]`: request answers
 //! - `["message", {event…, "message": "text"}]` or `["message", {event…, "message": null}, off, len]`
-//! - `["linkState", {event}]`, `[kind, {event}]` for pass-through server events
+//! - `["linkState", {event}]`, `[kind, {event}]` for pass-through events (`presence`, `topic`,
+//!   `token`, `error`, `roomRestored`, `roomRestoreFailed`), `["room", {event}]`
 //! - `["rt", "scope", off, len]`: a realtime datagram
-//! - `[kind, {header}, "text"]` or `[kind, {header}, off, len]`: an event with a payload (`cmd`)
+//! - `["cmd", {header}, "text"]` or `["cmd", {header}, off, len]`: a custom room message
 //!
 //! Bound: while more than `HIGH_WATER` events (or bytes of payload) wait for JS, the client
 //! stops reading from its socket ([`EventSink::congestion`]); TCP back-pressure then reaches
@@ -130,15 +131,18 @@ impl EventSink for JsSink {
             }
             ClientEvent::Event { kind, body } => {
                 b.json.push('[');
-                push_json_str(&mut b.json, &kind);
+                push_json_str(&mut b.json, kind.as_str());
                 b.json.push(',');
                 b.json.push_str(body.get());
                 b.json.push(']');
             }
-            ClientEvent::Data { kind, header, payload } => {
-                b.json.push('[');
-                push_json_str(&mut b.json, &kind);
-                b.json.push(',');
+            ClientEvent::Room(event) => {
+                b.json.push_str("[\"room\",");
+                b.json.push_str(&serde_json::to_string(&event).expect("room events serialize"));
+                b.json.push(']');
+            }
+            ClientEvent::Cmd { header, payload } => {
+                b.json.push_str("[\"cmd\",");
                 b.json.push_str(header.get());
                 match payload {
                     Payload::Text(text) => {

@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
+use crate::protocol::RoomEvent;
 use crate::time::now_ms;
 
 /// A message payload, in the type it was published in.
@@ -33,15 +34,50 @@ pub enum ClientEvent {
     Response { tag: u64, result: Result<Box<RawValue>, Error> },
     /// A `message` event: `header` is the RTM message event object without `message`.
     Message { header: Box<RawValue>, payload: Payload },
-    /// A server event passed through as the RTM event object (`presence`, `topic`, ...).
-    Event { kind: String, body: Box<RawValue> },
+    /// An event passed on as its RTM event object (JSON): presence, topic and token events from
+    /// the server, and the client's own `error` and room-restore reports.
+    Event { kind: EventKind, body: Box<RawValue> },
+    /// A room event: someone entered or left, with why, or this client is out of its room.
+    Room(RoomEvent<'static>),
     /// The link changed state (`linkState`).
     LinkState(LinkStateEvent),
     /// A realtime-channel datagram.
     Realtime { scope: String, data: Bytes },
-    /// A server event with a payload (`cmd`: a TRTC custom message): the event object and the
-    /// payload in the type it was sent in.
-    Data { kind: String, header: Box<RawValue>, payload: Payload },
+    /// A TRTC custom message: its header (`userId`, `cmdId`, `seq`, `reliable`) and the payload
+    /// in the type it was sent in.
+    Cmd { header: Box<RawValue>, payload: Payload },
+}
+
+/// What an [`ClientEvent::Event`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// An RTM presence event.
+    Presence,
+    /// An RTM topic event of a stream channel.
+    Topic,
+    /// An RTM token event (`WILL_EXPIRE`, `EXPIRED`).
+    Token,
+    /// A message that could not be delivered (`RTM_ERROR_CHANNEL_ENCRYPT_MESSAGE_FAILED`…).
+    Error,
+    /// The room was entered again after a reconnect that could not resume (the `enterRoom`
+    /// answer).
+    RoomRestored,
+    /// The room could not be entered again after such a reconnect (the error).
+    RoomRestoreFailed,
+}
+
+impl EventKind {
+    /// The name the JavaScript layer dispatches on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Presence => "presence",
+            EventKind::Topic => "topic",
+            EventKind::Token => "token",
+            EventKind::Error => "error",
+            EventKind::RoomRestored => "roomRestored",
+            EventKind::RoomRestoreFailed => "roomRestoreFailed",
+        }
+    }
 }
 
 /// RTM 2 link states.

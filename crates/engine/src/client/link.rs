@@ -14,11 +14,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::{
-    encode_request, text_frame, timestamp_response, ClientEvent, Inner, LinkOperation, LinkReason, LinkState,
-    LinkStateEvent, Op, Payload, Pending, Phase, Restoring, SessionTicket,
+    encode_request, text_frame, timestamp_response, ClientEvent, EventKind, Inner, LinkOperation, LinkReason,
+    LinkState, LinkStateEvent, Op, Payload, Pending, Phase, Restoring, SessionTicket,
 };
 use crate::error::{Error, ErrorCode};
-use crate::protocol::{close, decode_server, ClientFrame, Hello, MessageType, Ping, Resume, Welcome, PROTOCOL_VERSION};
+use crate::protocol::{
+    close, decode_server, ClientFrame, FrameKind, Hello, MessageType, Ping, Resume, RoomEvent, ServerFrame, Welcome,
+    PROTOCOL_VERSION,
+};
 
 type Ws = WebSocketStream<super::transport::Transport>;
 
@@ -249,35 +252,30 @@ impl Inner {
     /// Handles one data frame from the server.
     fn on_frame(&self, bytes: &Bytes, binary: bool) {
         self.received.fetch_add(1, Ordering::AcqRel);
-        let (frame, payload) = match decode_server(bytes, binary) {
-            Ok(decoded) => decoded,
+        let frame = match decode_server(bytes, binary) {
+            Ok(frame) => frame,
             Err(e) => {
                 tracing::warn!("ignoring an undecodable server frame: {e}");
                 return;
             }
         };
-        match frame.t.as_ref() {
-            "ok" => {
-                if let Some(id) = frame.id {
-                    let result = frame.r.map(|r| r.to_owned()).unwrap_or_else(timestamp_response);
-                    self.complete(id, Ok(result));
-                }
+        match frame {
+            ServerFrame::Ok { id, response } => {
+                let result = response.map(|r| r.to_owned()).unwrap_or_else(timestamp_response);
+                self.complete(id, Ok(result));
             }
-            "err" => match frame.id {
-                Some(id) => self.complete(id, Err(frame.error())),
-                None => tracing::warn!("server reported: {}", frame.error()),
-            },
-            "msg" => {
-                let Some(header) = frame.e else { return };
-                let payload = if frame.enc {
-                    match self.decrypt(payload, frame.mt, header) {
+            ServerFrame::Err { id: Some(id), error } => self.complete(id, Err(error)),
+            ServerFrame::Err { id: None, error } => tracing::warn!("server reported: {error}"),
+            ServerFrame::Message { header, message_type, encrypted, payload } => {
+                let payload = if encrypted {
+                    match self.decrypt(payload, Some(message_type), header) {
                         Some(payload) => payload,
                         None => return,
                     }
                 } else {
-                    match frame.mt {
-                        Some(MessageType::Binary) => Payload::Binary(Inner::received_payload(bytes, payload)),
-                        _ => match std::str::from_utf8(payload) {
+                    match message_type {
+                        MessageType::Binary => Payload::Binary(Inner::received_payload(bytes, payload)),
+                        MessageType::String => match std::str::from_utf8(payload) {
                             Ok(text) => Payload::Text(text.to_string()),
                             Err(_) => {
                                 tracing::warn!("dropping a STRING message that is not UTF-8");
@@ -288,10 +286,9 @@ impl Inner {
                 };
                 self.sink.emit(ClientEvent::Message { header: header.to_owned(), payload });
             }
-            "pong" => {}
-            "rt" => {
-                let Some(scope) = frame.scope else { return };
-                let data = if frame.enc {
+            ServerFrame::Welcome(_) | ServerFrame::Pong => {}
+            ServerFrame::Realtime { scope, encrypted, payload } => {
+                let data = if encrypted {
                     let context =
                         serde_json::json!({ "channelType": "REALTIME", "channelName": scope, "publisher": "" });
                     let context = serde_json::value::to_raw_value(&context).expect("valid JSON");
@@ -304,37 +301,28 @@ impl Inner {
                 };
                 self.sink.emit(ClientEvent::Realtime { scope: scope.into_owned(), data });
             }
-            "cmd" => {
-                let Some(header) = frame.e else { return };
-                let payload = match frame.mt {
-                    Some(MessageType::Binary) => Payload::Binary(Inner::received_payload(bytes, payload)),
-                    _ => Payload::Text(String::from_utf8_lossy(payload).into_owned()),
+            ServerFrame::Cmd { header, message_type, payload } => {
+                let payload = match message_type {
+                    MessageType::Binary => Payload::Binary(Inner::received_payload(bytes, payload)),
+                    MessageType::String => Payload::Text(String::from_utf8_lossy(payload).into_owned()),
                 };
-                self.sink.emit(ClientEvent::Data { kind: "cmd".into(), header: header.to_owned(), payload });
+                self.sink.emit(ClientEvent::Cmd { header: header.to_owned(), payload });
             }
-            "room" => {
-                let Some(body) = frame.e else { return };
-                #[derive(serde::Deserialize)]
-                struct Peek<'a> {
-                    #[serde(borrow)]
-                    event: std::borrow::Cow<'a, str>,
-                }
-                if serde_json::from_str::<Peek>(body.get()).is_ok_and(|p| p.event == "exit") {
+            ServerFrame::Room(event) => {
+                if matches!(event, RoomEvent::Exit { .. }) {
                     // Removed, dismissed or replaced: nothing to restore after a reconnect.
                     self.state.lock().memory.left_room();
                 }
-                self.sink.emit(ClientEvent::Event { kind: "room".into(), body: body.to_owned() });
+                self.sink.emit(ClientEvent::Room(event));
             }
-            "presence" => {
-                let Some(body) = frame.e else { return };
+            ServerFrame::Event { kind: FrameKind::Presence, body } => {
                 let replaced = self.state.lock().views.observe(body);
                 let body = replaced.unwrap_or_else(|| body.to_owned());
-                self.sink.emit(ClientEvent::Event { kind: "presence".into(), body });
+                self.sink.emit(ClientEvent::Event { kind: EventKind::Presence, body });
             }
-            kind => {
-                if let Some(body) = frame.e {
-                    self.sink.emit(ClientEvent::Event { kind: kind.to_string(), body: body.to_owned() });
-                }
+            ServerFrame::Event { kind, body } => {
+                let kind = if kind == FrameKind::Topic { EventKind::Topic } else { EventKind::Token };
+                self.sink.emit(ClientEvent::Event { kind, body: body.to_owned() })
             }
         }
     }
@@ -391,7 +379,7 @@ impl Inner {
         });
         tracing::debug!(channel = %context.channel_name, publisher = %context.publisher, "{failure}");
         let body = serde_json::value::to_raw_value(&body).expect("valid JSON");
-        self.sink.emit(ClientEvent::Event { kind: "error".into(), body });
+        self.sink.emit(ClientEvent::Event { kind: EventKind::Error, body });
         None
     }
 }
@@ -532,18 +520,13 @@ async fn connect(inner: &Inner, endpoint: &str) -> Result<(Ws, Welcome), Connect
         let mut refusal: Option<Error> = None;
         loop {
             match ws.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let Ok((frame, _)) = decode_server(text.as_bytes(), false) else { continue };
-                    match frame.t.as_ref() {
-                        "welcome" => {
-                            let welcome: Welcome = serde_json::from_str(&text)
-                                .map_err(|e| ConnectError::Unreachable(format!("bad welcome: {e}")))?;
-                            return Ok((ws, welcome));
-                        }
-                        "err" => refusal = Some(frame.error()),
-                        _ => {}
-                    }
-                }
+                Some(Ok(Message::Text(text))) => match decode_server(text.as_bytes(), false) {
+                    Ok(ServerFrame::Welcome(welcome)) => return Ok((ws, *welcome)),
+                    Ok(ServerFrame::Err { error, .. }) => refusal = Some(error),
+                    Ok(_) => {}
+                    Err(e) if e.starts_with("bad welcome") => return Err(ConnectError::Unreachable(e)),
+                    Err(_) => {}
+                },
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = close_parts(frame);
                     return Err(if close::is_fatal(code) || code == close::PROTOCOL_ERROR {

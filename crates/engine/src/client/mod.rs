@@ -17,6 +17,7 @@ pub mod crypto;
 mod events;
 mod link;
 mod memory;
+mod ops;
 pub mod room;
 mod transport;
 
@@ -34,9 +35,10 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 pub use self::config::{ClientConfig, Encryption};
 use self::crypto::Cipher;
 pub use self::events::{
-    ChannelSink, ClientEvent, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent, Payload,
+    ChannelSink, ClientEvent, EventKind, EventSink, LinkOperation, LinkReason, LinkState, LinkStateEvent, Payload,
 };
 use self::memory::{Memory, PresenceViews};
+pub use self::ops::{CustomMessage, JoinOptions, WhoNowOptions};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 pub use crate::protocol::SubscribeOptions;
@@ -658,8 +660,8 @@ impl Inner {
                     if let ClientFrame::EnterRoom(_) = &**track {
                         // The application rebuilds its member list from the new room entry.
                         room_restore = Some(match result {
-                            Ok(answer) => ClientEvent::Event { kind: "roomRestored".into(), body: answer.clone() },
-                            Err(e) => ClientEvent::Event { kind: "roomRestoreFailed".into(), body: error_json(e) },
+                            Ok(answer) => ClientEvent::Event { kind: EventKind::RoomRestored, body: answer.clone() },
+                            Err(e) => ClientEvent::Event { kind: EventKind::RoomRestoreFailed, body: error_json(e) },
                         });
                     }
                     restored = state.restore_step_done(channel, result.is_ok());

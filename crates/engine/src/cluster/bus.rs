@@ -124,10 +124,12 @@ impl MemoryNet {
         if let Some(node) = self.inner.nodes.lock().get_mut(id) {
             node.alive = false;
         }
-        let inner = self.inner.clone();
+        // Held weakly: a net dropped meanwhile reports nothing.
+        let (net, wait) = (Arc::downgrade(&self.inner), self.inner.node_timeout);
         let dead = id.to_string();
         tokio::spawn(async move {
-            tokio::time::sleep(inner.node_timeout).await;
+            tokio::time::sleep(wait).await;
+            let Some(inner) = net.upgrade() else { return };
             let survivors: Vec<String> =
                 inner.nodes.lock().iter().filter(|(_, n)| n.alive).map(|(id, _)| id.clone()).collect();
             for (i, to) in survivors.into_iter().enumerate() {

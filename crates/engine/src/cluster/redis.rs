@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::bus::{Bus, BusSink, DIRECTORY_TOPIC};
 use crate::error::{Error, ErrorCode, Result};
@@ -53,6 +53,8 @@ pub struct RedisBus {
     ops: mpsc::UnboundedSender<Op>,
     subs: mpsc::UnboundedSender<SubOp>,
     pending: Mutex<Option<Pending>>,
+    /// `true` once the node left: ends its heartbeat and pub/sub tasks (so does dropping it).
+    closed: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -92,6 +94,7 @@ impl RedisBus {
             ops: ops_tx,
             subs: subs_tx,
             pending: Mutex::new(Some(Pending { ops, subs, commands })),
+            closed: watch::channel(false).0,
         }))
     }
 
@@ -109,8 +112,10 @@ impl Bus for RedisBus {
         let Some(Pending { ops, subs, commands }) = self.pending.lock().take() else { return };
         let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
         tokio::spawn(command_loop(keys.clone(), commands.clone(), ops, sink.clone()));
-        tokio::spawn(heartbeat_loop(keys.clone(), commands, self.node_timeout, sink.clone()));
-        tokio::spawn(pubsub_loop(keys, self.client.clone(), subs, sink));
+        // The command task ends by itself once it has sent the goodbye of `close`.
+        let heartbeat = heartbeat_loop(keys.clone(), commands, self.node_timeout, sink.clone());
+        tokio::spawn(until_closed(self.closed.subscribe(), heartbeat));
+        tokio::spawn(until_closed(self.closed.subscribe(), pubsub_loop(keys, self.client.clone(), subs, sink)));
     }
 
     fn publish(&self, topic: &str, bytes: Bytes) {
@@ -138,7 +143,17 @@ impl Bus for RedisBus {
     }
 
     fn close(&self) {
+        self.closed.send_replace(true);
         let _ = self.ops.send(Op::Close);
+    }
+}
+
+/// Runs `task` until the bus is closed or dropped.
+async fn until_closed(mut closed: watch::Receiver<bool>, task: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        biased;
+        _ = closed.wait_for(|closed| *closed) => {}
+        () = task => {}
     }
 }
 

@@ -19,7 +19,7 @@ use super::{App, Hub, Session};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{codec, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe};
+use crate::protocol::{server, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe};
 use crate::time::now_ms;
 
 /// The members of one message channel on this node.
@@ -261,7 +261,7 @@ impl Hub {
             publisher: session.user.to_string(),
             timestamp: now_ms(),
         };
-        let frame = codec::message_event(&header, &payload, req.encrypted);
+        let frame = server::message(&header, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         self.broker().publish(Delivery { route, audience, skip: None, frame });
         Ok(ChannelResponse { timestamp: header.timestamp, channel_name: req.channel })

@@ -12,7 +12,7 @@ use super::{App, EndReason, Hub, Session, Shared};
 use crate::broker::{Audience, Delivery, Route};
 use crate::cluster::{Cluster, ClusterEvents, Control, Entry};
 use crate::error::{Error, ErrorCode, Result};
-use crate::protocol::{codec, ChannelType, ClientFrame, RoomId, Scene, SessionKind};
+use crate::protocol::{server, ChannelType, ClientFrame, FrameKind, RoomId, Scene, SessionKind};
 use crate::time::now_ms;
 
 /// The hub's side of a cluster: holds the shared state weakly (the cluster outlives nothing).
@@ -291,7 +291,7 @@ impl Hub {
                         route,
                         audience: Audience::Presence,
                         skip: None,
-                        frame: codec::event("presence", &event),
+                        frame: server::event(FrameKind::Presence, &event),
                     });
                 }
             }
@@ -301,10 +301,11 @@ impl Hub {
     /// Announces a dead node's users that did not come back, once their presence timeout has
     /// passed, then clears its entries. Runs on the node that claimed it.
     fn reap(&self, node: String, entries: Vec<Entry>) {
-        let Some(cluster) = self.cluster().cloned() else { return };
-        let hub = self.clone();
-        let detected = cluster_node_timeout(&hub);
-        tokio::spawn(async move {
+        if self.cluster().is_none() {
+            return;
+        }
+        let detected = cluster_node_timeout(self);
+        self.spawn_timer(move |weak| async move {
             // Group by timeout: each group is announced when its timeout has passed since the
             // node went silent (it was detected one node timeout late).
             let mut by_timeout: BTreeMap<u32, Vec<&Entry>> = BTreeMap::new();
@@ -315,10 +316,14 @@ impl Hub {
             for (timeout, group) in by_timeout {
                 let wait = Duration::from_secs(timeout as u64).saturating_sub(detected);
                 tokio::time::sleep_until(started + wait).await;
+                let Some(hub) = weak.upgrade() else { return };
+                let Some(cluster) = hub.cluster() else { return };
                 for entry in group {
-                    hub.announce_gone(&cluster, &node, entry);
+                    hub.announce_gone(cluster, &node, entry);
                 }
             }
+            let Some(hub) = weak.upgrade() else { return };
+            let Some(cluster) = hub.cluster() else { return };
             cluster.clear_node(&node, &entries);
             tracing::info!(dead = %node, entries = entries.len(), "dead node's users timed out");
         });
@@ -342,7 +347,7 @@ impl Hub {
                     route,
                     audience: Audience::Presence,
                     skip: Some(user.as_str().into()),
-                    frame: codec::event("presence", &event),
+                    frame: server::event(FrameKind::Presence, &event),
                 });
             }
             Entry::RoomMember { app, room, user, announced: true, .. } => {

@@ -14,6 +14,7 @@ mod realtime;
 pub mod room;
 pub mod roster;
 pub mod session;
+mod stop;
 mod stream;
 mod token;
 
@@ -36,7 +37,7 @@ use crate::cluster::{Cluster, ClusterEvents};
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{close, codec, ClientFrame, Hello, Inbound, SessionKind, PROTOCOL_VERSION};
+use crate::protocol::{close, server, ClientFrame, Hello, Inbound, LeaveReason, SessionKind, PROTOCOL_VERSION};
 use crate::time::now_ms;
 
 /// Counters of a node; read with [`Hub::stats`].
@@ -158,6 +159,8 @@ struct Shared {
     /// Cluster mode: the other nodes (the broker is then this cluster too).
     cluster: Option<Arc<Cluster>>,
     cluster_events: std::sync::OnceLock<Arc<cluster::HubEvents>>,
+    /// Fired by [`Hub::stop`]: ends the hub's timers.
+    stop: stop::Stop,
 }
 
 /// The state of a node. Cheap to clone.
@@ -233,7 +236,7 @@ impl Tally {
 
 /// The `ok` frame answering request `id`.
 fn reply(id: Option<u64>, response: &impl Serialize) -> Option<Message> {
-    Some(codec::ok(id.unwrap_or(0), response))
+    Some(server::ok(id.unwrap_or(0), response))
 }
 
 #[derive(Serialize)]
@@ -274,6 +277,7 @@ impl Hub {
             next_session: AtomicU64::new(1),
             cluster,
             cluster_events: std::sync::OnceLock::new(),
+            stop: stop::Stop::default(),
         });
         let handler: std::sync::Weak<dyn DeliveryHandler> = Arc::downgrade(&shared) as _;
         shared.broker.set_handler(handler);
@@ -420,10 +424,10 @@ impl Hub {
         };
         let timeout = std::time::Duration::from_secs(session.presence_timeout_secs as u64);
         tracing::debug!(?session, ?timeout, "session detached");
-        let hub = self.clone();
-        let session = session.clone();
-        tokio::spawn(async move {
+        let session = Arc::downgrade(session);
+        self.spawn_timer(move |hub| async move {
             tokio::time::sleep(timeout).await;
+            let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
             let expired = {
                 let state = session.state.lock();
                 state.detached && state.detach_generation == generation && !state.ended
@@ -465,8 +469,8 @@ impl Hub {
             }
             if let Some(room) = room {
                 let reason = match reason {
-                    EndReason::Timeout | EndReason::ResumeFailed => room::leave::TIMED_OUT,
-                    _ => room::leave::LEFT,
+                    EndReason::Timeout | EndReason::ResumeFailed => LeaveReason::TimedOut,
+                    _ => LeaveReason::Left,
                 };
                 self.leave_room(&app, &room, session, reason);
             }
@@ -518,7 +522,7 @@ impl Hub {
         }
         let payload = payload.unwrap_or_default();
         if let Err(e) = self.check_cluster(&frame) {
-            self.push(session, codec::err(id, &e));
+            self.push(session, server::err(id, &e));
             return;
         }
         let mut after = Vec::new();
@@ -560,7 +564,7 @@ impl Hub {
                 }
             }
             Err(e) => {
-                self.push(session, codec::err(id, &e));
+                self.push(session, server::err(id, &e));
             }
         }
     }

@@ -21,7 +21,7 @@ use super::{App, Hub, Session};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{codec, ChannelType, GetState, RemoveState, SetState, WhereNow, WhoNow};
+use crate::protocol::{server, ChannelType, FrameKind, GetState, RemoveState, SetState, WhereNow, WhoNow};
 use crate::time::now_ms;
 
 /// Longest state key, in bytes.
@@ -356,7 +356,7 @@ impl Hub {
         }
         if arrival.with_presence {
             let snapshot = self.merge_members(&app.id, ct, name, arrival.snapshot);
-            after.push(codec::event("presence", &self.snapshot_event(ct, name, snapshot, occupancy)));
+            after.push(server::event(FrameKind::Presence, &self.snapshot_event(ct, name, snapshot, occupancy)));
         }
     }
 
@@ -400,7 +400,7 @@ impl Hub {
         if let Some(interval) = folded {
             self.send_interval(route.clone(), channel, interval);
         }
-        let frame = codec::event("presence", &event);
+        let frame = server::event(FrameKind::Presence, &event);
         let skip = Some(Arc::from(event.publisher.as_str()));
         self.broker().publish(Delivery { route, audience: Audience::Presence, skip, frame });
     }
@@ -410,7 +410,7 @@ impl Hub {
             interval: Some(interval),
             ..PresenceEvent::about(PresenceEventType::Interval, channel.channel_type(), channel.name(), "")
         };
-        let frame = codec::event("presence", &event);
+        let frame = server::event(FrameKind::Presence, &event);
         self.broker().publish(Delivery { route, audience: Audience::Presence, skip: None, frame });
     }
 

@@ -14,7 +14,7 @@ use super::{Hub, Session, Tally};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{codec, RealtimeScope, RealtimeSend};
+use crate::protocol::{server, RealtimeScope, RealtimeSend};
 use crate::time::now_ms;
 
 /// The sessions in each scope of an app, on this node.
@@ -105,17 +105,7 @@ impl Hub {
                 format!("realtime scope {:?} is not joined", req.scope),
             ));
         }
-        #[derive(Serialize)]
-        struct Head<'a> {
-            t: &'static str,
-            scope: &'a str,
-            #[serde(skip_serializing_if = "std::ops::Not::not")]
-            enc: bool,
-        }
-        let frame = tokio_tungstenite::tungstenite::Message::Binary(codec::encode_binary(
-            &Head { t: "rt", scope: &req.scope, enc: req.encrypted },
-            &payload,
-        ));
+        let frame = server::realtime(&req.scope, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         let route = Route::Realtime { app: session.app.clone(), scope: Arc::from(req.scope.as_str()) };
         self.broker().publish(Delivery {

@@ -13,6 +13,7 @@
 //! - `exit {reason, code?, message}` — to the member itself: 1 removed (kick, or replaced by the
 //!   same user id entering elsewhere, with `code` ERR_USER_ENTERED_ELSEWHERE), 2 room dismissed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -31,7 +32,8 @@ use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 use crate::protocol::{
-    codec, CustomCmd, EnterRoom, ExitRoom, Role, RoomId, Scene, SessionKind, SwitchRole, SwitchRoom,
+    server, CmdHeader, CustomCmd, EnterRoom, ExitReason, ExitRoom, LeaveReason, Role, RoomEvent, RoomId, Scene,
+    SessionKind, SwitchRole, SwitchRoom,
 };
 use crate::time::now_ms;
 
@@ -45,21 +47,6 @@ pub const CUSTOM_CMD_BYTES_PER_SECOND: u32 = 8 * 1024;
 pub const MAX_ROOM_ID: u64 = 4_294_967_294;
 /// Most user ids one `removeUser` call may name.
 pub const MAX_REMOVE_USERS: usize = 10;
-
-/// Remote-leave reasons of `onRemoteUserLeaveRoom`.
-pub mod leave {
-    pub const LEFT: u8 = 0;
-    pub const TIMED_OUT: u8 = 1;
-    pub const REMOVED: u8 = 2;
-    pub const BECAME_AUDIENCE: u8 = 3;
-}
-
-/// Local exit reasons of `onExitRoom`.
-pub mod exit {
-    pub const EXITED: u8 = 0;
-    pub const REMOVED: u8 = 1;
-    pub const DISMISSED: u8 = 2;
-}
 
 struct RoomMember {
     session: Arc<Session>,
@@ -128,22 +115,6 @@ impl Default for CmdRate {
     fn default() -> Self {
         CmdRate { messages: TokenBucket::new(CUSTOM_CMD_RATE), bytes: TokenBucket::new(CUSTOM_CMD_BYTES_PER_SECOND) }
     }
-}
-
-#[derive(Serialize)]
-#[serde(tag = "event", rename_all = "camelCase")]
-enum RoomEvent<'a> {
-    #[serde(rename_all = "camelCase")]
-    RemoteEnter { user_id: &'a str },
-    #[serde(rename_all = "camelCase")]
-    RemoteLeave { user_id: &'a str, reason: u8 },
-    #[serde(rename_all = "camelCase")]
-    Exit {
-        reason: u8,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        code: Option<i32>,
-        message: &'a str,
-    },
 }
 
 /// The answer to `enterRoom` / `switchRoom`.
@@ -215,7 +186,7 @@ fn current_room(session: &Session, what: &str) -> Result<RoomId> {
 }
 
 fn frame(event: &RoomEvent) -> Message {
-    codec::event("room", event)
+    server::room(event)
 }
 
 impl Hub {
@@ -249,7 +220,7 @@ impl Hub {
         let current = session.state.lock().room.clone();
         if let Some(current) = current {
             // Entering while in a room exits that one first.
-            self.leave_room(&app, &current, session, leave::LEFT);
+            self.leave_room(&app, &current, session, LeaveReason::Left);
         }
         self.join_room(&app, session, req.room, req.role, req.scene)
     }
@@ -357,15 +328,20 @@ impl Hub {
                 old.state.lock().room = None;
                 let message = format!("user {:?} entered room {id} from another instance", &*session.user);
                 let event = RoomEvent::Exit {
-                    reason: exit::REMOVED,
+                    reason: ExitReason::Removed,
                     code: Some(ErrorCode::TrtcUserEnteredElsewhere.code()),
-                    message: &message,
+                    message: Cow::Borrowed(&message),
                 };
                 self.push(&old, frame(&event));
                 tracing::info!(app = %app.id, room = %id, user = %session.user, "same user id entered again; the older instance was replaced");
             }
             None if announced => {
-                self.room_announce(app, &id, &session.user, &RoomEvent::RemoteEnter { user_id: &session.user });
+                self.room_announce(
+                    app,
+                    &id,
+                    &session.user,
+                    &RoomEvent::RemoteEnter { user_id: Cow::Borrowed(&session.user) },
+                );
             }
             None => {}
         }
@@ -373,7 +349,7 @@ impl Hub {
     }
 
     /// Removes a session from a room, announcing `reason` to the others (once).
-    pub(super) fn leave_room(&self, app: &App, id: &RoomId, session: &Session, reason: u8) -> bool {
+    pub(super) fn leave_room(&self, app: &App, id: &RoomId, session: &Session, reason: LeaveReason) -> bool {
         {
             let mut state = session.state.lock();
             if state.room.as_ref() == Some(id) {
@@ -396,7 +372,12 @@ impl Hub {
         // A user that moved to another node did not leave.
         let moved = session.state.lock().moved || self.remote_room_members(&app.id, id).contains_key(&*session.user);
         if member.announced(room.scene) && !moved {
-            self.room_announce(app, id, &session.user, &RoomEvent::RemoteLeave { user_id: &session.user, reason });
+            self.room_announce(
+                app,
+                id,
+                &session.user,
+                &RoomEvent::RemoteLeave { user_id: Cow::Borrowed(&session.user), reason },
+            );
         }
         true
     }
@@ -406,7 +387,7 @@ impl Hub {
         let app = self.session_app(session)?;
         let current = session.state.lock().room.clone();
         if let Some(id) = current {
-            self.leave_room(&app, &id, session, leave::LEFT);
+            self.leave_room(&app, &id, session, LeaveReason::Left);
         }
         Ok(super::presence::Done { timestamp: now_ms() })
     }
@@ -434,8 +415,11 @@ impl Hub {
         self.dir_room(&app.id, &id, session, room.scene, Some(req.role == Role::Anchor || !room.scene.has_audience()));
         if room.scene.has_audience() && previous != req.role {
             let event = match req.role {
-                Role::Anchor => RoomEvent::RemoteEnter { user_id: &session.user },
-                Role::Audience => RoomEvent::RemoteLeave { user_id: &session.user, reason: leave::BECAME_AUDIENCE },
+                Role::Anchor => RoomEvent::RemoteEnter { user_id: Cow::Borrowed(&session.user) },
+                Role::Audience => RoomEvent::RemoteLeave {
+                    user_id: Cow::Borrowed(&session.user),
+                    reason: LeaveReason::BecameAudience,
+                },
             };
             self.room_announce(&app, &id, &session.user, &event);
         }
@@ -455,7 +439,7 @@ impl Hub {
             }
             None => (Role::Anchor, Scene::VideoCall),
         };
-        self.leave_room(&app, &current, session, leave::LEFT);
+        self.leave_room(&app, &current, session, LeaveReason::Left);
         self.join_room(&app, session, req.room, role, scene)
     }
 
@@ -486,26 +470,13 @@ impl Hub {
                 }
             }
         }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Header<'a> {
-            user_id: &'a str,
-            cmd_id: u32,
-            seq: u64,
-            reliable: bool,
-        }
-        #[derive(Serialize)]
-        struct Head<'a> {
-            t: &'static str,
-            mt: crate::protocol::MessageType,
-            e: Header<'a>,
-        }
-        let header = Head {
-            t: "cmd",
-            mt: req.message_type,
-            e: Header { user_id: &session.user, cmd_id: req.cmd_id, seq: req.seq, reliable: req.reliable },
+        let header = CmdHeader {
+            user_id: Cow::Borrowed(&session.user),
+            cmd_id: req.cmd_id,
+            seq: req.seq,
+            reliable: req.reliable,
         };
-        let frame = Message::Binary(codec::encode_binary(&header, &payload));
+        let frame = server::cmd(&header, req.message_type, &payload);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         let app = self.session_app(session)?;
         let audience = if req.reliable { Audience::Everyone } else { Audience::BestEffort };
@@ -612,10 +583,13 @@ impl Hub {
             self.dir_room(&app.id, id, &member.session, scene, None);
             self.push(
                 &member.session,
-                frame(&RoomEvent::Exit { reason: exit::REMOVED, code: None, message: &message }),
+                frame(&RoomEvent::Exit { reason: ExitReason::Removed, code: None, message: Cow::Borrowed(&message) }),
             );
             if member.announced(scene) {
-                let event = RoomEvent::RemoteLeave { user_id: &member.session.user, reason: leave::REMOVED };
+                let event = RoomEvent::RemoteLeave {
+                    user_id: Cow::Borrowed(&member.session.user),
+                    reason: LeaveReason::Removed,
+                };
                 self.room_announce(app, id, &member.session.user, &event);
             }
         }
@@ -642,9 +616,9 @@ impl Hub {
         self.dir_room(&app.id, id, &member.session, scene, None);
         let message = format!("user {user:?} entered room {id} from another instance");
         let event = RoomEvent::Exit {
-            reason: exit::REMOVED,
+            reason: ExitReason::Removed,
             code: Some(ErrorCode::TrtcUserEnteredElsewhere.code()),
-            message: &message,
+            message: Cow::Borrowed(&message),
         };
         self.push(&member.session, frame(&event));
     }
@@ -655,7 +629,7 @@ impl Hub {
             route: Route::Room { app: Arc::from(app), room: room.clone() },
             audience: Audience::Everyone,
             skip: Some(Arc::from(user)),
-            frame: frame(&RoomEvent::RemoteLeave { user_id: user, reason: leave::TIMED_OUT }),
+            frame: frame(&RoomEvent::RemoteLeave { user_id: Cow::Borrowed(user), reason: LeaveReason::TimedOut }),
         });
     }
 
@@ -704,7 +678,7 @@ impl Hub {
             self.dir_room(&app.id, id, &member.session, room.scene, None);
             self.push(
                 &member.session,
-                frame(&RoomEvent::Exit { reason: exit::DISMISSED, code: None, message: &message }),
+                frame(&RoomEvent::Exit { reason: ExitReason::Dismissed, code: None, message: Cow::Borrowed(&message) }),
             );
         }
         tracing::debug!(app = %app.id, room = %id, members = members.len(), caller, "room members dismissed here");

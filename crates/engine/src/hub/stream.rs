@@ -24,7 +24,7 @@ use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 use crate::protocol::{
-    codec, ChannelRef, ChannelType, Join, JoinTopic, MessageHeader, PublishTopic, TopicRef, TopicUsers,
+    server, ChannelRef, ChannelType, FrameKind, Join, JoinTopic, MessageHeader, PublishTopic, TopicRef, TopicUsers,
 };
 use crate::time::now_ms;
 
@@ -253,7 +253,7 @@ impl Hub {
     }
 
     fn topic_event(&self, app: &App, channel: &str, event: &TopicEvent) {
-        let frame = codec::event("topic", event);
+        let frame = server::event(FrameKind::Topic, event);
         let skip = Some(Arc::from(event.publisher.as_str()));
         self.broker().publish(Delivery {
             route: Self::stream_route(app, channel),
@@ -361,7 +361,7 @@ impl Hub {
         };
         self.arrive(&app, &Presence::Stream(stream), arrival, after);
         let topics = self.merge_topics(&app.id, &name, topics);
-        after.push(codec::event("topic", &TopicEvent::new("SNAPSHOT", &name, "", topics)));
+        after.push(server::event(FrameKind::Topic, &TopicEvent::new("SNAPSHOT", &name, "", topics)));
         Ok(ChannelResponse::now(req.channel))
     }
 
@@ -510,7 +510,7 @@ impl Hub {
             publisher: session.user.to_string(),
             timestamp: now_ms(),
         };
-        let frame = codec::message_event(&header, &payload, req.encrypted);
+        let frame = server::message(&header, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         let audience =
             Audience::TopicSubscribers { topic: Arc::from(req.topic.as_str()), publisher: session.user.clone() };
@@ -656,7 +656,7 @@ impl Hub {
             route: Route::Stream { app: Arc::from(app), channel: Arc::from(channel) },
             audience: Audience::Everyone,
             skip: Some(Arc::from(user)),
-            frame: codec::event("topic", &event),
+            frame: server::event(FrameKind::Topic, &event),
         });
     }
 }

@@ -12,7 +12,7 @@ use super::{EndReason, Hub, Session};
 use crate::auth::{Privileges, Verified};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{codec, Hello, RenewToken, RoomId, SessionKind};
+use crate::protocol::{server, FrameKind, Hello, RenewToken, RoomId, SessionKind};
 use crate::secret::Secret;
 use crate::time::now_ms;
 
@@ -44,8 +44,8 @@ fn token_event(event_type: &'static str, channel: &str) -> tokio_tungstenite::tu
         _ => "The token expired",
     };
     let streams = if channel.is_empty() { vec![] } else { vec![channel] };
-    codec::event(
-        "token",
+    server::event(
+        FrameKind::Token,
         &TokenEvent {
             event_type,
             reason,
@@ -161,33 +161,35 @@ impl Hub {
     }
 
     /// Warns 30 s before `expires_at` (unix seconds) and ends the grant at it, unless a newer
-    /// token (another generation) replaced it meanwhile.
+    /// token (another generation) replaced it meanwhile. The timer holds the hub and the
+    /// session weakly and ends when the hub stops.
     fn schedule_expiry(&self, session: &Arc<Session>, channel: Option<Arc<str>>, expires_at: u64, generation: u64) {
         if expires_at == u64::MAX {
             return;
         }
-        let hub = self.clone();
-        let session = session.clone();
-        tokio::spawn(async move {
+        let session = Arc::downgrade(session);
+        self.spawn_timer(move |hub| async move {
             let until = |at_ms: u64| Duration::from_millis(at_ms.saturating_sub(now_ms()));
             let expiry_ms = expires_at.saturating_mul(1000);
-            let current = |session: &Session| {
-                let tokens = session.tokens.lock();
-                let still = match &channel {
-                    None => tokens.login.expires_at == expires_at,
-                    Some(c) => tokens.streams.get(c) == Some(&expires_at),
+            // The hub and the session, if both are still there and this grant is still current.
+            let current = || {
+                let (hub, session) = (hub.upgrade()?, session.upgrade()?);
+                let still = {
+                    let tokens = session.tokens.lock();
+                    let still = match &channel {
+                        None => tokens.login.expires_at == expires_at,
+                        Some(c) => tokens.streams.get(c) == Some(&expires_at),
+                    };
+                    still && tokens.generation >= generation && !session.is_ended()
                 };
-                still && tokens.generation >= generation && !session.is_ended()
+                still.then_some((hub, session))
             };
             tokio::time::sleep(until(expiry_ms.saturating_sub(WARN_BEFORE.as_millis() as u64))).await;
-            if !current(&session) {
-                return;
-            }
+            let Some((hub, session)) = current() else { return };
             hub.push(&session, token_event("WILL_EXPIRE", channel.as_deref().unwrap_or("")));
+            drop((hub, session));
             tokio::time::sleep(until(expiry_ms)).await;
-            if !current(&session) {
-                return;
-            }
+            let Some((hub, session)) = current() else { return };
             match &channel {
                 None => {
                     tracing::info!(?session, "login token expired unrenewed; ending the session");

@@ -2,15 +2,12 @@
 //! own frames once (a published message is encoded once and the same bytes go to every
 //! subscriber); the client decodes server frames leniently, borrowing from the received bytes.
 
-use std::borrow::Cow;
-
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::{protocol::CloseFrame, Message, Utf8Bytes};
 
 use super::{ClientFrame, MAX_HEADER_BYTES};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 
 /// A decoded client frame and its payload, if it carried one.
 #[derive(Debug)]
@@ -37,7 +34,7 @@ fn malformed(json: &[u8], reason: String) -> DecodeError {
 }
 
 /// Splits a binary frame into its JSON header and its payload.
-fn split_binary(data: &[u8]) -> Result<(&[u8], usize), String> {
+pub(super) fn split_binary(data: &[u8]) -> Result<(&[u8], usize), String> {
     if data.len() < 4 {
         return Err("binary frame shorter than its 4-byte header length".into());
     }
@@ -116,75 +113,6 @@ pub fn encode_binary(header: &impl Serialize, payload: &[u8]) -> Bytes {
     buf.freeze()
 }
 
-fn text(value: &impl Serialize) -> Message {
-    Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("frames always serialize")))
-}
-
-/// `{"t":"ok","id":…,"r":{…}}`: the answer to a request; `r` is the RTM response object.
-pub fn ok(id: u64, response: &impl Serialize) -> Message {
-    #[derive(Serialize)]
-    struct Ok<'a, T> {
-        t: &'static str,
-        id: u64,
-        r: &'a T,
-    }
-    text(&Ok { t: "ok", id, r: response })
-}
-
-/// `{"t":"err","id":…,"code":…,"name":"RTM_ERROR_…","reason":"…"}`; `id` is null when the
-/// failed frame had none (or could not be read).
-pub fn err(id: Option<u64>, error: &Error) -> Message {
-    #[derive(Serialize)]
-    struct Err<'a> {
-        t: &'static str,
-        id: Option<u64>,
-        code: i32,
-        name: &'static str,
-        reason: &'a str,
-    }
-    text(&Err { t: "err", id, code: error.code.code(), name: error.code.name(), reason: &error.reason })
-}
-
-/// `{"t":<kind>,"e":{…}}`: a server-pushed event; `e` is the RTM event object.
-pub fn event(kind: &'static str, event: &impl Serialize) -> Message {
-    #[derive(Serialize)]
-    struct Event<'a, T> {
-        t: &'static str,
-        e: &'a T,
-    }
-    text(&Event { t: kind, e: event })
-}
-
-/// A server-pushed event with a raw payload (a binary frame with header `{"t":…,"e":{…}}`).
-pub fn binary_event(kind: &'static str, event: &impl Serialize, payload: &[u8]) -> Message {
-    #[derive(Serialize)]
-    struct Event<'a, T> {
-        t: &'static str,
-        e: &'a T,
-    }
-    Message::Binary(encode_binary(&Event { t: kind, e: event }, payload))
-}
-
-/// A message event: binary frame with header `{"t":"msg","mt":…,"e":{…}}` and the message as
-/// payload. `mt` repeats `e.messageType` so a client can route the payload without parsing `e`.
-/// `enc: true` marks an end-to-end encrypted payload, opaque to the server.
-pub fn message_event(header: &super::MessageHeader, payload: &[u8], encrypted: bool) -> Message {
-    #[derive(Serialize)]
-    struct Head<'a> {
-        t: &'static str,
-        mt: super::MessageType,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        enc: bool,
-        e: &'a super::MessageHeader,
-    }
-    Message::Binary(encode_binary(&Head { t: "msg", mt: header.message_type, enc: encrypted, e: header }, payload))
-}
-
-/// Any server frame that is a plain JSON value (welcome, pong).
-pub fn plain(value: &impl Serialize) -> Message {
-    text(value)
-}
-
 /// A close frame with a code and a reason (truncated to the 123 bytes a close frame can hold).
 pub fn close(code: u16, reason: &str) -> Message {
     let mut end = reason.len().min(123);
@@ -249,55 +177,10 @@ fn ws_header(opcode: u8, len: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// A server frame as the client sees it, borrowing from the received bytes.
-#[derive(Debug, Deserialize)]
-pub struct ServerFrame<'a> {
-    #[serde(borrow)]
-    pub t: Cow<'a, str>,
-    #[serde(default)]
-    pub id: Option<u64>,
-    #[serde(borrow, default)]
-    pub r: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub e: Option<&'a RawValue>,
-    #[serde(default)]
-    pub code: Option<i32>,
-    #[serde(borrow, default)]
-    pub reason: Option<Cow<'a, str>>,
-    /// `mt` of message events.
-    #[serde(default)]
-    pub mt: Option<super::MessageType>,
-    /// `scope` of realtime datagrams.
-    #[serde(borrow, default)]
-    pub scope: Option<Cow<'a, str>>,
-    /// The payload is end-to-end encrypted.
-    #[serde(default)]
-    pub enc: bool,
-}
-
-impl ServerFrame<'_> {
-    /// The error an `err` frame carries.
-    pub fn error(&self) -> Error {
-        let code = self.code.and_then(ErrorCode::from_code).unwrap_or(ErrorCode::InvalidParameter);
-        Error::new(code, self.reason.as_deref().unwrap_or("server error without a reason"))
-    }
-}
-
-/// Decodes a server frame (text: the whole message; binary: header and payload).
-pub fn decode_server(data: &[u8], binary: bool) -> Result<(ServerFrame<'_>, &[u8]), String> {
-    if binary {
-        let (header, offset) = split_binary(data)?;
-        let frame = serde_json::from_slice(header).map_err(|e| format!("bad server frame header: {e}"))?;
-        Ok((frame, &data[offset..]))
-    } else {
-        let frame = serde_json::from_slice(data).map_err(|e| format!("bad server frame: {e}"))?;
-        Ok((frame, &[]))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn frames_encode_as_the_websocket_library_reads_them() {
@@ -375,16 +258,5 @@ mod tests {
         let sub = serde_json::json!({"op":"subscribe","id":1,"channel":"c"});
         let e = decode_client(Message::Binary(encode_binary(&sub, b"x"))).unwrap_err();
         assert!(e.error.reason.contains("carries no payload"));
-    }
-
-    #[test]
-    fn server_frames_decode_borrowing() {
-        let (f, payload) = decode_server(br#"{"t":"ok","id":1,"r":{"timestamp":5}}"#, false).unwrap();
-        assert_eq!(f.t, "ok");
-        assert_eq!(f.r.unwrap().get(), r#"{"timestamp":5}"#);
-        assert!(payload.is_empty());
-        let bin = encode_binary(&serde_json::json!({"t":"msg","e":{"a":1}}), b"raw");
-        let (f, payload) = decode_server(&bin, true).unwrap();
-        assert_eq!((f.t.as_ref(), payload), ("msg", &b"raw"[..]));
     }
 }

@@ -12,9 +12,11 @@
 pub mod close;
 pub mod codec;
 mod frames;
+pub mod server;
 
-pub use codec::{decode_client, decode_server, encode_binary, DecodeError, Inbound, ServerFrame};
+pub use codec::{decode_client, encode_binary, DecodeError, Inbound};
 pub use frames::*;
+pub use server::{decode_server, CmdHeader, ExitReason, FrameKind, LeaveReason, RoomEvent, ServerFrame};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -36,7 +36,7 @@ use super::ConnContext;
 use crate::error::{Error, ErrorCode};
 use crate::hub::outbox::Batch;
 use crate::hub::{EndReason, Opened, Session};
-use crate::protocol::{close, codec, decode_client, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION};
+use crate::protocol::{close, codec, decode_client, server, ClientFrame, Hello, Welcome, WireLimits, PROTOCOL_VERSION};
 use crate::time::now_ms;
 
 /// How long a closing connection waits for the peer's close reply.
@@ -243,20 +243,14 @@ async fn welcome<S: AsyncWrite>(
             max_realtime_bytes: hub.config().limits.max_realtime_bytes,
         },
     };
-    #[derive(serde::Serialize)]
-    struct WelcomeFrame<'a> {
-        t: &'static str,
-        #[serde(flatten)]
-        w: &'a Welcome,
-    }
     // The welcome is not part of the session's frame sequence: it goes out directly.
-    send_now(sink, &[codec::plain(&WelcomeFrame { t: "welcome", w: &welcome })]).await
+    send_now(sink, &[server::welcome(&welcome)]).await
 }
 
 /// Sends an error frame and a close frame, for a refused handshake.
 async fn refuse<S: AsyncWrite>(sink: &mut Sink<S>, error: &Error, code: u16) {
     tracing::debug!("handshake refused: {error}");
-    let _ = send_now(sink, &[codec::err(None, error), codec::close(code, &error.to_string())]).await;
+    let _ = send_now(sink, &[server::err(None, error), codec::close(code, &error.to_string())]).await;
 }
 
 /// Waits for the `hello` frame. `Err(None)`: the peer went away; `Err(Some(..))`: refuse.
@@ -444,11 +438,11 @@ fn handle_frame(
         Ok(inbound) => match &inbound.frame {
             ClientFrame::Ping(ping) => {
                 session.outbox.ack(ping.received);
-                hub.push(session, codec::plain(&serde_json::json!({ "t": "pong" })));
+                hub.push(session, server::pong());
             }
             ClientFrame::Hello(_) => {
                 let error = Error::invalid("hello was already received on this connection");
-                hub.push(session, codec::err(None, &error));
+                hub.push(session, server::err(None, &error));
             }
             ClientFrame::Logout(_) => {
                 hub.handle(session, inbound);
@@ -459,7 +453,7 @@ fn handle_frame(
         Err(e) => {
             hub.counters().bad_frames.fetch_add(1, Ordering::Relaxed);
             if bad_frames.spend() {
-                hub.push(session, codec::err(e.id, &e.error));
+                hub.push(session, server::err(e.id, &e.error));
             } else {
                 session.outbox.close_now(close::POLICY, "too many malformed frames");
             }

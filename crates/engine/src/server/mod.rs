@@ -155,11 +155,13 @@ impl Server {
         &self.inner.hub
     }
 
-    /// Graceful shutdown: stop accepting, tell every client (close 1001 after its queue
-    /// drained), wait for the connections to finish. Idempotent; concurrent calls all return
-    /// once the server is closed.
+    /// Graceful shutdown: stop accepting, stop the hub's timers (presence timeouts, token
+    /// expiry, reaping), tell every client (close 1001 after its queue drained), wait for the
+    /// connections to finish. Idempotent; concurrent calls all return once the server is
+    /// closed. Once the last `Server` handle is dropped, no task holds the hub any more.
     pub async fn close(&self) {
         let _ = self.inner.shutdown.send(true);
+        self.inner.hub.stop();
         let mut done = self.inner.done.lock().await;
         if let Some(mut rx) = done.take() {
             if tokio::time::timeout(DRAIN_TIMEOUT, rx.recv()).await.is_err() {
@@ -188,6 +190,12 @@ impl Server {
         room: &crate::protocol::RoomId,
     ) -> std::result::Result<crate::hub::room::DismissResult, crate::hub::room::AdminError> {
         self.inner.hub.dismiss_room(app, room, "server API")
+    }
+
+    /// The hub's shared state, weakly: it is gone once the server is closed and dropped.
+    #[doc(hidden)]
+    pub fn hub_weak(&self) -> std::sync::Weak<dyn std::any::Any + Send + Sync> {
+        self.inner.hub.weak()
     }
 
     /// Whether `close()` has been called.

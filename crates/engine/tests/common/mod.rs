@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use piazza_engine::client::{ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload};
 use piazza_engine::config::ServerConfig;
+use piazza_engine::protocol::RoomEvent;
 use piazza_engine::server::Server;
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -98,13 +99,25 @@ impl TestClient {
         }
     }
 
-    /// The next pass-through event of `kind` (`presence`, `topic`) as JSON, skipping others.
+    /// The next pass-through event of `kind` (`presence`, `topic`, `room`) as JSON, skipping
+    /// others.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
-            if let ClientEvent::Event { kind: k, body } = self.next_event().await {
-                if k == kind {
+            match self.next_event().await {
+                ClientEvent::Event { kind: k, body } if k.as_str() == kind => {
                     return serde_json::from_str(body.get()).unwrap();
                 }
+                ClientEvent::Room(event) if kind == "room" => return serde_json::to_value(event).unwrap(),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next room event, typed, skipping others.
+    pub async fn next_room(&mut self) -> RoomEvent<'static> {
+        loop {
+            if let ClientEvent::Room(event) = self.next_event().await {
+                return event;
             }
         }
     }
@@ -186,7 +199,10 @@ impl TestClient {
             };
             let Some(event) = event else { break };
             match event {
-                ClientEvent::Event { kind: k, body } if k == kind => panic!("unexpected {kind} event {}", body.get()),
+                ClientEvent::Event { kind: k, body } if k.as_str() == kind => {
+                    panic!("unexpected {kind} event {}", body.get())
+                }
+                ClientEvent::Room(event) if kind == "room" => panic!("unexpected room event {event:?}"),
                 ClientEvent::Realtime { scope, .. } if kind == "rt" => panic!("unexpected realtime data in {scope}"),
                 ClientEvent::Message { header, .. } if kind == "message" => {
                     panic!("unexpected message {}", header.get())
