@@ -1,5 +1,6 @@
 //! Server configuration: what `Server.start(options)`, the `piazza-server` flags, env vars and
-//! TOML file all turn into. Field names are the camelCase keys of SPEC §3 and §8.
+//! TOML file all turn into. Field names are the camelCase keys of `Server.start` (README
+//! "Server") and of the limits table in docs/PROTOCOL.md#connection-limits.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,7 @@ pub struct ServerConfig {
     pub host: String,
     /// Port to listen on; 0 picks a free port (read it back from the server).
     pub port: u16,
-    /// Per-server limits (SPEC §8).
+    /// Per-server limits (README "RTM client", docs/PROTOCOL.md#connection-limits).
     pub limits: Limits,
     /// Per-connection resources and timeouts.
     pub connection: ConnectionConfig,
@@ -82,7 +83,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// The limits of SPEC §8; defaults follow the seed documents.
+/// The per-server limits; defaults follow the vendors' documented limits (Agora RTM 2, TRTC,
+/// webxdc).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Limits {
@@ -166,7 +168,7 @@ impl Default for ConnectionConfig {
     }
 }
 
-/// Interval mode (SPEC §4.3): past `intervalThreshold` visible users, a channel's joins,
+/// Interval mode (README "Presence"): past `intervalThreshold` visible users, a channel's joins,
 /// leaves, timeouts and state changes are folded into one INTERVAL event per
 /// `intervalSeconds` instead of one event per change.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -204,7 +206,7 @@ pub struct TlsConfig {
     pub key_path: std::path::PathBuf,
 }
 
-/// TRTC rooms (SPEC §5).
+/// TRTC rooms (README "Rooms (TRTC)").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RoomsConfig {

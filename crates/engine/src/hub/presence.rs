@@ -1,4 +1,4 @@
-//! Presence (SPEC §4.3): events as the RTM `presence` listener receives them, temporary user
+//! Presence (docs/PROTOCOL.md#presence, README "Presence"): events as the RTM `presence` listener receives them, temporary user
 //! states, `whoNow` / `whereNow`, and interval mode.
 //!
 //! Events are encoded once per channel and delivered to the members that asked for presence,
