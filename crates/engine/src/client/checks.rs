@@ -101,4 +101,3 @@ fn presence_type(channel_type: ChannelType) -> Result<()> {
     }
     Ok(())
 }
-
