@@ -1,7 +1,7 @@
 'use strict'
 // Quickstart: an embedded server, three users, a chat channel and one direct message.
 // Run with `npm start`. Prints what each user receives, then shuts down and exits.
-const { Server, RTM } = require('..')
+const { Server, RTM } = require('piazza-rtc') // the package itself (Node resolves its own name)
 
 function show (who) {
   return (event) => {

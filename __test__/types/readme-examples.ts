@@ -1,7 +1,7 @@
 // Type test: the examples of README.md (Server, RTM client, Presence and the sections below)
 // compile against index.d.ts, and misuse does not (each @ts-expect-error line must be an error,
 // or tsc fails).
-import { Server, RTM, RTMClient, RTMError, ErrorCode, RTMEvents, ServerStats } from '../..'
+import { Server, RTM, RTMClient, RTMError, ErrorCode, RTMEvents, ServerStats } from 'piazza-rtc'
 
 async function main (): Promise<void> {
   const server = await Server.start({
@@ -66,7 +66,7 @@ async function main (): Promise<void> {
 void main
 
 // Stream channels, topics, realtime channels (README.md#stream-channels-and-topics, #realtime-channels).
-import { RTMStreamChannel, RealtimeChannel, SubscribeTopicResponse } from '../..'
+import { RTMStreamChannel, RealtimeChannel, SubscribeTopicResponse } from 'piazza-rtc'
 
 async function streams (rtm: RTM): Promise<void> {
   const st: RTMStreamChannel = rtm.createStreamChannel('room')
@@ -98,7 +98,7 @@ async function streams (rtm: RTM): Promise<void> {
 void streams
 
 // Rooms and the admin API (README.md#rooms-trtc, #the-admin-api).
-import { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCErrorCode, PiazzaAdminError } from '../..'
+import { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCErrorCode, PiazzaAdminError } from 'piazza-rtc'
 
 async function rooms (server: Server): Promise<void> {
   const trtc = new TRTCCloud({ endpoint: server.url, presenceTimeout: 10 })
@@ -133,7 +133,7 @@ async function rooms (server: Server): Promise<void> {
 void rooms
 
 // Security (README.md#security-tokens-tls-encryption): tokens, renewal, token events, encryption, TLS.
-import { generateToken, Privileges } from '../..'
+import { generateToken, Privileges } from 'piazza-rtc'
 async function security (): Promise<void> {
   const server = await Server.start({
     apps: { myapp: { certificate: 'app-certificate-0123456789' } },
