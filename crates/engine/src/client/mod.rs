@@ -21,6 +21,7 @@ mod memory;
 mod ops;
 pub mod room;
 mod transport;
+pub mod trtc;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
