@@ -82,6 +82,39 @@ export declare class NativeServer {
   close(): Promise<void>
 }
 
+export declare class NativeTrtc {
+  /**
+   * Checks the options (the `TRTCCloud` options JSON, with `kind: 'trtc'`; throws the error
+   * JSON on bad values). `wake` is called (weakly) when events are waiting.
+   */
+  constructor(optionsJson: string, wake: () => void)
+  /** Takes every event waiting for JS. */
+  drain(): EventBatch
+  /**
+   * Whether nothing is queued or running, no client is logged in and no event waits for JS:
+   * then JS may let the process go. An idle handle also gives up its log level claim.
+   */
+  idle(): boolean
+  enterRoom(params: NativeTrtcParams, scene: number): void
+  exitRoom(): void
+  /** `role`: 20 or 21. */
+  switchRole(role: number): void
+  /** `room_id` 0 / `str_room_id` `""`: not given; `user_sig` `""`: none. */
+  switchRoom(roomId: number, strRoomId: string, userSig: string): void
+  /**
+   * Reports the refusal of a call JS checked (`operation`: `enterRoom` → onError then
+   * onEnterRoom(code); `switchRole` / `switchRoom` → onSwitchRole / onSwitchRoom), in call
+   * order.
+   */
+  refuse(operation: string, code: number, message: string): void
+  /** Sends a custom message now; false when refused or not sent. */
+  sendCustomCmdMsg(cmdId: number, data: string | Uint8Array, reliable: boolean, ordered: boolean): boolean
+  /** The next custom message of `cmd_id` goes with `seq` `last + 1` (tests make gaps so). */
+  continueSeq(cmdId: number, last: number): void
+  /** Exits the room (announced; at most a second's wait) and logs out, after the calls queued. */
+  destroy(): void
+}
+
 /** Every RTM error code as JSON: `[{ "code": -10002, "name": "RTM_ERROR_NOT_LOGIN", "description": "…" }, …]`. */
 export declare function errorTable(): string
 
@@ -120,6 +153,17 @@ export interface NativeSubscribeOptions {
   beQuiet: boolean
   withMetadata: boolean
   withLock: boolean
+}
+
+/** `TRTCParams`, checked in JS: `roomId` 0 and `strRoomId` `""` mean "not given". */
+export interface NativeTrtcParams {
+  sdkAppId: number
+  userId: string
+  userSig: string
+  roomId: number
+  strRoomId: string
+  /** 20 anchor, 21 audience. */
+  role: number
 }
 
 /** `presence.whoNow` options (defaults applied in JS). */

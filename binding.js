@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.NativeTrtc = nativeBinding.NativeTrtc
 module.exports.errorTable = nativeBinding.errorTable
 module.exports.generateToken = nativeBinding.generateToken
 module.exports.setLogger = nativeBinding.setLogger

@@ -15,6 +15,7 @@ mod logging;
 mod ops;
 mod server;
 mod sink;
+mod trtc;
 
 use napi_derive::napi;
 use piazza_engine::ErrorCode;
