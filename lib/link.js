@@ -1,7 +1,8 @@
 'use strict'
 // lib/link.js: the key of the internal interface between an RTM client and the objects that
-// work through it: RTMPresence, RTMStreamChannel and RealtimeChannel (one client each), and
-// TRTCCloud (which logs in one RTM client per identity and runs its rooms over it).
+// work through it: RTMPresence, RTMStreamChannel and RealtimeChannel (one client each).
+// (TRTCCloud used it too; its rooms now run in the engine, behind NativeTrtc, and nothing
+// calls sendCustomCmd or onRoomEvent any more.)
 //
 // They need more of a client than its public API, and used to reach into its private fields
 // (`_request`, `_native.send`, `_native.linkState()`, `_onRoomEvent`, `_realtime`). Now they use
