@@ -26,8 +26,15 @@ node scripts/pack.js --platform-dir "npm/$PLATFORM" --out examples/electron-app/
 cd examples/electron-app
 # Electron's installer would fetch a binary from outside: the declarations are all we need.
 ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
-# The platform package is an optional dependency of piazza-rtc that the registry does not have
-# yet at this version: install it from its tarball (npm would take it from the registry).
-npm install --no-save --no-audit --no-fund --loglevel=error "./vendor/piazza-rtc-$PLATFORM.tgz"
+# Both tarballs again, named explicitly: npm takes a `file:` tarball listed in the lockfile from
+# its cache by the lockfile's integrity, i.e. the tarball packed when the lockfile was written,
+# not this one; and the platform package is an optional dependency the registry does not have
+# at this version (npm would take it from there).
+npm install --no-save --no-audit --no-fund --loglevel=error ./vendor/piazza-rtc.tgz "./vendor/piazza-rtc-$PLATFORM.tgz"
+# What is installed is what was just packed.
+for f in index.js index.d.ts ../../lib/*.js; do
+  f=${f#../../}
+  cmp -s "../../$f" "node_modules/piazza-rtc/$f" || { echo "test-app: node_modules/piazza-rtc/$f is stale" >&2; exit 1; }
+done
 node -e "require('piazza-rtc')" # loads from node_modules, not from the repository
 npm test
