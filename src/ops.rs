@@ -1,5 +1,6 @@
 //! The typed operations of `NativeClient`: one method per request, each a few lines of argument
-//! conversion onto the engine client's typed method (`piazza_engine::client::ops`). JavaScript
+//! conversion onto the engine client's typed method (`piazza_engine::client::ops`). Rooms are
+//! driven by the engine's TRTC client through `NativeTrtc` (`trtc.rs`), not from here. JavaScript
 //! never builds a protocol frame. Like the calls in `client.rs`, each returns `null` when the
 //! request was queued (its answer arrives as `["r", tag, …]` / `["e", tag, …]` in the event
 //! batches) or the JSON of the error that refused it.
@@ -8,8 +9,8 @@ use std::collections::BTreeMap;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use piazza_engine::client::{CustomMessage, JoinOptions, Payload, Route, WhoNowOptions};
-use piazza_engine::protocol::{ChannelType, Role, RoomId, Scene};
+use piazza_engine::client::{JoinOptions, Payload, Route, WhoNowOptions};
+use piazza_engine::protocol::ChannelType;
 use piazza_engine::Error;
 
 use crate::client::{queued, NativeClient};
@@ -53,37 +54,6 @@ fn channel_type(name: &str) -> piazza_engine::Result<ChannelType> {
             piazza_engine::ErrorCode::InvalidChannelType,
             format!("channelType {other:?} is not MESSAGE, STREAM or USER"),
         )),
-    }
-}
-
-/// A numeric `roomId` (a JS number) or a string `strRoomId`.
-fn room_id(room: Either<f64, String>) -> piazza_engine::Result<RoomId> {
-    match room {
-        Either::A(n) if n.fract() == 0.0 && n >= 0.0 && n <= u64::MAX as f64 => Ok(RoomId::Num(n as u64)),
-        Either::A(n) => {
-            Err(Error::new(piazza_engine::ErrorCode::TrtcRoomIdInvalid, format!("roomId {n} is not a whole number")))
-        }
-        Either::B(s) => Ok(RoomId::Str(s)),
-    }
-}
-
-/// "anchor" | "audience".
-fn role(name: &str) -> piazza_engine::Result<Role> {
-    match name {
-        "anchor" => Ok(Role::Anchor),
-        "audience" => Ok(Role::Audience),
-        other => Err(Error::invalid(format!("role {other:?} is not anchor or audience"))),
-    }
-}
-
-/// "videoCall" | "live" | "audioCall" | "voiceChatRoom".
-fn scene(name: &str) -> piazza_engine::Result<Scene> {
-    match name {
-        "videoCall" => Ok(Scene::VideoCall),
-        "live" => Ok(Scene::Live),
-        "audioCall" => Ok(Scene::AudioCall),
-        "voiceChatRoom" => Ok(Scene::VoiceChatRoom),
-        other => Err(Error::invalid(format!("scene {other:?} is not a TRTC scene"))),
     }
 }
 
@@ -205,45 +175,6 @@ impl NativeClient {
         queued(
             self::channel_type(&channel_type).and_then(|ct| self.client.remove_state(route(tag), &channel, ct, keys)),
         )
-    }
-
-    /// `room`: a number (roomId) or a string (strRoomId); `role` "anchor" | "audience"; `scene`
-    /// "videoCall" | "live" | "audioCall" | "voiceChatRoom".
-    #[napi]
-    pub fn enter_room(&self, tag: u32, room: Either<f64, String>, role: String, scene: String) -> Option<String> {
-        let request = || -> piazza_engine::Result<()> {
-            self.client.enter_room(route(tag), room_id(room)?, self::role(&role)?, self::scene(&scene)?)
-        };
-        queued(request())
-    }
-
-    #[napi]
-    pub fn exit_room(&self, tag: u32) -> Option<String> {
-        queued(self.client.exit_room(route(tag)))
-    }
-
-    #[napi]
-    pub fn switch_role(&self, tag: u32, role: String) -> Option<String> {
-        queued(self::role(&role).and_then(|role| self.client.switch_role(route(tag), role)))
-    }
-
-    #[napi]
-    pub fn switch_room(&self, tag: u32, room: Either<f64, String>, token: Option<String>) -> Option<String> {
-        queued(room_id(room).and_then(|room| self.client.switch_room(route(tag), room, token)))
-    }
-
-    /// A TRTC custom message (no answer).
-    #[napi]
-    pub fn send_custom_cmd(
-        &self,
-        cmd_id: u32,
-        seq: i64,
-        reliable: bool,
-        ordered: bool,
-        message: Either<String, Uint8Array>,
-    ) -> Option<String> {
-        let message_meta = CustomMessage { cmd_id, seq: seq.max(0) as u64, reliable, ordered };
-        queued(self.client.send_custom_cmd(message_meta, payload(message)))
     }
 
     /// The login token (`channel` absent) or a joined stream channel's.
