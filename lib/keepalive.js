@@ -3,26 +3,19 @@
 //
 // Native callbacks are weak (they never keep the event loop running), so an open server or a
 // logged-in client holds a keep-alive handle; with none held, a process exits by itself. The
-// handle is a 1 s interval that also drains every live client, as a safety net under the
-// engine's wake-ups. Listener calls live here too because the count of listener exceptions is
-// shared by RTM and TRTCCloud.
+// handle is a ref'd timer that never does anything: Node keeps its event loop running while a
+// ref'd Timeout is active (see `timeout.ref()` in Node's timers documentation), and the delay
+// is the largest setInterval takes. It does not drain anything: events reach JS through the
+// engine's wake-ups alone (src/sink.rs). Listener calls live here too because the count of
+// listener exceptions is shared by RTM and TRTCCloud.
+
+/** The largest delay a Node timer accepts (2^31 - 1 ms, about 24.8 days). */
+const KEEP_ALIVE_PERIOD_MS = 0x7fffffff
 
 let keepAliveCount = 0
 let keepAliveTimer = null
-/** Clients that hold the process (logged in or waiting for answers), as weak references. */
-const liveClients = new Set()
 function holdProcess () {
-  // The keep-alive timer also drains every live client once a second: a safety net under the
-  // wake-ups from the engine, so that no event can wait for long if one is ever missed.
-  if (keepAliveCount++ === 0) {
-    keepAliveTimer = setInterval(() => {
-      for (const ref of liveClients) {
-        const rtm = ref.deref()
-        if (rtm === undefined) liveClients.delete(ref)
-        else rtm._drain()
-      }
-    }, 1000)
-  }
+  if (keepAliveCount++ === 0) keepAliveTimer = setInterval(() => {}, KEEP_ALIVE_PERIOD_MS)
 }
 function releaseProcess () {
   if (--keepAliveCount === 0) {
@@ -57,4 +50,4 @@ function safeCall (fn, arg, what) {
 /** Exceptions thrown by listeners so far (RTM.listenerErrorCount). */
 function listenerErrorCount () { return listenerErrors }
 
-module.exports = { liveClients, holdFinalizer, Hold, safeCall, listenerErrorCount }
+module.exports = { holdFinalizer, Hold, safeCall, listenerErrorCount }

@@ -2,14 +2,15 @@
 // lib/rtm.js: RTM, the client (agora-rtm-sdk 2.x `RTM` shape) over the native client.
 //
 // It owns the request machinery (tags, pending promises, the keep-alive holds) and the event
-// path: the engine wakes the client, `_drain` takes the native batch (one JSON.parse) and hands
-// each entry to the pending request, the listeners, a realtime channel or the TRTC room
-// subscriber. The objects built on a client (presence, stream and realtime channels,
-// TRTCCloud) use it only through `rtm[LINK]` (see makeLink below and lib/link.js).
+// path: the engine wakes the client, `_drain` takes the native batches (one JSON.parse each)
+// until none is left and hands each entry to the pending request, the listeners, a realtime
+// channel or the TRTC room subscriber. The objects built on a client (presence, stream and
+// realtime channels, TRTCCloud) use it only through `rtm[LINK]` (see makeLink below and
+// lib/link.js).
 
 const native = require('./native')
 const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, bool } = require('./errors')
-const { liveClients, holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
+const { holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
 const { LINK } = require('./link')
 const { RTMPresence } = require('./presence')
 const { RTMStreamChannel } = require('./stream')
@@ -19,6 +20,16 @@ const RTM_EVENT_TYPES = new Set([
   'message', 'presence', 'topic', 'storage', 'lock', 'linkState', 'token', 'tokenPrivilegeWillExpire', 'status', 'error',
 ])
 const ENCRYPTION_MODES = new Set(['NONE', 'AES_128_GCM', 'AES_256_GCM'])
+
+/** Native batches one wake-up dispatches at most before it yields to the event loop. */
+const MAX_TAKES = 16
+
+/** Reports an exception that escaped the dispatch of an event (listeners' own are caught). */
+function dispatchError (err) {
+  const warning = new Error(`dispatching an event threw: ${err && err.stack ? err.stack : err}`)
+  warning.name = 'PiazzaDispatchError'
+  process.emitWarning(warning)
+}
 
 const STATUS_OF_LINK = {
   IDLE: 'DISCONNECTED', CONNECTING: 'CONNECTING', CONNECTED: 'CONNECTED',
@@ -106,6 +117,8 @@ class RTM {
     /** Presence queries and temporary states (RTM `rtm.presence`). */
     this.presence = new RTMPresence(this)
     this._nextTag = 1
+    /** Whether _drain runs (a listener called back into it). */
+    this._draining = false
     // Held while logged in, and while any request waits for its answer.
     this._hold = new Hold()
     this._pendingHold = new Hold()
@@ -118,7 +131,6 @@ class RTM {
     } catch (e) {
       throw fromNative('constructor', e)
     }
-    liveClients.add(self)
     holdFinalizer.register(this, this._hold)
     holdFinalizer.register(this, this._pendingHold)
   }
@@ -171,74 +183,106 @@ class RTM {
     })
   }
 
-  /** Dispatches one native batch (see src/sink.rs for the entry shapes). */
+  /**
+   * Takes the native batches and dispatches them until a take comes back empty (see src/sink.rs
+   * for the entry shapes and the wake-ups). Called by the engine's wake-up; nothing polls. A
+   * call from inside a listener of this client returns at once: the running drain takes again
+   * before it returns, so a later batch never overtakes the rest of the current one. After
+   * MAX_TAKES takes it yields to the event loop anyway: the last take re-armed the wake-up, so
+   * whatever came since has a wake-up queued.
+   */
   _drain () {
+    if (this._draining) return
+    this._draining = true
+    try {
+      let takes = 0
+      while (takes++ < MAX_TAKES && this._dispatchBatch()) { /* until a take comes back empty */ }
+    } finally {
+      this._draining = false
+    }
+  }
+
+  /** Takes one native batch and dispatches it; false when it was empty. */
+  _dispatchBatch () {
     const batch = this._native.drain()
+    if (batch.json.length <= 2) return false
     const entries = JSON.parse(batch.json)
     const bin = batch.bin
     const settled = this._pending.size > 0
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]
-      switch (entry[0]) {
-        case 'r': {
-          const p = this._pending.get(entry[1])
-          if (p) { this._pending.delete(entry[1]); p.resolve(entry[2]) }
-          break
-        }
-        case 'e': {
-          const p = this._pending.get(entry[1])
-          if (p) { this._pending.delete(entry[1]); p.reject(new RTMError(p.operation, entry[2], entry[4], entry[3])) }
-          break
-        }
-        case 'message': {
-          const event = entry[1]
-          if (entry.length > 2) event.message = new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3])
-          this._emit('message', event)
-          break
-        }
-        case 'linkState':
-          this._onLinkState(entry[1])
-          break
-        case 'token': {
-          const e = entry[1]
-          this._emit('token', { eventType: e.eventType, reason: e.reason, affectedResources: e.affectedResources, timestamp: e.timestamp })
-          if (e.eventType === 'WILL_EXPIRE') this._emit('tokenPrivilegeWillExpire', e.channelName)
-          break
-        }
-        case 'error': {
-          const e = entry[1]
-          if ((this._listeners.get('error') || new Set()).size > 0) {
-            this._emit('error', e)
-          } else {
-            const warning = new Error(`${ERROR_NAMES.get(e.errorCode) || e.errorCode}: ${e.reason} (${e.channelType} ${e.channelName}, from ${e.publisher || 'unknown'})`)
-            warning.name = 'PiazzaDecryptionError'
-            process.emitWarning(warning)
-          }
-          break
-        }
-        case 'rt': {
-          const channel = this._realtime.get(entry[1])
-          if (channel && channel._listener) {
-            safeCall(channel._listener, new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]), 'realtime')
-          }
-          break
-        }
-        case 'room':
-        case 'roomRestored':
-        case 'roomRestoreFailed':
-          if (this._onRoomEvent) this._onRoomEvent(entry[0], entry[1])
-          break
-        case 'cmd':
-          if (this._onRoomEvent) {
-            const data = entry.length > 3 ? new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]) : entry[2]
-            this._onRoomEvent('cmd', entry[1], data)
-          }
-          break
-        default:
-          this._emit(entry[0], entry[1])
+    // An exception costs its own entry only: the rest of the batch is still dispatched.
+    let i = 0
+    while (i < entries.length) {
+      try {
+        for (; i < entries.length; i++) this._dispatch(entries[i], bin)
+      } catch (err) {
+        i++
+        dispatchError(err)
       }
     }
     if (settled && this._pending.size === 0) this._pendingHold.release()
+    return true
+  }
+
+  /** Dispatches one entry of a batch. */
+  _dispatch (entry, bin) {
+    switch (entry[0]) {
+      case 'r': {
+        const p = this._pending.get(entry[1])
+        if (p) { this._pending.delete(entry[1]); p.resolve(entry[2]) }
+        break
+      }
+      case 'e': {
+        const p = this._pending.get(entry[1])
+        if (p) { this._pending.delete(entry[1]); p.reject(new RTMError(p.operation, entry[2], entry[4], entry[3])) }
+        break
+      }
+      case 'message': {
+        const event = entry[1]
+        if (entry.length > 2) event.message = new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3])
+        this._emit('message', event)
+        break
+      }
+      case 'linkState':
+        this._onLinkState(entry[1])
+        break
+      case 'token': {
+        const e = entry[1]
+        this._emit('token', { eventType: e.eventType, reason: e.reason, affectedResources: e.affectedResources, timestamp: e.timestamp })
+        if (e.eventType === 'WILL_EXPIRE') this._emit('tokenPrivilegeWillExpire', e.channelName)
+        break
+      }
+      case 'error': {
+        const e = entry[1]
+        if ((this._listeners.get('error') || new Set()).size > 0) {
+          this._emit('error', e)
+        } else {
+          const warning = new Error(`${ERROR_NAMES.get(e.errorCode) || e.errorCode}: ${e.reason} (${e.channelType} ${e.channelName}, from ${e.publisher || 'unknown'})`)
+          warning.name = 'PiazzaDecryptionError'
+          process.emitWarning(warning)
+        }
+        break
+      }
+      case 'rt': {
+        const channel = this._realtime.get(entry[1])
+        if (channel && channel._listener) {
+          safeCall(channel._listener, new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]), 'realtime')
+        }
+        break
+      }
+      case 'room':
+      case 'roomRestored':
+      case 'roomRestoreFailed':
+        if (this._onRoomEvent) this._onRoomEvent(entry[0], entry[1])
+        break
+      case 'cmd':
+        if (this._onRoomEvent) {
+          const data = entry.length > 3 ? new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]) : entry[2]
+          this._onRoomEvent('cmd', entry[1], data)
+        }
+        break
+      default:
+        this._emit(entry[0], entry[1])
+    }
   }
 
   _onLinkState (event) {

@@ -3,8 +3,9 @@
 //! Engine threads append each event to a batch: one JSON array in a `String` plus one byte
 //! buffer holding binary payloads. The first event of a batch wakes the JS thread through a
 //! weak threadsafe function (weak, so it never keeps Node alive); the JS side then calls
-//! `drain()` once and dispatches the whole batch. Building JS objects on the main thread is the
-//! cost that matters, and one `JSON.parse` per batch is the cheapest way to build many.
+//! `drain()` and dispatches the whole batch (`_drain` in `lib/rtm.js` and `lib/trtc.js`).
+//! Building JS objects on the main thread is the cost that matters, and one `JSON.parse` per
+//! batch is the cheapest way to build many.
 //! [`JsSink::push`] is that batching for any kind of entry: client events here, TRTC events
 //! in `trtc.rs` (each `NativeTrtc` has a `JsSink` of its own).
 //!
@@ -19,11 +20,33 @@
 //! Bound: while more than `HIGH_WATER` events (or bytes of payload) wait for JS, the client
 //! stops reading from its socket ([`EventSink::congestion`]); TCP back-pressure then reaches
 //! the server, whose slow-consumer policy decides. Nothing is dropped here.
+//!
+//! Wake-ups: nothing polls, so an entry reaches JS only if a wake-up follows it. Invariant:
+//! while entries wait, `scheduled` is set and a wake-up is queued (or being retried). `drain`
+//! clears `scheduled` and takes the batch under one lock, so an entry appended after the take
+//! finds `scheduled` clear and wakes again, and one appended before is in the take; a wake-up
+//! that finds the batch already taken drains nothing, which is harmless. What
+//! `napi_call_threadsafe_function` returns decides the rest (Node's `ThreadSafeFunction::Push`,
+//! napi-rs 3's `ThreadsafeFunction::call`):
+//! - `Ok`: queued; the JS callback drains every entry appended so far.
+//! - `QueueFull`: only with a bounded queue (this one is unbounded): calls queued before ours
+//!   have not run yet, and the first of them drains this batch too.
+//! - `Closing`, `InvalidArg`: the environment is being torn down (napi-rs also answers
+//!   `Closing` once the function is finalized); no JS runs again, so the sink closes: it drops
+//!   what waits and what comes, and no longer holds the reader back.
+//! - anything else (Node returns nothing else today): a thread of its own retries, after 1 ms
+//!   doubling to at most 100 ms, until a call is queued, a drain takes the batch or the sink is
+//!   gone; `scheduled` stays set meanwhile, so pushing threads do not pile up failing calls.
+//!
+//! A blocking call would not help: with an unbounded queue `Blocking` differs from
+//! `NonBlocking` only in never returning `QueueFull`, and `push` also runs on the JS thread (an
+//! answer given at once, such as `logout` while idle), where a blocking call may deadlock.
 
 use std::fmt::Write;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -35,6 +58,11 @@ use tokio::sync::Notify;
 const HIGH_WATER_EVENTS: usize = 65_536;
 const HIGH_WATER_BYTES: usize = 64 << 20;
 
+/// Pause before the first retry of a failed wake-up; it doubles up to `RETRY_MAX`.
+const RETRY_FIRST: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
+/// The JS callback that drains (weak, unbounded queue: `MaxQueueSize` 0).
 pub type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 #[derive(Default)]
@@ -42,12 +70,30 @@ struct Batch {
     json: String,
     bin: Vec<u8>,
     count: usize,
+    /// A wake-up is queued, or being retried, for the entries here; cleared by `drain`.
     scheduled: bool,
+    /// The last wake-up failed and the retry thread has not queued one since.
+    failed: bool,
+    /// The retry thread runs.
+    retrying: bool,
+    /// No JS will run again (see the module documentation): entries are dropped.
+    closed: bool,
 }
 
 struct Shared {
     batch: Mutex<Batch>,
     drained: Notify,
+    wake: Wake,
+}
+
+/// What a wake-up call came to.
+enum Woken {
+    /// A call is queued that will drain this batch.
+    Queued,
+    /// The JS environment is going away.
+    Closed,
+    /// Nothing is queued: try again.
+    Failed,
 }
 
 impl Shared {
@@ -55,23 +101,95 @@ impl Shared {
         let batch = self.batch.lock();
         batch.count > HIGH_WATER_EVENTS || batch.bin.len() > HIGH_WATER_BYTES
     }
+
+    fn call_wake(&self) -> Woken {
+        match self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking) {
+            Status::Ok | Status::QueueFull => Woken::Queued,
+            Status::Closing | Status::InvalidArg => Woken::Closed,
+            _ => Woken::Failed,
+        }
+    }
+
+    /// Wakes the JS thread for a batch that has just been scheduled (called without the lock).
+    fn wake(self: &Arc<Self>) {
+        match self.call_wake() {
+            Woken::Queued => {}
+            Woken::Closed => self.close(),
+            Woken::Failed => {
+                let mut batch = self.batch.lock();
+                batch.failed = true;
+                if !batch.retrying {
+                    batch.retrying = true;
+                    drop(batch);
+                    self.retry();
+                }
+            }
+        }
+    }
+
+    /// Retries a failed wake-up from a thread of its own (engine threads must not sleep).
+    fn retry(self: &Arc<Self>) {
+        let shared = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new().name("piazza-wake-retry".into()).spawn(move || retry_loop(shared));
+        if spawned.is_err() {
+            // No thread: the next entry wakes again.
+            let mut batch = self.batch.lock();
+            batch.retrying = false;
+            batch.failed = false;
+            batch.scheduled = false;
+        }
+    }
+
+    /// No JS will run again: drops what waits and what comes, and releases a waiting reader.
+    fn close(&self) {
+        {
+            let mut batch = self.batch.lock();
+            *batch = Batch { closed: true, retrying: batch.retrying, ..Batch::default() };
+        }
+        self.drained.notify_waiters();
+    }
+}
+
+/// The retry thread: wakes again until a call is queued, a drain took the batch, or the sink is
+/// gone (it holds the sink only while it calls, so it never keeps the function alive).
+fn retry_loop(shared: Weak<Shared>) {
+    let mut pause = RETRY_FIRST;
+    loop {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(RETRY_MAX);
+        let Some(shared) = shared.upgrade() else { return };
+        {
+            let mut batch = shared.batch.lock();
+            if batch.closed || !batch.failed {
+                batch.retrying = false;
+                return;
+            }
+            batch.failed = false;
+        }
+        match shared.call_wake() {
+            Woken::Queued => pause = RETRY_FIRST,
+            Woken::Closed => shared.close(),
+            Woken::Failed => shared.batch.lock().failed = true,
+        }
+    }
 }
 
 pub struct JsSink {
     shared: Arc<Shared>,
-    wake: Wake,
 }
 
 impl JsSink {
     pub fn new(wake: Wake) -> Self {
-        JsSink { shared: Arc::new(Shared { batch: Mutex::new(Batch::default()), drained: Notify::new() }), wake }
+        JsSink { shared: Arc::new(Shared { batch: Mutex::new(Batch::default()), drained: Notify::new(), wake }) }
     }
 
-    /// Takes the batch: the JSON array text and the binary payloads it points into.
+    /// Takes the batch: the JSON array text and the binary payloads it points into. Clearing
+    /// `scheduled` and taking happen under one lock (see the module documentation).
     pub fn drain(&self) -> (String, Vec<u8>) {
         let (mut json, bin) = {
             let mut batch = self.shared.batch.lock();
             batch.scheduled = false;
+            batch.failed = false;
             batch.count = 0;
             (std::mem::take(&mut batch.json), std::mem::take(&mut batch.bin))
         };
@@ -85,10 +203,13 @@ impl JsSink {
 
     /// Appends one entry to the batch: `write` appends its JSON (an array) to the batch text
     /// and any binary payload to the buffer (the entry gives the offset and length). The first
-    /// entry of a batch wakes JS. Any kind of entry goes through here: client events
+    /// entry of a batch wakes JS (see the module documentation). Any kind of entry goes through here: client events
     /// ([`EventSink::emit`]) and TRTC events (`trtc.rs`).
     pub fn push(&self, write: impl FnOnce(&mut String, &mut Vec<u8>)) {
         let mut batch = self.shared.batch.lock();
+        if batch.closed {
+            return;
+        }
         let b = &mut *batch;
         b.json.push(if b.json.is_empty() { '[' } else { ',' });
         write(&mut b.json, &mut b.bin);
@@ -96,7 +217,7 @@ impl JsSink {
         if !b.scheduled {
             b.scheduled = true;
             drop(batch);
-            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            self.shared.wake();
         }
     }
 
