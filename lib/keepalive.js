@@ -35,10 +35,13 @@ class Hold {
 }
 
 let listenerErrors = 0
-/** Calls a listener; an exception is reported with process.emitWarning and counted. */
-function safeCall (fn, arg, what) {
+/**
+ * Calls a listener (with `thisArg` as `this`); an exception is reported with
+ * process.emitWarning and counted.
+ */
+function safeCall (fn, arg, what, thisArg) {
   try {
-    fn(arg)
+    fn.call(thisArg, arg)
   } catch (err) {
     listenerErrors++
     const warning = new Error(`a ${what} listener threw: ${err && err.stack ? err.stack : err}`)

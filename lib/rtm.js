@@ -8,6 +8,7 @@
 // realtime channels, TRTCCloud) use it only through `rtm[LINK]` (see makeLink below and
 // lib/link.js).
 
+const { EventEmitter } = require('node:events')
 const native = require('./native')
 const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, bool } = require('./errors')
 const { holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
@@ -83,7 +84,14 @@ function makeLink (rtm) {
   })
 }
 
-class RTM {
+/**
+ * The RTM client. Like agora-rtm-sdk's RTMClient it is an EventEmitter (`on`, `off`, `once`,
+ * `listenerCount`, `events.once(rtm, 'linkState')`, …) and keeps `addEventListener` /
+ * `removeEventListener` ({ once, signal }). Events are not sent with EventEmitter#emit but by
+ * `_emit`: every listener is called even when one throws (reported with process.emitWarning and
+ * counted), and an `error` event without a listener is a warning, never an exception.
+ */
+class RTM extends EventEmitter {
   /**
    * @param {string} appId
    * @param {string} userId
@@ -106,9 +114,9 @@ class RTM {
       }
       config.salt = Array.from(config.salt)
     }
+    super()
     this.appId = appId
     this.userId = userId
-    this._listeners = new Map()
     this._pending = new Map()
     this._realtime = new Map()
     /** The receiver of TRTC room events (set through rtm[LINK].onRoomEvent), or null. */
@@ -135,31 +143,40 @@ class RTM {
     holdFinalizer.register(this, this._pendingHold)
   }
 
-  addEventListener (eventName, listener) {
+  /**
+   * Adds `listener` for a client event (a known event name only). DOM-like: the same listener
+   * is added once; `options.once` removes it after its first call, `options.signal` (an
+   * AbortSignal) removes it on abort.
+   */
+  addEventListener (eventName, listener, options) {
     if (!RTM_EVENT_TYPES.has(eventName)) throw invalid('addEventListener', `unknown event type ${JSON.stringify(eventName)}`)
     if (typeof listener !== 'function') throw invalid('addEventListener', 'listener must be a function')
-    let set = this._listeners.get(eventName)
-    if (!set) this._listeners.set(eventName, (set = new Set()))
-    set.add(listener)
+    const o = options !== null && typeof options === 'object' ? options : {}
+    const signal = o.signal
+    if (signal !== undefined && (signal === null || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
+      throw invalid('addEventListener', 'options.signal must be an AbortSignal')
+    }
+    if (signal && signal.aborted) return
+    if (this.listeners(eventName).includes(listener)) return
+    if (o.once) this.once(eventName, listener)
+    else this.on(eventName, listener)
+    if (signal) signal.addEventListener('abort', () => this.removeListener(eventName, listener), { once: true })
   }
 
   removeEventListener (eventName, listener) {
-    const set = this._listeners.get(eventName)
-    if (set) set.delete(listener)
+    this.removeListener(eventName, listener)
   }
 
   /** Number of exceptions thrown by listeners of any client (each reported with emitWarning). */
   static get listenerErrorCount () { return listenerErrorCount() }
 
+  /**
+   * Calls the listeners of `eventName` registered now (one added or removed by a listener takes
+   * effect from the next event); one that throws is reported and the others still run.
+   */
   _emit (eventName, payload) {
-    const set = this._listeners.get(eventName)
-    if (!set || set.size === 0) return
-    if (set.size === 1) {
-      safeCall(set.values().next().value, payload, eventName)
-      return
-    }
-    // A listener may add or remove listeners: call the ones registered now.
-    for (const fn of [...set]) safeCall(fn, payload, eventName)
+    if (this.listenerCount(eventName) === 0) return
+    for (const fn of this.rawListeners(eventName)) safeCall(fn, payload, eventName, this)
   }
 
   /** Registers a request; `submit(tag)` returns null or the native error JSON. */
@@ -253,7 +270,7 @@ class RTM {
       }
       case 'error': {
         const e = entry[1]
-        if ((this._listeners.get('error') || new Set()).size > 0) {
+        if (this.listenerCount('error') > 0) {
           this._emit('error', e)
         } else {
           const warning = new Error(`${ERROR_NAMES.get(e.errorCode) || e.errorCode}: ${e.reason} (${e.channelType} ${e.channelName}, from ${e.publisher || 'unknown'})`)

@@ -1,0 +1,133 @@
+'use strict'
+// agora-rtm-sdk 2.x code with only the import changed (issue 16, RTM part): the client is an
+// EventEmitter as RTMClient is, `piazza-rtc/rtm` has the SDK's default export shape, access
+// points take the SDK's plain host names, and the SDK's config keys that do not apply here are
+// accepted by name while a typo is a warning. The seed samples of the RTM docs run in
+// rtm-seed.test.js.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const events = require('node:events')
+const { RTM } = require('..')
+const { startServer, client, sleep } = require('./helpers')
+
+const ENDPOINT = { endpoint: 'ws://127.0.0.1:9' }
+
+test('the client is an EventEmitter and keeps addEventListener', () => {
+  const rtm = new RTM('app', 'ee', ENDPOINT)
+  assert.ok(rtm instanceof events.EventEmitter)
+  for (const m of ['on', 'off', 'once', 'emit', 'addListener', 'removeListener', 'removeAllListeners', 'listenerCount',
+    'listeners', 'rawListeners', 'prependListener', 'prependOnceListener', 'eventNames', 'setMaxListeners', 'getMaxListeners',
+    'addEventListener', 'removeEventListener']) {
+    assert.equal(typeof rtm[m], 'function', m)
+  }
+  const seen = []
+  const a = (e) => seen.push(['a', e])
+  const b = (e) => seen.push(['b', e])
+  assert.equal(rtm.on('message', a), rtm)
+  rtm.addEventListener('message', b)
+  rtm.addEventListener('message', b) // DOM-like: once only
+  assert.equal(rtm.listenerCount('message'), 2)
+  assert.deepEqual(rtm.eventNames(), ['message'])
+  rtm._emit('message', 1)
+  rtm.off('message', a)
+  rtm._emit('message', 2)
+  rtm.removeEventListener('message', b)
+  rtm._emit('message', 3)
+  assert.deepEqual(seen, [['a', 1], ['b', 1], ['b', 2]])
+  assert.equal(rtm.listenerCount('message'), 0)
+  rtm.once('status', (e) => seen.push(['once', e]))
+  rtm._emit('status', 4)
+  rtm._emit('status', 5)
+  assert.deepEqual(seen.slice(3), [['once', 4]])
+  rtm.on('presence', a).on('topic', b)
+  rtm.removeAllListeners()
+  assert.deepEqual(rtm.eventNames(), [])
+  // addEventListener keeps its checks; `on` is a plain EventEmitter method.
+  assert.throws(() => rtm.addEventListener('mesage', a), /unknown event type "mesage"/)
+  assert.throws(() => rtm.addEventListener('message', 'no'), /listener must be a function/)
+})
+
+test('listeners are called with the client as this; one that throws is reported and the others still run', async () => {
+  const rtm = new RTM('app', 'ee-throw', ENDPOINT)
+  const seen = []
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  try {
+    const before = RTM.listenerErrorCount
+    rtm.on('message', () => { throw new Error('boom') })
+    rtm.on('message', function (e) { seen.push([this === rtm, e]) })
+    rtm._emit('message', 'x')
+    assert.deepEqual(seen, [[true, 'x']])
+    assert.equal(RTM.listenerErrorCount, before + 1)
+    await sleep(10)
+    assert.ok(warnings.some((w) => w.name === 'PiazzaListenerError' && /boom/.test(w.message)))
+  } finally {
+    process.off('warning', onWarning)
+  }
+})
+
+test("addEventListener honours { once } and { signal }; an 'error' event never throws without a listener", () => {
+  const rtm = new RTM('app', 'ee-opts', ENDPOINT)
+  const seen = []
+  const fn = (e) => seen.push(e)
+  rtm.addEventListener('linkState', fn, { once: true })
+  rtm._emit('linkState', 1)
+  rtm._emit('linkState', 2)
+  assert.deepEqual(seen, [1])
+  assert.equal(rtm.listenerCount('linkState'), 0)
+
+  const ac = new AbortController()
+  rtm.addEventListener('message', fn, { signal: ac.signal })
+  rtm._emit('message', 3)
+  ac.abort()
+  rtm._emit('message', 4)
+  assert.deepEqual(seen, [1, 3])
+  assert.equal(rtm.listenerCount('message'), 0)
+  rtm.addEventListener('message', fn, { signal: ac.signal }) // already aborted: not added
+  assert.equal(rtm.listenerCount('message'), 0)
+  assert.throws(() => rtm.addEventListener('message', fn, { signal: {} }), /AbortSignal/)
+
+  // No 'error' listener: _emit of 'error' is a no-op (the dispatch warns instead), never a throw.
+  assert.doesNotThrow(() => rtm._emit('error', { errorCode: -1 }))
+  const errors = []
+  rtm.addEventListener('error', (e) => errors.push(e))
+  rtm._emit('error', { errorCode: -2 })
+  assert.deepEqual(errors, [{ errorCode: -2 }])
+})
+
+test('events.once and events.on work on a live client and leave nothing registered', async (t) => {
+  const server = await startServer(t)
+  const { rtm: bob } = await client(t, server, 'bob')
+  const rtm = new RTM('app', 'alice', { endpoint: server.url })
+  const linked = events.once(rtm, 'linkState')
+  await rtm.login()
+  t.after(() => rtm.logout())
+  const [state] = await linked
+  assert.equal(state.currentState, 'CONNECTING')
+  assert.equal(rtm.listenerCount('linkState'), 0)
+  assert.equal(rtm.listenerCount('error'), 0)
+  await rtm.subscribe('room')
+
+  const ac = new AbortController()
+  const received = []
+  const loop = (async () => {
+    for await (const [event] of events.on(rtm, 'message', { signal: ac.signal })) {
+      received.push(event.message)
+      if (received.length === 3) break
+    }
+  })()
+  await sleep(20)
+  assert.equal(rtm.listenerCount('message'), 1)
+  for (const m of ['one', 'two', 'three']) await bob.publish('room', m)
+  await loop
+  assert.deepEqual(received, ['one', 'two', 'three'])
+  assert.equal(rtm.listenerCount('message'), 0)
+  assert.equal(rtm.listenerCount('error'), 0)
+
+  // An abandoned events.once (aborted) leaves nothing behind either.
+  const waiting = events.once(rtm, 'presence', { signal: ac.signal })
+  ac.abort()
+  await assert.rejects(waiting, { name: 'AbortError' })
+  assert.deepEqual(rtm.eventNames(), [])
+})
