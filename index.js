@@ -15,6 +15,7 @@
 //   lib/presence.js   RTMPresence
 //   lib/stream.js     RTMStreamChannel
 //   lib/realtime.js   RealtimeChannel
+//   lib/webxdc.js     createWebxdc (window.webxdc's realtime API; entry `piazza-rtc/webxdc`: webxdc.js)
 //   lib/trtc.js       TRTCCloud, TRTCAppScene, TRTCRoleType
 //   lib/token.js      generateToken
 //   lib/logging.js    setLogger (log records to the app instead of stderr)

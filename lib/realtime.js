@@ -16,6 +16,8 @@ class RealtimeChannel {
     this.scope = scope
     this._listener = null
     this._left = false
+    /** Called with the RTMError when the join is refused (lib/webxdc.js); null: a warning. */
+    this._onRefused = null
   }
 
   _check (operation) {
@@ -50,11 +52,15 @@ class RealtimeChannel {
     link.request('leaveRealtimeChannel', (native, tag) => native.realtimeLeave(tag, this.scope)).catch(() => {})
   }
 
-  /** The join was refused (by RTM.joinRealtimeChannel): the channel is left, with a warning. */
+  /**
+   * The join was refused (by RTM.joinRealtimeChannel): the channel is left. `_onRefused(err)`
+   * (set by lib/webxdc.js) hears of it; without it, a warning tells.
+   */
   _refused (err) {
     this._rtm[LINK].forgetRealtime(this.scope, this)
     this._left = true
     this._listener = null
+    if (this._onRefused) return this._onRefused(err)
     if (err.errorCode === ErrorCode.RTM_ERROR_NOT_LOGIN) return // logged out meanwhile: nothing to report
     const warning = new Error(`joining realtime channel ${JSON.stringify(this.scope)} failed: ${err.message}`)
     warning.name = 'PiazzaRealtimeError'
