@@ -15,6 +15,11 @@ export declare class NativeClient {
    * client. `wake` is called (weakly, never keeping Node alive) when events are waiting.
    */
   constructor(appId: string, userId: string, optionsJson: string, wake: () => void)
+  /**
+   * The `rtmConfig` keys that are neither options nor SDK options ignored by name (a typo,
+   * e.g. `presenceTimout`; nested ones as `privateConfig.key`). They have no effect.
+   */
+  unknownOptions(): Array<string>
   /** Takes every event waiting for JS. */
   drain(): EventBatch
   /**

@@ -7,7 +7,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const events = require('node:events')
-const { RTM } = require('..')
+const { RTM, ErrorCode } = require('..')
 const { startServer, client, sleep } = require('./helpers')
 
 const ENDPOINT = { endpoint: 'ws://127.0.0.1:9' }
@@ -130,4 +130,50 @@ test('events.once and events.on work on a live client and leave nothing register
   ac.abort()
   await assert.rejects(waiting, { name: 'AbortError' })
   assert.deepEqual(rtm.eventNames(), [])
+})
+
+test('privateConfig.accessPointHosts takes plain host names (ws:// unless TLS is configured) as well as URLs', async (t) => {
+  const server = await startServer(t)
+  const port = new URL(server.url).port
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, server.url]) {
+    const rtm = new RTM('app', 'hosts', { privateConfig: { accessPointHosts: [host] } })
+    await rtm.login()
+    await rtm.logout()
+  }
+  // The first host that answers wins: a dead one is skipped.
+  const rtm = new RTM('app', 'hosts2', { privateConfig: { accessPointHosts: ['127.0.0.1:9', `127.0.0.1:${port}`] } })
+  await rtm.login()
+  await rtm.logout()
+  for (const bad of ['a b', 'host:0', 'host:x', '::1', 'h/path', 'http://h']) {
+    assert.throws(() => new RTM('app', 'hosts', { privateConfig: { accessPointHosts: [bad] } }),
+      (e) => e.name === 'RTMError' && e.errorCode === ErrorCode.RTM_ERROR_INVALID_PRIVATE_CONFIG, bad)
+  }
+})
+
+test("the SDK's config keys that do not apply are ignored by name; an unknown key is a warning naming it", async () => {
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  try {
+    // eslint-disable-next-line no-new
+    new RTM('app', 'keys', {
+      ...ENDPOINT,
+      logUpload: true,
+      cloudProxy: false,
+      useStringUserId: true,
+      privateConfig: { serviceType: ['MESSAGE', 'STREAM'], eventUploadHosts: [], logUploadHosts: [], originDomains: [], domainMode: 1 },
+    })
+    await sleep(10)
+    assert.deepEqual(warnings.filter((w) => w.code === 'PIAZZA_UNKNOWN_OPTION'), [])
+    // eslint-disable-next-line no-new
+    new RTM('app', 'keys', { ...ENDPOINT, presenceTimout: 20, privateConfig: { acessPointHosts: ['x'] } })
+    await sleep(10)
+    const unknown = warnings.filter((w) => w.code === 'PIAZZA_UNKNOWN_OPTION')
+    assert.equal(unknown.length, 2)
+    assert.equal(unknown[0].name, 'PiazzaConfigWarning')
+    assert.match(unknown[0].message, /"presenceTimout"/)
+    assert.match(unknown[1].message, /"privateConfig\.acessPointHosts"/)
+  } finally {
+    process.off('warning', onWarning)
+  }
 })

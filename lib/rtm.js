@@ -22,6 +22,17 @@ const RTM_EVENT_TYPES = new Set([
 ])
 const ENCRYPTION_MODES = new Set(['NONE', 'AES_128_GCM', 'AES_256_GCM'])
 
+/**
+ * Warns about an rtmConfig key that is no option (a typo such as `presenceTimout`): it has no
+ * effect. The SDK's options that do not apply here are ignored by name without a warning
+ * (IGNORED_RTM_OPTIONS in crates/engine/src/client/config.rs; README.md#rtm-client).
+ */
+function warnUnknownOption (key) {
+  process.emitWarning(`rtmConfig: unknown option ${JSON.stringify(key)} ignored (not a Piazza option, nor an agora-rtm-sdk one)`, {
+    type: 'PiazzaConfigWarning', code: 'PIAZZA_UNKNOWN_OPTION',
+  })
+}
+
 /** Native batches one wake-up dispatches at most before it yields to the event loop. */
 const MAX_TAKES = 16
 
@@ -139,6 +150,7 @@ class RTM extends EventEmitter {
     } catch (e) {
       throw fromNative('constructor', e)
     }
+    for (const key of this._native.unknownOptions()) warnUnknownOption(key)
     holdFinalizer.register(this, this._hold)
     holdFinalizer.register(this, this._pendingHold)
   }

@@ -40,6 +40,8 @@ pub struct NativeClient {
     /// `logLevel` and `logFormat`, claimed from login to logout.
     log_options: (Option<String>, Option<LogFormat>),
     log: parking_lot::Mutex<Option<Claim>>,
+    /// `rtmConfig` keys that are no option (see `ClientConfig::unknown_options`).
+    unknown_options: Vec<String>,
 }
 
 pub(crate) fn queued(result: piazza_engine::Result<()>) -> Option<String> {
@@ -58,8 +60,16 @@ impl NativeClient {
         let wake = wake.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
         let sink = Arc::new(JsSink::new(wake));
         let log_options = (config.log_level.clone(), config.log_format);
+        let unknown_options = config.unknown_options.clone();
         let client = Client::new(config, sink.clone()).map_err(|e| error::to_napi(&e))?;
-        Ok(NativeClient { client, sink, log_options, log: parking_lot::Mutex::new(None) })
+        Ok(NativeClient { client, sink, log_options, log: parking_lot::Mutex::new(None), unknown_options })
+    }
+
+    /// The `rtmConfig` keys that are neither options nor SDK options ignored by name (a typo,
+    /// e.g. `presenceTimout`; nested ones as `privateConfig.key`). They have no effect.
+    #[napi]
+    pub fn unknown_options(&self) -> Vec<String> {
+        self.unknown_options.clone()
     }
 
     /// Takes every event waiting for JS.

@@ -1,8 +1,10 @@
 //! Client configuration: the RTM `rtmConfig` object (README.md#rtm-client) validated into a
 //! [`ClientConfig`]. Out-of-range values throw at construction, before anything connects.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::crypto::Mode;
@@ -54,7 +56,19 @@ pub struct ClientConfig {
     pub encryption: Option<Encryption>,
     /// PEM certificates to trust for `wss://` instead of the web PKI roots.
     pub ca_certificates: Option<String>,
+    /// Keys of `rtmConfig` that are neither options here nor agora-rtm-sdk options ignored by
+    /// name ([`IGNORED_RTM_OPTIONS`]), e.g. a typo: `presenceTimout`, `privateConfig.acessPointHosts`.
+    /// They have no effect; the host warns about each.
+    pub unknown_options: Vec<String>,
 }
+
+/// agora-rtm-sdk 2.x `rtmConfig` keys accepted and ignored: they have no meaning for a
+/// self-hosted server (log upload, Agora's cloud proxy, numeric user ids).
+pub const IGNORED_RTM_OPTIONS: &[&str] = &["logUpload", "cloudProxy", "useStringUserId"];
+
+/// agora-rtm-sdk 2.x `privateConfig` keys accepted and ignored (only `accessPointHosts` applies).
+pub const IGNORED_PRIVATE_CONFIG_OPTIONS: &[&str] =
+    &["serviceType", "eventUploadHosts", "logUploadHosts", "originDomains", "domainMode"];
 
 impl ClientConfig {
     /// A config with the defaults of RTM 2 (presence timeout 300 s, heartbeat 5 s).
@@ -77,6 +91,7 @@ impl ClientConfig {
             log_format: None,
             encryption: None,
             ca_certificates: None,
+            unknown_options: Vec::new(),
         }
     }
 
@@ -140,8 +155,14 @@ impl ClientConfig {
         };
         let mut config = ClientConfig::new(app_id, user_id, "");
         config.endpoints.clear();
-        if let Some(hosts) = options.private_config.and_then(|p| p.access_point_hosts) {
-            config.endpoints.extend(hosts);
+        config.unknown_options = unknown(&options.other, IGNORED_RTM_OPTIONS, "");
+        let tls = options.tls.unwrap_or(options.ca_certificates.is_some());
+        if let Some(private) = options.private_config {
+            let mut unknown_private = unknown(&private.other, IGNORED_PRIVATE_CONFIG_OPTIONS, "privateConfig.");
+            config.unknown_options.append(&mut unknown_private);
+            for host in private.access_point_hosts.unwrap_or_default() {
+                config.endpoints.push(access_point_url(&host, tls)?);
+            }
         }
         if config.endpoints.is_empty() {
             if let Some(endpoint) = options.endpoint.or(env_endpoint) {
@@ -185,6 +206,50 @@ impl ClientConfig {
     }
 }
 
+/// The keys of `other` not in `ignored`, with `prefix` (for messages).
+fn unknown(other: &BTreeMap<String, IgnoredAny>, ignored: &[&str], prefix: &str) -> Vec<String> {
+    other.keys().filter(|k| !ignored.contains(&k.as_str())).map(|k| format!("{prefix}{k}")).collect()
+}
+
+/// An `accessPointHosts` entry as a URL: a `ws://` or `wss://` URL as it is, or the SDK's plain
+/// host name (`host`, `host:port`, `[v6]:port`) with `wss://` when `tls`, else `ws://`.
+pub fn access_point_url(host: &str, tls: bool) -> Result<String> {
+    if host.contains("://") {
+        return Ok(host.to_string());
+    }
+    let bad = |why: &str| {
+        Error::new(
+            ErrorCode::InvalidPrivateConfig,
+            format!("accessPointHosts entry {host:?} {why}: give a host name (`host` or `host:port`) or a ws:// / wss:// URL"),
+        )
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c)) {
+        return Err(bad("is not a host name"));
+    }
+    let port = if let Some(rest) = host.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else { return Err(bad("has an unclosed '['")) };
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad("is not an IPv6 address in brackets"));
+        }
+        match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or_else(|| bad("has text after ']'"))?),
+        }
+    } else {
+        match host.split_once(':') {
+            None => None,
+            Some(("", _)) => return Err(bad("has no host")),
+            Some((_, port)) => Some(port),
+        }
+    };
+    if let Some(port) = port {
+        if !matches!(port.parse::<u16>(), Ok(p) if p > 0) {
+            return Err(bad("has no valid port (1-65535; an IPv6 address needs brackets)"));
+        }
+    }
+    Ok(format!("{}://{host}", if tls { "wss" } else { "ws" }))
+}
+
 fn whole_seconds(name: &str, value: f64) -> Result<u32> {
     if value.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&value) {
         return Err(Error::invalid(format!("{name} must be a whole number of seconds, got {value}")));
@@ -214,12 +279,20 @@ struct RtmOptions {
     salt: Option<Vec<u8>>,
     /// PEM certificates to trust for wss:// (a private CA).
     ca_certificates: Option<String>,
+    /// Whether plain host names in `accessPointHosts` use wss:// (default: when
+    /// `caCertificates` is set).
+    tls: Option<bool>,
+    /// Every other key: an ignored SDK option, or an unknown one (see `unknown_options`).
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PrivateConfig {
     access_point_hosts: Option<Vec<String>>,
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
 }
 
 #[cfg(test)]
@@ -253,6 +326,55 @@ mod tests {
         assert_eq!(c.endpoints, ["ws://a", "ws://b"]);
         let c = ClientConfig::from_rtm_options("app", "u", "", Some("ws://env".into())).unwrap();
         assert_eq!(c.endpoints, ["ws://env"]);
+    }
+
+    #[test]
+    fn access_points_take_plain_host_names() {
+        let c = ClientConfig::from_rtm_options(
+            "app",
+            "u",
+            r#"{"privateConfig":{"accessPointHosts":["127.0.0.1:7700","localhost","[::1]:80","wss://w/x"]}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.endpoints, ["ws://127.0.0.1:7700", "ws://localhost", "ws://[::1]:80", "wss://w/x"]);
+        let c = ClientConfig::from_rtm_options(
+            "app",
+            "u",
+            r#"{"caCertificates":"PEM","privateConfig":{"accessPointHosts":["rtm.example:443"]}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.endpoints, ["wss://rtm.example:443"]);
+        let c = ClientConfig::from_rtm_options(
+            "app",
+            "u",
+            r#"{"tls":true,"privateConfig":{"accessPointHosts":["rtm.example"]}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.endpoints, ["wss://rtm.example"]);
+        for bad in ["", "a b", "host:0", "host:x", "::1", ":80", "h/path", "[::1", "[zz]:1", "u@h", "http://h"] {
+            let json = format!(r#"{{"privateConfig":{{"accessPointHosts":[{bad:?}]}}}}"#);
+            let e = ClientConfig::from_rtm_options("app", "u", &json, None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidPrivateConfig, "{bad:?}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn sdk_options_are_ignored_by_name_and_others_reported() {
+        let c = ClientConfig::from_rtm_options(
+            "app",
+            "u",
+            r#"{"endpoint":"ws://x","logUpload":true,"cloudProxy":false,"useStringUserId":true,"presenceTimout":20,
+               "privateConfig":{"serviceType":["MESSAGE"],"eventUploadHosts":[],"logUploadHosts":[],"originDomains":[],
+               "domainMode":1,"acessPointHosts":["a"]}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.unknown_options, ["presenceTimout", "privateConfig.acessPointHosts"]);
+        assert_eq!(c.presence_timeout, 300);
+        assert_eq!(c.endpoints, ["ws://x"]);
     }
 
     #[test]
