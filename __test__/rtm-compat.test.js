@@ -155,7 +155,6 @@ test("the SDK's config keys that do not apply are ignored by name; an unknown ke
   const onWarning = (w) => warnings.push(w)
   process.on('warning', onWarning)
   try {
-    // eslint-disable-next-line no-new
     new RTM('app', 'keys', {
       ...ENDPOINT,
       logUpload: true,
@@ -165,7 +164,6 @@ test("the SDK's config keys that do not apply are ignored by name; an unknown ke
     })
     await sleep(10)
     assert.deepEqual(warnings.filter((w) => w.code === 'PIAZZA_UNKNOWN_OPTION'), [])
-    // eslint-disable-next-line no-new
     new RTM('app', 'keys', { ...ENDPOINT, presenceTimout: 20, privateConfig: { acessPointHosts: ['x'] } })
     await sleep(10)
     const unknown = warnings.filter((w) => w.code === 'PIAZZA_UNKNOWN_OPTION')
@@ -176,4 +174,58 @@ test("the SDK's config keys that do not apply are ignored by name; an unknown ke
   } finally {
     process.off('warning', onWarning)
   }
+})
+
+/** The keys of agora-rtm-sdk 2.3.0's default export and of its constantsType, as loaded. */
+const SDK_DEFAULT_KEYS = ['BUILD', 'VERSION', 'RTM', 'getParameter', 'setArea', 'setParameter', 'constantsType', 'RTMBaseError']
+const SDK_CONSTANTS_KEYS = ['AreaCode', 'ChannelTypeEnum', 'LegacyAreaCode', 'LinkStateChangeReason4Report',
+  'LinkStateChangeReasonDescription', 'MessageType', 'TokenEventReason', 'subscribedState']
+
+test("piazza-rtc/rtm's default export has agora-rtm-sdk's shape (CommonJS and ESM)", async () => {
+  const AgoraRTM = require('../rtm')
+  const { default: esm } = await import('../rtm.mjs')
+  assert.equal(esm, AgoraRTM)
+  assert.deepEqual(Object.keys(AgoraRTM), [...SDK_DEFAULT_KEYS, 'EncryptionMode'])
+  assert.deepEqual(Object.keys(AgoraRTM.constantsType), SDK_CONSTANTS_KEYS)
+  assert.equal(AgoraRTM.VERSION, require('..').version)
+  assert.equal(typeof AgoraRTM.BUILD, 'string')
+  const { RTM, RTMBaseError, constantsType: c } = AgoraRTM
+  assert.equal(AgoraRTM.RTMBaseError, require('..').RTMError)
+  const rtm = new RTM('app', 'shape', ENDPOINT)
+  assert.ok(rtm instanceof require('..').RTM && rtm instanceof events.EventEmitter)
+  assert.equal(c.ChannelTypeEnum.STREAM, 2)
+  assert.equal(c.ChannelTypeEnum[3], 'USER')
+  assert.equal(c.LinkStateChangeReason4Report.LOGIN_TOO_FREQUENT, 37)
+  assert.equal(c.LinkStateChangeReason4Report[28], 'KICKED_OUT_BY_SERVER')
+  assert.equal(c.LinkStateChangeReasonDescription.SAME_UID_LOGIN, 'The same uid login on another device')
+  assert.equal(c.TokenEventReason.WILL_EXPIRE, 'The token is about to expire')
+  assert.deepEqual(Object.keys(c.AreaCode), ['GLOBAL', 'INDIA', 'JAPAN', 'ASIA', 'EUROPE', 'CHINA', 'NORTH_AMERICA'])
+  assert.equal(AgoraRTM.EncryptionMode.AES_256_GCM, 'AES_256_GCM')
+  assert.ok(Object.isFrozen(AgoraRTM) && Object.isFrozen(c.AreaCode))
+  // setArea: checked, no effect.
+  AgoraRTM.setArea({ areaCodes: ['GLOBAL'], excludedArea: 'CHINA' })
+  assert.throws(() => AgoraRTM.setArea({ areaCodes: ['MARS'] }), (e) => e instanceof RTMBaseError && /MARS/.test(e.message))
+})
+
+test('setParameter / getParameter: the parameters that apply are defaults of new clients; the rest is refused', async (t) => {
+  const { RTM, setParameter, getParameter, RTMBaseError } = require('../rtm')
+  assert.equal(getParameter('HEART_BEAT'), 5)
+  assert.equal(getParameter('PRESENCE_TIMEOUT'), 300)
+  assert.equal(getParameter('AP_DOMAIN_LIST'), undefined)
+  for (const key of ['LOG_UPLOAD', 'CLOUD_PROXY', 'NOPE']) {
+    assert.throws(() => setParameter(key, true), (e) => e instanceof RTMBaseError && e.errorCode === ErrorCode.RTM_ERROR_INVALID_PARAMETER &&
+      e.operation === 'setParameter' && e.message.includes(key) && e.message.includes('HEART_BEAT'))
+    assert.throws(() => getParameter(key), (e) => e instanceof RTMBaseError && e.operation === 'getParameter')
+  }
+  assert.throws(() => setParameter('HEART_BEAT', '5'), /wrong type/)
+  const server = await startServer(t)
+  t.after(() => { setParameter('AP_DOMAIN_LIST', null); setParameter('PRESENCE_TIMEOUT', undefined) })
+  setParameter('AP_DOMAIN_LIST', [`localhost:${new URL(server.url).port}`])
+  setParameter('PRESENCE_TIMEOUT', 4)
+  assert.deepEqual(getParameter('AP_DOMAIN_LIST'), [`localhost:${new URL(server.url).port}`])
+  // The default applies (4 is out of range) unless the config has the key.
+  assert.throws(() => new RTM('app', 'params'), /presenceTimeout 4/)
+  const rtm = new RTM('app', 'params', { presenceTimeout: 30 })
+  await rtm.login()
+  await rtm.logout()
 })

@@ -66,6 +66,17 @@ function checkOptions (operation, options) {
   return options || {}
 }
 
+/**
+ * A message payload: a string or a Uint8Array as it is; an ArrayBuffer or another typed array
+ * (the SDK's docs publish an ArrayBuffer) as a Uint8Array over the same bytes.
+ */
+function checkPayload (operation, message) {
+  if (typeof message === 'string' || message instanceof Uint8Array) return message
+  if (message instanceof ArrayBuffer) return new Uint8Array(message)
+  if (ArrayBuffer.isView(message)) return new Uint8Array(message.buffer, message.byteOffset, message.byteLength)
+  throw invalid(operation, 'message must be a string, a Uint8Array or an ArrayBuffer')
+}
+
 /** A boolean option with its default. */
 function bool (value, fallback) { return value === undefined ? fallback : Boolean(value) }
 
@@ -89,6 +100,7 @@ module.exports = {
   invalid,
   checkString,
   checkOptions,
+  checkPayload,
   bool,
   PiazzaAdminError,
 }

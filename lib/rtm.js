@@ -10,7 +10,7 @@
 
 const { EventEmitter } = require('node:events')
 const native = require('./native')
-const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, bool } = require('./errors')
+const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, checkPayload, bool } = require('./errors')
 const { holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
 const { LINK } = require('./link')
 const { RTMPresence } = require('./presence')
@@ -410,13 +410,11 @@ class RTM extends EventEmitter {
     return channel
   }
 
-  /** Publishes a string or Uint8Array to a message channel, or to a user (channelType 'USER'). */
+  /** Publishes a string or bytes (Uint8Array, ArrayBuffer) to a message channel, or to a user (channelType 'USER'). */
   publish (channelName, message, options) {
     return this._call('publish', (tag) => {
       checkString('publish', channelName, 'channelName')
-      if (typeof message !== 'string' && !(message instanceof Uint8Array)) {
-        throw invalid('publish', 'message must be a string or a Uint8Array')
-      }
+      const payload = checkPayload('publish', message)
       const o = checkOptions('publish', options)
       const channelType = o.channelType === undefined ? 'MESSAGE' : o.channelType
       if (channelType !== 'MESSAGE' && channelType !== 'USER') {
@@ -424,7 +422,7 @@ class RTM extends EventEmitter {
       }
       const customType = o.customType === undefined ? '' : o.customType
       checkString('publish', customType, 'customType')
-      return this._native.publish(tag, channelName, message, customType, channelType)
+      return this._native.publish(tag, channelName, payload, customType, channelType)
     })
   }
 }

@@ -3,7 +3,7 @@
 // topic subscriptions, with the local list of subscribed publishers getSubscribedUserList
 // answers. Requests go through the client's internal interface, rtm[LINK] (lib/link.js).
 
-const { ErrorCode, invalid, checkString, checkOptions, bool } = require('./errors')
+const { ErrorCode, invalid, checkString, checkOptions, checkPayload, bool } = require('./errors')
 const { LINK } = require('./link')
 
 function checkTopic (operation, topic) {
@@ -97,11 +97,11 @@ class RTMStreamChannel {
     const op = 'publishTopicMessage'
     return this._request(op, (native, tag) => {
       checkTopic(op, topicName)
-      if (typeof message !== 'string' && !(message instanceof Uint8Array)) throw invalid(op, 'message must be a string or a Uint8Array')
+      const payload = checkPayload(op, message)
       const o = checkOptions(op, options)
       const customType = o.customType === undefined ? '' : o.customType
       checkString(op, customType, 'customType')
-      return native.publishTopic(tag, this.channelName, topicName, message, customType)
+      return native.publishTopic(tag, this.channelName, topicName, payload, customType)
     })
   }
 
