@@ -3,6 +3,8 @@
 
 /// <reference types="node" />
 
+import { EventEmitter as NodeEventEmitter } from 'events'
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -269,13 +271,24 @@ export declare class Server {
 
 export type EncryptionMode = 'NONE' | 'AES_128_GCM' | 'AES_256_GCM'
 
+/**
+ * agora-rtm-sdk's private deployment config. Only `accessPointHosts` applies; the SDK's other
+ * keys are accepted and ignored by name. Any other key is a PIAZZA_UNKNOWN_OPTION warning.
+ */
 export interface PrivateConfig {
-  serviceType?: Array<'MESSAGE' | 'STREAM'>
-  /** Servers to connect to, tried in turn ('ws://…' or 'wss://…'). */
+  /** Servers to connect to, tried in turn: 'ws://…' / 'wss://…' URLs, or the SDK's plain host
+   * names ('host', 'host:port', '[::1]:port'), as wss:// when `tls` (or caCertificates) is set, else ws://. */
   accessPointHosts?: string[]
+  /** Ignored (the SDK's service selection). */
+  serviceType?: Array<'MESSAGE' | 'STREAM'>
+  /** Ignored (the SDK's upload hosts). */
   eventUploadHosts?: string[]
+  /** Ignored. */
   logUploadHosts?: string[]
+  /** Ignored (the SDK's edge domains). */
   originDomains?: string[]
+  /** Ignored (the SDK's edge domain format). */
+  domainMode?: 1 | 2
 }
 
 export interface RTMConfig {
@@ -288,6 +301,8 @@ export interface RTMConfig {
   cipherKey?: string
   /** PEM certificates to trust for wss:// instead of the system's web PKI roots (a private CA). */
   caCertificates?: string
+  /** Plain host names in privateConfig.accessPointHosts use wss:// (default: true when caCertificates is set). */
+  tls?: boolean
   /** Seconds a dropped session stays present before others see REMOTE_TIMEOUT, 5–300 (default 300). */
   presenceTimeout?: number
   /** Seconds between heartbeats, 5–1800 (default 5). */
@@ -301,11 +316,11 @@ export interface RTMConfig {
   loginTimeoutMs?: number
   /** Milliseconds without an answer after a heartbeat before the link counts as dead (default 5000). */
   pongTimeoutMs?: number
-  /** Accepted for compatibility; no effect. */
+  /** agora-rtm-sdk option, ignored by name (no log upload). Another unknown key is a PIAZZA_UNKNOWN_OPTION warning. */
   logUpload?: boolean
-  /** Accepted for compatibility; no effect. */
+  /** agora-rtm-sdk option, ignored by name (no cloud proxy). */
   cloudProxy?: boolean
-  /** Accepted for compatibility; no effect. */
+  /** agora-rtm-sdk option, ignored by name (user ids are strings). */
   useStringUserId?: boolean
 }
 
@@ -387,7 +402,7 @@ export declare class RTMStreamChannel {
   release(): Promise<ReleaseChannelResponse>
   joinTopic(topicName: string, options?: JoinTopicOptions): Promise<JoinTopicResponse>
   leaveTopic(topicName: string): Promise<LeaveTopicResponse>
-  publishTopicMessage(topicName: string, message: string | Uint8Array, options?: PublishTopicMessageOptions): Promise<PublishTopicMessageResponse>
+  publishTopicMessage(topicName: string, message: string | Uint8Array | ArrayBuffer, options?: PublishTopicMessageOptions): Promise<PublishTopicMessageResponse>
   subscribeTopic(topicName: string, options?: SubscribeTopicOptions): Promise<SubscribeTopicResponse>
   unsubscribeTopic(topicName: string, options?: UnsubscribeTopicOptions): Promise<UnsubscribeTopicResponse>
   /** The publishers this client subscribed to in the topic (synchronous). */
@@ -633,9 +648,20 @@ export declare namespace RTMEvents {
 }
 
 export type RTMEventName = keyof RTMEvents.RTMClientEventMap
+/** The client's events as EventEmitter argument lists (`rtm.on('message', (event) => …)`). */
+export type RTMEventArgs = { [E in RTMEventName]: Parameters<RTMEvents.RTMClientEventMap[E]> }
+/** addEventListener's options (as EventTarget's): `once` removes the listener after one call, `signal` on abort. */
+export interface RTMAddEventListenerOptions {
+  once?: boolean
+  signal?: AbortSignal
+}
 
-/** The RTM 2 client (agora-rtm-sdk `RTM` shape) of a Piazza server. */
-export declare class RTM {
+/**
+ * The RTM 2 client (agora-rtm-sdk `RTM` shape) of a Piazza server: an EventEmitter as the SDK's
+ * RTMClient is (`on`, `once`, `off`, `events.once(rtm, 'linkState')`, …). A listener that
+ * throws is reported (process.emitWarning) and the others still run.
+ */
+export declare class RTM extends NodeEventEmitter<RTMEventArgs> {
   /** Throws RTMError on bad ids or out-of-range config values. */
   constructor(appId: string, userId: string, rtmConfig?: RTMConfig)
   readonly appId: string
@@ -644,7 +670,8 @@ export declare class RTM {
   readonly presence: RTMPresence
   /** Exceptions thrown by listeners so far (each was reported with process.emitWarning). */
   static readonly listenerErrorCount: number
-  addEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E]): void
+  /** Adds a listener once (DOM-like); throws RTMError on an unknown event name. */
+  addEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E], options?: RTMAddEventListenerOptions | boolean): void
   removeEventListener<E extends RTMEventName>(eventName: E, listener: RTMEvents.RTMClientEventMap[E]): void
   login(options?: LoginOptions): Promise<LoginResponse>
   logout(): Promise<LogoutResponse>
@@ -652,7 +679,7 @@ export declare class RTM {
   renewToken(token: string, options?: RenewTokenOptions): Promise<RenewTokenResponse>
   subscribe(channelName: string, options?: SubscribeOptions): Promise<SubscribeResponse>
   unsubscribe(channelName: string): Promise<UnsubscribeResponse>
-  publish(channelName: string, message: string | Uint8Array, options?: PublishOptions): Promise<PublishResponse>
+  publish(channelName: string, message: string | Uint8Array | ArrayBuffer, options?: PublishOptions): Promise<PublishResponse>
   /** A stream channel instance (synchronous; throws on an invalid name). */
   createStreamChannel(channelName: string): RTMStreamChannel
   /** Joins a realtime channel (synchronous; throws if the scope is already joined or when not logged in). */
