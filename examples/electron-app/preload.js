@@ -21,6 +21,8 @@ contextBridge.exposeInMainWorld('piazza', {
   /** @param {string} userId */
   removeMember: (userId) => call('removeMember', { userId }),
   dismissRoom: () => call('dismissRoom'),
+  /** @param {string} app a folder of webxdc-apps/ */
+  openWebxdc: (app) => call('openWebxdc', { app }),
   /**
    * @param {(event: string, payload: any) => void} listener
    * @returns {() => void} stops listening

@@ -8,6 +8,12 @@
 // - a TRTCCloud for the room itself: who is in it, enter/exit with reasons, kick and dismiss;
 // - an RTM client for the room's chat channel (`chat-<room>`), whose presence state carries
 //   the typing indicator.
+// The room's webxdc apps (webxdc-apps/, e.g. the whiteboard) run in their own frames; their
+// `window.webxdc` is `createWebxdc(rtm, 'webxdc-<app>-<room>')` on the same RTM client
+// (attachWebxdc, lib/webxdc-frame.js).
+
+const { createWebxdc } = require('piazza-rtc/webxdc')
+const { WebxdcFrame, WEBXDC_APPS } = require('./webxdc-frame')
 
 /** What each onExitRoom reason means, for the person it happened to. */
 const EXIT_TEXT = {
@@ -36,6 +42,8 @@ class SessionError extends Error {}
 
 /** The room's chat channel. @param {{ room: string }} me */
 const chatChannel = (me) => `chat-${me.room}`
+/** The realtime scope of a webxdc app in the room. @param {{ room: string }} me @param {string} app */
+const webxdcScope = (me, app) => `webxdc-${app}-${me.room}`
 
 class RoomSession {
   /**
@@ -58,6 +66,8 @@ class RoomSession {
     this.members = new Set()
     /** The typing state last set (presence state `typing`). */
     this.typing = false
+    /** The connected webxdc frames, by app. @type {Map<string, WebxdcFrame>} */
+    this.frames = new Map()
   }
 
   /** Runs one call from the renderer; only the methods below can be called. */
@@ -69,6 +79,7 @@ class RoomSession {
       case 'setTyping': return this.setTyping(Boolean(args && args.typing))
       case 'removeMember': return this.removeMember(args && args.userId)
       case 'dismissRoom': return this.dismissRoom()
+      case 'openWebxdc': return this.openWebxdc(args && args.app)
       default: throw new SessionError(`unknown call ${JSON.stringify(method)}`)
     }
   }
@@ -158,6 +169,42 @@ class RoomSession {
     return this.admin.dismissRoom(me.appId, me.room)
   }
 
+  /**
+   * Checks that webxdc app `app` may open in the room; the bridge (main.js, web.js) then loads
+   * its frame and connects it with attachWebxdc.
+   */
+  async openWebxdc (app) {
+    const { me } = this.need()
+    if (typeof app !== 'string' || !WEBXDC_APPS.has(app)) throw new SessionError(`There is no webxdc app ${JSON.stringify(app)}.`)
+    return { app, scope: webxdcScope(me, app) }
+  }
+
+  /**
+   * Connects the frame of webxdc app `app` (replacing a previous frame of it): its
+   * `window.webxdc` calls go to the returned WebxdcFrame, and the peers' data and refused joins
+   * come back through `send`.
+   * @param {string} app
+   * @param {(event: 'data' | 'error', payload: Uint8Array | { message: string }) => void} send
+   */
+  attachWebxdc (app, send) {
+    const { me, rtm } = this.need()
+    if (!WEBXDC_APPS.has(app)) throw new SessionError(`There is no webxdc app ${JSON.stringify(app)}.`)
+    const previous = this.frames.get(app)
+    if (previous) previous.close()
+    const webxdc = createWebxdc(rtm, webxdcScope(me, app), {
+      onError: (err) => frame.send('error', { message: `The ${app} could not join its realtime channel: ${err.message}` })
+    })
+    const frame = new WebxdcFrame(webxdc, send)
+    this.frames.set(app, frame)
+    return frame
+  }
+
+  /** A webxdc frame went away. @param {WebxdcFrame} frame */
+  detachWebxdc (frame) {
+    frame.close()
+    for (const [app, f] of this.frames) if (f === frame) this.frames.delete(app)
+  }
+
   /** Leaves the room (onExitRoom(0) follows). */
   async leave () {
     this.need().trtc.exitRoom()
@@ -170,6 +217,8 @@ class RoomSession {
     this.trtc = null
     this.rtm = null
     this.me = null
+    for (const frame of this.frames.values()) frame.close()
+    this.frames.clear()
     if (rtm) await rtm.logout().catch(() => {})
     if (trtc) trtc.destroy()
   }

@@ -58,6 +58,27 @@
       : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`
   }
 
+  /** Opens webxdc app `app` in its isolated frame (its `window.webxdc` is the only bridge). @param {string} app */
+  async function openWebxdc (app) {
+    const embed = await piazza.openWebxdc(app)
+    const frame = document.createElement(embed.tag)
+    frame.id = `webxdc-${app}`
+    if (embed.tag === 'iframe') {
+      frame.setAttribute('sandbox', 'allow-scripts') // no same origin: no cookies, no parent, no window.piazza
+    } else if (embed.partition) {
+      frame.setAttribute('partition', embed.partition) // Electron: main.js adds webxdc-preload.js
+    }
+    frame.setAttribute('src', embed.src)
+    $('webxdc-slot').replaceChildren(frame)
+    $('open-whiteboard').hidden = true
+  }
+
+  /** Closes the webxdc frames (leaving the room ends them). */
+  function closeWebxdc () {
+    $('webxdc-slot').replaceChildren()
+    $('open-whiteboard').hidden = false
+  }
+
   /** @param {string} text */
   function activity (text) {
     const li = document.createElement('li')
@@ -128,6 +149,7 @@
         typing.clear()
         $('exit-message').textContent = payload.text
         $('exit-message').dataset.reason = String(payload.reason)
+        closeWebxdc()
         show('exit')
         break
       case 'connection':
@@ -151,6 +173,7 @@
       $('host-panel').hidden = !entered.host
       $('chat').replaceChildren()
       $('activity').replaceChildren()
+      closeWebxdc()
       renderMembers()
       renderTyping()
       show('room')
@@ -184,6 +207,7 @@
 
   $('leave').addEventListener('click', () => act(() => piazza.leave()))
   $('dismiss').addEventListener('click', () => act(() => piazza.dismissRoom()))
+  $('open-whiteboard').addEventListener('click', () => act(() => openWebxdc('whiteboard')))
   $('back').addEventListener('click', () => show('login'))
   show('login')
 })()

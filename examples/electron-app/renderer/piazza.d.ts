@@ -15,6 +15,17 @@ interface PiazzaEntered {
   members: string[]
 }
 
+/** Where a webxdc app's frame loads: an <iframe sandbox> (web mode) or a <webview> (Electron). */
+interface PiazzaWebxdcEmbed {
+  app: string
+  /** The app's realtime scope (`webxdc-<app>-<room>`). */
+  scope: string
+  tag: 'iframe' | 'webview'
+  src: string
+  /** The <webview>'s partition (Electron). */
+  partition?: string
+}
+
 /** Events from the main process, by name. */
 interface PiazzaEvents {
   memberJoined: { userId: string, members: string[] }
@@ -37,6 +48,8 @@ interface PiazzaBridge {
   setTyping(typing: boolean): Promise<unknown>
   removeMember(userId: string): Promise<unknown>
   dismissRoom(): Promise<unknown>
+  /** Opens webxdc app `app` (a folder of webxdc-apps/) for the room; the renderer embeds it. */
+  openWebxdc(app: string): Promise<PiazzaWebxdcEmbed>
   /** Listens to every event; returns a function that stops listening. */
   onEvent(listener: (...args: PiazzaEventArgs) => void): () => void
 }

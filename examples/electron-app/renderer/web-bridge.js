@@ -47,6 +47,7 @@
     setTyping: (typing) => call('setTyping', { typing }),
     removeMember: (userId) => call('removeMember', { userId }),
     dismissRoom: () => call('dismissRoom'),
+    openWebxdc: (app) => call('openWebxdc', { app }),
     onEvent: (listener) => {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

@@ -128,3 +128,46 @@ test('the connection banner follows a cut link and its recovery', async (t) => {
   await ann.session.call('sendChat', { text: 'back' })
   assert.equal((await ann.next('chat')).text, 'back')
 })
+
+test('webxdc frames: each person\'s whiteboard frame reaches the other\'s over createWebxdc', async (t) => {
+  const backend = await startBackend(piazza, {})
+  t.after(() => backend.close())
+  const ann = person(backend)
+  const bob = person(backend)
+  t.after(() => Promise.all([ann.session.close(), bob.session.close()]))
+  await assert.rejects(ann.session.call('openWebxdc', { app: 'whiteboard' }), /Not in a room/)
+  await ann.session.call('login', { appId: '9', userId: 'ann', room: 'wb' })
+  await bob.session.call('login', { appId: '9', userId: 'bob', room: 'wb' })
+  assert.deepEqual(await ann.session.call('openWebxdc', { app: 'whiteboard' }), { app: 'whiteboard', scope: 'webxdc-whiteboard-wb' })
+  await assert.rejects(ann.session.call('openWebxdc', { app: '../secret' }), /no webxdc app/)
+
+  /** A frame's end: what it received. */
+  const attach = (who) => {
+    const got = []
+    const frame = who.session.attachWebxdc('whiteboard', (event, payload) => got.push({ event, payload }))
+    return { frame, got }
+  }
+  const a = attach(ann)
+  const b = attach(bob)
+  assert.deepEqual(a.frame.self(), { selfAddr: 'ann', selfName: 'ann' })
+  a.frame.call('join')
+  b.frame.call('join')
+  assert.throws(() => a.frame.call('join'), /already joined/)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  a.frame.call('send', new TextEncoder().encode('stroke from ann'))
+  const deadline = Date.now() + 5000
+  while (b.got.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  assert.equal(b.got[0].event, 'data')
+  assert.equal(new TextDecoder().decode(b.got[0].payload), 'stroke from ann')
+  assert.equal(a.got.length, 0, 'nobody receives its own data')
+  assert.throws(() => a.frame.call('send', new Uint8Array(128001)), /at most 128000/)
+  // Leave, then join again; a frame that goes away leaves.
+  a.frame.call('leave')
+  a.frame.call('join')
+  ann.session.detachWebxdc(a.frame)
+  assert.equal(a.frame.channel, null)
+  // Another frame of the same app replaces bob's.
+  const b2 = attach(bob)
+  b2.frame.call('join')
+  assert.equal(b.frame.channel, null)
+})
