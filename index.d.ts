@@ -2,7 +2,6 @@
 // Shapes follow agora-rtm-sdk 2.x (RTM), trtc-electron-sdk (TRTCCloud) and @webxdc/types.
 
 /// <reference types="node" />
-
 import { EventEmitter as NodeEventEmitter } from 'events'
 
 // ---------------------------------------------------------------------------------------------
@@ -271,23 +270,15 @@ export declare class Server {
 
 export type EncryptionMode = 'NONE' | 'AES_128_GCM' | 'AES_256_GCM'
 
-/**
- * agora-rtm-sdk's private deployment config. Only `accessPointHosts` applies; the SDK's other
- * keys are accepted and ignored by name. Any other key is a PIAZZA_UNKNOWN_OPTION warning.
- */
+/** agora-rtm-sdk's private config: `accessPointHosts` applies; the SDK's other keys are ignored by name, any other key is a PIAZZA_UNKNOWN_OPTION warning. */
 export interface PrivateConfig {
-  /** Servers to connect to, tried in turn: 'ws://…' / 'wss://…' URLs, or the SDK's plain host
-   * names ('host', 'host:port', '[::1]:port'), as wss:// when `tls` (or caCertificates) is set, else ws://. */
+  /** Servers tried in turn: ws:// / wss:// URLs or plain host names ('host', 'host:port', '[::1]:port'; wss:// with `tls` or caCertificates, else ws://). */
   accessPointHosts?: string[]
-  /** Ignored (the SDK's service selection). */
+  /** Ignored by name, as eventUploadHosts, logUploadHosts, originDomains and domainMode. */
   serviceType?: Array<'MESSAGE' | 'STREAM'>
-  /** Ignored (the SDK's upload hosts). */
   eventUploadHosts?: string[]
-  /** Ignored. */
   logUploadHosts?: string[]
-  /** Ignored (the SDK's edge domains). */
   originDomains?: string[]
-  /** Ignored (the SDK's edge domain format). */
   domainMode?: 1 | 2
 }
 
@@ -651,16 +642,9 @@ export type RTMEventName = keyof RTMEvents.RTMClientEventMap
 /** The client's events as EventEmitter argument lists (`rtm.on('message', (event) => …)`). */
 export type RTMEventArgs = { [E in RTMEventName]: Parameters<RTMEvents.RTMClientEventMap[E]> }
 /** addEventListener's options (as EventTarget's): `once` removes the listener after one call, `signal` on abort. */
-export interface RTMAddEventListenerOptions {
-  once?: boolean
-  signal?: AbortSignal
-}
+export interface RTMAddEventListenerOptions { once?: boolean; signal?: AbortSignal }
 
-/**
- * The RTM 2 client (agora-rtm-sdk `RTM` shape) of a Piazza server: an EventEmitter as the SDK's
- * RTMClient is (`on`, `once`, `off`, `events.once(rtm, 'linkState')`, …). A listener that
- * throws is reported (process.emitWarning) and the others still run.
- */
+/** The RTM 2 client (agora-rtm-sdk `RTM` shape) of a Piazza server; an EventEmitter as the SDK's RTMClient is. */
 export declare class RTM extends NodeEventEmitter<RTMEventArgs> {
   /** Throws RTMError on bad ids or out-of-range config values. */
   constructor(appId: string, userId: string, rtmConfig?: RTMConfig)
