@@ -57,16 +57,6 @@ export declare class NativeClient {
   getState(tag: number, userId: string, channel: string, channelType: string): string | null
   /** `keys` absent: every state of this user in the channel. */
   removeState(tag: number, channel: string, channelType: string, keys?: Array<string> | undefined | null): string | null
-  /**
-   * `room`: a number (roomId) or a string (strRoomId); `role` "anchor" | "audience"; `scene`
-   * "videoCall" | "live" | "audioCall" | "voiceChatRoom".
-   */
-  enterRoom(tag: number, room: number | string, role: string, scene: string): string | null
-  exitRoom(tag: number): string | null
-  switchRole(tag: number, role: string): string | null
-  switchRoom(tag: number, room: number | string, token?: string | undefined | null): string | null
-  /** A TRTC custom message (no answer). */
-  sendCustomCmd(cmdId: number, seq: number, reliable: boolean, ordered: boolean, message: string | Uint8Array): string | null
   /** The login token (`channel` absent) or a joined stream channel's. */
   renewToken(tag: number, token: string, channel?: string | undefined | null): string | null
 }
@@ -106,6 +96,8 @@ export declare class NativeTrtc {
   switchRole(role: number): void
   /** `room_id` 0 / `str_room_id` `""`: not given; `user_sig` `""`: none. */
   switchRoom(roomId: number, strRoomId: string, userSig: string): void
+  /** Replaces the userSig of the session (after the calls queued); refused: onError. */
+  renewUserSig(userSig: string): void
   /**
    * Reports the refusal of a call JS checked (`operation`: `enterRoom` → onError then
    * onEnterRoom(code); `switchRole` / `switchRoom` → onSwitchRole / onSwitchRoom), in call

@@ -80,6 +80,7 @@ fn write_event(json: &mut String, bin: &mut Vec<u8>, event: TrtcEvent) {
             let _ = write!(json, ",{}", reason.code());
         }
         TrtcEvent::Error { code, message }
+        | TrtcEvent::Warning { code, message }
         | TrtcEvent::SwitchRole { code, message }
         | TrtcEvent::SwitchRoom { code, message } => {
             let _ = write!(json, ",{code},");
@@ -217,6 +218,12 @@ impl NativeTrtc {
         let room_id = whole(room_id)
             .ok_or_else(|| error::to_napi(&Error::invalid(format!("roomId {room_id} is not a whole number"))))?;
         self.trtc.switch_room(room_id, &str_room_id, &user_sig).map_err(|e| error::to_napi(&e))
+    }
+
+    /// Replaces the userSig of the session (after the calls queued); refused: onError.
+    #[napi]
+    pub fn renew_user_sig(&self, user_sig: String) -> Result<()> {
+        self.trtc.renew_user_sig(&user_sig).map_err(|e| error::to_napi(&e))
     }
 
     /// Reports the refusal of a call JS checked (`operation`: `enterRoom` → onError then

@@ -53,5 +53,10 @@ pub fn markdown_table() -> String {
     for code in ErrorCode::ALL.iter().filter(|c| c.is_trtc()) {
         out.push_str(&format!("| {} | `{}` | {} |\n", code.code(), code.name(), code.describe()));
     }
+    out.push_str("\n## TRTC warnings (`onWarning(code, message)`; `TRTCWarningCode`)\n\n| code | name | meaning |\n| ---: | --- | --- |\n");
+    out.push_str(&format!(
+        "| {} | `WARNING_USER_SIG_WILL_EXPIRE` | TRTC (Piazza): the userSig of the room session expires in 30 s; `renewUserSig(userSig)` keeps the session, else `onError(-70001)` then `onExitRoom(0)`. |\n",
+        crate::client::trtc::WARNING_USER_SIG_WILL_EXPIRE
+    ));
     out
 }

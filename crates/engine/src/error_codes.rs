@@ -225,7 +225,7 @@ error_codes! {
     TrtcEnterRoomParamNull = -3316, "ERR_ENTER_ROOM_PARAM_NULL", "TRTC: enterRoom was called without parameters.";
     TrtcSdkAppIdInvalid = -3317, "ERR_SDK_APPID_INVALID", "TRTC: sdkAppId is not a positive integer.";
     TrtcRoomIdInvalid = -3318, "ERR_ROOM_ID_INVALID",
-        "TRTC: roomId is not in 1..4294967294, strRoomId is not a valid id, or both or neither were given.";
+        "TRTC: roomId is not in 1..4294967294, strRoomId is not 1-64 bytes of TRTC's characters, or neither was given.";
     TrtcUserIdInvalid = -3319, "ERR_USER_ID_INVALID", "TRTC: the user id is not valid.";
     TrtcUserSigInvalid = -3320, "ERR_USER_SIG_INVALID",
         "TRTC: the userSig is missing, forged, expired, for another app or user, or lacks the room privilege.";
@@ -235,6 +235,8 @@ error_codes! {
         "TRTC (Piazza): the same user id entered this room from another instance, which replaced this one.";
     TrtcNotInRoom = -3341, "ERR_NOT_IN_ROOM", "TRTC (Piazza): the call needs the instance to be in a room.";
     TrtcRoomFull = -102052, "ERR_SERVER_CENTER_ROOM_FULL", "TRTC: the room has rooms.maxMembers members already.";
+    TrtcUserSigExpired = -70001, "ERR_SERVER_SSO_SIG_EXPIRED",
+        "TRTC: the userSig expired in the room and was not renewed (renewUserSig): the session ended, onExitRoom(0) follows.";
 }
 
 #[cfg(test)]

@@ -63,6 +63,23 @@ pub fn scope(name: &str) -> Result<()> {
     check(name, "realtime scope", ErrorCode::InvalidChannelName)
 }
 
+/// The characters of a TRTC `strRoomId` besides letters and digits (TRTCParams: "letters,
+/// digits, space and `!#$%&()+-:;<=.>?@[]^_{}|~,`", 89 in all).
+const ROOM_ID_PUNCTUATION: &str = " !#$%&()+-:;<=.>?@[]^_{}|~,";
+
+/// A TRTC `strRoomId`, as TRTC takes it: 1–64 bytes from its 89 characters (a leading `_` and
+/// `.` included, unlike channel names). Client and server check with this one definition.
+pub fn str_room_id(id: &str) -> Result<()> {
+    let bad = |why: String| Err(Error::new(ErrorCode::TrtcRoomIdInvalid, format!("strRoomId {id:?} {why}")));
+    if id.is_empty() || id.len() > MAX_NAME_LEN {
+        return bad(format!("is {} bytes long; 1 to {MAX_NAME_LEN} are allowed", id.len()));
+    }
+    match id.chars().find(|c| !c.is_ascii_alphanumeric() && !ROOM_ID_PUNCTUATION.contains(*c)) {
+        Some(c) => bad(format!("contains {c:?}; allowed are letters, digits, space and {}", &ROOM_ID_PUNCTUATION[1..])),
+        None => Ok(()),
+    }
+}
+
 /// A message `customType`: at most 32 bytes.
 pub fn custom_type(value: &str) -> Result<()> {
     if value.len() > MAX_CUSTOM_TYPE_LEN {
@@ -96,5 +113,18 @@ mod tests {
         assert_eq!(topic("").unwrap_err().code, ErrorCode::ChannelInvalidTopicName);
         assert_eq!(custom_type(&"x".repeat(33)).unwrap_err().code, ErrorCode::ChannelCustomTypeLengthOverflow);
         custom_type(&"x".repeat(32)).unwrap();
+    }
+
+    #[test]
+    fn str_room_ids_take_trtc_s_89_characters_and_64_bytes() {
+        let all: String = ('a'..='z').chain('A'..='Z').chain('0'..='9').chain(ROOM_ID_PUNCTUATION.chars()).collect();
+        assert_eq!(all.len(), 89);
+        str_room_id(&all[..64]).unwrap();
+        str_room_id(&all[25..]).unwrap();
+        str_room_id("_lobby.1").unwrap();
+        for bad in ["", "a/b", "é", "a*", "'", "\"\"", "`"] {
+            assert_eq!(str_room_id(bad).unwrap_err().code, ErrorCode::TrtcRoomIdInvalid, "{bad:?}");
+        }
+        assert!(str_room_id(&"a".repeat(65)).is_err());
     }
 }

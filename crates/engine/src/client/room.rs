@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use super::events::{LinkState, LinkStateEvent, Payload};
+use super::events::{LinkReason, LinkState, LinkStateEvent, Payload};
 use crate::error::{Error, ErrorCode};
 use crate::hub::room::{CUSTOM_CMD_BYTES_PER_SECOND, CUSTOM_CMD_RATE, MAX_CUSTOM_CMD_BYTES, MAX_ROOM_ID};
 use crate::protocol::{
@@ -27,60 +27,13 @@ use crate::protocol::{
 };
 use crate::secret::Secret;
 
+pub use super::trtc::TrtcEvent;
+
 /// The custom message ids TRTC allows (the server checks the same range in `hub::room`).
 const CMD_IDS: std::ops::RangeInclusive<u32> = 1..=10;
 
-/// A TRTC callback with its TRTC arguments; the variant is the callback (see [`Self::callback`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrtcEvent {
-    /// `onEnterRoom(result)`: milliseconds the entry took (≥ 1), or a negative TRTC code.
-    EnterRoom { result: i64 },
-    /// `onExitRoom(reason)`.
-    ExitRoom { reason: ExitReason },
-    /// `onRemoteUserEnterRoom(userId)`.
-    RemoteUserEnterRoom { user_id: String },
-    /// `onRemoteUserLeaveRoom(userId, reason)`.
-    RemoteUserLeaveRoom { user_id: String, reason: LeaveReason },
-    /// `onError(code, message)`: a TRTC code (or the server's code of a room exit).
-    Error { code: i32, message: String },
-    /// `onSwitchRole(code, message)`: 0 and `""` on success.
-    SwitchRole { code: i32, message: String },
-    /// `onSwitchRoom(code, message)`: 0 and `""` on success.
-    SwitchRoom { code: i32, message: String },
-    /// `onConnectionLost()`: the link dropped.
-    ConnectionLost,
-    /// `onTryToReconnect()`: the client is reconnecting.
-    TryToReconnect,
-    /// `onConnectionRecovery()`: the link is back.
-    ConnectionRecovery,
-    /// `onRecvCustomCmdMsg(userId, cmdId, seq, data)`.
-    RecvCustomCmdMsg { user_id: String, cmd_id: u32, seq: u64, data: Payload },
-    /// `onMissCustomCmdMsg(userId, cmdId, errCode, missed)`.
-    MissCustomCmdMsg { user_id: String, cmd_id: u32, err_code: i32, missed: u64 },
-}
-
-impl TrtcEvent {
-    /// The TRTC callback's name (`onEnterRoom`, …), which is also the JavaScript event name.
-    pub fn callback(&self) -> &'static str {
-        match self {
-            TrtcEvent::EnterRoom { .. } => "onEnterRoom",
-            TrtcEvent::ExitRoom { .. } => "onExitRoom",
-            TrtcEvent::RemoteUserEnterRoom { .. } => "onRemoteUserEnterRoom",
-            TrtcEvent::RemoteUserLeaveRoom { .. } => "onRemoteUserLeaveRoom",
-            TrtcEvent::Error { .. } => "onError",
-            TrtcEvent::SwitchRole { .. } => "onSwitchRole",
-            TrtcEvent::SwitchRoom { .. } => "onSwitchRoom",
-            TrtcEvent::ConnectionLost => "onConnectionLost",
-            TrtcEvent::TryToReconnect => "onTryToReconnect",
-            TrtcEvent::ConnectionRecovery => "onConnectionRecovery",
-            TrtcEvent::RecvCustomCmdMsg { .. } => "onRecvCustomCmdMsg",
-            TrtcEvent::MissCustomCmdMsg { .. } => "onMissCustomCmdMsg",
-        }
-    }
-}
-
 /// `TRTCParams` of `enterRoom`. As in the TRTC SDKs, `room_id` 0 and `str_room_id` `""` mean
-/// "not given"; exactly one must be given.
+/// "not given"; one must be given, and with both `room_id` wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnterParams {
     pub sdk_app_id: u64,
@@ -165,15 +118,14 @@ fn enter_failed(code: i32, message: String) -> Vec<TrtcEvent> {
     vec![TrtcEvent::Error { code, message }, TrtcEvent::EnterRoom { result: code.into() }]
 }
 
-/// `{roomId}` or `{strRoomId}` → the wire room id, or why not (JS `_roomOf`). String ids are
-/// checked by name rules only when the request is submitted, as in the JavaScript.
+/// `{roomId}` or `{strRoomId}` → the wire room id, or why not. With both, `roomId` wins (as
+/// TRTC: "若两者都填，则优先选择 roomId"). String ids are checked by name rules
+/// ([`crate::names::str_room_id`]) only when the request is submitted.
 fn room_of(room_id: u64, str_room_id: &str) -> Result<RoomId, String> {
     match (room_id != 0, !str_room_id.is_empty()) {
-        (true, true) | (false, false) => Err("give exactly one of roomId and strRoomId".into()),
-        (true, false) if room_id > MAX_ROOM_ID => {
-            Err(format!("roomId {room_id} is not an integer in 1..{MAX_ROOM_ID}"))
-        }
-        (true, false) => Ok(RoomId::Num(room_id)),
+        (false, false) => Err("give roomId or strRoomId".into()),
+        (true, _) if room_id > MAX_ROOM_ID => Err(format!("roomId {room_id} is not an integer in 1..{MAX_ROOM_ID}")),
+        (true, _) => Ok(RoomId::Num(room_id)),
         (false, true) => Ok(RoomId::Str(str_room_id.to_string())),
     }
 }
@@ -429,7 +381,8 @@ impl RoomClient {
 
     /// A link state change. DISCONNECTED: `onConnectionLost` then `onTryToReconnect` (once per
     /// outage); CONNECTED after that: `onConnectionRecovery`; FAILED in a room: out of it,
-    /// `onError(ERR_ROOM_ENTER_FAIL, …)` then `onExitRoom(1)`.
+    /// `onError(ERR_ROOM_ENTER_FAIL, …)` then `onExitRoom(1)` — or, when the userSig expired
+    /// unrenewed, `onError(ERR_SERVER_SSO_SIG_EXPIRED, …)` then `onExitRoom(0)`.
     pub fn on_link(&mut self, event: &LinkStateEvent) -> Vec<TrtcEvent> {
         match event.current_state {
             LinkState::Disconnected if !self.lost => {
@@ -439,6 +392,13 @@ impl RoomClient {
             LinkState::Connected if self.lost => {
                 self.lost = false;
                 vec![TrtcEvent::ConnectionRecovery]
+            }
+            LinkState::Failed if self.room.is_some() && event.reason_code == LinkReason::TokenExpired => {
+                // Not a removal: the others see onRemoteUserLeaveRoom(you, 0), you see why first.
+                self.out_of_room();
+                let message = "the userSig expired and was not renewed (renewUserSig): the session ended".into();
+                let code = ErrorCode::TrtcUserSigExpired.code();
+                vec![TrtcEvent::Error { code, message }, TrtcEvent::ExitRoom { reason: ExitReason::Exited }]
             }
             LinkState::Failed if self.room.is_some() => {
                 self.out_of_room();
@@ -587,13 +547,15 @@ mod tests {
         let no_app = EnterParams { sdk_app_id: 0, room_id: 0, ..params(1, "") };
         let no_user = EnterParams { user_id: String::new(), room_id: 0, ..params(1, "") };
         let (too_big, t) = (params(MAX_ROOM_ID + 1, ""), Instant::now());
-        let cases =
-            [(no_app, -3317), (no_user, -3319), (params(0, ""), -3318), (params(1, "x"), -3318), (too_big, -3318)];
+        let cases = [(no_app, -3317), (no_user, -3319), (params(0, ""), -3318), (too_big, -3318)];
         for (p, code) in cases {
             let Next::Done(events) = RoomClient::default().enter_room(&p, Scene::Live, t) else { panic!("{p:?}") };
             assert!(matches!(&events[0], E::Error { code: c, .. } if *c == code), "{p:?}");
             assert_eq!(events[1..], [E::EnterRoom { result: code.into() }]);
         }
+        // Both given: roomId wins, as in TRTC.
+        let Next::Send(plan) = RoomClient::default().enter_room(&params(7, "x"), Scene::Live, t) else { panic!() };
+        assert_eq!(plan.frame.room, RoomId::Num(7));
     }
 
     /// Entering reports the ms since the call (at least 1), then each member already there, in order.
@@ -668,6 +630,16 @@ mod tests {
         let why = "the connection to the server ended: Keep alive timeout (KEEP_ALIVE_TIMEOUT)";
         assert_eq!(link(&mut c, LinkState::Failed), [err(-3301, why), EXIT_1]);
         assert_eq!(link(&mut c, LinkState::Failed), []);
+        // An expired userSig is no removal: onError(-70001, …) then onExitRoom(0).
+        let (mut c, _) = entered(&[]);
+        let expired = LinkStateEvent::new(
+            LinkState::Failed,
+            LinkState::Connected,
+            LinkOperation::ServerReject,
+            LinkReason::TokenExpired,
+        );
+        let events = c.on_link(&expired);
+        assert!(matches!(&events[..], [E::Error { code: -70001, .. }, EXIT_0]), "{events:?}");
     }
 
     /// A restore reports who left while away (reason 0), then who came; a failed one is onError + onExitRoom(1).
@@ -771,8 +743,8 @@ mod tests {
                 Next::Done(events) => events,
                 Next::Send(_) => panic!(),
             };
-        let why = "give exactly one of roomId and strRoomId";
-        assert_eq!(refused(1, "x"), [E::SwitchRoom { code: -3318, message: why.into() }]);
+        let why = "give roomId or strRoomId";
+        assert_eq!(refused(0, ""), [E::SwitchRoom { code: -3318, message: why.into() }]);
         let not_in = E::SwitchRoom { code: -3341, message: "switchRoom needs a room".into() };
         assert_eq!(refused(1, ""), [not_in]);
         let (mut c, _) = entered(&["a", "b"]);

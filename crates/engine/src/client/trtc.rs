@@ -33,14 +33,71 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::room::{CmdRefusal, EnterParams, Login, Next, RoomClient, TrtcEvent};
+use super::room::{CmdRefusal, EnterParams, Login, Next, RoomClient};
 use super::{Client, ClientConfig, ClientEvent, CustomMessage, EventKind, EventSink, LinkState, Payload, Route};
 use crate::error::{Error, ErrorCode, Result};
-use crate::protocol::{CmdHeader, CustomCmd, MessageType, Role, Scene, SessionKind};
+use crate::protocol::{CmdHeader, CustomCmd, ExitReason, LeaveReason, MessageType, Role, Scene, SessionKind};
 use crate::secret::Secret;
 
 /// How long `destroy` waits for the room exit to be answered before logging out anyway.
 const DESTROY_PATIENCE: Duration = Duration::from_secs(1);
+
+/// `onWarning(WARNING_USER_SIG_WILL_EXPIRE, …)`: the userSig of the room session expires in 30
+/// s (the server's warning lead); `renewUserSig` with a new one keeps the session. A Piazza
+/// code (TRTC has no such warning), listed in docs/ERRORS.md.
+pub const WARNING_USER_SIG_WILL_EXPIRE: i32 = 9001;
+
+/// A TRTC callback with its TRTC arguments; the variant is the callback (see [`Self::callback`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrtcEvent {
+    /// `onEnterRoom(result)`: milliseconds the entry took (≥ 1), or a negative TRTC code.
+    EnterRoom { result: i64 },
+    /// `onExitRoom(reason)`.
+    ExitRoom { reason: ExitReason },
+    /// `onRemoteUserEnterRoom(userId)`.
+    RemoteUserEnterRoom { user_id: String },
+    /// `onRemoteUserLeaveRoom(userId, reason)`.
+    RemoteUserLeaveRoom { user_id: String, reason: LeaveReason },
+    /// `onError(code, message)`: a TRTC code (or the server's code of a room exit).
+    Error { code: i32, message: String },
+    /// `onWarning(code, message)`: [`WARNING_USER_SIG_WILL_EXPIRE`] only (Piazza's).
+    Warning { code: i32, message: String },
+    /// `onSwitchRole(code, message)`: 0 and `""` on success.
+    SwitchRole { code: i32, message: String },
+    /// `onSwitchRoom(code, message)`: 0 and `""` on success.
+    SwitchRoom { code: i32, message: String },
+    /// `onConnectionLost()`: the link dropped.
+    ConnectionLost,
+    /// `onTryToReconnect()`: the client is reconnecting.
+    TryToReconnect,
+    /// `onConnectionRecovery()`: the link is back.
+    ConnectionRecovery,
+    /// `onRecvCustomCmdMsg(userId, cmdId, seq, data)`.
+    RecvCustomCmdMsg { user_id: String, cmd_id: u32, seq: u64, data: Payload },
+    /// `onMissCustomCmdMsg(userId, cmdId, errCode, missed)`.
+    MissCustomCmdMsg { user_id: String, cmd_id: u32, err_code: i32, missed: u64 },
+}
+
+impl TrtcEvent {
+    /// The TRTC callback's name (`onEnterRoom`, …), which is also the JavaScript event name.
+    pub fn callback(&self) -> &'static str {
+        match self {
+            TrtcEvent::EnterRoom { .. } => "onEnterRoom",
+            TrtcEvent::ExitRoom { .. } => "onExitRoom",
+            TrtcEvent::RemoteUserEnterRoom { .. } => "onRemoteUserEnterRoom",
+            TrtcEvent::RemoteUserLeaveRoom { .. } => "onRemoteUserLeaveRoom",
+            TrtcEvent::Error { .. } => "onError",
+            TrtcEvent::Warning { .. } => "onWarning",
+            TrtcEvent::SwitchRole { .. } => "onSwitchRole",
+            TrtcEvent::SwitchRoom { .. } => "onSwitchRoom",
+            TrtcEvent::ConnectionLost => "onConnectionLost",
+            TrtcEvent::TryToReconnect => "onTryToReconnect",
+            TrtcEvent::ConnectionRecovery => "onConnectionRecovery",
+            TrtcEvent::RecvCustomCmdMsg { .. } => "onRecvCustomCmdMsg",
+            TrtcEvent::MissCustomCmdMsg { .. } => "onMissCustomCmdMsg",
+        }
+    }
+}
 
 /// Where a [`Trtc`]'s events go, in the order they happened.
 pub trait TrtcSink: Send + Sync + 'static {
@@ -97,6 +154,7 @@ enum Call {
         user_sig: Secret,
     },
     Report(Vec<TrtcEvent>),
+    RenewUserSig(Secret),
     Destroy,
     /// The handle was dropped: log out and stop.
     Close,
@@ -207,6 +265,13 @@ impl Trtc {
         self.queue(Call::SwitchRoom { room_id, str_room_id, user_sig })
     }
 
+    /// `renewUserSig(userSig)`: replaces the token of the logged-in client (the server's
+    /// `renewToken`) once the calls queued before are done, so the session outlives the old
+    /// userSig; a refusal is `onError(code, message)`. Without a client it does nothing.
+    pub fn renew_user_sig(&self, user_sig: &str) -> Result<()> {
+        self.queue(Call::RenewUserSig(Secret::new(user_sig)))
+    }
+
     /// Reports `events` once the calls queued before are done: the outcome of a call its caller
     /// refused itself (the Node binding's checks of JavaScript types), in call order.
     pub fn report(&self, events: Vec<TrtcEvent>) -> Result<()> {
@@ -294,7 +359,9 @@ impl EventSink for Interposer {
     fn emit(&self, event: ClientEvent) {
         let consumed = match &event {
             ClientEvent::Response { .. } | ClientEvent::Room(_) | ClientEvent::Cmd { .. } => true,
-            ClientEvent::Event { kind, .. } => matches!(kind, EventKind::RoomRestored | EventKind::RoomRestoreFailed),
+            ClientEvent::Event { kind, .. } => {
+                matches!(kind, EventKind::RoomRestored | EventKind::RoomRestoreFailed | EventKind::Token)
+            }
             ClientEvent::LinkState(state) => {
                 if let Some(rest) = &self.rest {
                     rest.emit(ClientEvent::LinkState(state.clone()));
@@ -347,6 +414,28 @@ fn error_of(body: &RawValue) -> Error {
     match serde_json::from_str::<Body>(body.get()) {
         Ok(b) => Error::new(ErrorCode::from_code(b.code).unwrap_or(ErrorCode::TrtcRoomEnterFail), b.reason),
         Err(e) => Error::new(ErrorCode::TrtcRoomEnterFail, format!("an unreadable restore failure: {e}")),
+    }
+}
+
+/// A token event: the login token's `WILL_EXPIRE` is `onWarning(WARNING_USER_SIG_WILL_EXPIRE,
+/// …)` (in a room or not yet: a userSig with less than 30 s left is warned about at once);
+/// anything else is nothing (its end comes as the link's FAILED, `TOKEN_EXPIRED`: see
+/// [`RoomClient::on_link`]).
+fn warning_of(body: &RawValue) -> Vec<TrtcEvent> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        #[serde(default)]
+        event_type: String,
+        #[serde(default)]
+        channel_name: String,
+    }
+    match serde_json::from_str::<Body>(body.get()) {
+        Ok(b) if b.event_type == "WILL_EXPIRE" && b.channel_name.is_empty() => vec![TrtcEvent::Warning {
+            code: WARNING_USER_SIG_WILL_EXPIRE,
+            message: "the userSig expires in 30 s: call renewUserSig with a new one to stay in the room".into(),
+        }],
+        _ => Vec::new(),
     }
 }
 
@@ -436,6 +525,23 @@ impl Driver {
                 self.emit(events);
             }
             Call::Report(events) => self.emit(events),
+            Call::RenewUserSig(user_sig) => {
+                if self.session.is_none() {
+                    return;
+                }
+                let token = user_sig.expose().to_string();
+                match self.ask(|c, r| c.renew_token(r, &token, None), None).await {
+                    Ok(_) => {
+                        if let Some(session) = &mut self.session {
+                            session.login.user_sig = user_sig;
+                        }
+                    }
+                    Err(e) => {
+                        let code = super::room::trtc_code(e.code).code();
+                        self.emit(vec![TrtcEvent::Error { code, message: format!("renewUserSig: {}", e.reason) }]);
+                    }
+                }
+            }
             Call::Destroy => {
                 let next = self.local().room.destroy();
                 if let Next::Send(_) = next {
@@ -595,6 +701,7 @@ impl Driver {
                 ClientEvent::Event { kind: EventKind::RoomRestoreFailed, body } => {
                     room.on_restored(Err(error_of(&body)))
                 }
+                ClientEvent::Event { kind: EventKind::Token, body } => warning_of(&body),
                 _ => Vec::new(),
             }
         };

@@ -170,13 +170,14 @@ pub struct DismissResult {
     pub members: usize,
 }
 
-/// Checks a room id: numbers in 1..=4294967294, strings by the name rules.
+/// Checks a room id: numbers in 1..=4294967294, strings by TRTC's `strRoomId` rules
+/// ([`names::str_room_id`], which the client checks with too).
 pub fn check_room_id(room: &RoomId) -> Result<()> {
     let bad = |why: String| Error::new(ErrorCode::TrtcRoomIdInvalid, why);
     match room {
         RoomId::Num(n) if (1..=MAX_ROOM_ID).contains(n) => Ok(()),
         RoomId::Num(n) => Err(bad(format!("roomId {n} is outside 1..={MAX_ROOM_ID}"))),
-        RoomId::Str(s) => names::channel(s).map_err(|e| bad(e.reason.replace("channel name", "strRoomId"))),
+        RoomId::Str(s) => names::str_room_id(s),
     }
 }
 
