@@ -674,7 +674,7 @@ export declare const RTMClient: typeof RTM
 export type RTMClient = RTM
 
 // ---------------------------------------------------------------------------------------------
-// TRTC rooms (trtc-electron-sdk TRTCCloud shape)
+// TRTC rooms (trtc-electron-sdk TRTCCloud shape; also the subpath `piazza-rtc/trtc`, trtc.d.ts)
 
 export declare const TRTCAppScene: Readonly<{
   TRTCAppSceneVideoCall: 0
@@ -692,19 +692,28 @@ export interface TRTCParams {
   userId: string
   /** A token for the room (see generateToken); '' without auth. */
   userSig?: string
-  /** Numeric room id (1..4294967294); give this or strRoomId. */
+  /** Numeric room id (1..4294967294); give this or strRoomId. With both, roomId wins (as TRTC). */
   roomId?: number
-  /** String room id; give this or roomId. */
+  /** String room id: 1–64 bytes of letters, digits, space and `!#$%&()+-:;<=.>?@[]^_{}|~,` (TRTC's 89 characters). */
   strRoomId?: string
   /** LIVE and VoiceChatRoom only (default anchor). */
   role?: TRTCRoleType
+  /** Accepted for trtc-electron-sdk code; not used: privateMapKey, businessInfo, streamId, userDefineRecordId. */
+  privateMapKey?: string | null; businessInfo?: string | null; streamId?: string | null; userDefineRecordId?: string | null
 }
-
-export interface TRTCSwitchRoomParams {
-  roomId?: number
-  strRoomId?: string
-  userSig?: string
+/** trtc-electron-sdk's TRTCParams class: `new TRTCParams()` then set the fields (SDK defaults: 0, '', anchor). */
+export declare class TRTCParams {
+  constructor(sdkAppId?: number, userId?: string, userSig?: string, roomId?: number, strRoomId?: string, role?: TRTCRoleType,
+    privateMapKey?: string | null, businessInfo?: string | null, streamId?: string | null, userDefineRecordId?: string | null)
 }
+export interface TRTCSwitchRoomParams { roomId?: number; strRoomId?: string; userSig?: string; privateMapKey?: string }
+/** trtc-electron-sdk's TRTCSwitchRoomParam class. */
+export interface TRTCSwitchRoomParam extends TRTCSwitchRoomParams {} // eslint-disable-line @typescript-eslint/no-empty-interface
+export declare class TRTCSwitchRoomParam { constructor(roomId?: number, strRoomId?: string, userSig?: string, privateMapKey?: string) }
+/** Piazza's onWarning codes (docs/ERRORS.md). */
+export declare const TRTCWarningCode: Readonly<{ WARNING_USER_SIG_WILL_EXPIRE: 9001 }>
+/** trtc-electron-sdk's TRTCInitConfig (`networkProxy`, `isIPCMode`: accepted, without effect), with Piazza's options. */
+export interface TRTCInitConfig extends TRTCCloudOptions { networkProxy?: Record<string, unknown>; isIPCMode?: boolean }
 
 export interface TRTCCloudOptions {
   /** Server URL ('ws://host:port'); default PIAZZA_URL. */
@@ -720,7 +729,7 @@ export interface TRTCCloudOptions {
   caCertificates?: string
 }
 
-/** onExitRoom reasons: 0 exitRoom() called, 1 removed (kicked, or the same user entered elsewhere), 2 room dismissed. */
+/** onExitRoom reasons: 0 exitRoom() called, or the userSig expired (after onError(-70001)); 1 removed (kicked, replaced, connection ended); 2 room dismissed. */
 export type TRTCExitReason = 0 | 1 | 2
 /** onRemoteUserLeaveRoom reasons: 0 left, 1 timed out, 2 removed, 3 anchor became audience. */
 export type TRTCRemoteLeaveReason = 0 | 1 | 2 | 3
@@ -732,6 +741,8 @@ export interface TRTCCallbacks {
   onRemoteUserEnterRoom: (userId: string) => void
   onRemoteUserLeaveRoom: (userId: string, reason: TRTCRemoteLeaveReason) => void
   onError: (errCode: number, errMsg: string) => void
+  /** Only TRTCWarningCode.WARNING_USER_SIG_WILL_EXPIRE: call renewUserSig. */
+  onWarning: (warningCode: number, warningMsg: string, extra?: unknown) => void
   onSwitchRole: (errCode: number, errMsg: string) => void
   onSwitchRoom: (errCode: number, errMsg: string) => void
   onConnectionLost: () => void
@@ -742,16 +753,28 @@ export interface TRTCCallbacks {
   onMissCustomCmdMsg: (userId: string, cmdId: number, errCode: number, missed: number) => void
 }
 export type TRTCEventName = keyof TRTCCallbacks
+/** Every callback name trtc-electron-sdk declares (lib/trtc-callbacks.js): those not in TRTCCallbacks never fire. */
+export type TRTCCallbackName = TRTCEventName | 'onConnectOtherRoom' | 'onDisconnectOtherRoom' | 'onUserVideoAvailable' | 'onUserSubStreamAvailable'
+  | 'onUserAudioAvailable' | 'onFirstVideoFrame' | 'onFirstAudioFrame' | 'onSendFirstLocalVideoFrame' | 'onSendFirstLocalAudioFrame' | 'onUserEnter'
+  | 'onUserExit' | 'onNetworkQuality' | 'onStatistics' | 'onSpeedTest' | 'onSpeedTestResult' | 'onCameraDidReady' | 'onMicDidReady' | 'onUserVoiceVolume'
+  | 'onDeviceChange' | 'onTestMicVolume' | 'onTestSpeakerVolume' | 'onAudioDeviceCaptureVolumeChanged' | 'onAudioDevicePlayoutVolumeChanged'
+  | 'onRecvSEIMsg' | 'onStartPublishing' | 'onStopPublishing' | 'onStartPublishCDNStream' | 'onStopPublishCDNStream' | 'onSetMixTranscodingConfig'
+  | 'onStartPublishMediaStream' | 'onUpdatePublishMediaStream' | 'onStopPublishMediaStream' | 'onCdnStreamStateChanged' | 'onAudioEffectFinished'
+  | 'onScreenCaptureCovered' | 'onScreenCaptureStarted' | 'onScreenCapturePaused' | 'onScreenCaptureResumed' | 'onScreenCaptureStopped'
+  | 'onSnapshotComplete' | 'onLocalRecordBegin' | 'onLocalRecording' | 'onLocalRecordComplete' | 'onSystemAudioLoopbackError'
+/** The callbacks as EventEmitter argument lists: typed for those that fire. */
+export type TRTCEventArgs = { [E in TRTCCallbackName]: E extends TRTCEventName ? Parameters<TRTCCallbacks[E]> : any[] }
 
-/** TRTC rooms over Piazza. Every event is emitted asynchronously. */
-export declare class TRTCCloud {
+/** TRTC rooms over Piazza: an EventEmitter, as trtc-electron-sdk's; events come asynchronously, 'error' never. */
+export declare class TRTCCloud extends NodeEventEmitter<TRTCEventArgs> {
   /** Throws RTMError on a bad presenceTimeout or endpoint. */
-  constructor(options?: TRTCCloudOptions)
-  on<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
-  off<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
-  once<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
-  removeListener<E extends TRTCEventName>(event: E, listener: TRTCCallbacks[E]): this
-  removeAllListeners(event?: TRTCEventName): this
+  constructor(options?: TRTCInitConfig)
+  /** The shared instance, made with `config` the first time (or after destroyTRTCShareInstance). */
+  static getTRTCShareInstance(config?: TRTCInitConfig): TRTCCloud
+  /** Destroys the shared instance (its room is exited, announced). */
+  static destroyTRTCShareInstance(): void
+  /** Replaces the userSig of the session, staying in the room (answers onWarning(9001)); refused: onError(-3320). */
+  renewUserSig(userSig: string): void
   /** Enters a room (exiting the current one first); the result comes as onEnterRoom. */
   enterRoom(params: TRTCParams, scene: TRTCAppScene): void
   /** Leaves: the others get onRemoteUserLeaveRoom(userId, 0), then you get onExitRoom(0). */

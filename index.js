@@ -16,7 +16,8 @@
 //   lib/stream.js     RTMStreamChannel
 //   lib/realtime.js   RealtimeChannel
 //   lib/webxdc.js     createWebxdc (window.webxdc's realtime API; entry `piazza-rtc/webxdc`: webxdc.js)
-//   lib/trtc.js       TRTCCloud, TRTCAppScene, TRTCRoleType
+//   lib/trtc.js       TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode
+//   lib/trtc-callbacks.js  the TRTC callback names (trtc-electron-sdk's, and those Piazza fires)
 //   lib/token.js      generateToken
 //   lib/logging.js    setLogger (log records to the app instead of stderr)
 
@@ -28,7 +29,7 @@ const { RTM } = require('./lib/rtm')
 const { RTMPresence } = require('./lib/presence')
 const { RTMStreamChannel } = require('./lib/stream')
 const { RealtimeChannel } = require('./lib/realtime')
-const { TRTCCloud, TRTCAppScene, TRTCRoleType } = require('./lib/trtc')
+const { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode } = require('./lib/trtc')
 const { generateToken } = require('./lib/token')
 const { setLogger } = require('./lib/logging')
 
@@ -46,6 +47,9 @@ module.exports = {
   TRTCCloud,
   TRTCAppScene,
   TRTCRoleType,
+  TRTCParams,
+  TRTCSwitchRoomParam,
+  TRTCWarningCode,
   PiazzaAdminError,
   ChannelType,
   MessageType,

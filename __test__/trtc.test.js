@@ -93,7 +93,7 @@ test('entry errors come as negative onEnterRoom results with onError', async (t)
     [{ sdkAppId: APP, userId: 'bad/user', roomId: 1 }, TRTCErrorCode.ERR_USER_ID_INVALID],
     [{ sdkAppId: APP, userId: 'u', roomId: 0 }, TRTCErrorCode.ERR_ROOM_ID_INVALID],
     [{ sdkAppId: APP, userId: 'u', roomId: 4294967295 }, TRTCErrorCode.ERR_ROOM_ID_INVALID],
-    [{ sdkAppId: APP, userId: 'u', roomId: 1, strRoomId: 'x' }, TRTCErrorCode.ERR_ROOM_ID_INVALID],
+    [{ sdkAppId: APP, userId: 'u', strRoomId: 'x'.repeat(65) }, TRTCErrorCode.ERR_ROOM_ID_INVALID],
     [{ sdkAppId: APP, userId: 'u', strRoomId: 'bad/room' }, TRTCErrorCode.ERR_ROOM_ID_INVALID],
     [null, TRTCErrorCode.ERR_ENTER_ROOM_PARAM_NULL],
   ]

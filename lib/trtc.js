@@ -1,6 +1,6 @@
 'use strict'
 // lib/trtc.js: TRTCCloud (trtc-electron-sdk shape): TRTC rooms over Piazza, with its enums
-// (TRTCAppScene, TRTCRoleType).
+// (TRTCAppScene, TRTCRoleType) and parameter classes (TRTCParams, TRTCSwitchRoomParam).
 //
 // The room client runs in the engine (crates/engine/src/client/trtc.rs, through NativeTrtc in
 // src/trtc.rs): the client per identity, the queue of operations, the member list, exit
@@ -12,7 +12,13 @@
 // `['onExitRoom', 1]`, dispatched as `emit('onExitRoom', 1)` on the wake-up that brought it
 // (never inside the call that caused it). It holds the process alive from a call until the
 // native side is idle (nothing queued, no client logged in, nothing left to deliver).
+//
+// TRTCCloud is a Node EventEmitter, as the SDK's (`declare class TRTCCloud extends
+// EventEmitter`): any name may be registered (lib/trtc-callbacks.js lists the SDK's and those
+// that fire), `events.once` / `events.on` work. It never emits 'error' (errors are onError),
+// and an 'error' emitted with no listener is dropped instead of thrown.
 
+const EventEmitter = require('events')
 const native = require('./native')
 const { TRTCErrorCode, fromNative, invalid } = require('./errors')
 const { holdFinalizer, Hold, safeCall } = require('./keepalive')
@@ -23,17 +29,33 @@ const TRTCAppScene = Object.freeze({
 const TRTCRoleType = Object.freeze({ TRTCRoleAnchor: 20, TRTCRoleAudience: 21 })
 const SCENE_NAMES = ['videoCall', 'live', 'audioCall', 'voiceChatRoom']
 const ROLE_NAMES = { 20: 'anchor', 21: 'audience' }
-const TRTC_EVENTS = new Set([
-  'onEnterRoom', 'onExitRoom', 'onRemoteUserEnterRoom', 'onRemoteUserLeaveRoom', 'onError', 'onSwitchRole',
-  'onSwitchRoom', 'onConnectionLost', 'onTryToReconnect', 'onConnectionRecovery', 'onRecvCustomCmdMsg',
-  'onMissCustomCmdMsg',
-])
+/** Piazza's onWarning codes (TRTC has none for these); docs/ERRORS.md lists them. */
+const TRTCWarningCode = Object.freeze({ WARNING_USER_SIG_WILL_EXPIRE: 9001 })
 
-/** { roomId } or { strRoomId } → { roomId, strRoomId } for NativeTrtc (0 / '' = not given), or { error }. */
+/** trtc-electron-sdk's TRTCParams: the enterRoom parameters, with the SDK's defaults. */
+class TRTCParams {
+  constructor (sdkAppId = 0, userId = '', userSig = '', roomId = 0, strRoomId = '', role = TRTCRoleType.TRTCRoleAnchor,
+    privateMapKey = null, businessInfo = null, streamId = null, userDefineRecordId = null) {
+    Object.assign(this, { sdkAppId, userId, userSig, roomId, strRoomId, role, privateMapKey, businessInfo, streamId, userDefineRecordId })
+  }
+}
+
+/** trtc-electron-sdk's TRTCSwitchRoomParam: the switchRoom parameters. */
+class TRTCSwitchRoomParam {
+  constructor (roomId = 0, strRoomId = '', userSig = '', privateMapKey = '') {
+    Object.assign(this, { roomId, strRoomId, userSig, privateMapKey })
+  }
+}
+
+/**
+ * { roomId } or { strRoomId } → { roomId, strRoomId } for NativeTrtc (0 / '' = not given), or
+ * { error }. With both, roomId wins (TRTCParams: "若两者都填，则优先选择 roomId"); the
+ * characters of a strRoomId are checked by the engine (names::str_room_id).
+ */
 function roomOf (params) {
   const hasNum = params.roomId !== undefined && params.roomId !== 0 && params.roomId !== null
   const hasStr = params.strRoomId !== undefined && params.strRoomId !== '' && params.strRoomId !== null
-  if (hasNum === hasStr) return { error: 'give exactly one of roomId and strRoomId' }
+  if (!hasNum && !hasStr) return { error: 'give roomId or strRoomId' }
   if (hasNum) {
     const n = params.roomId
     return Number.isInteger(n) && n >= 1 && n <= 4294967294 ? { roomId: n, strRoomId: '' } : { error: `roomId ${n} is not an integer in 1..4294967294` }
@@ -55,19 +77,28 @@ function enterRefusal (params, scene) {
   return null
 }
 
+/** The instance of getTRTCShareInstance, until destroyTRTCShareInstance. */
+let shared = null
+
 /**
  * TRTC rooms over Piazza: enter/exit with exit reasons, roles and scenes, custom messages.
- * EventEmitter-style (`on`/`off`/`once`); every event is emitted asynchronously.
+ * An EventEmitter; every event is emitted asynchronously.
  */
-class TRTCCloud {
-  /** @param {{ endpoint?: string, presenceTimeout?: number, heartbeatInterval?: number, logLevel?: string, privateConfig?: object }} [options] */
+class TRTCCloud extends EventEmitter {
+  /**
+   * @param {{ endpoint?: string, presenceTimeout?: number, heartbeatInterval?: number, logLevel?: string, privateConfig?: object }} [options]
+   *   also the SDK's TRTCInitConfig (`networkProxy`, `isIPCMode`: accepted, without effect)
+   */
   constructor (options = {}) {
-    if (options === null || typeof options !== 'object') throw invalid('TRTCCloud', 'options must be an object')
+    super()
+    if (options === undefined || options === null) options = {}
+    if (typeof options !== 'object') throw invalid('TRTCCloud', 'options must be an object')
+    const { networkProxy, isIPCMode, ...rest } = options
+    options = rest
     const { presenceTimeout } = options
     if (presenceTimeout !== undefined && (!Number.isInteger(presenceTimeout) || presenceTimeout < 5 || presenceTimeout > 300)) {
       throw invalid('TRTCCloud', `presenceTimeout ${presenceTimeout} is outside [5, 300] seconds`)
     }
-    this._listeners = new Map()
     this._destroyed = false
     // Held from a call until the native side is idle (see _drain).
     this._hold = new Hold()
@@ -85,44 +116,30 @@ class TRTCCloud {
     this._seq = Object.freeze({ set: (cmdId, seq) => { this._native.continueSeq(cmdId, seq); return this._seq } })
   }
 
-  on (event, listener) {
-    if (!TRTC_EVENTS.has(event)) throw invalid('on', `unknown TRTCCloud event ${JSON.stringify(event)}`)
-    if (typeof listener !== 'function') throw invalid('on', 'listener must be a function')
-    let set = this._listeners.get(event)
-    if (!set) this._listeners.set(event, (set = new Set()))
-    set.add(listener)
-    return this
+  /** The shared instance (created with `config` the first time, or after destroyTRTCShareInstance). */
+  static getTRTCShareInstance (config) {
+    if (!shared || shared._destroyed) shared = new TRTCCloud(config)
+    return shared
   }
 
-  off (event, listener) {
-    const set = this._listeners.get(event)
-    if (set) {
-      set.delete(listener)
-      for (const wrapped of set) if (wrapped._original === listener) set.delete(wrapped)
-    }
-    return this
+  /** Destroys the shared instance (exits its room, announced); the next getTRTCShareInstance makes a new one. */
+  static destroyTRTCShareInstance () {
+    const instance = shared
+    shared = null
+    if (instance) instance.destroy()
   }
 
-  once (event, listener) {
-    const wrapped = (...args) => { this.off(event, wrapped); listener(...args) }
-    wrapped._original = listener
-    return this.on(event, wrapped)
-  }
-
-  removeListener (event, listener) { return this.off(event, listener) }
-
-  removeAllListeners (event) {
-    if (event === undefined) this._listeners.clear()
-    else this._listeners.delete(event)
-    return this
+  /** EventEmitter's emit, except that an 'error' nobody listens for is dropped, not thrown. */
+  emit (event, ...args) {
+    if (event === 'error' && this.listenerCount('error') === 0) return false
+    return super.emit(event, ...args)
   }
 
   /** Emits now (called only from _drain, never inside a call). */
   _emit (event, ...args) {
-    const set = this._listeners.get(event)
-    if (!set) return
-    // An exception is reported as 'a TRTCCloud <event> listener threw: …' and counted.
-    for (const fn of [...set]) safeCall((a) => fn(...a), args, `TRTCCloud ${event}`)
+    // An exception is reported as 'a TRTCCloud <event> listener threw: …' and counted; the
+    // other listeners still run. rawListeners: a once() wrapper removes itself when called.
+    for (const fn of this.rawListeners(event)) safeCall((a) => fn.apply(this, a), args, `TRTCCloud ${event}`)
   }
 
   /** Dispatches one native batch: ['callback', …args] entries; ['idle'] only wakes. */
@@ -202,6 +219,16 @@ class TRTCCloud {
     return this._native.sendCustomCmdMsg(cmdId, data, reliable, ordered)
   }
 
+  /**
+   * Replaces the userSig of the session without leaving the room (Piazza; TRTC has no such
+   * call): answers onWarning(WARNING_USER_SIG_WILL_EXPIRE). Queued like the other calls; a
+   * refused one is onError(ERR_USER_SIG_INVALID, …). Without a session it does nothing.
+   */
+  renewUserSig (userSig) {
+    if (typeof userSig !== 'string' || userSig === '') throw invalid('renewUserSig', 'userSig must be a non-empty string')
+    this._queue('renewUserSig', () => this._native.renewUserSig(userSig))
+  }
+
   /** Exits the room if in one (announced to the others), then releases the connection. */
   destroy () {
     if (this._destroyed) return
@@ -210,4 +237,4 @@ class TRTCCloud {
   }
 }
 
-module.exports = { TRTCCloud, TRTCAppScene, TRTCRoleType }
+module.exports = { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode }
