@@ -182,8 +182,8 @@ const SDK_CONSTANTS_KEYS = ['AreaCode', 'ChannelTypeEnum', 'LegacyAreaCode', 'Li
   'LinkStateChangeReasonDescription', 'MessageType', 'TokenEventReason', 'subscribedState']
 
 test("piazza-rtc/rtm's default export has agora-rtm-sdk's shape (CommonJS and ESM)", async () => {
-  const AgoraRTM = require('../rtm')
-  const { default: esm } = await import('../rtm.mjs')
+  const AgoraRTM = require('piazza-rtc/rtm')
+  const { default: esm } = await import('piazza-rtc/rtm')
   assert.equal(esm, AgoraRTM)
   assert.deepEqual(Object.keys(AgoraRTM), [...SDK_DEFAULT_KEYS, 'EncryptionMode'])
   assert.deepEqual(Object.keys(AgoraRTM.constantsType), SDK_CONSTANTS_KEYS)
@@ -208,7 +208,7 @@ test("piazza-rtc/rtm's default export has agora-rtm-sdk's shape (CommonJS and ES
 })
 
 test('setParameter / getParameter: the parameters that apply are defaults of new clients; the rest is refused', async (t) => {
-  const { RTM, setParameter, getParameter, RTMBaseError } = require('../rtm')
+  const { RTM, setParameter, getParameter, RTMBaseError } = require('piazza-rtc/rtm')
   assert.equal(getParameter('HEART_BEAT'), 5)
   assert.equal(getParameter('PRESENCE_TIMEOUT'), 300)
   assert.equal(getParameter('AP_DOMAIN_LIST'), undefined)

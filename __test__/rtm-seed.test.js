@@ -1,6 +1,6 @@
 'use strict'
 // The code samples of Agora's Signaling (RTM 2) JavaScript API reference, run against Piazza
-// with only the import changed (`piazza-rtc/rtm`, here by its path) and the server added to the
+// with only the import changed (`piazza-rtc/rtm`, through the package's self-reference) and the server added to the
 // config. Each sample is copied as the docs have it; `console.log` is captured so that the test
 // can check that every call succeeded. Where the docs' sample cannot run with agora-rtm-sdk
 // itself, the fix is marked `docs fix:` (a missing comma, a missing `});`, a parameter
@@ -10,7 +10,7 @@ const assert = require('node:assert/strict')
 const { RTMError } = require('..')
 const { startServer, sleep } = require('./helpers')
 
-const AgoraRTM = require('../rtm') // was: import AgoraRTM from 'agora-rtm-sdk'
+const AgoraRTM = require('piazza-rtc/rtm') // was: import AgoraRTM from 'agora-rtm-sdk'
 
 test('the RTM 2 API reference samples run against Piazza', async (t) => {
   const server = await startServer(t)
@@ -37,7 +37,7 @@ test('the RTM 2 API reference samples run against Piazza', async (t) => {
     cipherKey: 'yourCipherKey',
     presenceTimeout: 300,
     logUpload: true,
-    logLevel: 'none', // the docs: "debug" (quiet here)
+    logLevel: 'debug',
     cloudProxy: false,
     useStringUserId: false, // docs fix: the comma
     privateConfig: {
