@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::SinkExt;
+use piazza_engine::protocol::{ChannelType, PresenceEventType};
 use piazza_engine::ErrorCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -35,7 +36,7 @@ async fn join_leave_and_logout_are_announced_to_others_and_snapshot_to_the_joine
     }
     assert_eq!(joined["publisher"], "bob");
     bob.ask(json!({"op":"unsubscribe","channel":"c"})).await.unwrap();
-    assert_eq!(alice.next_typed("presence", "REMOTE_LEAVE").await["publisher"], "bob");
+    assert_eq!(alice.next_presence(PresenceEventType::RemoteLeave).await.publisher, "bob");
     bob.ask(sub("c")).await.unwrap();
     alice.next_typed("presence", "REMOTE_JOIN").await;
     let started = Instant::now();
@@ -46,7 +47,7 @@ async fn join_leave_and_logout_are_announced_to_others_and_snapshot_to_the_joine
         })
         .await
         .unwrap();
-    assert_eq!(alice.next_typed("presence", "REMOTE_LEAVE").await["publisher"], "bob");
+    assert_eq!(alice.next_presence(PresenceEventType::RemoteLeave).await.publisher, "bob");
     assert!(started.elapsed() < Duration::from_secs(1), "logout is announced at once");
 }
 
@@ -69,7 +70,7 @@ async fn quiet_users_hear_everything_and_are_seen_nowhere() {
     assert_eq!(e.code, ErrorCode::PresenceUserNotExist);
     let bob = login(&server, "bob").await;
     bob.ask(sub("c")).await.unwrap();
-    assert_eq!(ghost.next_typed("presence", "REMOTE_JOIN").await["publisher"], "bob");
+    assert_eq!(ghost.next_presence(PresenceEventType::RemoteJoin).await.publisher, "bob");
 }
 
 #[tokio::test]
@@ -250,9 +251,9 @@ async fn a_crowded_channel_folds_presence_into_interval_events() {
     for ws in raws.iter_mut().take(5) {
         ws.send(Message::Text(json!({"op":"unsubscribe","id":2,"channel":"crowd"}).to_string().into())).await.unwrap();
     }
-    let interval = watcher.next_typed("presence", "INTERVAL").await;
-    assert_eq!(interval["interval"]["leave"]["userCount"], 5);
-    assert_eq!(interval["interval"]["totalOccupancy"], USERS + 1 - 5);
+    let interval = watcher.next_presence(PresenceEventType::Interval).await.interval.expect("the folded changes");
+    assert_eq!(interval.leave.user_count, 5);
+    assert_eq!(interval.total_occupancy, USERS + 1 - 5);
 }
 
 #[tokio::test]
@@ -268,17 +269,17 @@ async fn a_crowded_channels_snapshot_lists_the_first_users_and_says_the_real_siz
     let mut late = login(&server, "z").await;
     late.ask(sub("c")).await.unwrap();
     late.ask(json!({"op":"join","channel":"s"})).await.unwrap();
-    for channel_type in ["MESSAGE", "STREAM"] {
+    for channel_type in [ChannelType::Message, ChannelType::Stream] {
         let snapshot = loop {
-            let event = late.next_typed("presence", "SNAPSHOT").await;
-            if event["channelType"] == channel_type {
+            let event = late.next_presence(PresenceEventType::Snapshot).await;
+            if event.channel_type == channel_type {
                 break event;
             }
         };
-        let users: Vec<&str> =
-            snapshot["snapshot"].as_array().unwrap().iter().map(|u| u["userId"].as_str().unwrap()).collect();
-        assert_eq!(users, ["a", "b", "c"], "{channel_type}: the first users by id");
-        assert_eq!(snapshot["interval"]["totalOccupancy"], 6, "{channel_type}: everyone, the joiner included");
+        let users: Vec<String> = snapshot.snapshot.unwrap().into_iter().map(|u| u.user_id).collect();
+        assert_eq!(users, ["a", "b", "c"], "{channel_type:?}: the first users by id");
+        let occupancy = snapshot.interval.map(|i| i.total_occupancy);
+        assert_eq!(occupancy, Some(6), "{channel_type:?}: everyone, the joiner included");
     }
     // whoNow still pages through everyone.
     let who = late.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();

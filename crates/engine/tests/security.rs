@@ -15,7 +15,7 @@ use piazza_engine::client::{
     ChannelSink, Client, ClientConfig, ClientEvent, Encryption, LinkReason, LinkState, Payload, PublishOptions,
 };
 use piazza_engine::config::{AppConfig, Secret, ServerConfig, TlsConfig};
-use piazza_engine::protocol::{RoomId, SessionKind};
+use piazza_engine::protocol::{RoomId, SessionKind, TokenEventType};
 use piazza_engine::server::Server;
 use piazza_engine::ErrorCode;
 use serde_json::json;
@@ -144,8 +144,8 @@ async fn a_lapsing_token_warns_then_ends_the_session_unless_renewed() {
     // Expires within 2 s: the 30-second warning is due at once.
     let mut lapsing =
         try_login(&server, "app", "lapsing", Some(&token("lapsing", 2, Privileges::default()))).await.ok().unwrap();
-    let warned = lapsing.next_of("token").await;
-    assert_eq!((warned["eventType"].as_str(), warned["channelName"].as_str()), (Some("WILL_EXPIRE"), Some("")));
+    let warned = lapsing.next_token().await;
+    assert_eq!((warned.event_type, warned.channel_name.as_str()), (TokenEventType::WillExpire, ""));
     let failed = loop {
         let state = lapsing.next_link_state().await;
         if state.current_state == LinkState::Failed {
@@ -156,7 +156,7 @@ async fn a_lapsing_token_warns_then_ends_the_session_unless_renewed() {
 
     let mut renewed =
         try_login(&server, "app", "renewed", Some(&token("renewed", 2, Privileges::default()))).await.ok().unwrap();
-    renewed.next_of("token").await;
+    renewed.next_token().await;
     let fresh = token("renewed", 3600, Privileges::default());
     renewed.ask(json!({"op":"renewToken","token":fresh})).await.unwrap();
     let e = renewed

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use piazza_engine::client::Payload;
+use piazza_engine::protocol::{PresenceEventType, TopicEventType};
 use piazza_engine::ErrorCode;
 use serde_json::json;
 
@@ -41,8 +42,8 @@ async fn join_gives_snapshots_to_the_joiner_and_remote_join_to_others() {
     let snapshot = alice.next_typed("presence", "SNAPSHOT").await;
     assert_eq!(snapshot["channelType"], "STREAM");
     assert_eq!(snapshot["snapshot"], json!([{"userId":"alice","states":{},"statesCount":0}]));
-    let topics = alice.next_typed("topic", "SNAPSHOT").await;
-    assert_eq!((topics["topicInfos"].clone(), topics["totalTopics"].clone()), (json!([]), json!(0)));
+    let topics = alice.next_topic(TopicEventType::Snapshot).await;
+    assert_eq!((topics.topic_infos.len(), topics.total_topics), (0, 0));
     join_topic(&alice, "room", "gesture").await;
 
     let mut bob = login(&server, "bob").await;
@@ -78,8 +79,8 @@ async fn topic_events_announce_publishers_with_their_meta() {
     assert_eq!(event["publisher"], "alice");
     assert_eq!(event["topicInfos"][0]["publishers"][0], json!({"publisherUserId":"alice","publisherMeta":"{\"x\":1}"}));
     alice.ask(json!({"op":"leaveTopic","channel":"room","topic":"t1"})).await.unwrap();
-    let event = bob.next_typed("topic", "REMOTE_LEAVE").await;
-    assert_eq!(event["topicInfos"][0]["topicName"], "t1");
+    let event = bob.next_topic(TopicEventType::RemoteLeave).await;
+    assert_eq!(event.topic_infos[0].topic_name, "t1");
 }
 
 #[tokio::test]
@@ -198,11 +199,11 @@ async fn leave_drops_publisher_roles_and_subscriptions_and_announces_it() {
     join_topic(&bob, "room", "t1").await;
     alice.ask(json!({"op":"subscribeTopic","channel":"room","topic":"t1","users":["bob"]})).await.unwrap();
     alice.ask(json!({"op":"leave","channel":"room"})).await.unwrap();
-    let topics = bob.next_typed("topic", "REMOTE_LEAVE").await;
-    assert_eq!(topics["publisher"], "alice");
-    let names: Vec<_> = topics["topicInfos"].as_array().unwrap().iter().map(|t| t["topicName"].clone()).collect();
-    assert_eq!(names, [json!("t1"), json!("t2")]);
-    assert_eq!(bob.next_typed("presence", "REMOTE_LEAVE").await["publisher"], "alice");
+    let topics = bob.next_topic(TopicEventType::RemoteLeave).await;
+    assert_eq!(topics.publisher, "alice");
+    let names: Vec<&str> = topics.topic_infos.iter().map(|t| t.topic_name.as_str()).collect();
+    assert_eq!(names, ["t1", "t2"]);
+    assert_eq!(bob.next_presence(PresenceEventType::RemoteLeave).await.publisher, "alice");
     // Rejoined, alice has no roles and no subscriptions left.
     join(&alice, "room").await;
     let e = publish(&alice, "room", "t1", "x").await.unwrap_err();
@@ -302,7 +303,7 @@ async fn quiet_members_are_invisible_but_hear_others() {
     alice.none_of("presence", Duration::from_millis(150)).await;
     let bob = login(&server, "bob").await;
     join(&bob, "room").await;
-    assert_eq!(ghost.next_typed("presence", "REMOTE_JOIN").await["publisher"], "bob");
+    assert_eq!(ghost.next_presence(PresenceEventType::RemoteJoin).await.publisher, "bob");
 }
 
 /// 50 users × 8 topics in one channel: every message reaches exactly its subscribers, with no

@@ -2,12 +2,13 @@
 //! state changes. They leave the engine through [`EventSink`], in the order they happened.
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::protocol::RoomEvent;
+use crate::protocol::{PresenceEvent, RoomEvent, TokenEvent, TopicEvent};
 use crate::time::now_ms;
 
 /// A message payload, in the type it was published in.
@@ -46,6 +47,37 @@ pub enum ClientEvent {
     /// A TRTC custom message: its header (`userId`, `cmdId`, `seq`, `reliable`) and the payload
     /// in the type it was sent in.
     Cmd { header: Box<RawValue>, payload: Payload },
+}
+
+impl ClientEvent {
+    /// This presence event, typed; `None` for any other event.
+    ///
+    /// The body stays raw JSON in [`ClientEvent::Event`] and is decoded here, on demand, because
+    /// the Node binding forwards it untouched into the one JSON string of each batch: decoding
+    /// every event up front (and encoding it again for JavaScript) would cost on the hot path
+    /// for a value JavaScript never sees. A Rust program that wants the value pays for it here.
+    pub fn presence(&self) -> Option<Result<PresenceEvent, serde_json::Error>> {
+        self.decode(EventKind::Presence)
+    }
+
+    /// This topic event of a stream channel, typed (decoded on demand, see
+    /// [`ClientEvent::presence`]); `None` for any other event.
+    pub fn topic(&self) -> Option<Result<TopicEvent, serde_json::Error>> {
+        self.decode(EventKind::Topic)
+    }
+
+    /// This token event, typed (decoded on demand, see [`ClientEvent::presence`]); `None` for
+    /// any other event.
+    pub fn token(&self) -> Option<Result<TokenEvent, serde_json::Error>> {
+        self.decode(EventKind::Token)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, want: EventKind) -> Option<Result<T, serde_json::Error>> {
+        match self {
+            ClientEvent::Event { kind, body } if *kind == want => Some(serde_json::from_str(body.get())),
+            _ => None,
+        }
+    }
 }
 
 /// What an [`ClientEvent::Event`] is.

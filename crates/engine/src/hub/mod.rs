@@ -7,6 +7,8 @@
 
 mod channel;
 mod cluster;
+#[cfg(test)]
+mod events_tests;
 pub mod outbox;
 pub mod presence;
 pub(crate) mod rate;

@@ -15,12 +15,13 @@ use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::channel::MessageChannel;
-use super::roster::{Roster, States, UserState};
+use super::roster::Roster;
 use super::stream::StreamChannel;
 use super::{App, Hub, Session};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
+pub use crate::protocol::events::{IntervalDetail, PresenceEvent, PresenceEventType, States, UserList, UserState};
 use crate::protocol::{server, ChannelType, FrameKind, GetState, RemoveState, SetState, WhereNow, WhoNow};
 use crate::time::now_ms;
 
@@ -32,84 +33,6 @@ pub const MAX_STATE_VALUE_BYTES: usize = 8 * 1024;
 pub const MAX_PENDING_STATE_CHANNELS: usize = 100;
 /// Occupants per `whoNow` page.
 pub const WHO_NOW_PAGE: usize = 50;
-
-/// `PresenceEventType` of RTM 2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PresenceEventType {
-    Snapshot,
-    Interval,
-    RemoteJoin,
-    RemoteLeave,
-    RemoteTimeout,
-    RemoteStateChanged,
-    ErrorOutOfService,
-}
-
-/// `{ users, userCount }`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct UserList {
-    pub users: Vec<String>,
-    pub user_count: usize,
-}
-
-impl From<Vec<String>> for UserList {
-    fn from(users: Vec<String>) -> Self {
-        UserList { user_count: users.len(), users }
-    }
-}
-
-/// The `interval` payload: what happened during one interval in a crowded channel.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct IntervalDetail {
-    pub join: UserList,
-    pub leave: UserList,
-    pub timeout: UserList,
-    pub user_state_list: Vec<UserState>,
-    pub total_occupancy: usize,
-}
-
-/// The RTM `PresenceEvent`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct PresenceEvent {
-    pub event_type: PresenceEventType,
-    pub channel_type: ChannelType,
-    pub channel_name: String,
-    pub publisher: String,
-    pub state_changed: States,
-    pub interval: Option<IntervalDetail>,
-    pub snapshot: Option<Vec<UserState>>,
-    pub timestamp: u64,
-}
-
-impl PresenceEvent {
-    /// An event about `publisher` (join, leave, timeout, state change).
-    pub fn about(event_type: PresenceEventType, channel_type: ChannelType, channel: &str, publisher: &str) -> Self {
-        PresenceEvent {
-            event_type,
-            channel_type,
-            channel_name: channel.to_string(),
-            publisher: publisher.to_string(),
-            state_changed: States::new(),
-            interval: None,
-            snapshot: None,
-            timestamp: now_ms(),
-        }
-    }
-
-    /// The SNAPSHOT a user gets when it joins.
-    pub fn snapshot(channel_type: ChannelType, channel: &str, users: Vec<UserState>) -> Self {
-        PresenceEvent { snapshot: Some(users), ..Self::about(PresenceEventType::Snapshot, channel_type, channel, "") }
-    }
-
-    pub fn with_states(mut self, states: &States) -> Self {
-        self.state_changed = states.clone();
-        self
-    }
-}
 
 /// A member just added to a channel's roster (see [`Hub::arrive`]).
 pub(super) struct Arrival<'a> {
@@ -406,10 +329,7 @@ impl Hub {
     }
 
     fn send_interval(&self, route: Route, channel: &Presence, interval: IntervalDetail) {
-        let event = PresenceEvent {
-            interval: Some(interval),
-            ..PresenceEvent::about(PresenceEventType::Interval, channel.channel_type(), channel.name(), "")
-        };
+        let event = PresenceEvent::interval(channel.channel_type(), channel.name(), interval);
         let frame = server::event(FrameKind::Presence, &event);
         self.broker().publish(Delivery { route, audience: Audience::Presence, skip: None, frame });
     }

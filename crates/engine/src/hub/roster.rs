@@ -2,17 +2,15 @@
 //! channels and stream channels share it: it answers "who gets this frame" for messages and
 //! presence events, and "who is here" for snapshots.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Session, Tally};
 use crate::broker::Audience;
 
-/// A user's temporary presence states in one channel: key → value.
-pub type States = BTreeMap<String, String>;
+pub use crate::protocol::events::{States, UserState};
 
 pub struct Member {
     pub session: Arc<Session>,
@@ -32,21 +30,6 @@ impl Member {
             // Topic subscriptions live in the stream channel, which filters itself.
             Audience::TopicSubscribers { .. } => false,
         }
-    }
-}
-
-/// `UserState` of the RTM API: a user and its states.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct UserState {
-    pub user_id: String,
-    pub states: States,
-    pub states_count: usize,
-}
-
-impl UserState {
-    pub fn new(user: &str, states: &States) -> Self {
-        UserState { user_id: user.to_string(), states: states.clone(), states_count: states.len() }
     }
 }
 

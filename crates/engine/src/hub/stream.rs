@@ -23,6 +23,7 @@ use super::{App, Hub, RateKey, Session, Tally};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
+pub use crate::protocol::events::{PublisherInfo, TopicEvent, TopicEventType, TopicInfo};
 use crate::protocol::{
     server, ChannelRef, ChannelType, FrameKind, Join, JoinTopic, MessageHeader, PublishTopic, TopicRef, TopicUsers,
 };
@@ -72,56 +73,6 @@ pub struct StreamChannel {
     pub name: Arc<str>,
     pub(crate) state: Mutex<StreamState>,
     pub(crate) interval: Mutex<IntervalBook>,
-}
-
-/// `{ publisherUserId, publisherMeta }`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct PublisherInfo {
-    pub publisher_user_id: String,
-    pub publisher_meta: String,
-}
-
-/// `{ topicName, publishers, totalPublisher }`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct TopicInfo {
-    pub topic_name: String,
-    pub publishers: Vec<PublisherInfo>,
-    pub total_publisher: usize,
-}
-
-/// The RTM `TopicEvent`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct TopicEvent {
-    pub event_type: &'static str,
-    pub channel_name: String,
-    pub publisher: String,
-    pub topic_infos: Vec<TopicInfo>,
-    pub total_topics: usize,
-    pub timestamp: u64,
-}
-
-impl TopicEvent {
-    fn new(event_type: &'static str, channel: &str, publisher: &str, topic_infos: Vec<TopicInfo>) -> Self {
-        TopicEvent {
-            event_type,
-            channel_name: channel.to_string(),
-            publisher: publisher.to_string(),
-            total_topics: topic_infos.len(),
-            topic_infos,
-            timestamp: now_ms(),
-        }
-    }
-}
-
-fn one_publisher(topic: &str, user: &str, meta: &str) -> TopicInfo {
-    TopicInfo {
-        topic_name: topic.to_string(),
-        publishers: vec![PublisherInfo { publisher_user_id: user.to_string(), publisher_meta: meta.to_string() }],
-        total_publisher: 1,
-    }
 }
 
 /// `{ timestamp, channelName, topicName }`.
@@ -189,7 +140,7 @@ impl StreamState {
         for topic_name in &mine.joined {
             if let Some(topic) = self.topics.get_mut(topic_name) {
                 if let Some(meta) = topic.publishers.remove(&session.user) {
-                    published.push(one_publisher(topic_name, &session.user, &meta));
+                    published.push(TopicInfo::one_publisher(topic_name, &session.user, &meta));
                 }
             }
         }
@@ -361,7 +312,7 @@ impl Hub {
         };
         self.arrive(&app, &Presence::Stream(stream), arrival, after);
         let topics = self.merge_topics(&app.id, &name, topics);
-        after.push(server::event(FrameKind::Topic, &TopicEvent::new("SNAPSHOT", &name, "", topics)));
+        after.push(server::event(FrameKind::Topic, &TopicEvent::new(TopicEventType::Snapshot, &name, "", topics)));
         Ok(ChannelResponse::now(req.channel))
     }
 
@@ -390,7 +341,7 @@ impl Hub {
         let moved =
             session.state.lock().moved || self.member_elsewhere(&app.id, ChannelType::Stream, name, &session.user);
         if !published.is_empty() && !moved {
-            self.topic_event(app, name, &TopicEvent::new("REMOTE_LEAVE", name, &session.user, published));
+            self.topic_event(app, name, &TopicEvent::new(TopicEventType::RemoteLeave, name, &session.user, published));
         }
         if !member.quiet && !moved {
             let presence = Presence::Stream(stream.clone());
@@ -453,11 +404,11 @@ impl Hub {
         };
         self.dir_publisher(&app.id, &req.channel, &req.topic, session, Some(&req.meta));
         if announce {
-            let info = one_publisher(&req.topic, &session.user, &req.meta);
+            let info = TopicInfo::one_publisher(&req.topic, &session.user, &req.meta);
             self.topic_event(
                 &app,
                 &req.channel,
-                &TopicEvent::new("REMOTE_JOIN", &req.channel, &session.user, vec![info]),
+                &TopicEvent::new(TopicEventType::RemoteJoin, &req.channel, &session.user, vec![info]),
             );
         }
         Ok(TopicResponse::now(&req.channel, &req.topic))
@@ -479,8 +430,12 @@ impl Hub {
             meta.unwrap_or_default()
         };
         self.dir_publisher(&app.id, &req.channel, &req.topic, session, None);
-        let info = one_publisher(&req.topic, &session.user, &meta);
-        self.topic_event(&app, &req.channel, &TopicEvent::new("REMOTE_LEAVE", &req.channel, &session.user, vec![info]));
+        let info = TopicInfo::one_publisher(&req.topic, &session.user, &meta);
+        self.topic_event(
+            &app,
+            &req.channel,
+            &TopicEvent::new(TopicEventType::RemoteLeave, &req.channel, &session.user, vec![info]),
+        );
         Ok(TopicResponse::now(&req.channel, &req.topic))
     }
 
@@ -651,7 +606,12 @@ impl Hub {
 
     /// Tells a stream channel's members that a dead node's publisher is gone from a topic.
     pub(super) fn announce_publisher_gone(&self, app: &str, channel: &str, topic: &str, user: &str, meta: &str) {
-        let event = TopicEvent::new("REMOTE_LEAVE", channel, user, vec![one_publisher(topic, user, meta)]);
+        let event = TopicEvent::new(
+            TopicEventType::RemoteLeave,
+            channel,
+            user,
+            vec![TopicInfo::one_publisher(topic, user, meta)],
+        );
         self.broker().publish(Delivery {
             route: Route::Stream { app: Arc::from(app), channel: Arc::from(channel) },
             audience: Audience::Everyone,

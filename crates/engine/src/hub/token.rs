@@ -5,55 +5,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::presence::{Done, PresenceEventType};
 use super::{EndReason, Hub, Session};
 use crate::auth::{Privileges, Verified};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{server, FrameKind, Hello, RenewToken, RoomId, SessionKind};
+use crate::protocol::{server, FrameKind, Hello, RenewToken, RoomId, SessionKind, TokenEvent, TokenEventType};
 use crate::secret::Secret;
 use crate::time::now_ms;
 
 /// How long before expiry the client is warned.
 pub const WARN_BEFORE: Duration = Duration::from_secs(30);
 
-/// The `token` event (RTM `TokenEvent`, plus `channelName`).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenEvent<'a> {
-    event_type: &'static str,
-    reason: &'static str,
-    /// '' for the login token; the stream channel otherwise.
-    channel_name: &'a str,
-    affected_resources: Affected<'a>,
-    timestamp: u64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Affected<'a> {
-    message_channels: Vec<&'a str>,
-    stream_channels: Vec<&'a str>,
-}
-
-fn token_event(event_type: &'static str, channel: &str) -> tokio_tungstenite::tungstenite::Message {
-    let reason = match event_type {
-        "WILL_EXPIRE" => "The token is about to expire",
-        _ => "The token expired",
-    };
-    let streams = if channel.is_empty() { vec![] } else { vec![channel] };
-    server::event(
-        FrameKind::Token,
-        &TokenEvent {
-            event_type,
-            reason,
-            channel_name: channel,
-            affected_resources: Affected { message_channels: vec![], stream_channels: streams },
-            timestamp: now_ms(),
-        },
-    )
+/// The `token` frame of a login token (`channel` empty) or of a stream channel's token.
+pub(super) fn token_event(event_type: TokenEventType, channel: &str) -> tokio_tungstenite::tungstenite::Message {
+    server::event(FrameKind::Token, &TokenEvent::new(event_type, channel))
 }
 
 impl Hub {
@@ -186,7 +152,7 @@ impl Hub {
             };
             tokio::time::sleep(until(expiry_ms.saturating_sub(WARN_BEFORE.as_millis() as u64))).await;
             let Some((hub, session)) = current() else { return };
-            hub.push(&session, token_event("WILL_EXPIRE", channel.as_deref().unwrap_or("")));
+            hub.push(&session, token_event(TokenEventType::WillExpire, channel.as_deref().unwrap_or("")));
             drop((hub, session));
             tokio::time::sleep(until(expiry_ms)).await;
             let Some((hub, session)) = current() else { return };
@@ -204,7 +170,7 @@ impl Hub {
                             hub.leave_stream_channel(&app, c, &session, PresenceEventType::RemoteLeave);
                         }
                     }
-                    hub.push(&session, token_event("EXPIRED", c));
+                    hub.push(&session, token_event(TokenEventType::Expired, c));
                 }
             }
         });

@@ -11,10 +11,12 @@
 
 pub mod close;
 pub mod codec;
+pub mod events;
 mod frames;
 pub mod server;
 
 pub use codec::{decode_client, encode_binary, DecodeError, Inbound};
+pub use events::{PresenceEvent, PresenceEventType, TokenEvent, TokenEventType, TopicEvent, TopicEventType};
 pub use frames::*;
 pub use server::{decode_server, CmdHeader, ExitReason, FrameKind, LeaveReason, RoomEvent, ServerFrame};
 

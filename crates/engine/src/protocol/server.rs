@@ -5,7 +5,9 @@
 //!
 //! Event bodies that the client only passes on to JavaScript (presence, topic, token events,
 //! the message header) stay borrowed raw JSON on the way in: the event path into JS is one JSON
-//! string per batch, and re-encoding a typed value there would cost on every message.
+//! string per batch, and re-encoding a typed value there would cost on every message. The
+//! presence, topic and token bodies are typed in [`super::events`]: the hub encodes those types,
+//! and `ClientEvent::presence`, `topic` and `token` decode a body on demand for Rust programs.
 
 use std::borrow::Cow;
 

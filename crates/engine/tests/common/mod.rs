@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use piazza_engine::client::{ChannelSink, Client, ClientConfig, ClientEvent, LinkStateEvent, Payload};
 use piazza_engine::config::ServerConfig;
-use piazza_engine::protocol::RoomEvent;
+use piazza_engine::protocol::{PresenceEvent, PresenceEventType, RoomEvent, TokenEvent, TopicEvent, TopicEventType};
 use piazza_engine::server::Server;
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -128,6 +128,39 @@ impl TestClient {
             let event = self.next_of(kind).await;
             if event["eventType"] == event_type {
                 return event;
+            }
+        }
+    }
+
+    /// The next presence event of `event_type`, typed, skipping other events.
+    pub async fn next_presence(&mut self, event_type: PresenceEventType) -> PresenceEvent {
+        loop {
+            if let Some(event) = self.next_event().await.presence() {
+                let event = event.expect("a presence event the client can decode");
+                if event.event_type == event_type {
+                    return event;
+                }
+            }
+        }
+    }
+
+    /// The next topic event of `event_type`, typed, skipping other events.
+    pub async fn next_topic(&mut self, event_type: TopicEventType) -> TopicEvent {
+        loop {
+            if let Some(event) = self.next_event().await.topic() {
+                let event = event.expect("a topic event the client can decode");
+                if event.event_type == event_type {
+                    return event;
+                }
+            }
+        }
+    }
+
+    /// The next token event, typed, skipping other events.
+    pub async fn next_token(&mut self) -> TokenEvent {
+        loop {
+            if let Some(event) = self.next_event().await.token() {
+                return event.expect("a token event the client can decode");
             }
         }
     }
