@@ -214,3 +214,59 @@ async fn a_reconnect_that_cannot_resume_reports_who_left_and_came_meanwhile() {
     assert_eq!(alice.trtc.room(), Some((RoomId::Num(4), vec!["erin".to_string()])));
     assert_eq!(erin.next_room().await, piazza_engine::protocol::RoomEvent::RemoteEnter { user_id: "alice".into() });
 }
+
+/// An expiring userSig: warned about (onWarning 9001), renewable (the session stays), and when
+/// it lapses unrenewed the room ends as onError(-70001) then onExitRoom(0), never as a removal.
+#[tokio::test]
+async fn an_expiring_user_sig_warns_renews_and_ends_without_a_removal() {
+    use piazza_engine::auth::{generate_token, Privileges};
+    use piazza_engine::client::trtc::WARNING_USER_SIG_WILL_EXPIRE;
+    use piazza_engine::config::AppConfig;
+    const CERT: &str = "app-certificate-0123456789";
+    let app = APP.to_string();
+    let server = server_with(|c| {
+        c.apps = std::collections::HashMap::from([(app.clone(), AppConfig { certificate: Secret::new(CERT) })])
+    })
+    .await;
+    let sig = |user: &str, seconds| generate_token(&app, CERT, user, seconds, Privileges::default()).unwrap();
+    let enter = |user: &str, seconds| EnterParams { user_sig: Secret::new(sig(user, seconds)), ..params(user, 8) };
+    let warned =
+        |event: TrtcEvent| matches!(event, TrtcEvent::Warning { code, .. } if code == WARNING_USER_SIG_WILL_EXPIRE);
+
+    // Renewed on the warning: still in the room after the old userSig's expiry.
+    let mut kept = Room::new(template(&server.url()));
+    kept.trtc.enter_room(enter("kept", 3), Scene::VideoCall).unwrap();
+    let first = kept.take(2).await;
+    assert!(first.iter().any(|e| matches!(e, TrtcEvent::EnterRoom { result } if *result >= 1)), "{first:?}");
+    assert!(first.into_iter().any(warned));
+    kept.trtc.renew_user_sig(&sig("kept", 120)).unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(kept.events.try_recv().is_err(), "no event after a renewal");
+    assert_eq!(kept.trtc.room().map(|(room, _)| room), Some(RoomId::Num(8)));
+    // A userSig the server refuses is onError(ERR_USER_SIG_INVALID); the session stays.
+    kept.trtc.renew_user_sig("not a token").unwrap();
+    assert!(matches!(kept.next().await, TrtcEvent::Error { code: -3320, .. }));
+
+    // Not renewed: onError(-70001) then onExitRoom(0); the others hear a plain leave.
+    let mut late = Room::new(template(&server.url()));
+    late.trtc.enter_room(enter("late", 3), Scene::VideoCall).unwrap();
+    let mut events = late.take(3).await;
+    events.retain(|e| !matches!(e, TrtcEvent::RemoteUserEnterRoom { .. } | TrtcEvent::EnterRoom { .. }));
+    assert!(events.into_iter().any(warned));
+    loop {
+        match late.next().await {
+            TrtcEvent::Error { code, .. } => {
+                assert_eq!(code, -70001);
+                break;
+            }
+            other => assert!(matches!(other, TrtcEvent::Warning { .. }), "{other:?}"),
+        }
+    }
+    assert_eq!(late.next().await, TrtcEvent::ExitRoom { reason: ExitReason::Exited });
+    loop {
+        if let TrtcEvent::RemoteUserLeaveRoom { user_id, reason } = kept.next().await {
+            assert_eq!((user_id.as_str(), reason), ("late", LeaveReason::Left));
+            break;
+        }
+    }
+}
