@@ -264,3 +264,16 @@ test('webxdc.mjs exports what webxdc.js does', async () => {
   for (const key of Object.keys(cjs)) assert.equal(esm[key], cjs[key])
   assert.equal(esm.default, cjs)
 })
+
+test('webxdc.d.ts declares exactly the values webxdc.js exports, and type-checks', () => {
+  const ts = require('typescript')
+  const dts = require('node:path').join(__dirname, '..', 'webxdc.d.ts')
+  const program = ts.createProgram([dts], { noEmit: true, strict: true, types: ['node'], moduleResolution: ts.ModuleResolutionKind.Node10 })
+  const source = program.getSourceFile(dts)
+  assert.deepEqual([...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]
+    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), [])
+  const checker = program.getTypeChecker()
+  const values = checker.getExportsOfModule(checker.getSymbolAtLocation(source))
+    .filter((s) => s.flags & ts.SymbolFlags.Value).map((s) => s.name)
+  assert.deepEqual(values.sort(), Object.keys(require('../webxdc')).sort())
+})
