@@ -32,7 +32,7 @@ ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=erro
 # at this version (npm would take it from there).
 npm install --no-save --no-audit --no-fund --loglevel=error ./vendor/piazza-rtc.tgz "./vendor/piazza-rtc-$PLATFORM.tgz"
 # What is installed is what was just packed.
-for f in index.js index.d.ts ../../lib/*.js; do
+for f in index.js index.d.ts webxdc.js webxdc.d.ts ../../lib/*.js; do
   f=${f#../../}
   cmp -s "../../$f" "node_modules/piazza-rtc/$f" || { echo "test-app: node_modules/piazza-rtc/$f is stale" >&2; exit 1; }
 done
