@@ -4,8 +4,8 @@
 # the renderer in headless Chromium. Installs what they need on a fresh machine: Chromium from
 # the distribution (apt-get), the example's npm packages (Electron without its binary), and
 # piazza-rtc itself from the packed tarballs of the main and this machine's platform package,
-# as a user's app installs it (scripts/pack.js; the platform package is built by
-# scripts/dist.sh when it has no binaries yet).
+# as a user's app installs it (scripts/pack.js; the platform package is (re)built by
+# scripts/dist.sh, a few seconds when nothing changed, so it never lags behind the JS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +18,7 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! [ -x /usr/bin/chromium ]; then
 fi
 
 PLATFORM=$(node -p "require('./lib/platform').platformName()")
-if ! [ -f "npm/$PLATFORM/piazza-server" ]; then
-  bash scripts/dist.sh
-fi
+bash scripts/dist.sh
 node scripts/pack.js --platform-dir "npm/$PLATFORM" --out examples/electron-app/vendor
 
 cd examples/electron-app
