@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
-# Builds this machine's platform package as a release does: x86_64-unknown-linux-gnu against
-# the glibc 2.17 baseline (cargo-zigbuild with zig from PyPI), so the addon and the server load
-# on old distributions too; stages both into npm/linux-x64-gnu/ and prints the highest GLIBC_
-# symbol version each needs, failing above the baseline. Installs ziglang and cargo-zigbuild
-# when missing. Other targets are built by .github/workflows/release.yml.
+# Builds this machine's platform package as a release does (Cargo's `dist` profile: release,
+# stripped) and stages the addon and piazza-server into npm/<platform>/. On linux x64 (glibc)
+# it builds against the glibc 2.17 baseline (cargo-zigbuild with zig from PyPI, both installed
+# when missing), so they load on old distributions too, and prints the highest GLIBC_ symbol
+# version each needs, failing above the baseline. Elsewhere it builds natively. All eight
+# targets are built by .github/workflows/release.yml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=x86_64-unknown-linux-gnu
-GLIBC=2.17
+HOST=$(rustc -vV | sed -n 's/^host: //p')
 PROFILE=dist
+GLIBC=2.17
 
+if [ "$HOST" != x86_64-unknown-linux-gnu ]; then
+  # Another machine builds its own platform package natively (the release workflow builds
+  # them all); the glibc baseline applies to the linux-x64-gnu package built here.
+  cargo build --profile "$PROFILE" -p piazza-node
+  cargo build --profile "$PROFILE" -p piazza-engine --bin piazza-server
+  case "$HOST" in
+    *-apple-darwin) lib=libpiazza_node.dylib; exe="" ;;
+    *-windows-*) lib=piazza_node.dll; exe=.exe ;;
+    *) lib=libpiazza_node.so; exe="" ;;
+  esac
+  exec node scripts/stage.js --target "$HOST" --addon "target/$PROFILE/$lib" --server "target/$PROFILE/piazza-server$exe"
+fi
+
+TARGET=$HOST
 if ! python3 -c 'import ziglang' 2>/dev/null && ! command -v zig >/dev/null 2>&1; then
   echo "dist: installing zig (pip install ziglang)…"
   python3 -m pip install --quiet ziglang
