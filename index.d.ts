@@ -32,6 +32,11 @@ export interface ErrorInfo {
 }
 
 /** Every rejection and constructor error is an RTMError (an `Error` with the ErrorInfo fields). */
+/** Agora RTM 2's `storage`, `lock` and `history`, which Piazza does not provide yet. */
+export interface NotSupportedYet {
+  readonly [method: string]: (...args: unknown[]) => Promise<never>
+}
+
 export declare class RTMError extends Error implements ErrorInfo {
   readonly name: 'RTMError'
   error: true
@@ -652,6 +657,12 @@ export declare class RTM extends NodeEventEmitter<RTMEventArgs> {
   readonly userId: string
   /** Presence queries and temporary states. */
   readonly presence: RTMPresence
+  /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
+  readonly storage: NotSupportedYet
+  /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
+  readonly lock: NotSupportedYet
+  /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
+  readonly history: NotSupportedYet
   /** Exceptions thrown by listeners so far (each was reported with process.emitWarning). */
   static readonly listenerErrorCount: number
   /** Adds a listener once (DOM-like); throws RTMError on an unknown event name. */

@@ -11,6 +11,7 @@
 const { EventEmitter } = require('node:events')
 const native = require('./native')
 const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, checkPayload, bool } = require('./errors')
+const { unsupportedApi, checkChannelOptions, checkPublishOptions, warnNeverFires } = require('./unsupported')
 const { holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
 const { LINK } = require('./link')
 const { RTMPresence } = require('./presence')
@@ -135,6 +136,10 @@ class RTM extends EventEmitter {
     Object.defineProperty(this, LINK, { value: makeLink(this) })
     /** Presence queries and temporary states (RTM `rtm.presence`). */
     this.presence = new RTMPresence(this)
+    /** Not available yet: every method rejects with RTM_ERROR_SERVICE_NOT_SUPPORTED (lib/unsupported.js). */
+    this.storage = unsupportedApi('storage')
+    this.lock = unsupportedApi('lock')
+    this.history = unsupportedApi('history')
     this._nextTag = 1
     /** Whether _drain runs (a listener called back into it). */
     this._draining = false
@@ -360,6 +365,7 @@ class RTM extends EventEmitter {
     return this._call('subscribe', (tag) => {
       checkString('subscribe', channelName, 'channelName')
       const o = checkOptions('subscribe', options)
+      checkChannelOptions('subscribe', o)
       return this._native.subscribe(tag, channelName, {
         withMessage: bool(o.withMessage, true),
         withPresence: bool(o.withPresence, true),
@@ -416,6 +422,7 @@ class RTM extends EventEmitter {
       checkString('publish', channelName, 'channelName')
       const payload = checkPayload('publish', message)
       const o = checkOptions('publish', options)
+      checkPublishOptions('publish', o)
       const channelType = o.channelType === undefined ? 'MESSAGE' : o.channelType
       if (channelType !== 'MESSAGE' && channelType !== 'USER') {
         throw invalid('publish', `channelType must be 'MESSAGE' or 'USER', got ${JSON.stringify(channelType)}`, ErrorCode.RTM_ERROR_INVALID_CHANNEL_TYPE)
@@ -424,6 +431,14 @@ class RTM extends EventEmitter {
       checkString('publish', customType, 'customType')
       return this._native.publish(tag, channelName, payload, customType, channelType)
     })
+  }
+}
+
+// A `storage` / `lock` listener is accepted but never fires: say so (lib/unsupported.js).
+for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
+  RTM.prototype[method] = function (eventName, listener) {
+    warnNeverFires(eventName)
+    return EventEmitter.prototype[method].call(this, eventName, listener)
   }
 }
 
