@@ -344,3 +344,27 @@ async fn the_admin_http_api_needs_its_token_and_kicks_and_dismisses() {
         "admin routes are off without a token"
     );
 }
+
+/// A switchRoom the target refuses (here: full; a ban is checked the same way) leaves the
+/// member where it was: the others hear no leave and it is still in its room.
+#[tokio::test]
+async fn a_refused_switch_room_leaves_the_member_in_its_room() {
+    let server = server_with(|c| c.rooms.max_members = 2).await;
+    let mut watcher = trtc(&server, "watcher").await;
+    let mover = trtc(&server, "mover").await;
+    enter(&watcher, json!(60), "anchor", "videoCall").await.unwrap();
+    enter(&mover, json!(60), "anchor", "videoCall").await.unwrap();
+    assert_eq!(watcher.next_room().await, RoomEvent::RemoteEnter { user_id: "mover".into() });
+    for user in ["b1", "b2"] {
+        enter(&trtc(&server, user).await, json!(61), "anchor", "videoCall").await.unwrap();
+    }
+    let full = mover.ask(json!({"op":"switchRoom","room":61})).await.unwrap_err();
+    assert_eq!(full.code, ErrorCode::TrtcRoomFull);
+    watcher.none_of("room", Duration::from_millis(150)).await;
+    // Still in room 60: a kick from it reaches the watcher as the mover's leave.
+    server.remove_users(&app(), &RoomId::Num(60), &["mover".into()]).unwrap();
+    assert_eq!(
+        watcher.next_room().await,
+        RoomEvent::RemoteLeave { user_id: "mover".into(), reason: LeaveReason::Removed }
+    );
+}

@@ -186,6 +186,25 @@ fn current_room(session: &Session, what: &str) -> Result<RoomId> {
     session.state.lock().room.clone().ok_or_else(|| Error::new(ErrorCode::TrtcNotInRoom, what.to_string()))
 }
 
+fn banned(id: &RoomId, seconds: u64) -> Error {
+    Error::new(
+        ErrorCode::TrtcRoomEnterFail,
+        format!("removed from room {id} by the server; entering again is possible in {seconds} s"),
+    )
+}
+
+/// A ban on this node keeping `session`'s user out of room `id` (an expired one is forgotten).
+fn local_ban_refusal(bans: &mut HashMap<(RoomId, Arc<str>), Instant>, session: &Session, id: &RoomId) -> Option<Error> {
+    let key = (id.clone(), session.user.clone());
+    let until = bans.get(&key).copied()?;
+    let now = Instant::now();
+    if until > now {
+        return Some(banned(id, (until - now).as_secs().max(1)));
+    }
+    bans.remove(&key);
+    None
+}
+
 fn frame(event: &RoomEvent) -> Message {
     server::room(event)
 }
@@ -235,31 +254,15 @@ impl Hub {
         scene: Scene,
     ) -> Result<EnterRoomResponse> {
         let max = self.config().rooms.max_members;
-        if let Some(until) = self.remote_ban(&app.id, &id, &session.user) {
-            return Err(Error::new(
-                ErrorCode::TrtcRoomEnterFail,
-                format!(
-                    "removed from room {id} by the server; entering again is possible in {} s",
-                    (until.saturating_sub(now_ms()) / 1000).max(1)
-                ),
-            ));
+        if let Some(refusal) = self.remote_ban_refusal(app, session, &id) {
+            return Err(refusal);
         }
         let remote = self.remote_room_members(&app.id, &id);
         let elsewhere = remote.get(&*session.user).map(|(node, _)| node.clone());
         let (room, replaced, members) = {
             let mut rooms = app.rooms.lock();
-            if let Some(until) = rooms.bans.get(&(id.clone(), session.user.clone())).copied() {
-                let now = Instant::now();
-                if until > now {
-                    return Err(Error::new(
-                        ErrorCode::TrtcRoomEnterFail,
-                        format!(
-                            "removed from room {id} by the server; entering again is possible in {} s",
-                            (until - now).as_secs().max(1)
-                        ),
-                    ));
-                }
-                rooms.bans.remove(&(id.clone(), session.user.clone()));
+            if let Some(refusal) = local_ban_refusal(&mut rooms.bans, session, &id) {
+                return Err(refusal);
             }
             let room = self.broker().join_group(
                 || Self::room_route(app, &id),
@@ -440,8 +443,42 @@ impl Hub {
             }
             None => (Role::Anchor, Scene::VideoCall),
         };
+        // What would refuse the entry is checked before the old room is left, so a refused
+        // switch leaves the session where it was (client and server agree); only a room that
+        // fills up in between can still refuse after the leave.
+        self.switch_refusal(&app, session, &req.room)?;
         self.leave_room(&app, &current, session, LeaveReason::Left);
         self.join_room(&app, session, req.room, role, scene)
+    }
+
+    /// A ban in the cluster's directory keeping `session`'s user out of room `id`.
+    fn remote_ban_refusal(&self, app: &App, session: &Session, id: &RoomId) -> Option<Error> {
+        let until = self.remote_ban(&app.id, id, &session.user)?;
+        let seconds = (until.saturating_sub(now_ms()) / 1000).max(1);
+        Some(banned(id, seconds))
+    }
+
+    /// Why entering room `id` would be refused now (a ban, or a full room), if it would.
+    fn switch_refusal(&self, app: &App, session: &Session, id: &RoomId) -> Result<()> {
+        if let Some(refusal) = self.remote_ban_refusal(app, session, id) {
+            return Err(refusal);
+        }
+        let max = self.config().rooms.max_members;
+        let remote = self.remote_room_members(&app.id, id);
+        let mut rooms = app.rooms.lock();
+        if let Some(refusal) = local_ban_refusal(&mut rooms.bans, session, id) {
+            return Err(refusal);
+        }
+        let local: Vec<Arc<str>> = match rooms.rooms.get(id) {
+            Some(room) => room.members.lock().keys().cloned().collect(),
+            None => Vec::new(),
+        };
+        let already = local.contains(&session.user) || remote.contains_key(&*session.user);
+        let count = local.len() + remote.keys().filter(|u| !local.iter().any(|l| **l == ***u)).count();
+        if !already && count >= max {
+            return Err(Error::new(ErrorCode::TrtcRoomFull, format!("room {id} has {max} members (rooms.maxMembers)")));
+        }
+        Ok(())
     }
 
     /// TRTC `sendCustomCmdMsg`: to every other member of the room.
