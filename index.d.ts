@@ -32,10 +32,8 @@ export interface ErrorInfo {
 }
 
 /** Every rejection and constructor error is an RTMError (an `Error` with the ErrorInfo fields). */
-/** Agora RTM 2's `storage`, `lock` and `history`, which Piazza does not provide yet. */
-export interface NotSupportedYet {
-  readonly [method: string]: (...args: unknown[]) => Promise<never>
-}
+/** Agora RTM 2's `storage`, `lock` and `history` methods, which Piazza does not provide yet. */
+export type NotSupportedYet<M extends string> = { readonly [K in M]: (...args: unknown[]) => Promise<never> }
 
 export declare class RTMError extends Error implements ErrorInfo {
   readonly name: 'RTMError'
@@ -658,11 +656,11 @@ export declare class RTM extends NodeEventEmitter<RTMEventArgs> {
   /** Presence queries and temporary states. */
   readonly presence: RTMPresence
   /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
-  readonly storage: NotSupportedYet
+  readonly storage: NotSupportedYet<'setChannelMetadata' | 'getChannelMetadata' | 'removeChannelMetadata' | 'updateChannelMetadata' | 'setUserMetadata' | 'getUserMetadata' | 'removeUserMetadata' | 'updateUserMetadata' | 'subscribeUserMetadata' | 'unsubscribeUserMetadata'>
   /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
-  readonly lock: NotSupportedYet
+  readonly lock: NotSupportedYet<'setLock' | 'getLock' | 'removeLock' | 'acquireLock' | 'releaseLock' | 'revokeLock'>
   /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
-  readonly history: NotSupportedYet
+  readonly history: NotSupportedYet<'getMessages'>
   /** Exceptions thrown by listeners so far (each was reported with process.emitWarning). */
   static readonly listenerErrorCount: number
   /** Adds a listener once (DOM-like); throws RTMError on an unknown event name. */

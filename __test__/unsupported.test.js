@@ -12,6 +12,9 @@ test('storage, lock and history methods reject with RTM_ERROR_SERVICE_NOT_SUPPOR
   await rejectsWith(assert, rtm.lock.acquireLock('lobby', 'MESSAGE', 'mic'), 'RTM_ERROR_SERVICE_NOT_SUPPORTED', 'lock.acquireLock')
   await rejectsWith(assert, rtm.history.getMessages('lobby', 'MESSAGE'), 'RTM_ERROR_SERVICE_NOT_SUPPORTED', 'history.getMessages')
   assert.equal(rtm.storage.then, undefined, 'not a thenable: awaiting it does not hang')
+  // An ordinary object otherwise: serializing or printing it starts nothing.
+  assert.equal(JSON.stringify({ s: rtm.storage }), '{"s":{}}')
+  assert.equal(typeof String(rtm.lock), 'string')
 })
 
 test('withMetadata, withLock and storeInHistory set to true are refused; false is fine', async (t) => {

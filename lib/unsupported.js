@@ -17,15 +17,26 @@ function notSupported (operation, what) {
   return invalid(operation, `${what}: ${REASON}`, ErrorCode.RTM_ERROR_SERVICE_NOT_SUPPORTED)
 }
 
-/** `rtm.<name>`: any method called on it rejects with RTM_ERROR_SERVICE_NOT_SUPPORTED. */
+/** The methods agora-rtm-sdk 2.x has on `rtm.storage`, `rtm.lock` and `rtm.history`. */
+const METHODS = {
+  storage: ['setChannelMetadata', 'getChannelMetadata', 'removeChannelMetadata', 'updateChannelMetadata',
+    'setUserMetadata', 'getUserMetadata', 'removeUserMetadata', 'updateUserMetadata',
+    'subscribeUserMetadata', 'unsubscribeUserMetadata'],
+  lock: ['setLock', 'getLock', 'removeLock', 'acquireLock', 'releaseLock', 'revokeLock'],
+  history: ['getMessages'],
+}
+
+/**
+ * `rtm.<name>`: a plain frozen object with the SDK's methods, each rejecting with
+ * RTM_ERROR_SERVICE_NOT_SUPPORTED (nothing else on it: it serializes, prints and compares as an
+ * ordinary object).
+ */
 function unsupportedApi (name) {
-  return new Proxy(Object.freeze({}), {
-    get (_, method) {
-      // Not a thenable, and nothing for symbols (inspection, iteration).
-      if (typeof method !== 'string' || method === 'then') return undefined
-      return () => Promise.reject(notSupported(`${name}.${method}`, `rtm.${name}.${method}`))
-    },
-  })
+  const api = {}
+  for (const method of METHODS[name]) {
+    api[method] = () => Promise.reject(notSupported(`${name}.${method}`, `rtm.${name}.${method}`))
+  }
+  return Object.freeze(api)
 }
 
 /** Throws (the caller's promise rejects) for `withMetadata` / `withLock` set to true. */
