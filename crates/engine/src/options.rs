@@ -126,7 +126,10 @@ impl ServerOption {
     /// Parses one raw value (from a flag or the environment) and stores it in `tree`.
     /// An `App` value is added to the apps already there; everything else replaces.
     pub fn apply(&self, tree: &mut Value, raw: &str) -> Result<(), String> {
-        let bad = |what: &str| format!("--{} ({}): {raw:?} {what}", self.flag, self.env);
+        // A secret's value is never repeated back (error output ends up in logs).
+        let shown =
+            if matches!(self.kind, Kind::Secret | Kind::App) { "the value".to_string() } else { format!("{raw:?}") };
+        let bad = |what: &str| format!("--{} ({}): {shown} {what}", self.flag, self.env);
         let value = match self.kind {
             Kind::Int(max) => match raw.trim().parse::<u64>() {
                 Ok(n) if n <= max => Value::from(n),
@@ -268,8 +271,8 @@ mod tests {
         let mut tree = Value::Object(Map::new());
         let err = ServerOption::find("port").unwrap().apply(&mut tree, "70000").unwrap_err();
         assert!(err.contains("--port") && err.contains("PIAZZA_PORT"), "{err}");
-        let err = ServerOption::find("apps").unwrap().apply(&mut tree, "no-equals").unwrap_err();
-        assert!(err.contains("ID=CERTIFICATE"), "{err}");
+        let err = ServerOption::find("apps").unwrap().apply(&mut tree, "no-equals-secret").unwrap_err();
+        assert!(err.contains("ID=CERTIFICATE") && !err.contains("no-equals-secret"), "a secret is not repeated: {err}");
         ServerOption::find("tls.certPath").unwrap().apply(&mut tree, "/c.pem").unwrap();
         assert!(finish(tree).unwrap_err().to_string().contains("--tls-key"));
     }

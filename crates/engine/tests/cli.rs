@@ -111,6 +111,14 @@ fn bad_values_are_refused_and_secrets_masked() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("maxMessageByte") && stderr.contains("typo.toml"), "{stderr}");
     std::fs::remove_file(file).ok();
+    // A wrong type is reported with its line, never with the value (it may be a secret).
+    let file = temp_file("secret.toml", "port = 7700\n[apps]\nmyapp = \"CERT-SHOULD-NOT-LEAK-0123\"\n");
+    let output = piazza_server(&["--config", file.to_str().unwrap(), "print-config"], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 3") && !stderr.contains("CERT-SHOULD-NOT-LEAK"), "{stderr}");
+    std::fs::remove_file(file).ok();
+    let output = piazza_server(&["--app", "CERT-SHOULD-NOT-LEAK-4567", "print-config"], &[]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("CERT-SHOULD-NOT-LEAK"));
     let secret = "a-certificate-of-16+";
     let config = config_of(piazza_server(
         &["--app", &format!("one={secret}"), "print-config"],

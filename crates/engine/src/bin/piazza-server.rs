@@ -81,6 +81,24 @@ fn command() -> clap::Command {
     })
 }
 
+/// A TOML error with the file, line and column but without the offending line itself: the
+/// file may hold certificates, tokens or a Redis password, and errors end up in logs.
+fn toml_error(path: &std::path::Path, text: &str, error: &toml::de::Error) -> String {
+    let at = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(" (line {line}, column {column})")
+    });
+    // serde quotes string values ("invalid type: string \"…\"") and backticks names: keep the
+    // names, drop the values.
+    let mut message = String::new();
+    for (i, part) in error.message().split('"').enumerate() {
+        message.push_str(if i % 2 == 1 { "\"…\"" } else { part });
+    }
+    format!("{}{}: {message}", path.display(), at.unwrap_or_default())
+}
+
 /// Settings from, lowest precedence first: defaults, the TOML file, the environment, flags
 /// (clap already prefers a flag over its environment variable).
 fn load(cli: &Cli, matches: &ArgMatches) -> Result<ServerConfig, String> {
@@ -89,8 +107,8 @@ fn load(cli: &Cli, matches: &ArgMatches) -> Result<ServerConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         // Parsed as the typed config first, so an unknown key or a wrong type is reported
         // with the file's name and line.
-        toml::from_str::<ServerConfig>(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str::<ServerConfig>(&text).map_err(|e| toml_error(path, &text, &e))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
         options::merge(&mut tree, serde_json::to_value(table).map_err(|e| e.to_string())?);
     }
     for option in OPTIONS {
