@@ -32,13 +32,13 @@ async function startWeb ({ port = 0, env = process.env } = {}) {
   /** The webxdc frames' tickets: ticket -> { session, app }. @type {Map<string, { session: RoomSession, app: string }>} */
   const tickets = new Map()
   /** @param {import('node:http').ServerResponse} res @param {string} root @param {string} name @param {string} [prefix] */
-  const serve = (res, root, name, prefix) => {
+  const serve = (res, root, name, prefix, headers = {}) => {
     const file = path.join(root, path.normalize(name))
     if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
       return
     }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' })
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store', ...headers })
     if (prefix) res.write(prefix)
     fs.createReadStream(file).pipe(res)
   }
@@ -47,14 +47,18 @@ async function startWeb ({ port = 0, env = process.env } = {}) {
     const frame = url.pathname.match(/^\/webxdc\/([0-9a-f]{32})\/(.+)$/)
     if (frame) {
       const ticket = tickets.get(frame[1])
+      // The frame's files may reach nothing but its own bridge (no other network access).
+      const csp = {
+        'content-security-policy': `default-src 'self' 'unsafe-inline' data: blob:; connect-src ws://${req.headers.host}/webxdc-bridge/${frame[1]}`,
+      }
       if (!ticket || !ticket.session.me) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
       } else if (frame[2] === 'webxdc.js') {
         const me = ticket.session.me
         const self = { selfAddr: me.userId, selfName: me.userId, ticket: frame[1] }
-        serve(res, RENDERER, path.basename(WEBXDC_BRIDGE), `window.__piazzaWebxdcSelf = ${JSON.stringify(self)};\n`)
+        serve(res, RENDERER, path.basename(WEBXDC_BRIDGE), `window.__piazzaWebxdcSelf = ${JSON.stringify(self)};\n`, csp)
       } else {
-        serve(res, path.join(WEBXDC_APPS, ticket.app), frame[2])
+        serve(res, path.join(WEBXDC_APPS, ticket.app), frame[2], undefined, csp)
       }
       return
     }
@@ -67,6 +71,13 @@ async function startWeb ({ port = 0, env = process.env } = {}) {
     const { pathname } = new URL(req.url || '/', 'http://localhost')
     const frame = pathname.match(/^\/webxdc-bridge\/([0-9a-f]{32})$/)
     if (pathname === '/bridge') {
+      // Only the app's own page may drive a session: a webxdc frame (Origin "null", sandboxed)
+      // or another site open in the browser must not log in or use the host's admin calls.
+      const own = `http://${req.headers.host}`
+      if (req.headers.origin !== own) {
+        socket.destroy()
+        return
+      }
       bridges.handleUpgrade(req, socket, head, (ws) => bridges.emit('connection', ws, req))
     } else if (frame && tickets.has(frame[1])) {
       frames.handleUpgrade(req, socket, head, (ws) => connectFrame(ws, frame[1]))
