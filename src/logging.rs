@@ -158,9 +158,14 @@ impl Queue {
         p.count += 1;
         if !p.scheduled {
             if let Some(wake) = &p.wake {
-                // Non-blocking: the call only queues a wake-up of the JS thread.
-                wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-                p.scheduled = true;
+                // Non-blocking: the call only queues a wake-up of the JS thread. Only a queued
+                // call counts as scheduled: after `Closing` (JS is going away) records have no
+                // reader any more; after any other failure the next record tries again.
+                match wake.call((), ThreadsafeFunctionCallMode::NonBlocking) {
+                    napi::Status::Ok | napi::Status::QueueFull => p.scheduled = true,
+                    napi::Status::Closing | napi::Status::InvalidArg => p.wake = None,
+                    _ => {}
+                }
             }
         }
     }
