@@ -94,11 +94,24 @@ async fn freed(hub: &Weak<dyn Any + Send + Sync>) -> bool {
 #[tokio::test]
 async fn close_stops_the_token_presence_and_room_timers() {
     let _serial = SERIAL.lock().await;
+    let tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let before = tasks();
     let server = server_with(with_timers).await;
     let attached = pending_timers(&server).await;
     let hub = server.hub_weak();
     close(&server, attached).await;
     server.close().await; // idempotent
+                          // The timer tasks end on close itself, while the `Server` handle (and its hub) still lives:
+                          // not only because the hub goes away.
+    let mut ended = false;
+    for _ in 0..100 {
+        if tasks() <= before {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(ended, "{} tasks still alive after close (before the server: {before})", tasks());
     drop(server);
     assert!(freed(&hub).await, "a timer still holds the hub half a second after close");
 }
