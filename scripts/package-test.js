@@ -58,7 +58,11 @@ test('the main package packs without an install script and with its platform pac
   }
   packed = packAll(PLATFORM_DIR, WORK)
   assert.ok(!packed.mainFiles.some((f) => f.endsWith('.node')), 'the main package carries no .node file')
-  for (const needed of ['index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'lib/native.js', 'lib/platform.js', 'bin/piazza-rtc-server.js', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
+  // The subpaths users import (README, docs/MIGRATING.md): a fixed list, so one missing from
+  // package.json's "exports" or "files" fails here rather than on a user's machine.
+  assert.deepEqual(Object.keys(packed.manifest.exports).sort(), ['.', './package.json', './rtm', './trtc', './webxdc'])
+  const subpathFiles = ['rtm', 'trtc', 'webxdc'].flatMap((s) => [`${s}.js`, `${s}.mjs`, `${s}.d.ts`])
+  for (const needed of ['index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'lib/native.js', 'lib/platform.js', 'bin/piazza-rtc-server.js', 'LICENSE', 'README.md', 'CHANGELOG.md', ...subpathFiles]) {
     assert.ok(packed.mainFiles.includes(needed), `the main package contains ${needed}`)
   }
   assert.equal(packed.manifest.optionalDependencies[PLATFORM_PKG.name], MAIN_PKG.version)
