@@ -1,8 +1,7 @@
 'use strict'
 // lib/link.js: the key of the internal interface between an RTM client and the objects that
 // work through it: RTMPresence, RTMStreamChannel and RealtimeChannel (one client each).
-// (TRTCCloud used it too; its rooms now run in the engine, behind NativeTrtc, and nothing
-// calls sendCustomCmd or onRoomEvent any more.)
+// (TRTCCloud used it too; its rooms now run in the engine, behind NativeTrtc.)
 //
 // They need more of a client than its public API, and used to reach into its private fields
 // (`_request`, `_native.send`, `_native.linkState()`, `_onRoomEvent`, `_realtime`). Now they use
@@ -11,11 +10,8 @@
 //
 //   request(operation, submit)           a request: submit(native, tag) calls the typed native
 //                                        method (native.whoNow(tag, …)); Promise of the answer
-//   sendCustomCmd(cmdId, seq, reliable, ordered, payload)
-//                                        a custom room message (no answer); null or error JSON
 //   realtimeSend(scope, data)            a realtime datagram; null or error JSON
 //   linkState()                          'IDLE' | 'CONNECTING' | 'CONNECTED' | …
-//   onRoomEvent(handler)                 subscribes the (one) receiver of TRTC room events
 //   forgetRealtime(scope, channel)       unregisters a realtime channel that was left
 //
 // Not part of the public API (index.d.ts does not declare it); the symbol is not exported.

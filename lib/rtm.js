@@ -51,7 +51,7 @@ const STATUS_OF_LINK = {
 
 /**
  * The internal interface of a client (`rtm[LINK]`, see lib/link.js) for RTMPresence,
- * RTMStreamChannel, RealtimeChannel and TRTCCloud. Frozen; nothing else of the client's
+ * RTMStreamChannel and RealtimeChannel (rooms run in the engine, lib/trtc.js). Frozen; nothing else of the client's
  * private state is for them.
  */
 function makeLink (rtm) {
@@ -66,13 +66,6 @@ function makeLink (rtm) {
     request (operation, submit) {
       return rtm._request(operation, submit)
     },
-    /**
-     * Sends a TRTC custom message (no answer). Returns null, or the native error JSON when
-     * refused (e.g. not connected, out of bounds).
-     */
-    sendCustomCmd (cmdId, seq, reliable, ordered, payload) {
-      return rtm._native.sendCustomCmd(cmdId, seq, reliable, ordered, payload)
-    },
     /** Sends a realtime datagram to `scope` (best effort). Returns null or the native error JSON. */
     realtimeSend (scope, data) {
       return rtm._native.realtimeSend(scope, data)
@@ -80,14 +73,6 @@ function makeLink (rtm) {
     /** The current link state: 'IDLE', 'CONNECTING', 'CONNECTED', 'DISCONNECTED', 'SUSPENDED' or 'FAILED'. */
     linkState () {
       return rtm._native.linkState()
-    },
-    /**
-     * Sets the one receiver of TRTC room events, `handler(kind, body, data)` (null: none).
-     * kind 'room' | 'roomRestored' | 'roomRestoreFailed' (body: the event) or 'cmd' (body: the
-     * custom message's header, data: its payload, a string or a Uint8Array).
-     */
-    onRoomEvent (handler) {
-      rtm._onRoomEvent = handler
     },
     /** Forgets the realtime channel of `scope` if it is `channel` (it was left, or refused). */
     forgetRealtime (scope, channel) {
@@ -131,8 +116,6 @@ class RTM extends EventEmitter {
     this.userId = userId
     this._pending = new Map()
     this._realtime = new Map()
-    /** The receiver of TRTC room events (set through rtm[LINK].onRoomEvent), or null. */
-    this._onRoomEvent = null
     Object.defineProperty(this, LINK, { value: makeLink(this) })
     /** Presence queries and temporary states (RTM `rtm.presence`). */
     this.presence = new RTMPresence(this)
@@ -303,17 +286,6 @@ class RTM extends EventEmitter {
         }
         break
       }
-      case 'room':
-      case 'roomRestored':
-      case 'roomRestoreFailed':
-        if (this._onRoomEvent) this._onRoomEvent(entry[0], entry[1])
-        break
-      case 'cmd':
-        if (this._onRoomEvent) {
-          const data = entry.length > 3 ? new Uint8Array(bin.buffer, bin.byteOffset + entry[2], entry[3]) : entry[2]
-          this._onRoomEvent('cmd', entry[1], data)
-        }
-        break
       default:
         this._emit(entry[0], entry[1])
     }
