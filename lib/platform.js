@@ -14,12 +14,19 @@ const SUPPORTED = Object.freeze([
   'darwin-x64', 'darwin-arm64', 'win32-x64-msvc', 'win32-arm64-msvc',
 ])
 
+/** musl or glibc, decided in the order the napi-rs loader (binding.js) decides it. */
 function isMusl () {
   try {
-    if (readFileSync('/usr/bin/ldd', 'utf8').includes('musl')) return true
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
   } catch {}
-  const report = process.report && typeof process.report.getReport === 'function' ? process.report.getReport() : null
-  if (report && report.header) return !report.header.glibcVersionRuntime
+  if (process.report && typeof process.report.getReport === 'function') {
+    process.report.excludeNetwork = true
+    const report = process.report.getReport()
+    if (report && report.header && report.header.glibcVersionRuntime) return false
+    if (report && Array.isArray(report.sharedObjects)) {
+      return report.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'))
+    }
+  }
   return false
 }
 
