@@ -12,9 +12,9 @@
 //!   Custom messages are not queued: [`Trtc::send_custom_cmd`] checks and sends at once.
 //! - **Events in order.** Each client reports to a sink placed in front of it that routes what
 //!   the room machinery consumes — the answers to its requests, room events, custom messages,
-//!   room restores, link states — to the task, in the order the client reported them. Nothing
-//!   of that reaches the RTM-level sink given to [`Trtc::new`], except link states, which are
-//!   also passed on; everything else (token events, …) goes only there.
+//!   room restores, token events (userSig expiry), link states — to the task, in the order the
+//!   client reported them. Nothing of that reaches the RTM-level sink given to [`Trtc::new`],
+//!   except link states, which are also passed on; everything else goes only there.
 //! - **Out through [`TrtcSink`]**, as [`TrtcEvent`]s: the TRTC callbacks with their arguments.
 //!
 //! A handle is *idle* ([`Trtc::is_idle`]) when no call is queued or running and no client is
