@@ -68,4 +68,4 @@ class RealtimeChannel {
   }
 }
 
-module.exports = { RealtimeChannel }
+module.exports = { RealtimeChannel, MAX_REALTIME_BYTES }

@@ -20,8 +20,7 @@
 const { ErrorCode, RTMError, invalid } = require('./errors')
 const { RTM } = require('./rtm')
 
-/** Largest realtime datagram, in bytes (the webxdc limit). */
-const MAX_REALTIME_BYTES = 128000
+const { MAX_REALTIME_BYTES } = require('./realtime')
 
 /** The parts of window.webxdc that are not realtime: Piazza refuses them. */
 const NOT_REALTIME = ['sendUpdate', 'setUpdateListener', 'getAllUpdates', 'sendToChat', 'importFiles']
@@ -62,11 +61,7 @@ class WebxdcRealtimeChannel {
   /** Sends a Uint8Array of at most 128000 bytes to the peers connected now (best effort). */
   send (data) {
     this._check('send')
-    if (!(data instanceof Uint8Array)) throw invalid('send', 'data must be a Uint8Array')
-    if (data.length > MAX_REALTIME_BYTES) {
-      throw invalid('send', `data is ${data.length} bytes; at most ${MAX_REALTIME_BYTES} are allowed`, ErrorCode.RTM_ERROR_CHANNEL_MESSAGE_LENGTH_EXCEED_LIMITATION)
-    }
-    this._inner.send(data)
+    this._inner.send(data) // checks the type and the size (lib/realtime.js: one definition)
   }
 
   /** Leaves; the channel is invalid afterwards, and joinRealtimeChannel() may be called again. */
