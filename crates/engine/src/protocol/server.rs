@@ -370,13 +370,47 @@ pub fn decode_server(data: &[u8], binary: bool) -> Result<ServerFrame<'_>, Strin
         },
         FrameKind::Room => {
             let body = envelope.e.ok_or_else(|| missing("e"))?;
-            let event: RoomEvent = serde_json::from_str(body.get()).map_err(|e| format!("bad room event: {e}"))?;
-            ServerFrame::Room(event.into_owned())
+            let event = match serde_json::from_str::<RoomEvent>(body.get()) {
+                Ok(event) => event.into_owned(),
+                Err(e) => lenient_room_event(body).ok_or_else(|| format!("bad room event: {e}"))?,
+            };
+            ServerFrame::Room(event)
         }
         kind @ (FrameKind::Presence | FrameKind::Topic | FrameKind::Token) => {
             ServerFrame::Event { kind, body: envelope.e.ok_or_else(|| missing("e"))? }
         }
     })
+}
+
+/// A room event a newer server may send with a reason this build does not know: the facts
+/// that matter are kept — an `exit` still takes the client out of its room (as `Removed`, with
+/// the server's code and message), a `remoteLeave` still says who left (as `Left`) — instead of
+/// dropping the event.
+fn lenient_room_event(body: &RawValue) -> Option<RoomEvent<'static>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Loose {
+        event: String,
+        #[serde(default)]
+        user_id: Option<String>,
+        #[serde(default)]
+        code: Option<i32>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    let loose: Loose = serde_json::from_str(body.get()).ok()?;
+    tracing::warn!(event = %loose.event, "a room event with a reason this client does not know; read as the nearest one");
+    match loose.event.as_str() {
+        "exit" => Some(RoomEvent::Exit {
+            reason: ExitReason::Removed,
+            code: loose.code,
+            message: Cow::Owned(loose.message.unwrap_or_default()),
+        }),
+        "remoteLeave" => {
+            Some(RoomEvent::RemoteLeave { user_id: Cow::Owned(loose.user_id?), reason: LeaveReason::Left })
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -440,6 +474,17 @@ mod tests {
         assert_eq!(serde_json::from_str::<ExitReason>("2").unwrap(), ExitReason::Dismissed);
         assert!(serde_json::from_str::<ExitReason>("9").is_err());
         assert!(decode_server(br#"{"t":"nonsense"}"#, false).is_err());
+        // An exit with a reason from a newer server still takes the client out of its room.
+        let newer = br#"{"t":"room","e":{"event":"exit","reason":9,"code":-1,"message":"m"}}"#;
+        assert!(matches!(
+            decode_server(newer, false).unwrap(),
+            ServerFrame::Room(RoomEvent::Exit { reason: ExitReason::Removed, code: Some(-1), .. })
+        ));
+        let newer = br#"{"t":"room","e":{"event":"remoteLeave","userId":"u","reason":9}}"#;
+        assert!(matches!(
+            decode_server(newer, false).unwrap(),
+            ServerFrame::Room(RoomEvent::RemoteLeave { reason: LeaveReason::Left, .. })
+        ));
         assert!(decode_server(br#"{"t":"ok"}"#, false).is_err(), "an ok without an id");
     }
 }
