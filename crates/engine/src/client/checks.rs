@@ -79,8 +79,12 @@ pub(super) fn check_request(
         ClientFrame::EnterRoom(f) => crate::hub::room::check_room_id(&f.room),
         ClientFrame::SwitchRoom(f) => crate::hub::room::check_room_id(&f.room),
         ClientFrame::CustomCmd(f) => {
-            if !(1..=10).contains(&f.cmd_id) {
-                return Err(Error::invalid(format!("cmdId {} is outside 1..=10", f.cmd_id)));
+            if !crate::hub::room::CUSTOM_CMD_IDS.contains(&f.cmd_id) {
+                return Err(Error::invalid(format!(
+                    "cmdId {} is outside {:?}",
+                    f.cmd_id,
+                    crate::hub::room::CUSTOM_CMD_IDS
+                )));
             }
             if f.reliable != f.ordered {
                 return Err(Error::invalid("reliable and ordered must be both true or both false"));

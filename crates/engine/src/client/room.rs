@@ -20,7 +20,9 @@ use std::time::Instant;
 
 use super::events::{LinkReason, LinkState, LinkStateEvent, Payload};
 use crate::error::{Error, ErrorCode};
-use crate::hub::room::{CUSTOM_CMD_BYTES_PER_SECOND, CUSTOM_CMD_RATE, MAX_CUSTOM_CMD_BYTES, MAX_ROOM_ID};
+use crate::hub::room::{
+    CUSTOM_CMD_BYTES_PER_SECOND, CUSTOM_CMD_IDS, CUSTOM_CMD_RATE, MAX_CUSTOM_CMD_BYTES, MAX_ROOM_ID,
+};
 use crate::protocol::{
     CmdHeader, CustomCmd, EnterRoom, ExitReason, ExitRoom, LeaveReason, MessageType, Role, RoomEvent, RoomId, Scene,
     SwitchRole, SwitchRoom,
@@ -28,9 +30,6 @@ use crate::protocol::{
 use crate::secret::Secret;
 
 pub use super::trtc::TrtcEvent;
-
-/// The custom message ids TRTC allows (the server checks the same range in `hub::room`).
-const CMD_IDS: std::ops::RangeInclusive<u32> = 1..=10;
 
 /// `TRTCParams` of `enterRoom`. As in the TRTC SDKs, `room_id` 0 and `str_room_id` `""` mean
 /// "not given"; one must be given, and with both `room_id` wins.
@@ -455,7 +454,7 @@ impl RoomClient {
         if self.destroyed || self.room.is_none() {
             return Err(CmdRefusal::NotInRoom);
         }
-        if !CMD_IDS.contains(&cmd_id) {
+        if !CUSTOM_CMD_IDS.contains(&cmd_id) {
             return Err(CmdRefusal::CmdId(cmd_id));
         }
         if reliable != ordered {

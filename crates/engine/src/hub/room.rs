@@ -37,6 +37,8 @@ use crate::protocol::{
 };
 use crate::time::now_ms;
 
+/// The `cmdId`s of custom messages (TRTC: 1–10).
+pub const CUSTOM_CMD_IDS: std::ops::RangeInclusive<u32> = 1..=10;
 /// Largest custom message, in bytes.
 pub const MAX_CUSTOM_CMD_BYTES: usize = 1024;
 /// Custom messages per second per sender.
@@ -483,8 +485,8 @@ impl Hub {
 
     /// TRTC `sendCustomCmdMsg`: to every other member of the room.
     pub fn custom_cmd(&self, session: &Arc<Session>, req: CustomCmd, payload: Bytes) -> Result<()> {
-        if !(1..=10).contains(&req.cmd_id) {
-            return Err(Error::invalid(format!("cmdId {} is outside 1..=10", req.cmd_id)));
+        if !CUSTOM_CMD_IDS.contains(&req.cmd_id) {
+            return Err(Error::invalid(format!("cmdId {} is outside {CUSTOM_CMD_IDS:?}", req.cmd_id)));
         }
         if req.reliable != req.ordered {
             return Err(Error::invalid("reliable and ordered must be both true or both false"));
