@@ -3,15 +3,19 @@
 // The binding is mechanical (Rust classes, JSON in, JSON out); the modules under lib/ give it
 // the shapes of the SDKs Piazza replaces: RTM (agora-rtm-sdk 2.x), TRTCCloud, webxdc realtime
 // channels. Types: index.d.ts (checked against these exports by __test__/exports.test.js).
-// Event path: native batches -> one JSON.parse -> listeners (RTM#_drain in lib/rtm.js).
+// Event path: native batches -> one JSON.parse -> listeners (RTM#_drain in lib/rtm.js,
+// TRTCCloud#_drain in lib/trtc.js).
 //
 //   lib/native.js     loads the native addon (the only module that does)
+//   lib/platform.js   which platform package serves this machine; the error when none does
 //   lib/errors.js     error table, ErrorCode, TRTCErrorCode, RTMError, PiazzaAdminError, checks
 //   lib/constants.js  ChannelType, MessageType, LinkState, PresenceEventType, TopicEventType
 //   lib/keepalive.js  holding the process alive, listener calls
 //   lib/link.js       the internal interface of an RTM client (rtm[LINK])
 //   lib/server.js     Server
 //   lib/rtm.js        RTM (the client)
+//   lib/unsupported.js  storage, locks, history: refused with RTM_ERROR_SERVICE_NOT_SUPPORTED
+//   lib/agora.js      the agora-rtm-sdk-shaped default export of `piazza-rtc/rtm` (rtm.js)
 //   lib/presence.js   RTMPresence
 //   lib/stream.js     RTMStreamChannel
 //   lib/realtime.js   RealtimeChannel
