@@ -42,6 +42,49 @@ pub struct ServerConfig {
     pub redis_url: Option<Secret>,
     /// Cluster mode: settings of the node and of the keys it uses in Redis.
     pub cluster: ClusterConfig,
+    /// Storage, locks and history: where they live and their limits.
+    pub storage: StorageConfig,
+}
+
+/// Storage, locks and history (SPEC §4.6). Without `path` (and without `redisUrl`) they live in
+/// memory; with `path` in a SQLite database in that directory; in cluster mode in Redis.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Directory of the database file (`piazza.sqlite3`), created when missing.
+    pub path: Option<String>,
+    /// Items in one channel's or user's metadata (RTM_ERROR_STORAGE_METADATA_ITEM_EXCEED_LIMITATION).
+    pub max_metadata_items: usize,
+    /// Longest item key, bytes (RTM_ERROR_STORAGE_KEY_LENGTH_OVERFLOW).
+    pub max_metadata_key_bytes: usize,
+    /// Longest item value, bytes (RTM_ERROR_STORAGE_VALUE_LENGTH_OVERFLOW).
+    pub max_metadata_value_bytes: usize,
+    /// Users whose metadata one client may subscribe to (RTM_ERROR_STORAGE_SUBSCRIBE_USER_EXCEED_LIMITATION).
+    pub max_user_metadata_subscriptions: usize,
+    /// Locks in one channel (RTM_ERROR_LOCK_OPERATION_FAILED).
+    pub max_locks_per_channel: usize,
+    /// Messages kept per channel (or user inbox); older ones are dropped.
+    pub history_max_messages: usize,
+    /// Age after which a stored message is dropped, seconds; 0 = kept until the count drops it.
+    pub history_max_age_seconds: u64,
+    /// Largest `messageCount` of one `getMessages` page (RTM_ERROR_INVALID_PARAMETER).
+    pub max_history_page: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: None,
+            max_metadata_items: 256,
+            max_metadata_key_bytes: 256,
+            max_metadata_value_bytes: 32 * 1024,
+            max_user_metadata_subscriptions: 100,
+            max_locks_per_channel: 100,
+            history_max_messages: 1000,
+            history_max_age_seconds: 7 * 24 * 3600,
+            max_history_page: 100,
+        }
+    }
 }
 
 /// Cluster mode (with `redisUrl`).
@@ -78,6 +121,7 @@ impl Default for ServerConfig {
             log_level: None,
             log_format: None,
             redis_url: None,
+            storage: StorageConfig::default(),
             cluster: ClusterConfig::default(),
         }
     }

@@ -30,6 +30,7 @@ pub mod options;
 pub mod protocol;
 pub mod secret;
 pub mod server;
+pub mod store;
 pub mod time;
 
 pub use error::{Error, ErrorCode, Result};

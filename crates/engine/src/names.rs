@@ -53,6 +53,11 @@ pub fn topic(name: &str) -> Result<()> {
     check(name, "topic name", ErrorCode::ChannelInvalidTopicName)
 }
 
+/// A lock name (RTM `setLock`…): the same characters as a channel name.
+pub fn lock_name(name: &str) -> Result<()> {
+    check(name, "lock name", ErrorCode::LockInvalidName)
+}
+
 /// An app id (the TRTC `sdkAppId` in decimal is one too).
 pub fn app_id(name: &str) -> Result<()> {
     check(name, "app id", ErrorCode::InvalidAppId)

@@ -94,6 +94,15 @@ options! {
     "cluster.prefix", "redis-prefix", "PIAZZA_REDIS_PREFIX", Kind::Text, "Cluster mode: prefix of every Redis key and channel";
     "cluster.nodeId", "node-id", "PIAZZA_NODE_ID", Kind::Text, "Cluster mode: this node's id [default: random]";
     "cluster.nodeTimeoutMs", "node-timeout-ms", "PIAZZA_NODE_TIMEOUT_MS", U64, "Cluster mode: milliseconds without a heartbeat before a node counts as dead";
+    "storage.path", "data-dir", "PIAZZA_DATA_DIR", Kind::Path, "Directory of the storage database (metadata, locks, history survive restarts); without it they live in memory (cluster mode: in Redis)";
+    "storage.maxMetadataItems", "max-metadata-items", "PIAZZA_MAX_METADATA_ITEMS", U64, "Items in one channel's or user's metadata";
+    "storage.maxMetadataKeyBytes", "max-metadata-key-bytes", "PIAZZA_MAX_METADATA_KEY_BYTES", U64, "Longest metadata item key, bytes";
+    "storage.maxMetadataValueBytes", "max-metadata-value-bytes", "PIAZZA_MAX_METADATA_VALUE_BYTES", U64, "Longest metadata item value, bytes";
+    "storage.maxUserMetadataSubscriptions", "max-user-metadata-subscriptions", "PIAZZA_MAX_USER_METADATA_SUBSCRIPTIONS", U64, "Users whose metadata one client may subscribe to";
+    "storage.maxLocksPerChannel", "max-locks-per-channel", "PIAZZA_MAX_LOCKS_PER_CHANNEL", U64, "Locks in one channel";
+    "storage.historyMaxMessages", "history-max-messages", "PIAZZA_HISTORY_MAX_MESSAGES", U64, "Messages kept in history per channel (or user inbox)";
+    "storage.historyMaxAgeSeconds", "history-max-age-seconds", "PIAZZA_HISTORY_MAX_AGE_SECONDS", U64, "Seconds a stored message is kept, 0 = until the count drops it";
+    "storage.maxHistoryPage", "max-history-page", "PIAZZA_MAX_HISTORY_PAGE", U64, "Largest messageCount of one getMessages page";
 }
 
 /// The port the standalone server listens on when no source sets one (`Server.start` in Node

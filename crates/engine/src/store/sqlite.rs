@@ -1,0 +1,190 @@
+//! The SQLite store: one database file (`<dir>/piazza.sqlite3`) for a node that must keep its
+//! storage across restarts. SQLite (rusqlite, with SQLite compiled in) rather than another
+//! embedded database: one file, transactions, a write-ahead log, and a format anyone can open
+//! with the `sqlite3` tool to inspect or back up.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a change is on disk when its answer goes out.
+//! Nothing blocks a tokio worker: the connection lives on its own thread, which takes jobs from
+//! a queue and runs everything queued at that moment in one transaction (one fsync for the
+//! batch: group commit), each job in its own savepoint. Answers are sent after the commit.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use super::{Doc, HistoryEntry, Retention, Store, StoreFuture};
+use crate::error::{Error, ErrorCode, Result};
+
+/// The database file inside the storage directory.
+pub const FILE_NAME: &str = "piazza.sqlite3";
+
+/// Jobs run in one transaction at most.
+const BATCH: usize = 256;
+
+/// What a job leaves to do once its transaction committed (or failed): send its answer.
+type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+}
+
+fn failed(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::StorageOperationFailed, format!("the storage database failed: {e}"))
+}
+
+fn clamp(ts: u64) -> i64 {
+    i64::try_from(ts).unwrap_or(i64::MAX)
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS docs (key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (key TEXT NOT NULL, ts INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS history_by_key_ts ON history (key, ts);
+";
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database in directory `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(FILE_NAME);
+        let conn = Connection::open(&path).map_err(|e| failed(format!("cannot open {}: {e}", path.display())))?;
+        conn.execute_batch(SCHEMA).map_err(failed)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("piazza-sqlite".into())
+            .spawn(move || run(conn, queue))
+            .map_err(|e| failed(format!("cannot start the storage thread: {e}")))?;
+        Ok(SqliteStore { jobs })
+    }
+
+    /// Runs `work` on the database thread, inside a transaction; answers after the commit.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<T> {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn: &Connection| -> Reply {
+            let result = conn.execute_batch("SAVEPOINT job").and_then(|()| work(conn));
+            let undo = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+            let _ = conn.execute_batch(undo);
+            Box::new(move |commit| {
+                let answer = match (commit, result) {
+                    (Err(e), _) => Err(failed(e)),
+                    (Ok(()), result) => result.map_err(failed),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        let sent = self.jobs.send(job);
+        Box::pin(async move {
+            sent.map_err(|_| failed("the storage thread has stopped"))?;
+            rx.await.map_err(|_| failed("the storage thread has stopped"))?
+        })
+    }
+}
+
+/// The database thread: batches of jobs, one transaction each.
+fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
+        let replies: Vec<Reply> = batch.into_iter().map(|job| job(&conn)).collect();
+        let committed = begun.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = ?committed, "storage database: a transaction failed");
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
+
+fn read(conn: &Connection, key: &str) -> rusqlite::Result<Doc> {
+    conn.prepare_cached("SELECT doc FROM docs WHERE key = ?1")?.query_row([key], |row| row.get(0)).optional()
+}
+
+impl Store for SqliteStore {
+    fn get(&self, keys: Vec<String>) -> StoreFuture<Vec<Doc>> {
+        self.submit(move |conn| keys.iter().map(|k| read(conn, k)).collect())
+    }
+
+    fn swap(&self, expect: Vec<(String, Doc)>, write: Vec<(String, Doc)>) -> StoreFuture<bool> {
+        self.submit(move |conn| {
+            for (key, want) in &expect {
+                if read(conn, key)? != *want {
+                    return Ok(false);
+                }
+            }
+            for (key, doc) in &write {
+                match doc {
+                    Some(doc) => conn
+                        .prepare_cached(
+                            "INSERT INTO docs (key, doc) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET doc = ?2",
+                        )?
+                        .execute(params![key, doc])?,
+                    None => conn.prepare_cached("DELETE FROM docs WHERE key = ?1")?.execute([key])?,
+                };
+            }
+            Ok(true)
+        })
+    }
+
+    fn append(&self, key: String, entry: HistoryEntry, keep: Retention) -> StoreFuture<()> {
+        self.submit(move |conn| {
+            conn.prepare_cached("INSERT INTO history (key, ts, body) VALUES (?1, ?2, ?3)")?.execute(params![
+                key,
+                clamp(entry.ts),
+                entry.body.as_ref()
+            ])?;
+            conn.prepare_cached(
+                "DELETE FROM history WHERE key = ?1 AND rowid IN \
+                 (SELECT rowid FROM history WHERE key = ?1 ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+            )?
+            .execute(params![key, keep.max_count as i64])?;
+            if keep.oldest() > 0 {
+                conn.prepare_cached("DELETE FROM history WHERE key = ?1 AND ts < ?2")?
+                    .execute(params![key, clamp(keep.oldest())])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn range(
+        &self,
+        key: String,
+        start: u64,
+        end: u64,
+        limit: usize,
+        keep: Retention,
+    ) -> StoreFuture<Vec<HistoryEntry>> {
+        self.submit(move |conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT ts, body FROM history WHERE key = ?1 AND ts <= ?2 AND ts >= ?3 \
+                 ORDER BY ts DESC, rowid DESC LIMIT ?4",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(-1);
+            let rows = query.query_map(params![key, clamp(start), clamp(end.max(keep.oldest())), limit], |row| {
+                let ts: i64 = row.get(0)?;
+                let body: Vec<u8> = row.get(1)?;
+                Ok(HistoryEntry { ts: ts as u64, body: body.into() })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+}
