@@ -3,6 +3,10 @@
 
 /// <reference types="node" />
 import { EventEmitter as NodeEventEmitter } from 'events'
+import type { RTMStorage, RTMLock, RTMHistory } from './storage'
+
+// Storage (channel and user metadata), locks and history: declared in storage.d.ts.
+export * from './storage'
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -32,9 +36,6 @@ export interface ErrorInfo {
 }
 
 /** Every rejection and constructor error is an RTMError (an `Error` with the ErrorInfo fields). */
-/** Agora RTM 2's `storage`, `lock` and `history` methods, which Piazza does not provide yet. */
-export type NotSupportedYet<M extends string> = { readonly [K in M]: (...args: unknown[]) => Promise<never> }
-
 export declare class RTMError extends Error implements ErrorInfo {
   readonly name: 'RTMError'
   error: true
@@ -97,176 +98,9 @@ export interface LogRecord {
 export declare function setLogger(logger: ((record: LogRecord) => void) | null): void
 
 // ---------------------------------------------------------------------------------------------
-// Server
+// Server: declared in server.d.ts (Server, ServerOptions and its parts, ServerStats, admin results)
 
-export interface ServerLimits {
-  /** Largest message / topic message payload in bytes (default 32768). */
-  maxMessageBytes?: number
-  /** Publishes per second into one channel, 0 = unlimited (default 60). */
-  publishRatePerChannel?: number
-  /** Message channels one client may subscribe to (default 100). */
-  maxSubscriptionsPerClient?: number
-  /** Stream channels one client may join (default 100). */
-  maxStreamChannelsPerClient?: number
-  /** Users in one stream channel (default 1000). */
-  maxStreamChannelUsers?: number
-  /** Topics one user may publish in, per stream channel (default 8). */
-  maxJoinedTopics?: number
-  /** Topics one user may subscribe to, per stream channel (default 50). */
-  maxSubscribedTopics?: number
-  /** Publishers one user may subscribe to in one topic (default 64). */
-  maxPublishersPerTopicSubscription?: number
-  /** Largest realtime-channel datagram in bytes (default 128000). */
-  maxRealtimeBytes?: number
-  /** Presence states one user may hold per channel (default 32). */
-  maxStatesPerUser?: number
-}
-
-export interface ServerConnectionOptions {
-  /** Connections accepted at once (default 100000). */
-  maxConnections?: number
-  /** Bytes queued for one connection before it is closed as a slow consumer (default 4 MiB). */
-  outboundQueueBytes?: number
-  /** Largest WebSocket message accepted (default 256 KiB). */
-  maxFrameBytes?: number
-  /** Milliseconds from TCP accept to a complete hello (default 5000). */
-  handshakeTimeoutMs?: number
-  /** Bytes of sent frames kept per session so a reconnecting client resumes losslessly (default 1 MiB). */
-  resumeBufferBytes?: number
-  /** Connections accepted but without a valid hello yet, at once; more get HTTP 503 (default 1024). */
-  maxPendingHandshakes?: number
-  /** New connections per second from one IP address, a burst of as many; more get HTTP 429. 0 = unlimited (default 100). */
-  connectionsPerIpPerSecond?: number
-  /** Frames per second one connection may send, a burst of twice as many; more close it with 1008. 0 = unlimited (default 10000). */
-  framesPerSecond?: number
-}
-
-/** An app with token authentication. */
-export interface ServerAppOptions {
-  /** The secret its tokens are signed with (at least 16 characters); see generateToken. */
-  certificate: string
-}
-
-/** Serve wss:// with a certificate chain and its private key (PEM files). */
-export interface ServerTlsOptions {
-  certPath: string
-  keyPath: string
-}
-
-export interface ServerRoomsOptions {
-  /** Seconds a dropped member stays before onRemoteUserLeaveRoom(userId, 1), for TRTCClouds without presenceTimeout (default 10). */
-  dropTimeoutSeconds?: number
-  /** Seconds a removed user cannot re-enter the room (default 60). */
-  kickBanSeconds?: number
-  /** Members of one room (default 1000). */
-  maxMembers?: number
-}
-
-export interface ServerPresenceOptions {
-  /** Above this many visible users a channel switches to INTERVAL events (default 50). */
-  intervalThreshold?: number
-  /** Seconds between INTERVAL events (default 5). */
-  intervalSeconds?: number
-  /**
-   * Users listed in the SNAPSHOT a joiner gets (default 200). A bigger channel's SNAPSHOT lists
-   * the first ones by user id and gives the channel's size in `interval.totalOccupancy`;
-   * `whoNow` pages through everyone.
-   */
-  snapshotMaxUsers?: number
-}
-
-export interface ServerOptions {
-  /** Interface to listen on (default '127.0.0.1'). */
-  host?: string
-  /** Port; 0 (default) picks a free one: read `server.port`. */
-  port?: number
-  limits?: ServerLimits
-  connection?: ServerConnectionOptions
-  presence?: ServerPresenceOptions
-  rooms?: ServerRoomsOptions
-  /** Bearer token of the admin HTTP API (at least 16 characters); without it the admin routes are off. */
-  adminToken?: string
-  /**
-   * Apps by id, each with the certificate its tokens are signed with. Without any, the server
-   * runs in an open development mode: any app id, user id and token is accepted (and it warns).
-   */
-  apps?: Record<string, ServerAppOptions>
-  /** Serve wss:// instead of ws://. */
-  tls?: ServerTlsOptions
-  logLevel?: LogLevel
-  logFormat?: LogFormat
-  /**
-   * Cluster mode: the Redis server the nodes share ('redis://host:port/db'). The node must
-   * reach it at start; later outages are survived. Without it the node is alone.
-   */
-  redisUrl?: string
-  cluster?: ServerClusterOptions
-}
-
-/** Cluster mode settings (with redisUrl). */
-export interface ServerClusterOptions {
-  /** Prefix of every Redis key and pub/sub channel; the nodes of one cluster share it (default 'piazza'). */
-  prefix?: string
-  /** This node's id (default: random). */
-  nodeId?: string
-  /** Milliseconds without a heartbeat after which a node is dead and its users time out (default 3000). */
-  nodeTimeoutMs?: number
-}
-
-export interface ServerStats {
-  connections: number
-  users: number
-  channels: number
-  streamChannels: number
-  rooms: number
-  messagesIn: number
-  messagesOut: number
-  dropped: number
-  slowConsumers: number
-  badFrames: number
-  /** Realtime datagrams dropped for congested receivers (best effort, counted). */
-  realtimeDropped: number
-}
-
-/** A TRTC room id: a number (roomId, 1..4294967294) or a string (strRoomId); separate namespaces. */
-export type RoomId = number | string
-
-export interface RemoveUserResult {
-  removed: string[]
-  notInRoom: string[]
-}
-export interface DismissRoomResult {
-  /** Members that were in the room. */
-  members: number
-}
-
-/** A refused admin call: `code` is a TRTC server-API style code such as 'FailedOperation.RoomNotExist'. */
-export declare class PiazzaAdminError extends Error {
-  readonly name: 'PiazzaAdminError'
-  code: string
-  /** The HTTP status the same refusal has on the admin HTTP API. */
-  status: number
-}
-
-/** An embedded Piazza server node. */
-export declare class Server {
-  private constructor(handle: never)
-  /** Starts listening; rejects with RTM_ERROR_INVALID_PARAMETER on bad options. */
-  static start(options?: ServerOptions): Promise<Server>
-  /** 'ws://host:port' */
-  readonly url: string
-  readonly port: number
-  stats(): Promise<ServerStats>
-  /**
-   * TRTC RemoveUser: up to 10 users leave the room with onExitRoom(1); the others get
-   * onRemoteUserLeaveRoom(userId, 2); they cannot re-enter for rooms.kickBanSeconds.
-   */
-  removeUser(appId: string | number, roomId: RoomId, userIds: string[]): Promise<RemoveUserResult>
-  /** TRTC DismissRoom: every member gets onExitRoom(2); the room is gone. */
-  dismissRoom(appId: string | number, roomId: RoomId): Promise<DismissRoomResult>
-  /** Graceful close: clients are told, queues drain. Idempotent. */
-  close(): Promise<void>
-}
+export * from './server'
 
 // ---------------------------------------------------------------------------------------------
 // RTM client
@@ -510,6 +344,8 @@ export interface SubscribeOptions {
 export interface PublishOptions {
   customType?: string
   channelType?: 'MESSAGE' | 'USER'
+  /** Keep it for `rtm.history.getMessages` (default false). */
+  storeInHistory?: boolean
 }
 
 export declare namespace RTMEvents {
@@ -627,10 +463,16 @@ export declare namespace RTMEvents {
     topicName: string
     publisher: string
   }
+  /** Channel metadata (to subscribers `withMetadata`) or user metadata (subscribeUserMetadata) after a change. */
+  type StorageEvent = import('./storage').StorageEvent
+  /** A lock of a channel changed (to subscribers `withLock`). */
+  type LockEvent = import('./storage').LockEvent
   interface RTMClientEventMap {
     message: (event: MessageEvent) => void
     presence: (event: PresenceEvent) => void
     topic: (event: TopicEvent) => void
+    storage: (event: StorageEvent) => void
+    lock: (event: LockEvent) => void
     linkState: (event: LinkStateEvent) => void
     status: (event: StatusEvent) => void
     token: (event: TokenEvent) => void
@@ -655,12 +497,12 @@ export declare class RTM extends NodeEventEmitter<RTMEventArgs> {
   readonly userId: string
   /** Presence queries and temporary states. */
   readonly presence: RTMPresence
-  /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
-  readonly storage: NotSupportedYet<'setChannelMetadata' | 'getChannelMetadata' | 'removeChannelMetadata' | 'updateChannelMetadata' | 'setUserMetadata' | 'getUserMetadata' | 'removeUserMetadata' | 'updateUserMetadata' | 'subscribeUserMetadata' | 'unsubscribeUserMetadata'>
-  /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
-  readonly lock: NotSupportedYet<'setLock' | 'getLock' | 'removeLock' | 'acquireLock' | 'releaseLock' | 'revokeLock'>
-  /** Not available yet: every method rejects with `RTM_ERROR_SERVICE_NOT_SUPPORTED`. */
-  readonly history: NotSupportedYet<'getMessages'>
+  /** Channel and user metadata. */
+  readonly storage: RTMStorage
+  /** Distributed locks of channels. */
+  readonly lock: RTMLock
+  /** Messages published with `storeInHistory: true`. */
+  readonly history: RTMHistory
   /** Exceptions thrown by listeners so far (each was reported with process.emitWarning). */
   static readonly listenerErrorCount: number
   /** Adds a listener once (DOM-like); throws RTMError on an unknown event name. */

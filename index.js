@@ -14,9 +14,11 @@
 //   lib/link.js       the internal interface of an RTM client (rtm[LINK])
 //   lib/server.js     Server
 //   lib/rtm.js        RTM (the client)
-//   lib/unsupported.js  storage, locks, history: refused with RTM_ERROR_SERVICE_NOT_SUPPORTED
 //   lib/agora.js      the agora-rtm-sdk-shaped default export of `piazza-rtc/rtm` (rtm.js)
 //   lib/presence.js   RTMPresence
+//   lib/storage.js    RTMStorage (channel and user metadata)
+//   lib/lock.js       RTMLock
+//   lib/history.js    RTMHistory
 //   lib/stream.js     RTMStreamChannel
 //   lib/realtime.js   RealtimeChannel
 //   lib/webxdc.js     createWebxdc (window.webxdc's realtime API; entry `piazza-rtc/webxdc`: webxdc.js)
@@ -31,6 +33,9 @@ const { ChannelType, MessageType, LinkState, PresenceEventType, TopicEventType }
 const { Server } = require('./lib/server')
 const { RTM } = require('./lib/rtm')
 const { RTMPresence } = require('./lib/presence')
+const { RTMStorage } = require('./lib/storage')
+const { RTMLock } = require('./lib/lock')
+const { RTMHistory } = require('./lib/history')
 const { RTMStreamChannel } = require('./lib/stream')
 const { RealtimeChannel } = require('./lib/realtime')
 const { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode } = require('./lib/trtc')
@@ -45,6 +50,9 @@ module.exports = {
   RTMError,
   RTMStreamChannel,
   RTMPresence,
+  RTMStorage,
+  RTMLock,
+  RTMHistory,
   RealtimeChannel,
   ErrorCode,
   TRTCErrorCode,

@@ -2,7 +2,7 @@
 import piazza from './index.js'
 
 export const {
-  generateToken, Server, RTM, RTMClient, RTMError, RTMStreamChannel, RTMPresence, RealtimeChannel, ErrorCode, TRTCErrorCode, TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode, PiazzaAdminError, ChannelType, MessageType, LinkState,
+  generateToken, Server, RTM, RTMClient, RTMError, RTMStreamChannel, RTMPresence, RTMStorage, RTMLock, RTMHistory, RealtimeChannel, ErrorCode, TRTCErrorCode, TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode, PiazzaAdminError, ChannelType, MessageType, LinkState,
   PresenceEventType, TopicEventType, errorTable, setLogger, version,
 } = piazza
 export default piazza

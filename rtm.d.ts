@@ -11,6 +11,19 @@ export type {
   JoinTopicResponse, LeaveTopicResponse, PublishTopicMessageResponse, SubscribeTopicResponse, UnsubscribeTopicResponse,
   RTMStreamChannel, RTMPresence, WhoNowOptions, WhoNowResponse, WhereNowResponse,
 } from './index'
+/** Storage, locks and history (storage.d.ts). */
+export type {
+  StorageChannelType, StorageType, StorageEventType, MetadataItem, MetadataKeyItem, MetaDataDetail,
+  StorageData, MetadataOptions, RemoveChannelMetadataOptions, SetOrUpdateUserMetadataOptions,
+  RemoveUserMetadataOptions, GetUserMetadataOptions, ChannelMetadataOperationResponse,
+  UserMetadataOperationResponse, SetChannelMetadataResponse, UpdateChannelMetadataResponse,
+  RemoveChannelMetadataResponse, GetChannelMetadataResponse, SetUserMetadataResponse,
+  UpdateUserMetadataResponse, RemoveUserMetadataResponse, GetUserMetadataResponse, SubscribeUserMetaResponse,
+  UnsubscribeUserMetaResponse, RTMStorage, StorageEvent, LockEventType, LockDetail, SetLockOptions,
+  AcquireLockOptions, LockOperationResponse, SetLockResponse, RemoveLockResponse, AcquireLockResponse,
+  ReleaseLockResponse, RevokeLockResponse, GetLockResponse, RTMLock, LockEvent, HistoryChannelType,
+  GetHistoryMessageOptions, HistoryMessage, GetMessagesResponse, RTMHistory,
+} from './index'
 /** agora-rtm-sdk's class name of the client (a type here: the value is `AgoraRTM.RTM`). */
 export type { RTM as RTMClient, RTMError as RTMBaseError } from './index'
 

@@ -2,7 +2,8 @@
 // index.d.ts against the runtime: every value it declares is exported by index.js with the
 // declared kind (class, function, constant object with its keys, string), every public method
 // of the classes exists on the prototype (static ones on the class), and index.js exports
-// nothing index.d.ts does not declare. index.d.ts is read with the TypeScript compiler API.
+// nothing index.d.ts does not declare. index.d.ts is read with the TypeScript compiler API, with
+// what it re-exports from the files beside it (server.d.ts, storage.d.ts).
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
@@ -11,7 +12,7 @@ const piazza = require('..')
 
 const DTS = path.join(__dirname, '..', 'index.d.ts')
 /** The classes whose methods must all exist (the test also checks every other class it finds). */
-const API_CLASSES = ['RTM', 'RTMPresence', 'RTMStreamChannel', 'RealtimeChannel', 'TRTCCloud', 'Server']
+const API_CLASSES = ['RTM', 'RTMPresence', 'RTMStorage', 'RTMLock', 'RTMHistory', 'RTMStreamChannel', 'RealtimeChannel', 'TRTCCloud', 'Server']
 
 const program = ts.createProgram([DTS], {
   noEmit: true,
@@ -23,7 +24,11 @@ const program = ts.createProgram([DTS], {
 })
 const source = program.getSourceFile(DTS)
 const checker = program.getTypeChecker()
+/** Its exports, a re-export (`export * from './storage'`) as the symbol it stands for. */
 const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(source))
+  .map((s) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s))
+/** The declaration files of the package: index.d.ts and those it imports (not @types, not lib). */
+const ownFiles = program.getSourceFiles().filter((f) => path.resolve(path.dirname(f.fileName)) === path.dirname(DTS))
 /** The exported values (classes, functions, constants); types and interfaces have no runtime. */
 const values = exported.filter((s) => s.flags & ts.SymbolFlags.Value)
 
@@ -32,7 +37,8 @@ const memberName = (member) => member.name && (ts.isIdentifier(member.name) || t
 const declarationOf = (symbol, is) => symbol.declarations.find(is)
 
 test('index.d.ts parses and type-checks', () => {
-  const diagnostics = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]
+  assert.ok(ownFiles.length >= 3, `index.d.ts and what it re-exports: ${ownFiles.map((f) => f.fileName)}`)
+  const diagnostics = ownFiles.flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)])
   assert.deepEqual(diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), [])
   assert.ok(values.length > 10, `only ${values.length} exported values found in index.d.ts`)
 })
@@ -92,7 +98,7 @@ function checkClass (name, cls, declaration) {
 /** A declared const: `typeof X` (the same object as X), a primitive, or an object with its keys. */
 function checkConstant (name, value, declaration) {
   if (declaration.type && ts.isTypeQueryNode(declaration.type)) {
-    const target = declaration.type.exprName.getText(source)
+    const target = declaration.type.exprName.getText()
     assert.equal(value, piazza[target], `${name} is declared as typeof ${target}`)
     return
   }

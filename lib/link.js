@@ -1,6 +1,7 @@
 'use strict'
 // lib/link.js: the key of the internal interface between an RTM client and the objects that
-// work through it: RTMPresence, RTMStreamChannel and RealtimeChannel (one client each).
+// work through it: RTMPresence, RTMStorage, RTMLock, RTMHistory, RTMStreamChannel and
+// RealtimeChannel (one client each).
 // (TRTCCloud used it too; its rooms now run in the engine, behind NativeTrtc.)
 //
 // They need more of a client than its public API, and used to reach into its private fields

@@ -11,10 +11,12 @@
 const { EventEmitter } = require('node:events')
 const native = require('./native')
 const { ERROR_NAMES, ErrorCode, RTMError, fromNative, invalid, checkString, checkOptions, checkPayload, bool } = require('./errors')
-const { unsupportedApi, checkChannelOptions, checkPublishOptions, warnNeverFires } = require('./unsupported')
 const { holdFinalizer, Hold, safeCall, listenerErrorCount } = require('./keepalive')
 const { LINK } = require('./link')
 const { RTMPresence } = require('./presence')
+const { RTMStorage } = require('./storage')
+const { RTMLock } = require('./lock')
+const { RTMHistory } = require('./history')
 const { RTMStreamChannel } = require('./stream')
 const { RealtimeChannel } = require('./realtime')
 
@@ -50,9 +52,9 @@ const STATUS_OF_LINK = {
 }
 
 /**
- * The internal interface of a client (`rtm[LINK]`, see lib/link.js) for RTMPresence,
- * RTMStreamChannel and RealtimeChannel (rooms run in the engine, lib/trtc.js). Frozen; nothing else of the client's
- * private state is for them.
+ * The internal interface of a client (`rtm[LINK]`, see lib/link.js) for RTMPresence, RTMStorage,
+ * RTMLock, RTMHistory, RTMStreamChannel and RealtimeChannel (rooms run in the engine,
+ * lib/trtc.js). Frozen; nothing else of the client's private state is for them.
  */
 function makeLink (rtm) {
   return Object.freeze({
@@ -119,10 +121,12 @@ class RTM extends EventEmitter {
     Object.defineProperty(this, LINK, { value: makeLink(this) })
     /** Presence queries and temporary states (RTM `rtm.presence`). */
     this.presence = new RTMPresence(this)
-    /** Not available yet: every method rejects with RTM_ERROR_SERVICE_NOT_SUPPORTED (lib/unsupported.js). */
-    this.storage = unsupportedApi('storage')
-    this.lock = unsupportedApi('lock')
-    this.history = unsupportedApi('history')
+    /** Channel and user metadata (RTM `rtm.storage`). */
+    this.storage = new RTMStorage(this)
+    /** Distributed locks of channels (RTM `rtm.lock`). */
+    this.lock = new RTMLock(this)
+    /** Stored messages (RTM `rtm.history`). */
+    this.history = new RTMHistory(this)
     this._nextTag = 1
     /** Whether _drain runs (a listener called back into it). */
     this._draining = false
@@ -337,7 +341,6 @@ class RTM extends EventEmitter {
     return this._call('subscribe', (tag) => {
       checkString('subscribe', channelName, 'channelName')
       const o = checkOptions('subscribe', options)
-      checkChannelOptions('subscribe', o)
       return this._native.subscribe(tag, channelName, {
         withMessage: bool(o.withMessage, true),
         withPresence: bool(o.withPresence, true),
@@ -388,29 +391,23 @@ class RTM extends EventEmitter {
     return channel
   }
 
-  /** Publishes a string or bytes (Uint8Array, ArrayBuffer) to a message channel, or to a user (channelType 'USER'). */
+  /**
+   * Publishes a string or bytes (Uint8Array, ArrayBuffer) to a message channel, or to a user
+   * (channelType 'USER'); `storeInHistory: true` keeps it for `rtm.history.getMessages`.
+   */
   publish (channelName, message, options) {
     return this._call('publish', (tag) => {
       checkString('publish', channelName, 'channelName')
       const payload = checkPayload('publish', message)
       const o = checkOptions('publish', options)
-      checkPublishOptions('publish', o)
       const channelType = o.channelType === undefined ? 'MESSAGE' : o.channelType
       if (channelType !== 'MESSAGE' && channelType !== 'USER') {
         throw invalid('publish', `channelType must be 'MESSAGE' or 'USER', got ${JSON.stringify(channelType)}`, ErrorCode.RTM_ERROR_INVALID_CHANNEL_TYPE)
       }
       const customType = o.customType === undefined ? '' : o.customType
       checkString('publish', customType, 'customType')
-      return this._native.publish(tag, channelName, payload, customType, channelType)
+      return this._native.publish(tag, channelName, payload, customType, channelType, bool(o.storeInHistory, false))
     })
-  }
-}
-
-// A `storage` / `lock` listener is accepted but never fires: say so (lib/unsupported.js).
-for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
-  RTM.prototype[method] = function (eventName, listener) {
-    warnNeverFires(eventName)
-    return EventEmitter.prototype[method].call(this, eventName, listener)
   }
 }
 

@@ -5,7 +5,6 @@
 
 const { ErrorCode, invalid, checkString, checkOptions, checkPayload, bool } = require('./errors')
 const { LINK } = require('./link')
-const { checkChannelOptions } = require('./unsupported')
 
 function checkTopic (operation, topic) {
   if (typeof topic !== 'string') throw invalid(operation, 'topicName must be a string')
@@ -48,7 +47,6 @@ class RTMStreamChannel {
     return this._request('join', (native, tag) => {
       const o = checkOptions('join', options)
       if (o.token !== undefined && typeof o.token !== 'string') throw invalid('join', 'token must be a string')
-      checkChannelOptions('join', o)
       return native.join(tag, this.channelName, {
         token: o.token,
         withPresence: bool(o.withPresence, true),

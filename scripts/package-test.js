@@ -62,7 +62,7 @@ test('the main package packs without an install script and with its platform pac
   // package.json's "exports" or "files" fails here rather than on a user's machine.
   assert.deepEqual(Object.keys(packed.manifest.exports).sort(), ['.', './package.json', './rtm', './trtc', './webxdc'])
   const subpathFiles = ['rtm', 'trtc', 'webxdc'].flatMap((s) => [`${s}.js`, `${s}.mjs`, `${s}.d.ts`])
-  for (const needed of ['index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'lib/native.js', 'lib/platform.js', 'bin/piazza-rtc-server.js', 'LICENSE', 'README.md', 'CHANGELOG.md', ...subpathFiles]) {
+  for (const needed of ['index.js', 'index.mjs', 'index.d.ts', 'server.d.ts', 'storage.d.ts', 'binding.js', 'lib/native.js', 'lib/platform.js', 'bin/piazza-rtc-server.js', 'LICENSE', 'README.md', 'CHANGELOG.md', ...subpathFiles]) {
     assert.ok(packed.mainFiles.includes(needed), `the main package contains ${needed}`)
   }
   assert.equal(packed.manifest.optionalDependencies[PLATFORM_PKG.name], MAIN_PKG.version)
