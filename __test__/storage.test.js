@@ -472,6 +472,51 @@ test('bad arguments are refused with their codes', async (t) => {
   }
 })
 
+test('refusals of the server: absent keys and locks, revision 0, lockName on user metadata, bad time bounds', async (t) => {
+  const server = await startServer(t)
+  const { rtm } = await member(t, server, 'alice')
+  const { storage: s, lock: l } = rtm
+  await rejectsWith(assert, s.updateChannelMetadata('r', 'MESSAGE', [{ key: 'absent', value: 'v' }]), 'RTM_ERROR_STORAGE_INVALID_KEY', 'updateChannelMetadata')
+  await rejectsWith(assert, s.setChannelMetadata('r', 'MESSAGE', [{ key: '', value: 'v' }]), 'RTM_ERROR_STORAGE_INVALID_KEY')
+  await rejectsWith(assert, s.setChannelMetadata('r', 'MESSAGE', []), 'RTM_ERROR_STORAGE_INVALID_ARGUMENT')
+  await rejectsWith(assert, s.setUserMetadata([{ key: 'k', value: 'v' }], { lockName: 'L' }), 'RTM_ERROR_STORAGE_INVALID_LOCK_NAME', 'setUserMetadata')
+  await rejectsWith(assert, s.unsubscribeUserMetadata('bob'), 'RTM_ERROR_STORAGE_NOT_SUBSCRIBE', 'unsubscribeUserMetadata')
+  // revision 0: only a key that does not exist yet; majorRevision 0: only while the set is empty
+  await s.setChannelMetadata('r', 'MESSAGE', [{ key: 'n', value: '1', revision: 0 }], { majorRevision: 0 })
+  await rejectsWith(assert, s.setChannelMetadata('r', 'MESSAGE', [{ key: 'n', value: '2', revision: 0 }]), 'RTM_ERROR_STORAGE_OUTDATED_REVISION')
+  await rejectsWith(assert, s.setChannelMetadata('r', 'MESSAGE', [{ key: 'm', value: '2' }], { majorRevision: 0 }), 'RTM_ERROR_STORAGE_OUTDATED_REVISION')
+  assert.deepEqual((await s.getChannelMetadata('r', 'MESSAGE')).metadata.n.value, '1')
+
+  await l.setLock('r', 'MESSAGE', 'L')
+  await rejectsWith(assert, l.setLock('r', 'MESSAGE', 'L'), 'RTM_ERROR_LOCK_ALREADY_EXIST', 'setLock')
+  await rejectsWith(assert, l.setLock('r', 'MESSAGE', 'bad/lock'), 'RTM_ERROR_LOCK_INVALID_NAME', 'setLock')
+  await rejectsWith(assert, l.acquireLock('r', 'MESSAGE', 'absent'), 'RTM_ERROR_LOCK_NOT_EXIST', 'acquireLock')
+  await rejectsWith(assert, l.releaseLock('r', 'MESSAGE', 'L'), 'RTM_ERROR_LOCK_NOT_ACQUIRED', 'releaseLock')
+  await rejectsWith(assert, l.revokeLock('r', 'MESSAGE', 'L', 'bob'), 'RTM_ERROR_LOCK_NOT_ACQUIRED', 'revokeLock')
+  await rejectsWith(assert, l.removeLock('r', 'MESSAGE', 'absent'), 'RTM_ERROR_LOCK_NOT_EXIST', 'removeLock')
+  await l.acquireLock('r', 'MESSAGE', 'L')
+  await l.acquireLock('r', 'MESSAGE', 'L') // already yours: fine
+
+  await rejectsWith(assert, rtm.history.getMessages('r', 'MESSAGE', { messageCount: 0 }), 'RTM_ERROR_INVALID_PARAMETER', 'getMessages')
+  await rejectsWith(assert, rtm.history.getMessages('r', 'MESSAGE', { start: 100, end: 200 }), 'RTM_ERROR_HISTORY_INVALID_TIMESTAMP', 'getMessages')
+})
+
+test('a waiting acquireLock ends when the lock is removed, or when the waiter leaves the channel', async (t) => {
+  const server = await startServer(t)
+  const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((u) => member(t, server, u)))
+  await alice.rtm.lock.setLock('w', 'MESSAGE', 'L')
+  await alice.rtm.lock.acquireLock('w', 'MESSAGE', 'L')
+  await bob.rtm.subscribe('w')
+  const forBob = bob.rtm.lock.acquireLock('w', 'MESSAGE', 'L', { retry: true })
+  await sleep(100)
+  await bob.rtm.unsubscribe('w')
+  await rejectsWith(assert, forBob, 'RTM_ERROR_LOCK_ACQUIRE_FAILED', 'acquireLock')
+  const forCarol = carol.rtm.lock.acquireLock('w', 'MESSAGE', 'L', { retry: true })
+  await sleep(100)
+  await alice.rtm.lock.removeLock('w', 'MESSAGE', 'L')
+  await rejectsWith(assert, forCarol, 'RTM_ERROR_LOCK_NOT_EXIST', 'acquireLock')
+})
+
 test('limits: items, key and value bytes, user subscriptions, locks per channel, page size, history kept', async (t) => {
   const server = await startServer(t, {
     storage: {

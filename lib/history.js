@@ -18,12 +18,11 @@ function count (operation, value, what, fallback) {
   return value
 }
 
-/** A history message as the SDK has it: a BINARY payload as a Uint8Array. */
+/** A history message in the SDK's shape: a BINARY payload (base64 in the answer) as a Uint8Array. */
 function fromNativeMessage (m) {
-  if (m.messageType !== 'BINARY' || typeof m.message !== 'string') return m
-  const bytes = Buffer.from(m.message, 'base64')
   // A plain Uint8Array over a copy (not a Buffer, not a view into Node's shared pool).
-  return { ...m, message: new Uint8Array(bytes) }
+  const message = m.messageType === 'BINARY' && typeof m.message === 'string' ? new Uint8Array(Buffer.from(m.message, 'base64')) : m.message
+  return { message, messageType: m.messageType, customType: m.customType, publisher: m.publisher, timestamp: m.timestamp }
 }
 
 class RTMHistory {
