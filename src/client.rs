@@ -127,10 +127,11 @@ impl NativeClient {
         message: Either<String, Uint8Array>,
         custom_type: String,
         channel_type: String,
+        store_in_history: bool,
     ) -> Option<String> {
         let payload = crate::ops::payload(message);
         let channel_type = if channel_type == "USER" { ChannelType::User } else { ChannelType::Message };
-        let options = PublishOptions { custom_type, channel_type };
+        let options = PublishOptions { custom_type, channel_type, store_in_history };
         queued(self.client.publish(Route::Tag(tag as u64), &channel, payload, options))
     }
 

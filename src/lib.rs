@@ -15,6 +15,7 @@ mod logging;
 mod ops;
 mod server;
 mod sink;
+mod storage;
 mod trtc;
 
 use napi_derive::napi;

@@ -45,7 +45,7 @@ pub(crate) fn payload(message: Either<String, Uint8Array>) -> Payload {
 }
 
 /// "MESSAGE" | "STREAM" | "USER".
-fn channel_type(name: &str) -> piazza_engine::Result<ChannelType> {
+pub(crate) fn channel_type(name: &str) -> piazza_engine::Result<ChannelType> {
     match name {
         "MESSAGE" => Ok(ChannelType::Message),
         "STREAM" => Ok(ChannelType::Stream),

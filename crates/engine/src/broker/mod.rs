@@ -28,6 +28,8 @@ pub enum Route {
     Room { app: Arc<str>, room: crate::protocol::RoomId },
     /// A realtime-channel scope.
     Realtime { app: Arc<str>, scope: Arc<str> },
+    /// The subscribers of one user's metadata (`subscribeUserMetadata`).
+    UserMeta { app: Arc<str>, user: Arc<str> },
 }
 
 /// Which members of the route's channel get the frame.
@@ -37,6 +39,10 @@ pub enum Audience {
     Messages,
     /// Members that asked for presence events.
     Presence,
+    /// Members that asked `withMetadata` (storage events).
+    Metadata,
+    /// Members that asked `withLock` (lock events).
+    Locks,
     /// Every member (topic events, realtime data, user-channel messages, room events).
     Everyone,
     /// Every member, best effort: dropped (and counted) for congested receivers.

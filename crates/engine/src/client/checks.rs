@@ -95,6 +95,29 @@ pub(super) fn check_request(
             }
             Ok(())
         }
+        ClientFrame::SetMetadata(f) | ClientFrame::UpdateMetadata(f) | ClientFrame::RemoveMetadata(f) => {
+            crate::hub::storage_target("", f.channel_type, f.channel.as_deref(), f.user_id.as_deref()).map(drop)
+        }
+        ClientFrame::GetMetadata(f) => {
+            crate::hub::storage_target("", f.channel_type, f.channel.as_deref(), f.user_id.as_deref()).map(drop)
+        }
+        ClientFrame::SubscribeUserMetadata(f) | ClientFrame::UnsubscribeUserMetadata(f) => names::user_id(&f.user_id),
+        ClientFrame::SetLock(f)
+        | ClientFrame::AcquireLock(f)
+        | ClientFrame::ReleaseLock(f)
+        | ClientFrame::RemoveLock(f)
+        | ClientFrame::RevokeLock(f) => {
+            crate::hub::lock_channel(f.channel_type, &f.channel)?;
+            names::lock_name(&f.lock_name)
+        }
+        ClientFrame::GetLock(f) => crate::hub::lock_channel(f.channel_type, &f.channel),
+        ClientFrame::GetMessages(f) => match f.channel_type {
+            ChannelType::Message => names::channel(&f.channel),
+            ChannelType::User => names::user_id(&f.channel),
+            ChannelType::Stream => {
+                Err(Error::new(ErrorCode::InvalidChannelType, "history is kept for MESSAGE and USER channels"))
+            }
+        },
         _ => Ok(()),
     }
 }

@@ -72,6 +72,16 @@ impl ClientEvent {
         self.decode(EventKind::Token)
     }
 
+    /// This storage event, typed (decoded on demand, see [`ClientEvent::presence`]).
+    pub fn storage(&self) -> Option<Result<crate::protocol::StorageEvent, serde_json::Error>> {
+        self.decode(EventKind::Storage)
+    }
+
+    /// This lock event, typed (decoded on demand, see [`ClientEvent::presence`]).
+    pub fn lock(&self) -> Option<Result<crate::protocol::LockEvent, serde_json::Error>> {
+        self.decode(EventKind::Lock)
+    }
+
     fn decode<T: DeserializeOwned>(&self, want: EventKind) -> Option<Result<T, serde_json::Error>> {
         match self {
             ClientEvent::Event { kind, body } if *kind == want => Some(serde_json::from_str(body.get())),
@@ -89,6 +99,10 @@ pub enum EventKind {
     Topic,
     /// An RTM token event (`WILL_EXPIRE`, `EXPIRED`).
     Token,
+    /// An RTM storage event (channel or user metadata).
+    Storage,
+    /// An RTM lock event.
+    Lock,
     /// A message that could not be delivered (`RTM_ERROR_CHANNEL_ENCRYPT_MESSAGE_FAILED`…).
     Error,
     /// The room was entered again after a reconnect that could not resume (the `enterRoom`
@@ -105,6 +119,8 @@ impl EventKind {
             EventKind::Presence => "presence",
             EventKind::Topic => "topic",
             EventKind::Token => "token",
+            EventKind::Storage => "storage",
+            EventKind::Lock => "lock",
             EventKind::Error => "error",
             EventKind::RoomRestored => "roomRestored",
             EventKind::RoomRestoreFailed => "roomRestoreFailed",

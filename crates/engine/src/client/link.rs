@@ -321,7 +321,12 @@ impl Inner {
                 self.sink.emit(ClientEvent::Event { kind: EventKind::Presence, body });
             }
             ServerFrame::Event { kind, body } => {
-                let kind = if kind == FrameKind::Topic { EventKind::Topic } else { EventKind::Token };
+                let kind = match kind {
+                    FrameKind::Topic => EventKind::Topic,
+                    FrameKind::Storage => EventKind::Storage,
+                    FrameKind::Lock => EventKind::Lock,
+                    _ => EventKind::Token,
+                };
                 self.sink.emit(ClientEvent::Event { kind, body: body.to_owned() })
             }
         }
@@ -330,7 +335,12 @@ impl Inner {
 
 impl Inner {
     /// Opens an end-to-end encrypted payload, or reports (an `error` event) why it cannot.
-    fn decrypt(&self, sealed: &[u8], mt: Option<MessageType>, header: &serde_json::value::RawValue) -> Option<Payload> {
+    pub(super) fn decrypt(
+        &self,
+        sealed: &[u8],
+        mt: Option<MessageType>,
+        header: &serde_json::value::RawValue,
+    ) -> Option<Payload> {
         let opened = match &self.cipher {
             Some(cipher) => cipher.open(sealed),
             None => Err(Error::new(

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::protocol::{
     ChannelType, ClientFrame, EnterRoom, Join, JoinTopic, RealtimeScope, RoomId, SetState, Subscribe, SubscribeOptions,
-    TopicUsers,
+    TopicUsers, UserMetadataRef,
 };
 
 type States = BTreeMap<String, String>;
@@ -33,6 +33,8 @@ pub(crate) struct Memory {
     streams: BTreeMap<String, StreamMemory>,
     states: BTreeMap<(ChannelType, String), States>,
     scopes: BTreeSet<String>,
+    /// Users whose metadata is subscribed (`subscribeUserMetadata`).
+    user_metadata: BTreeSet<String>,
     /// The TRTC room entered (with role and scene).
     room: Option<EnterRoom>,
 }
@@ -101,6 +103,12 @@ impl Memory {
                         }
                     }
                 }
+            }
+            ClientFrame::SubscribeUserMetadata(f) => {
+                self.user_metadata.insert(f.user_id.clone());
+            }
+            ClientFrame::UnsubscribeUserMetadata(f) => {
+                self.user_metadata.remove(&f.user_id);
             }
             ClientFrame::SetState(f) => {
                 let states = self.states.entry((f.channel_type, f.channel.clone())).or_default();
@@ -178,6 +186,9 @@ impl Memory {
                 self.scopes.remove(&f.scope);
             }
             ClientFrame::EnterRoom(_) => self.room = None,
+            ClientFrame::SubscribeUserMetadata(f) => {
+                self.user_metadata.remove(&f.user_id);
+            }
             _ => {}
         }
     }
@@ -203,6 +214,8 @@ impl Memory {
                 | ClientFrame::SwitchRole(_)
                 | ClientFrame::SwitchRoom(_)
                 | ClientFrame::RenewToken(_)
+                | ClientFrame::SubscribeUserMetadata(_)
+                | ClientFrame::UnsubscribeUserMetadata(_)
         )
     }
 
@@ -243,6 +256,10 @@ impl Memory {
                 });
                 steps.push(RestoreStep { frame, channel: channel.clone() });
             }
+        }
+        for user in &self.user_metadata {
+            let frame = ClientFrame::SubscribeUserMetadata(UserMetadataRef { id: 0, user_id: user.clone() });
+            steps.push(RestoreStep { frame, channel: user.clone() });
         }
         for scope in &self.scopes {
             let frame = ClientFrame::RealtimeJoin(RealtimeScope { id: 0, scope: scope.clone() });

@@ -20,6 +20,7 @@ mod link;
 mod memory;
 mod ops;
 pub mod room;
+mod storage;
 mod transport;
 pub mod trtc;
 
@@ -41,10 +42,12 @@ pub use self::events::{
 };
 use self::memory::{Memory, PresenceViews};
 pub use self::ops::{CustomMessage, JoinOptions, WhoNowOptions};
+pub use self::storage::{LockAction, MetadataOf};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 pub use crate::protocol::SubscribeOptions;
 use crate::protocol::{encode_binary, ChannelType, ClientFrame, Logout, MessageType, Publish, Subscribe, Unsubscribe};
+pub use crate::store::{MetaItem, MetaMode, MetaOptions};
 use crate::time::now_ms;
 
 /// Where the answer to a request goes.
@@ -63,6 +66,8 @@ pub enum Route {
 pub struct PublishOptions {
     pub custom_type: String,
     pub channel_type: ChannelType,
+    /// Keep the message in the channel's history (`storeInHistory`).
+    pub store_in_history: bool,
 }
 
 /// What a pending request is.
@@ -344,6 +349,7 @@ impl Client {
                 custom_type: options.custom_type.clone(),
                 data: None,
                 encrypted: sealed.is_some(),
+                store_in_history: options.store_in_history,
             };
             Message::Binary(encode_binary(&ClientFrame::Publish(header), bytes))
         })
@@ -375,7 +381,11 @@ impl Client {
         checks::check_request(&frame, payload.as_ref(), max_message, max_realtime)?;
         match frame {
             ClientFrame::Publish(f) => {
-                let options = PublishOptions { custom_type: f.custom_type, channel_type: f.channel_type };
+                let options = PublishOptions {
+                    custom_type: f.custom_type,
+                    channel_type: f.channel_type,
+                    store_in_history: f.store_in_history,
+                };
                 self.publish(route, &f.channel, payload.unwrap_or(Payload::Text(String::new())), options)
             }
             ClientFrame::Logout(_) => {
@@ -588,6 +598,10 @@ impl Inner {
                 self.finish_logout();
             }
             Op::Restore { .. } => {}
+            Op::Request { name: "getMessages", .. } => {
+                let result = result.map(|answer| self.history_answer(answer));
+                self.answer(pending.route, result)
+            }
             _ => self.answer(pending.route, result),
         }
     }

@@ -75,6 +75,7 @@ pub fn route_topic(route: &Route) -> String {
         Route::User { app, user } => format!("u/{}/{}", part(app), part(user)),
         Route::Room { app, room } => format!("r/{}/{}", part(app), part(&directory::room_key(room))),
         Route::Realtime { app, scope } => format!("t/{}/{}", part(app), part(scope)),
+        Route::UserMeta { app, user } => format!("m/{}/{}", part(app), part(user)),
     }
 }
 
@@ -93,6 +94,7 @@ enum WireRoute {
     User { app: String, user: String },
     Room { app: String, room: RoomId },
     Realtime { app: String, scope: String },
+    UserMeta { app: String, user: String },
 }
 
 impl From<&Route> for WireRoute {
@@ -105,6 +107,7 @@ impl From<&Route> for WireRoute {
             Route::User { app, user } => WireRoute::User { app: app.to_string(), user: user.to_string() },
             Route::Room { app, room } => WireRoute::Room { app: app.to_string(), room: room.clone() },
             Route::Realtime { app, scope } => WireRoute::Realtime { app: app.to_string(), scope: scope.to_string() },
+            Route::UserMeta { app, user } => WireRoute::UserMeta { app: app.to_string(), user: user.to_string() },
         }
     }
 }
@@ -117,6 +120,7 @@ impl From<WireRoute> for Route {
             WireRoute::User { app, user } => Route::User { app: app.into(), user: user.into() },
             WireRoute::Room { app, room } => Route::Room { app: app.into(), room },
             WireRoute::Realtime { app, scope } => Route::Realtime { app: app.into(), scope: scope.into() },
+            WireRoute::UserMeta { app, user } => Route::UserMeta { app: app.into(), user: user.into() },
         }
     }
 }
@@ -129,6 +133,8 @@ enum WireAudience {
     Everyone,
     BestEffort,
     Topic { topic: String, publisher: String },
+    Metadata,
+    Locks,
 }
 
 impl From<&Audience> for WireAudience {
@@ -138,6 +144,8 @@ impl From<&Audience> for WireAudience {
             Audience::Presence => WireAudience::Presence,
             Audience::Everyone => WireAudience::Everyone,
             Audience::BestEffort => WireAudience::BestEffort,
+            Audience::Metadata => WireAudience::Metadata,
+            Audience::Locks => WireAudience::Locks,
             Audience::TopicSubscribers { topic, publisher } => {
                 WireAudience::Topic { topic: topic.to_string(), publisher: publisher.to_string() }
             }
@@ -152,6 +160,8 @@ impl From<WireAudience> for Audience {
             WireAudience::Presence => Audience::Presence,
             WireAudience::Everyone => Audience::Everyone,
             WireAudience::BestEffort => Audience::BestEffort,
+            WireAudience::Metadata => Audience::Metadata,
+            WireAudience::Locks => Audience::Locks,
             WireAudience::Topic { topic, publisher } => {
                 Audience::TopicSubscribers { topic: topic.into(), publisher: publisher.into() }
             }

@@ -20,6 +20,7 @@ use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
 use crate::protocol::{server, ChannelType, MessageHeader, MessageType, Publish, Subscribe, Unsubscribe};
+use crate::store::{HistoryKey, HistoryMessage};
 use crate::time::now_ms;
 
 /// The members of one message channel on this node.
@@ -80,6 +81,9 @@ pub(super) fn too_frequent(channel: &str, rate: u32) -> Error {
     )
 }
 
+/// A message to keep in history: where, and what.
+pub type Stored = Option<(HistoryKey, HistoryMessage)>;
+
 impl Hub {
     /// RTM `subscribe`: joins a message channel (a second call updates the options).
     pub fn subscribe(
@@ -112,6 +116,8 @@ impl Hub {
             with_message: options.with_message,
             with_presence: options.with_presence,
             quiet: options.be_quiet,
+            with_metadata: options.with_metadata,
+            with_lock: options.with_lock,
             states: states.clone(),
         };
         let (channel, joined) = self.join_channel(&app, &name, member);
@@ -216,7 +222,9 @@ impl Hub {
     }
 
     /// RTM `publish` to a message channel or (channelType USER) to one user.
-    pub fn publish(&self, session: &Arc<Session>, req: Publish, payload: Bytes) -> Result<ChannelResponse> {
+    /// With `storeInHistory`, also what to keep in which history (the caller keeps it, then
+    /// answers).
+    pub fn publish(&self, session: &Arc<Session>, req: Publish, payload: Bytes) -> Result<(ChannelResponse, Stored)> {
         let limits = &self.config().limits;
         names::custom_type(&req.custom_type)?;
         check_payload(&payload, req.message_type, limits.max_message_bytes, req.encrypted)?;
@@ -264,6 +272,20 @@ impl Hub {
         let frame = server::message(&header, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         self.broker().publish(Delivery { route, audience, skip: None, frame });
-        Ok(ChannelResponse { timestamp: header.timestamp, channel_name: req.channel })
+        // USER history is the receiver's inbox: it is named by the receiver.
+        let stored = req.store_in_history.then(|| {
+            let key =
+                HistoryKey { app: app.id.to_string(), channel_type: req.channel_type, channel: req.channel.clone() };
+            let message = HistoryMessage {
+                publisher: header.publisher.clone(),
+                custom_type: header.custom_type.clone(),
+                message_type: req.message_type,
+                encrypted: req.encrypted,
+                timestamp: header.timestamp,
+                payload,
+            };
+            (key, message)
+        });
+        Ok((ChannelResponse { timestamp: header.timestamp, channel_name: req.channel }, stored))
     }
 }

@@ -62,6 +62,14 @@ impl Hub {
             | ClientFrame::SwitchRoom(_)
             | ClientFrame::SwitchRole(_)
             | ClientFrame::CustomCmd(_) => ErrorCode::TrtcRoomEnterFail,
+            ClientFrame::SetLock(_)
+            | ClientFrame::AcquireLock(_)
+            | ClientFrame::ReleaseLock(_)
+            | ClientFrame::RemoveLock(_)
+            | ClientFrame::RevokeLock(_)
+            | ClientFrame::GetLock(_) => ErrorCode::LockNotAvailable,
+            ClientFrame::GetMessages(_) => ErrorCode::HistoryNotAvailable,
+            f if super::storage::is_storage(f) => ErrorCode::StorageNotAvailable,
             _ => ErrorCode::ChannelNotAvailable,
         };
         Err(Error::new(

@@ -17,6 +17,7 @@ pub mod room;
 pub mod roster;
 pub mod session;
 mod stop;
+mod storage;
 mod stream;
 mod token;
 
@@ -33,13 +34,16 @@ use self::outbox::{Push, ResumeGap};
 use self::presence::PresenceEventType;
 use self::rate::TokenBucket;
 pub use self::session::{QueueLimits, Session};
+pub use self::storage::{channel_kind as lock_channel, target as storage_target};
 pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
 use crate::cluster::{Cluster, ClusterEvents};
 use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
-use crate::protocol::{close, server, ClientFrame, Hello, Inbound, LeaveReason, SessionKind, PROTOCOL_VERSION};
+use crate::protocol::{
+    close, server, ChannelType, ClientFrame, Hello, Inbound, LeaveReason, SessionKind, PROTOCOL_VERSION,
+};
 use crate::time::now_ms;
 
 /// Counters of a node; read with [`Hub::stats`].
@@ -130,6 +134,8 @@ pub struct App {
     scopes: Mutex<realtime::Scopes>,
     rooms: Mutex<room::Rooms>,
     rates: Mutex<RateTable>,
+    /// Local subscribers of users' metadata, by user.
+    meta_watchers: Mutex<HashMap<Arc<str>, Vec<Arc<Session>>>>,
 }
 
 impl App {
@@ -142,6 +148,7 @@ impl App {
             scopes: Mutex::new(HashMap::new()),
             rooms: Mutex::new(room::Rooms::default()),
             rates: Mutex::new(RateTable::default()),
+            meta_watchers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -163,6 +170,11 @@ struct Shared {
     cluster_events: std::sync::OnceLock<Arc<cluster::HubEvents>>,
     /// Fired by [`Hub::stop`]: ends the hub's timers.
     stop: stop::Stop,
+    /// Metadata, locks and history (in memory, a database file, or Redis).
+    storage: Arc<crate::store::Storage>,
+    /// `acquireLock { retry }` queues, and what wakes them.
+    lock_waiters: Mutex<storage::LockWaiters>,
+    lock_changed: Arc<tokio::sync::Notify>,
 }
 
 /// The state of a node. Cheap to clone.
@@ -247,14 +259,20 @@ struct TimestampResponse {
 }
 
 impl Hub {
-    /// A hub with the in-memory broker.
+    /// A hub with the in-memory broker and storage in memory.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Self::with_broker(config, Arc::new(MemoryBroker::new()))
     }
 
-    /// A hub in cluster mode: fan-out, presence and rooms are shared through `cluster`.
-    pub fn with_cluster(config: Arc<ServerConfig>, cluster: Arc<Cluster>) -> Self {
-        let hub = Self::build(config, cluster.clone(), Some(cluster.clone()));
+    /// A hub alone, with its storage in `store`.
+    pub fn with_store(config: Arc<ServerConfig>, store: Arc<dyn crate::store::Store>) -> Self {
+        Self::build(config, Arc::new(MemoryBroker::new()), None, store)
+    }
+
+    /// A hub in cluster mode: fan-out, presence and rooms are shared through `cluster`, storage
+    /// through `store` (Redis).
+    pub fn with_cluster(config: Arc<ServerConfig>, cluster: Arc<Cluster>, store: Arc<dyn crate::store::Store>) -> Self {
+        let hub = Self::build(config, cluster.clone(), Some(cluster.clone()), store);
         let events = Arc::new(cluster::HubEvents(Arc::downgrade(&hub.shared)));
         let weak: std::sync::Weak<dyn ClusterEvents> = Arc::downgrade(&events) as _;
         let _ = hub.shared.cluster_events.set(events);
@@ -263,10 +281,16 @@ impl Hub {
     }
 
     pub fn with_broker(config: Arc<ServerConfig>, broker: Arc<dyn Broker>) -> Self {
-        Self::build(config, broker, None)
+        Self::build(config, broker, None, Arc::new(crate::store::MemoryStore::new()))
     }
 
-    fn build(config: Arc<ServerConfig>, broker: Arc<dyn Broker>, cluster: Option<Arc<Cluster>>) -> Self {
+    fn build(
+        config: Arc<ServerConfig>,
+        broker: Arc<dyn Broker>,
+        cluster: Option<Arc<Cluster>>,
+        store: Arc<dyn crate::store::Store>,
+    ) -> Self {
+        let storage = Arc::new(crate::store::Storage::new(store, config.storage.clone()));
         let authority = crate::auth::Authority::new(
             config.apps.iter().map(|(id, app)| (id.clone(), app.certificate.clone())).collect(),
         );
@@ -280,6 +304,9 @@ impl Hub {
             cluster,
             cluster_events: std::sync::OnceLock::new(),
             stop: stop::Stop::default(),
+            storage,
+            lock_waiters: Mutex::new(storage::LockWaiters::default()),
+            lock_changed: Arc::new(tokio::sync::Notify::new()),
         });
         let handler: std::sync::Weak<dyn DeliveryHandler> = Arc::downgrade(&shared) as _;
         shared.broker.set_handler(handler);
@@ -288,6 +315,11 @@ impl Hub {
 
     pub fn config(&self) -> &ServerConfig {
         &self.shared.config
+    }
+
+    /// Metadata, locks and history.
+    pub fn storage(&self) -> &Arc<crate::store::Storage> {
+        &self.shared.storage
     }
 
     pub fn counters(&self) -> &Counters {
@@ -426,6 +458,7 @@ impl Hub {
         };
         let timeout = std::time::Duration::from_secs(session.presence_timeout_secs as u64);
         tracing::debug!(?session, ?timeout, "session detached");
+        self.locks_on_detach(session, generation);
         let session = Arc::downgrade(session);
         self.spawn_timer(move |hub| async move {
             tokio::time::sleep(timeout).await;
@@ -476,6 +509,7 @@ impl Hub {
                 };
                 self.leave_room(&app, &room, session, reason);
             }
+            self.storage_session_ended(&app, session, reason);
             let mut sessions = app.sessions.lock();
             let key = session_key(session.kind, session.user.clone(), session.id);
             let route = || Route::User { app: app.id.clone(), user: session.user.clone() };
@@ -527,11 +561,32 @@ impl Hub {
             self.push(session, server::err(id, &e));
             return;
         }
+        if storage::is_storage(&frame) {
+            self.queue_storage(session, storage::StorageJob::Request { id, frame });
+            return;
+        }
+        // withMetadata / withLock: their SNAPSHOTs follow a successful subscribe or join.
+        let snapshot = match &frame {
+            ClientFrame::Subscribe(f) if f.with_metadata || f.with_lock => {
+                Some((ChannelType::Message, f.channel.clone(), f.with_metadata, f.with_lock))
+            }
+            ClientFrame::Join(f) if f.with_metadata || f.with_lock => {
+                Some((ChannelType::Stream, f.channel.clone(), f.with_metadata, f.with_lock))
+            }
+            _ => None,
+        };
         let mut after = Vec::new();
         let result: Result<Option<Message>> = match frame {
             ClientFrame::Subscribe(f) => self.subscribe(session, f, &mut after).map(|r| reply(id, &r)),
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),
-            ClientFrame::Publish(f) => self.publish(session, f, payload).map(|r| reply(id, &r)),
+            ClientFrame::Publish(f) => match self.publish(session, f, payload) {
+                Ok((response, Some((key, message)))) => {
+                    self.keep_in_history(session, id, response, key, message);
+                    Ok(None)
+                }
+                Ok((response, None)) => Ok(reply(id, &response)),
+                Err(e) => Err(e),
+            },
             ClientFrame::Join(f) => self.join_stream(session, f, &mut after).map(|r| reply(id, &r)),
             ClientFrame::Leave(f) => self.leave_stream(session, f).map(|r| reply(id, &r)),
             ClientFrame::JoinTopic(f) => self.join_topic(session, f).map(|r| reply(id, &r)),
@@ -555,6 +610,7 @@ impl Hub {
             ClientFrame::RenewToken(f) => self.renew_token(session, f).map(|r| reply(id, &r)),
             ClientFrame::Logout(_) => Ok(reply(id, &TimestampResponse { timestamp: now_ms() })),
             ClientFrame::Hello(_) | ClientFrame::Ping(_) => Err(Error::invalid("hello and ping are not requests")),
+            other => Err(Error::invalid(format!("{} is not handled here", other.op()))),
         };
         match result {
             Ok(answer) => {
@@ -563,6 +619,10 @@ impl Hub {
                 }
                 for frame in after {
                     self.push(session, frame);
+                }
+                if let Some((channel_type, channel, metadata, locks)) = snapshot {
+                    let job = storage::StorageJob::Snapshot { channel_type, channel, metadata, locks };
+                    self.queue_storage(session, job);
                 }
             }
             Err(e) => {
@@ -621,6 +681,7 @@ impl HubRef<'_> {
             | Route::Stream { app, .. }
             | Route::User { app, .. }
             | Route::Realtime { app, .. }
+            | Route::UserMeta { app, .. }
             | Route::Room { app, .. } => app,
         };
         let Some(app) = shared.apps.read().get(app_id).cloned() else { return };
@@ -642,6 +703,12 @@ impl HubRef<'_> {
             Route::Realtime { scope, .. } => {
                 let members = app.scopes.lock().get(scope).cloned().unwrap_or_default();
                 realtime::deliver(&members, delivery, &mut tally);
+            }
+            Route::UserMeta { user, .. } => {
+                let watchers = app.meta_watchers.lock().get(user).cloned().unwrap_or_default();
+                for session in watchers {
+                    tally.record(&session, session.outbox.push(delivery.frame.clone()));
+                }
             }
             Route::Room { room, .. } => {
                 let Some(room) = Hub::room(&app, room) else { return };

@@ -18,6 +18,10 @@ pub struct Member {
     pub with_presence: bool,
     /// `beQuiet`: receives events but is invisible to others.
     pub quiet: bool,
+    /// `withMetadata`: receives the channel's storage events.
+    pub with_metadata: bool,
+    /// `withLock`: receives the channel's lock events.
+    pub with_lock: bool,
     pub states: States,
 }
 
@@ -26,6 +30,8 @@ impl Member {
         match audience {
             Audience::Messages => self.with_message,
             Audience::Presence => self.with_presence,
+            Audience::Metadata => self.with_metadata,
+            Audience::Locks => self.with_lock,
             Audience::Everyone | Audience::BestEffort => true,
             // Topic subscriptions live in the stream channel, which filters itself.
             Audience::TopicSubscribers { .. } => false,
@@ -48,6 +54,8 @@ impl Roster {
             existing.with_message = member.with_message;
             existing.with_presence = member.with_presence;
             existing.quiet = member.quiet;
+            existing.with_metadata = member.with_metadata;
+            existing.with_lock = member.with_lock;
             existing.session = member.session;
             return false;
         }

@@ -43,6 +43,10 @@ pub struct SessionState {
     /// Channels the user was visible in on another node when this session opened (it is moving
     /// here): joining them again is not news.
     pub arriving: std::collections::HashSet<(ChannelType, Arc<str>)>,
+    /// Users whose metadata this session subscribed to (`subscribeUserMetadata`).
+    pub meta_subs: HashSet<Arc<str>>,
+    /// Locks this session holds, with their ttl.
+    pub held_locks: super::storage::HeldLocks,
 }
 
 pub struct Session {
@@ -63,6 +67,8 @@ pub struct Session {
     pub(crate) cmd_rate: Mutex<CmdRate>,
     /// What the session's tokens grant, and until when.
     pub(crate) tokens: Mutex<Tokens>,
+    /// The queue of its storage requests (created with the first; see `hub::storage`).
+    pub(crate) storage_jobs: Mutex<Option<tokio::sync::mpsc::Sender<super::storage::StorageJob>>>,
 }
 
 /// The tokens of a session: the login token's grant, the expiries of stream-channel tokens,
@@ -105,6 +111,7 @@ impl Session {
             state: Mutex::new(SessionState::default()),
             last_request: AtomicU64::new(0),
             cmd_rate: Mutex::new(CmdRate::default()),
+            storage_jobs: Mutex::new(None),
             tokens: Mutex::new(Tokens {
                 login: Verified { expires_at: u64::MAX, privileges: Default::default() },
                 streams: HashMap::new(),
@@ -121,6 +128,11 @@ impl Session {
     /// Whether the session has ended.
     pub fn is_ended(&self) -> bool {
         self.state.lock().ended
+    }
+
+    /// Whether no connection is attached now.
+    pub fn is_detached(&self) -> bool {
+        self.state.lock().detached
     }
 }
 

@@ -252,6 +252,8 @@ impl Hub {
             with_message: true,
             with_presence: req.with_presence,
             quiet: req.be_quiet,
+            with_metadata: req.with_metadata,
+            with_lock: req.with_lock,
             states: states.clone(),
         };
         let channel_name = name.clone();

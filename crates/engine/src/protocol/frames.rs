@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::storage::{GetLock, GetMessages, GetMetadata, LockRequest, UserMetadataRef, WriteMetadata};
 use crate::secret::Secret;
 
 fn is_false(value: &bool) -> bool {
@@ -87,6 +88,19 @@ pub enum ClientFrame {
     SwitchRoom(SwitchRoom),
     CustomCmd(CustomCmd),
     RenewToken(RenewToken),
+    SetMetadata(WriteMetadata),
+    UpdateMetadata(WriteMetadata),
+    RemoveMetadata(WriteMetadata),
+    GetMetadata(GetMetadata),
+    SubscribeUserMetadata(UserMetadataRef),
+    UnsubscribeUserMetadata(UserMetadataRef),
+    SetLock(LockRequest),
+    AcquireLock(LockRequest),
+    ReleaseLock(LockRequest),
+    RemoveLock(LockRequest),
+    RevokeLock(LockRequest),
+    GetLock(GetLock),
+    GetMessages(GetMessages),
 }
 
 impl ClientFrame {
@@ -117,6 +131,16 @@ impl ClientFrame {
             ClientFrame::SwitchRole(f) => f.id,
             ClientFrame::SwitchRoom(f) => f.id,
             ClientFrame::RenewToken(f) => f.id,
+            ClientFrame::SetMetadata(f) | ClientFrame::UpdateMetadata(f) | ClientFrame::RemoveMetadata(f) => f.id,
+            ClientFrame::GetMetadata(f) => f.id,
+            ClientFrame::SubscribeUserMetadata(f) | ClientFrame::UnsubscribeUserMetadata(f) => f.id,
+            ClientFrame::SetLock(f)
+            | ClientFrame::AcquireLock(f)
+            | ClientFrame::ReleaseLock(f)
+            | ClientFrame::RemoveLock(f)
+            | ClientFrame::RevokeLock(f) => f.id,
+            ClientFrame::GetLock(f) => f.id,
+            ClientFrame::GetMessages(f) => f.id,
         })
     }
 
@@ -146,6 +170,16 @@ impl ClientFrame {
             ClientFrame::SwitchRole(f) => f.id = id,
             ClientFrame::SwitchRoom(f) => f.id = id,
             ClientFrame::RenewToken(f) => f.id = id,
+            ClientFrame::SetMetadata(f) | ClientFrame::UpdateMetadata(f) | ClientFrame::RemoveMetadata(f) => f.id = id,
+            ClientFrame::GetMetadata(f) => f.id = id,
+            ClientFrame::SubscribeUserMetadata(f) | ClientFrame::UnsubscribeUserMetadata(f) => f.id = id,
+            ClientFrame::SetLock(f)
+            | ClientFrame::AcquireLock(f)
+            | ClientFrame::ReleaseLock(f)
+            | ClientFrame::RemoveLock(f)
+            | ClientFrame::RevokeLock(f) => f.id = id,
+            ClientFrame::GetLock(f) => f.id = id,
+            ClientFrame::GetMessages(f) => f.id = id,
         }
     }
 
@@ -179,6 +213,19 @@ impl ClientFrame {
             ClientFrame::SwitchRoom(_) => "switchRoom",
             ClientFrame::CustomCmd(_) => "customCmd",
             ClientFrame::RenewToken(_) => "renewToken",
+            ClientFrame::SetMetadata(_) => "setMetadata",
+            ClientFrame::UpdateMetadata(_) => "updateMetadata",
+            ClientFrame::RemoveMetadata(_) => "removeMetadata",
+            ClientFrame::GetMetadata(_) => "getMetadata",
+            ClientFrame::SubscribeUserMetadata(_) => "subscribeUserMetadata",
+            ClientFrame::UnsubscribeUserMetadata(_) => "unsubscribeUserMetadata",
+            ClientFrame::SetLock(_) => "setLock",
+            ClientFrame::AcquireLock(_) => "acquireLock",
+            ClientFrame::ReleaseLock(_) => "releaseLock",
+            ClientFrame::RemoveLock(_) => "removeLock",
+            ClientFrame::RevokeLock(_) => "revokeLock",
+            ClientFrame::GetLock(_) => "getLock",
+            ClientFrame::GetMessages(_) => "getMessages",
         }
     }
 
@@ -330,6 +377,9 @@ pub struct Publish {
     /// The payload is end-to-end encrypted (opaque to the server).
     #[serde(default, skip_serializing_if = "is_false")]
     pub encrypted: bool,
+    /// Keep the message in the channel's history (`storeInHistory`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub store_in_history: bool,
 }
 
 /// Join a stream channel (RTM `StreamChannel.join`).

@@ -14,11 +14,13 @@ pub mod codec;
 pub mod events;
 mod frames;
 pub mod server;
+pub mod storage;
 
 pub use codec::{decode_client, encode_binary, DecodeError, Inbound};
 pub use events::{PresenceEvent, PresenceEventType, TokenEvent, TokenEventType, TopicEvent, TopicEventType};
 pub use frames::*;
 pub use server::{decode_server, CmdHeader, ExitReason, FrameKind, LeaveReason, RoomEvent, ServerFrame};
+pub use storage::{GetMessagesResponse, LockEvent, StorageEvent, StorageEventType, StorageType, WireHistoryMessage};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -45,6 +45,10 @@ pub enum FrameKind {
     Room,
     /// A token event (`e`: the RTM token event).
     Token,
+    /// A storage (metadata) event (`e`: the RTM storage event).
+    Storage,
+    /// A lock event (`e`: the RTM lock event).
+    Lock,
 }
 
 impl FrameKind {
@@ -62,6 +66,8 @@ impl FrameKind {
             FrameKind::Topic => "topic",
             FrameKind::Room => "room",
             FrameKind::Token => "token",
+            FrameKind::Storage => "storage",
+            FrameKind::Lock => "lock",
         }
     }
 }
@@ -376,7 +382,7 @@ pub fn decode_server(data: &[u8], binary: bool) -> Result<ServerFrame<'_>, Strin
             };
             ServerFrame::Room(event)
         }
-        kind @ (FrameKind::Presence | FrameKind::Topic | FrameKind::Token) => {
+        kind @ (FrameKind::Presence | FrameKind::Topic | FrameKind::Token | FrameKind::Storage | FrameKind::Lock) => {
             ServerFrame::Event { kind, body: envelope.e.ok_or_else(|| missing("e"))? }
         }
     })

@@ -78,6 +78,24 @@ fn tls_acceptor(tls: &crate::config::TlsConfig) -> Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Where storage, locks and history live: Redis in cluster mode, a database file with
+/// `storage.path`, else memory.
+async fn open_store(config: &ServerConfig) -> Result<Arc<dyn crate::store::Store>> {
+    if let Some(url) = &config.redis_url {
+        let store = crate::store::RedisStore::connect(url.expose(), &config.cluster.prefix).await?;
+        return Ok(Arc::new(store));
+    }
+    if let Some(path) = &config.storage.path {
+        let dir = std::path::PathBuf::from(path);
+        let store = tokio::task::spawn_blocking(move || crate::store::SqliteStore::open(&dir))
+            .await
+            .map_err(|e| Error::new(ErrorCode::InitServiceFailed, format!("opening the storage database: {e}")))??;
+        tracing::info!(path = %path, "storage in a database file");
+        return Ok(Arc::new(store));
+    }
+    Ok(Arc::new(crate::store::MemoryStore::new()))
+}
+
 impl Server {
     /// Binds and starts serving. Must be called inside a tokio runtime. With `redisUrl` the
     /// node joins the cluster on that Redis (which must be reachable now).
@@ -116,11 +134,19 @@ impl Server {
                  Configure `apps: {{ <id>: {{ certificate }} }}` before exposing this server."
             );
         }
+        let store = open_store(&config).await?;
         let config = Arc::new(config);
         let hub = match bus {
-            Some(bus) => Hub::with_cluster(config, crate::cluster::Cluster::new(bus)),
-            None => Hub::new(config),
+            Some(bus) => Hub::with_cluster(config, crate::cluster::Cluster::new(bus), store),
+            None => Hub::with_store(config, store),
         };
+        if hub.storage().kind() == "sqlite" {
+            // A single node that restarted: nobody holds a lock any more.
+            let freed = hub.storage().free_all_locks().await?;
+            if freed > 0 {
+                tracing::info!(freed, "locks held before the restart were freed");
+            }
+        }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
         let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx, handshakes };

@@ -78,6 +78,11 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(found) })
     }
 
+    fn keys(&self, prefix: String) -> StoreFuture<Vec<String>> {
+        let keys = self.docs.lock().keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        Box::pin(async move { Ok(keys) })
+    }
+
     fn kind(&self) -> &'static str {
         "memory"
     }

@@ -59,6 +59,9 @@ pub trait Store: Send + Sync + 'static {
     fn range(&self, key: String, start: u64, end: u64, limit: usize, keep: Retention)
         -> StoreFuture<Vec<HistoryEntry>>;
 
+    /// The keys of every document whose key starts with `prefix` (maintenance, not the hot path).
+    fn keys(&self, prefix: String) -> StoreFuture<Vec<String>>;
+
     /// Which backend this is (`memory`, `sqlite`, `redis`), for logs and `stats`.
     fn kind(&self) -> &'static str;
 }

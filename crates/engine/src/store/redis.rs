@@ -133,6 +133,31 @@ impl Store for RedisStore {
         })
     }
 
+    fn keys(&self, prefix: String) -> StoreFuture<Vec<String>> {
+        let mut conn = self.conn.clone();
+        let own = self.prefix.clone();
+        // Glob characters in the prefix match themselves.
+        let pattern: String = format!("{own}{prefix}")
+            .chars()
+            .flat_map(|c| if "*?[]\\".contains(c) { vec!['\\', c] } else { vec![c] })
+            .chain(['*'])
+            .collect();
+        Box::pin(async move {
+            let mut keys = Vec::new();
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+                let (next, batch): (u64, Vec<String>) = cmd.query_async(&mut conn).await.map_err(failed)?;
+                keys.extend(batch.into_iter().filter_map(|k| k.strip_prefix(&own).map(str::to_string)));
+                if next == 0 {
+                    return Ok(keys);
+                }
+                cursor = next;
+            }
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }

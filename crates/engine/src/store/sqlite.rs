@@ -53,6 +53,8 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
         let conn = Connection::open(&path).map_err(|e| failed(format!("cannot open {}: {e}", path.display())))?;
+        // Another process (or a server still closing) may hold the write lock for a moment.
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -180,6 +182,14 @@ impl Store for SqliteStore {
                 let body: Vec<u8> = row.get(1)?;
                 Ok(HistoryEntry { ts: ts as u64, body: body.into() })
             })?;
+            rows.collect()
+        })
+    }
+
+    fn keys(&self, prefix: String) -> StoreFuture<Vec<String>> {
+        self.submit(move |conn| {
+            let mut query = conn.prepare_cached("SELECT key FROM docs WHERE substr(key, 1, ?2) = ?1")?;
+            let rows = query.query_map(params![prefix, prefix.len() as i64], |row| row.get(0))?;
             rows.collect()
         })
     }

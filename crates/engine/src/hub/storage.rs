@@ -1,0 +1,815 @@
+//! Storage, locks and history in the hub (SPEC §4.6). The store is asynchronous (a database
+//! thread, or Redis), the hub is not: a session's storage requests go into its own bounded
+//! queue, served by one task in the order they were sent (a `set` then an `update` from one
+//! client happen in that order), and answered from there. Events go out through the broker like
+//! every other event: channel metadata and lock events on the channel's route to members that
+//! asked `withMetadata` / `withLock`, user-metadata events on the user's metadata route.
+//!
+//! Locks a session holds are remembered in its state: a logout releases them at once; a
+//! dropped connection keeps them for their ttl (a resume within it keeps them), then they
+//! expire. `acquireLock` with `retry` waits in a per-node FIFO queue, woken by every lock change
+//! on this node and, for changes made on other nodes, by a short poll.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{App, Hub, Session};
+use crate::broker::{Audience, Delivery, Route};
+use crate::error::{Error, ErrorCode, Result};
+use crate::hub::channel::ChannelResponse;
+use crate::names;
+use crate::protocol::{
+    server, ChannelType, ClientFrame, FrameKind, GetLock, GetMessages, GetMetadata, LockEvent, LockRequest,
+    StorageEvent, StorageEventType, StorageType, UserMetadataRef, WriteMetadata,
+};
+use crate::store::{HistoryKey, HistoryMessage, LockDetail, LockEventType, LockOp, MetaMode, MetaTarget, StorageData};
+use crate::time::now_ms;
+
+/// Storage requests one session may have queued; more are refused (never dropped silently).
+const QUEUE: usize = 256;
+
+/// How often a waiting `acquireLock` looks again without being woken (changes on other nodes).
+const LOCK_POLL: Duration = Duration::from_millis(250);
+
+/// A lock a session holds (by channel type, channel, name), with its ttl in seconds.
+pub type HeldLocks = HashMap<(ChannelType, Arc<str>, Arc<str>), u32>;
+
+/// One job of a session's storage queue.
+pub enum StorageJob {
+    /// A storage, lock or history request.
+    Request { id: Option<u64>, frame: ClientFrame },
+    /// A `storeInHistory` publish, already delivered: keep it, then answer.
+    Append { id: Option<u64>, response: ChannelResponse, key: HistoryKey, message: HistoryMessage },
+    /// `withMetadata` / `withLock` after a subscribe or join: the SNAPSHOT events.
+    Snapshot { channel_type: ChannelType, channel: String, metadata: bool, locks: bool },
+}
+
+impl StorageJob {
+    fn id(&self) -> Option<u64> {
+        match self {
+            StorageJob::Request { id, .. } | StorageJob::Append { id, .. } => *id,
+            StorageJob::Snapshot { .. } => None,
+        }
+    }
+}
+
+/// Whether a frame is served by the storage queue.
+pub fn is_storage(frame: &ClientFrame) -> bool {
+    matches!(
+        frame,
+        ClientFrame::SetMetadata(_)
+            | ClientFrame::UpdateMetadata(_)
+            | ClientFrame::RemoveMetadata(_)
+            | ClientFrame::GetMetadata(_)
+            | ClientFrame::SubscribeUserMetadata(_)
+            | ClientFrame::UnsubscribeUserMetadata(_)
+            | ClientFrame::SetLock(_)
+            | ClientFrame::AcquireLock(_)
+            | ClientFrame::ReleaseLock(_)
+            | ClientFrame::RemoveLock(_)
+            | ClientFrame::RevokeLock(_)
+            | ClientFrame::GetLock(_)
+            | ClientFrame::GetMessages(_)
+    )
+}
+
+/// The FIFO queues of `acquireLock { retry }` on this node, by app, channel and lock.
+#[derive(Default)]
+pub struct LockWaiters {
+    queues: HashMap<(Arc<str>, ChannelType, Arc<str>, Arc<str>), VecDeque<u64>>,
+    next: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelMetaResponse<'a> {
+    channel_name: &'a str,
+    channel_type: ChannelType,
+    total_count: usize,
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserMetaResponse<'a> {
+    user_id: &'a str,
+    total_count: usize,
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelMetaData<'a> {
+    channel_name: &'a str,
+    channel_type: ChannelType,
+    #[serde(flatten)]
+    data: &'a StorageData,
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserMetaData<'a> {
+    user_id: &'a str,
+    #[serde(flatten)]
+    data: &'a StorageData,
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserResponse<'a> {
+    user_id: &'a str,
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LockResponse<'a> {
+    channel_name: &'a str,
+    channel_type: ChannelType,
+    lock_name: &'a str,
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocksResponse<'a> {
+    channel_name: &'a str,
+    channel_type: ChannelType,
+    total_locks: usize,
+    lock_details: &'a [LockDetail],
+    timestamp: u64,
+}
+
+fn ok(id: Option<u64>, response: &impl Serialize) -> Vec<Message> {
+    vec![server::ok(id.unwrap_or(0), response)]
+}
+
+/// MESSAGE or STREAM: metadata and locks belong to those.
+pub fn channel_kind(channel_type: ChannelType, channel: &str) -> Result<()> {
+    if channel_type == ChannelType::User {
+        return Err(Error::new(
+            ErrorCode::InvalidChannelType,
+            "metadata and locks belong to MESSAGE or STREAM channels",
+        ));
+    }
+    names::channel(channel)
+}
+
+/// Whose metadata a request names: a channel (with its type) or a user, never both.
+pub fn target(
+    app: &str,
+    channel_type: Option<ChannelType>,
+    channel: Option<&str>,
+    user: Option<&str>,
+) -> Result<MetaTarget> {
+    match (channel, user) {
+        (Some(channel), None) => {
+            let channel_type = channel_type.ok_or_else(|| Error::invalid("channel metadata needs channelType"))?;
+            channel_kind(channel_type, channel)?;
+            Ok(MetaTarget::Channel { app: app.into(), channel_type, channel: channel.into() })
+        }
+        (None, Some(user)) if channel_type.is_none() => {
+            names::user_id(user)?;
+            Ok(MetaTarget::User { app: app.into(), user: user.into() })
+        }
+        _ => Err(Error::invalid("give either channel (with channelType) or userId (without channelType)")),
+    }
+}
+
+fn route(app: &App, channel_type: ChannelType, channel: &str) -> Route {
+    match channel_type {
+        ChannelType::Stream => Route::Stream { app: app.id.clone(), channel: Arc::from(channel) },
+        _ => Route::Channel { app: app.id.clone(), channel: Arc::from(channel) },
+    }
+}
+
+impl Hub {
+    /// Queues a storage job of a session; its answer comes from the session's storage task.
+    pub(super) fn queue_storage(&self, session: &Arc<Session>, job: StorageJob) {
+        let id = job.id();
+        let refused = {
+            let mut slot = session.storage_jobs.lock();
+            let sender = slot.get_or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                let weak = Arc::downgrade(session);
+                self.spawn_timer(move |hub| storage_task(hub, weak, rx));
+                tx
+            });
+            sender.try_send(job).is_err()
+        };
+        if refused {
+            let error = Error::new(
+                ErrorCode::StorageOperationFailed,
+                format!(
+                    "more than {QUEUE} storage requests of this session are waiting; try again when they are answered"
+                ),
+            );
+            self.push(session, server::err(id, &error));
+        }
+    }
+
+    async fn run_storage(&self, session: &Arc<Session>, job: StorageJob) -> Result<Vec<Message>> {
+        let app = self.session_app(session)?;
+        let storage = self.shared.storage.clone();
+        match job {
+            StorageJob::Append { id, response, key, message } => {
+                storage.append_history(&key, &message).await.map_err(|e| {
+                    Error::new(
+                        ErrorCode::HistoryOperationFailed,
+                        format!("the message was delivered but could not be kept in history: {}", e.reason),
+                    )
+                })?;
+                Ok(ok(id, &response))
+            }
+            StorageJob::Snapshot { channel_type, channel, metadata, locks } => {
+                let mut events = Vec::new();
+                if metadata {
+                    let target =
+                        MetaTarget::Channel { app: app.id.to_string(), channel_type, channel: channel.clone() };
+                    let data = storage.metadata(&target).await?;
+                    let event = storage_event(
+                        channel_type,
+                        &channel,
+                        "",
+                        StorageType::Channel,
+                        StorageEventType::Snapshot,
+                        data,
+                    );
+                    events.push(server::event(FrameKind::Storage, &event));
+                }
+                if locks {
+                    let snapshot = storage.locks(&app.id, channel_type, &channel).await?;
+                    let event = LockEvent {
+                        channel_type,
+                        channel_name: channel,
+                        event_type: LockEventType::Snapshot,
+                        lock_name: String::new(),
+                        ttl: 0,
+                        publisher: String::new(),
+                        snapshot,
+                        owner: String::new(),
+                        timestamp: now_ms(),
+                    };
+                    events.push(server::event(FrameKind::Lock, &event));
+                }
+                Ok(events)
+            }
+            StorageJob::Request { id, frame } => match frame {
+                ClientFrame::SetMetadata(f) => self.write_metadata(session, &app, id, MetaMode::Set, f).await,
+                ClientFrame::UpdateMetadata(f) => self.write_metadata(session, &app, id, MetaMode::Update, f).await,
+                ClientFrame::RemoveMetadata(f) => self.write_metadata(session, &app, id, MetaMode::Remove, f).await,
+                ClientFrame::GetMetadata(f) => self.get_metadata(&app, id, f).await,
+                ClientFrame::SubscribeUserMetadata(f) => self.subscribe_user_metadata(session, &app, id, f).await,
+                ClientFrame::UnsubscribeUserMetadata(f) => self.unsubscribe_user_metadata(session, &app, id, f),
+                ClientFrame::SetLock(f) => self.lock_request(session, &app, id, LockVerb::Set, f).await,
+                ClientFrame::AcquireLock(f) => self.lock_request(session, &app, id, LockVerb::Acquire, f).await,
+                ClientFrame::ReleaseLock(f) => self.lock_request(session, &app, id, LockVerb::Release, f).await,
+                ClientFrame::RemoveLock(f) => self.lock_request(session, &app, id, LockVerb::Remove, f).await,
+                ClientFrame::RevokeLock(f) => self.lock_request(session, &app, id, LockVerb::Revoke, f).await,
+                ClientFrame::GetLock(f) => self.get_lock(&app, id, f).await,
+                ClientFrame::GetMessages(f) => self.get_messages(session, &app, id, f).await,
+                other => Err(Error::invalid(format!("{} is not a storage request", other.op()))),
+            },
+        }
+    }
+
+    async fn write_metadata(
+        &self,
+        session: &Session,
+        app: &App,
+        id: Option<u64>,
+        mode: MetaMode,
+        f: WriteMetadata,
+    ) -> Result<Vec<Message>> {
+        let target = target(&app.id, f.channel_type, f.channel.as_deref(), f.user_id.as_deref())?;
+        let storage = self.shared.storage.clone();
+        let (data, changed) = storage.write_metadata(&target, mode, &f.items, &f.options, &session.user).await?;
+        let total_count = data.total_count;
+        if changed {
+            let event_type = match mode {
+                MetaMode::Set => StorageEventType::Set,
+                MetaMode::Update => StorageEventType::Update,
+                MetaMode::Remove => StorageEventType::Remove,
+            };
+            self.announce_metadata(app, &target, &session.user, event_type, data);
+        }
+        let timestamp = now_ms();
+        Ok(match &target {
+            MetaTarget::Channel { channel_type, channel, .. } => ok(
+                id,
+                &ChannelMetaResponse { channel_name: channel, channel_type: *channel_type, total_count, timestamp },
+            ),
+            MetaTarget::User { user, .. } => ok(id, &UserMetaResponse { user_id: user, total_count, timestamp }),
+        })
+    }
+
+    /// Sends a storage event about `target` to whoever asked for them.
+    fn announce_metadata(
+        &self,
+        app: &App,
+        target: &MetaTarget,
+        by: &str,
+        event_type: StorageEventType,
+        data: StorageData,
+    ) {
+        let (route, audience, event) = match target {
+            MetaTarget::Channel { channel_type, channel, .. } => (
+                route(app, *channel_type, channel),
+                Audience::Metadata,
+                storage_event(*channel_type, channel, by, StorageType::Channel, event_type, data),
+            ),
+            MetaTarget::User { user, .. } => (
+                Route::UserMeta { app: app.id.clone(), user: Arc::from(user.as_str()) },
+                Audience::Everyone,
+                storage_event(ChannelType::User, user, by, StorageType::User, event_type, data),
+            ),
+        };
+        let frame = server::event(FrameKind::Storage, &event);
+        self.broker().publish(Delivery { route, audience, skip: None, frame });
+    }
+
+    async fn get_metadata(&self, app: &App, id: Option<u64>, f: GetMetadata) -> Result<Vec<Message>> {
+        let target = target(&app.id, f.channel_type, f.channel.as_deref(), f.user_id.as_deref())?;
+        let data = self.shared.storage.metadata(&target).await?;
+        let timestamp = now_ms();
+        Ok(match &target {
+            MetaTarget::Channel { channel_type, channel, .. } => {
+                ok(id, &ChannelMetaData { channel_name: channel, channel_type: *channel_type, data: &data, timestamp })
+            }
+            MetaTarget::User { user, .. } => ok(id, &UserMetaData { user_id: user, data: &data, timestamp }),
+        })
+    }
+
+    async fn subscribe_user_metadata(
+        &self,
+        session: &Arc<Session>,
+        app: &Arc<App>,
+        id: Option<u64>,
+        f: UserMetadataRef,
+    ) -> Result<Vec<Message>> {
+        names::user_id(&f.user_id)?;
+        let user: Arc<str> = Arc::from(f.user_id.as_str());
+        {
+            let mut state = session.state.lock();
+            if state.ended {
+                return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
+            }
+            let max = self.config().storage.max_user_metadata_subscriptions;
+            if !state.meta_subs.contains(&user) && state.meta_subs.len() >= max {
+                return Err(Error::new(
+                    ErrorCode::StorageSubscribeUserExceedLimitation,
+                    format!("already subscribed to the metadata of {max} users (storage.maxUserMetadataSubscriptions)"),
+                ));
+            }
+            state.meta_subs.insert(user.clone());
+        }
+        {
+            let mut watchers = app.meta_watchers.lock();
+            let route = || Route::UserMeta { app: app.id.clone(), user: user.clone() };
+            self.broker().join_group(route, || {
+                let list = watchers.entry(user.clone()).or_default();
+                let first = list.is_empty();
+                if !list.iter().any(|s| s.id == session.id) {
+                    list.push(session.clone());
+                }
+                ((), first)
+            });
+        }
+        let target = MetaTarget::User { app: app.id.to_string(), user: f.user_id.clone() };
+        let data = self.shared.storage.metadata(&target).await?;
+        let snapshot =
+            storage_event(ChannelType::User, &f.user_id, "", StorageType::User, StorageEventType::Snapshot, data);
+        let mut frames = ok(id, &UserResponse { user_id: &f.user_id, timestamp: now_ms() });
+        frames.push(server::event(FrameKind::Storage, &snapshot));
+        Ok(frames)
+    }
+
+    fn unsubscribe_user_metadata(
+        &self,
+        session: &Arc<Session>,
+        app: &App,
+        id: Option<u64>,
+        f: UserMetadataRef,
+    ) -> Result<Vec<Message>> {
+        names::user_id(&f.user_id)?;
+        if !session.state.lock().meta_subs.remove(f.user_id.as_str()) {
+            return Err(Error::new(
+                ErrorCode::StorageNotSubscribe,
+                format!("not subscribed to the metadata of {:?}", f.user_id),
+            ));
+        }
+        self.forget_meta_watch(app, &f.user_id, session);
+        Ok(ok(id, &UserResponse { user_id: &f.user_id, timestamp: now_ms() }))
+    }
+
+    fn forget_meta_watch(&self, app: &App, user: &str, session: &Session) {
+        let mut watchers = app.meta_watchers.lock();
+        let route = || Route::UserMeta { app: app.id.clone(), user: Arc::from(user) };
+        self.broker().leave_group(route, || {
+            let list = watchers.get_mut(user)?;
+            list.retain(|s| s.id != session.id);
+            if list.is_empty() {
+                watchers.remove(user)
+            } else {
+                None
+            }
+        });
+    }
+
+    async fn get_lock(&self, app: &App, id: Option<u64>, f: GetLock) -> Result<Vec<Message>> {
+        channel_kind(f.channel_type, &f.channel)?;
+        let locks = self.shared.storage.locks(&app.id, f.channel_type, &f.channel).await?;
+        Ok(ok(
+            id,
+            &LocksResponse {
+                channel_name: &f.channel,
+                channel_type: f.channel_type,
+                total_locks: locks.len(),
+                lock_details: &locks,
+                timestamp: now_ms(),
+            },
+        ))
+    }
+
+    async fn get_messages(
+        &self,
+        session: &Session,
+        app: &App,
+        id: Option<u64>,
+        f: GetMessages,
+    ) -> Result<Vec<Message>> {
+        match f.channel_type {
+            ChannelType::Message => names::channel(&f.channel)?,
+            ChannelType::User => {
+                names::user_id(&f.channel)?;
+                if *f.channel != *session.user {
+                    return Err(Error::new(
+                        ErrorCode::HistoryPermissionDenied,
+                        format!("USER history is read by its receiver with its own user id, not {:?}", f.channel),
+                    ));
+                }
+            }
+            ChannelType::Stream => {
+                return Err(Error::new(ErrorCode::InvalidChannelType, "history is kept for MESSAGE and USER channels"))
+            }
+        }
+        let key = HistoryKey { app: app.id.to_string(), channel_type: f.channel_type, channel: f.channel };
+        let query = crate::store::HistoryQuery { count: f.message_count, start: f.start, end: f.end };
+        let page = self.shared.storage.history(&key, query).await?;
+        Ok(ok(id, &crate::protocol::GetMessagesResponse::from_page(page)))
+    }
+
+    /// A `storeInHistory` publish was delivered: keep it (in the session's storage order), then
+    /// answer.
+    pub(super) fn keep_in_history(
+        &self,
+        session: &Arc<Session>,
+        id: Option<u64>,
+        response: ChannelResponse,
+        key: HistoryKey,
+        message: HistoryMessage,
+    ) {
+        self.queue_storage(session, StorageJob::Append { id, response, key, message });
+    }
+
+    async fn lock_request(
+        &self,
+        session: &Arc<Session>,
+        app: &App,
+        id: Option<u64>,
+        verb: LockVerb,
+        f: LockRequest,
+    ) -> Result<Vec<Message>> {
+        channel_kind(f.channel_type, &f.channel)?;
+        verb.check_fields(&f)?;
+        let user = session.user.to_string();
+        let op = match verb {
+            LockVerb::Set => LockOp::Set { ttl: f.ttl.unwrap_or(10) },
+            LockVerb::Acquire => LockOp::Acquire { user: user.clone() },
+            LockVerb::Release => LockOp::Release { user: user.clone() },
+            LockVerb::Remove => LockOp::Remove,
+            LockVerb::Revoke => {
+                let owner = f.owner.clone().unwrap_or_default();
+                names::user_id(&owner)?;
+                LockOp::Revoke { owner }
+            }
+        };
+        let storage = self.shared.storage.clone();
+        let outcome = match storage.lock(&app.id, f.channel_type, &f.channel, &f.lock_name, &op).await {
+            Ok(outcome) => outcome,
+            Err(e) if e.code == ErrorCode::LockAcquireFailed && f.retry => {
+                self.wait_for_lock(session, id, f.channel_type, &f.channel, &f.lock_name);
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
+        let key = (f.channel_type, Arc::<str>::from(f.channel.as_str()), Arc::<str>::from(f.lock_name.as_str()));
+        match verb {
+            LockVerb::Acquire => {
+                session.state.lock().held_locks.insert(key, outcome.detail.ttl);
+            }
+            LockVerb::Set => {}
+            // Whoever held it on this node holds it no more.
+            LockVerb::Release | LockVerb::Remove | LockVerb::Revoke => {
+                for holder in app.sessions.lock().values() {
+                    holder.state.lock().held_locks.remove(&key);
+                }
+            }
+        }
+        if let Some(event) = outcome.event {
+            self.announce_lock(app, f.channel_type, &f.channel, &session.user, event, &outcome.detail);
+        }
+        Ok(ok(
+            id,
+            &LockResponse {
+                channel_name: &f.channel,
+                channel_type: f.channel_type,
+                lock_name: &f.lock_name,
+                timestamp: now_ms(),
+            },
+        ))
+    }
+
+    /// Tells `withLock` members of a lock change, and wakes this node's waiters.
+    pub(super) fn announce_lock(
+        &self,
+        app: &App,
+        channel_type: ChannelType,
+        channel: &str,
+        by: &str,
+        event_type: LockEventType,
+        detail: &LockDetail,
+    ) {
+        let event = LockEvent {
+            channel_type,
+            channel_name: channel.to_string(),
+            event_type,
+            lock_name: detail.lock_name.clone(),
+            ttl: detail.ttl,
+            publisher: by.to_string(),
+            snapshot: Vec::new(),
+            owner: detail.owner.clone(),
+            timestamp: now_ms(),
+        };
+        let frame = server::event(FrameKind::Lock, &event);
+        self.broker().publish(Delivery {
+            route: route(app, channel_type, channel),
+            audience: Audience::Locks,
+            skip: None,
+            frame,
+        });
+        self.shared.lock_changed.notify_waiters();
+    }
+
+    /// `acquireLock { retry }` on a held lock: wait in this node's FIFO queue for it, until it is
+    /// acquired, the session ends, or (if the session was in the channel) it leaves the channel.
+    fn wait_for_lock(
+        &self,
+        session: &Arc<Session>,
+        id: Option<u64>,
+        channel_type: ChannelType,
+        channel: &str,
+        name: &str,
+    ) {
+        let (channel, name): (Arc<str>, Arc<str>) = (Arc::from(channel), Arc::from(name));
+        let queue = (session.app.clone(), channel_type, channel.clone(), name.clone());
+        let ticket = {
+            let mut waiters = self.shared.lock_waiters.lock();
+            waiters.next += 1;
+            let ticket = waiters.next;
+            waiters.queues.entry(queue.clone()).or_default().push_back(ticket);
+            ticket
+        };
+        let member_at_start = is_member(session, channel_type, &channel);
+        let weak_session = Arc::downgrade(session);
+        let changed = self.shared.lock_changed.clone();
+        self.spawn_timer(move |hub| async move {
+            let leave = |hub: &Hub| {
+                let mut waiters = hub.shared.lock_waiters.lock();
+                if let Some(q) = waiters.queues.get_mut(&queue) {
+                    q.retain(|t| *t != ticket);
+                    if q.is_empty() {
+                        waiters.queues.remove(&queue);
+                    }
+                }
+                drop(waiters);
+                hub.shared.lock_changed.notify_waiters();
+            };
+            loop {
+                let notified = changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let (Some(hub), Some(session)) = (hub.upgrade(), weak_session.upgrade()) else { return };
+                if session.is_ended() {
+                    return leave(&hub);
+                }
+                if member_at_start && !is_member(&session, channel_type, &channel) {
+                    leave(&hub);
+                    let error =
+                        Error::new(ErrorCode::LockAcquireFailed, "the channel was left while waiting for the lock");
+                    hub.push(&session, server::err(id, &error));
+                    return;
+                }
+                let first = hub.shared.lock_waiters.lock().queues.get(&queue).and_then(|q| q.front().copied());
+                if first == Some(ticket) {
+                    let op = LockOp::Acquire { user: session.user.to_string() };
+                    let storage = hub.shared.storage.clone();
+                    match storage.lock(&session.app, channel_type, &channel, &name, &op).await {
+                        Ok(outcome) => {
+                            leave(&hub);
+                            session
+                                .state
+                                .lock()
+                                .held_locks
+                                .insert((channel_type, channel.clone(), name.clone()), outcome.detail.ttl);
+                            if let (Some(event), Ok(app)) = (outcome.event, hub.session_app(&session)) {
+                                hub.announce_lock(&app, channel_type, &channel, &session.user, event, &outcome.detail);
+                            }
+                            let response = LockResponse {
+                                channel_name: &channel,
+                                channel_type,
+                                lock_name: &name,
+                                timestamp: now_ms(),
+                            };
+                            hub.push(&session, server::ok(id.unwrap_or(0), &response));
+                            return;
+                        }
+                        Err(e) if e.code == ErrorCode::LockAcquireFailed => {}
+                        Err(e) => {
+                            leave(&hub);
+                            hub.push(&session, server::err(id, &e));
+                            return;
+                        }
+                    }
+                }
+                drop((hub, session));
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(LOCK_POLL) => {}
+                }
+            }
+        });
+    }
+
+    /// A session's connection dropped: each lock it holds expires after its ttl unless the
+    /// session is resumed (`generation` is the detach's) or its user is back in a new session.
+    pub(super) fn locks_on_detach(&self, session: &Arc<Session>, generation: u64) {
+        let held: Vec<_> = session.state.lock().held_locks.iter().map(|(k, ttl)| (k.clone(), *ttl)).collect();
+        for ((channel_type, channel, name), ttl) in held {
+            let weak = Arc::downgrade(session);
+            self.spawn_timer(move |hub| async move {
+                tokio::time::sleep(Duration::from_secs(ttl as u64)).await;
+                let (Some(hub), Some(session)) = (hub.upgrade(), weak.upgrade()) else { return };
+                let key = (channel_type, channel.clone(), name.clone());
+                {
+                    let mut state = session.state.lock();
+                    if state.detach_generation != generation || state.moved || !state.held_locks.contains_key(&key) {
+                        return;
+                    }
+                    state.held_locks.remove(&key);
+                }
+                let Ok(app) = hub.session_app(&session) else { return };
+                if let Some(current) = app.rtm_session(&session.user).filter(|s| s.id != session.id && !s.is_detached())
+                {
+                    // The user is back in a new session: it holds the lock now.
+                    current.state.lock().held_locks.insert(key, ttl);
+                    return;
+                }
+                let op = LockOp::Expire { user: session.user.to_string() };
+                match hub.shared.storage.lock(&app.id, channel_type, &channel, &name, &op).await {
+                    Ok(outcome) => {
+                        if let Some(event) = outcome.event {
+                            hub.announce_lock(&app, channel_type, &channel, &session.user, event, &outcome.detail);
+                        }
+                    }
+                    Err(e) => tracing::warn!(?session, lock = %name, error = %e, "a lock could not be expired"),
+                }
+            });
+        }
+    }
+
+    /// A session ended: its user-metadata subscriptions go; on logout its locks are released at
+    /// once, when replaced by a new session of its user they move to it, when its user moved to
+    /// another node they stay held (that node does not know; see docs/SCALING.md), otherwise (a
+    /// timeout) the timers started at the drop expire them.
+    pub(super) fn storage_session_ended(&self, app: &Arc<App>, session: &Arc<Session>, reason: super::EndReason) {
+        let logout = reason == super::EndReason::Logout;
+        let (subs, held) = {
+            let mut state = session.state.lock();
+            let subs: Vec<Arc<str>> = state.meta_subs.drain().collect();
+            let release = logout || (!state.detached && reason != super::EndReason::Moved);
+            let held = if release { std::mem::take(&mut state.held_locks) } else { HeldLocks::new() };
+            (subs, held)
+        };
+        for user in subs {
+            self.forget_meta_watch(app, &user, session);
+        }
+        if held.is_empty() {
+            return;
+        }
+        if !logout {
+            if let Some(current) = app.rtm_session(&session.user).filter(|s| s.id != session.id) {
+                current.state.lock().held_locks.extend(held);
+                return;
+            }
+        }
+        let (app, user) = (app.clone(), session.user.clone());
+        self.spawn_timer(move |hub| async move {
+            let Some(hub) = hub.upgrade() else { return };
+            for ((channel_type, channel, name), _) in held {
+                let op = LockOp::Release { user: user.to_string() };
+                match hub.shared.storage.lock(&app.id, channel_type, &channel, &name, &op).await {
+                    Ok(outcome) => {
+                        if let Some(event) = outcome.event {
+                            hub.announce_lock(&app, channel_type, &channel, &user, event, &outcome.detail);
+                        }
+                    }
+                    Err(e) => tracing::debug!(lock = %name, error = %e, "a lock of an ended session was already gone"),
+                }
+            }
+        });
+    }
+}
+
+fn is_member(session: &Session, channel_type: ChannelType, channel: &str) -> bool {
+    let state = session.state.lock();
+    match channel_type {
+        ChannelType::Stream => state.streams.contains(channel),
+        _ => state.channels.contains_key(channel),
+    }
+}
+
+fn storage_event(
+    channel_type: ChannelType,
+    channel: &str,
+    by: &str,
+    storage_type: StorageType,
+    event_type: StorageEventType,
+    data: StorageData,
+) -> StorageEvent {
+    StorageEvent {
+        channel_type,
+        channel_name: channel.to_string(),
+        publisher: by.to_string(),
+        storage_type,
+        event_type,
+        data,
+        timestamp: now_ms(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockVerb {
+    Set,
+    Acquire,
+    Release,
+    Remove,
+    Revoke,
+}
+
+impl LockVerb {
+    /// `ttl` belongs to setLock, `retry` to acquireLock, `owner` (required) to revokeLock: a
+    /// field sent to another op is refused, not ignored.
+    fn check_fields(self, f: &LockRequest) -> Result<()> {
+        names::lock_name(&f.lock_name)?;
+        let stray = |field: &str| Err(Error::invalid(format!("{field} does not apply to this lock operation")));
+        if f.ttl.is_some() && self != LockVerb::Set {
+            return stray("ttl");
+        }
+        if f.retry && self != LockVerb::Acquire {
+            return stray("retry");
+        }
+        match (self, &f.owner) {
+            (LockVerb::Revoke, None) => Err(Error::invalid("revokeLock needs the owner")),
+            (LockVerb::Revoke, Some(_)) => Ok(()),
+            (_, Some(_)) => stray("owner"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The session's storage task: its jobs one at a time, in order.
+async fn storage_task(
+    hub: super::stop::WeakHub,
+    session: std::sync::Weak<Session>,
+    mut jobs: mpsc::Receiver<StorageJob>,
+) {
+    while let Some(job) = jobs.recv().await {
+        let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
+        let id = job.id();
+        let frames = match hub.run_storage(&session, job).await {
+            Ok(frames) => frames,
+            Err(e) => vec![server::err(id, &e)],
+        };
+        for frame in frames {
+            hub.push(&session, frame);
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Storage, locks and history over the wire (docs/PROTOCOL.md#storage-locks-and-history): the
+//! events subscribers get, lock expiry of a holder whose connection is cut (through the TCP
+//! proxy), a restart on the same data directory, and two cluster nodes racing on one Redis.
+
+mod common;
+#[path = "common/redis.rs"]
+#[allow(dead_code)]
+mod redis_server;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::proxy::Proxy;
+use common::*;
+use piazza_engine::client::{ClientConfig, LinkState, Payload, PublishOptions};
+use piazza_engine::config::Secret;
+use piazza_engine::ErrorCode;
+use serde_json::{json, Value};
+
+fn set_meta(channel: &str, items: Value, options: Value) -> Value {
+    json!({"op":"setMetadata","channelType":"MESSAGE","channel":channel,"items":items,"options":options})
+}
+
+fn lock(op: &str, channel: &str, name: &str) -> Value {
+    json!({"op":op,"channelType":"MESSAGE","channel":channel,"lockName":name})
+}
+
+/// `acquireLock { retry: true }`, answered when the lock is acquired.
+fn retry_acquire(
+    c: &TestClient,
+    channel: &str,
+    name: &str,
+) -> tokio::task::JoinHandle<Result<(), piazza_engine::Error>> {
+    let frame: piazza_engine::protocol::ClientFrame = serde_json::from_value(
+        json!({"op":"acquireLock","id":0,"channelType":"MESSAGE","channel":channel,"lockName":name,"retry":true}),
+    )
+    .unwrap();
+    let client = c.client.clone();
+    tokio::spawn(async move { client.call(|c, r| c.request(r, frame, None)).await.map(drop) })
+}
+
+async fn set_major(c: &TestClient, value: &str, major: i64) -> Result<Value, piazza_engine::Error> {
+    c.ask(set_meta("race", json!([{"key":"k","value":value}]), json!({ "majorRevision": major }))).await
+}
+
+#[tokio::test]
+async fn subscribers_get_a_snapshot_then_every_change_with_the_whole_metadata() {
+    let server = server().await;
+    let alice = login(&server, "alice").await;
+    alice.ask(set_meta("board", json!([{"key":"topic","value":"hello"}]), json!({}))).await.unwrap();
+    let mut bob = login(&server, "bob").await;
+    bob.ask(json!({"op":"subscribe","channel":"board","withMetadata":true,"withLock":true})).await.unwrap();
+    let snapshot = bob.next_typed("storage", "SNAPSHOT").await;
+    assert_eq!(snapshot["data"]["metadata"]["topic"]["value"], "hello");
+    assert_eq!((snapshot["storageType"].as_str(), snapshot["channelName"].as_str()), (Some("CHANNEL"), Some("board")));
+    assert_eq!(bob.next_typed("lock", "SNAPSHOT").await["snapshot"], json!([]));
+
+    let answer = alice
+        .ask(set_meta("board", json!([{"key":"pen","value":"red"}]), json!({"addUserId":true,"addTimeStamp":true})))
+        .await
+        .unwrap();
+    assert_eq!((answer["channelName"].as_str(), answer["totalCount"].as_u64()), (Some("board"), Some(2)));
+    let set = bob.next_typed("storage", "SET").await;
+    assert_eq!(set["publisher"], "alice");
+    assert_eq!(set["data"]["totalCount"], 2);
+    assert_eq!(set["data"]["metadata"]["pen"]["authorUid"], "alice");
+    assert!(set["data"]["metadata"]["pen"]["updated"].as_u64().unwrap() > 0);
+
+    // A stale majorRevision changes nothing and tells nobody.
+    let stale = alice.ask(set_meta("board", json!([{"key":"pen","value":"blue"}]), json!({"majorRevision":1}))).await;
+    assert_eq!(stale.unwrap_err().code, ErrorCode::StorageOutdatedRevision);
+    let got = alice.ask(json!({"op":"getMetadata","channelType":"MESSAGE","channel":"board"})).await.unwrap();
+    assert_eq!((got["majorRevision"].as_i64(), got["metadata"]["pen"]["value"].as_str()), (Some(2), Some("red")));
+
+    // Locks: SET, ACQUIRED, RELEASED to withLock subscribers.
+    alice
+        .ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"board","lockName":"pen","ttl":10}))
+        .await
+        .unwrap();
+    assert_eq!(bob.next_typed("lock", "SET").await["lockName"], "pen");
+    alice.ask(lock("acquireLock", "board", "pen")).await.unwrap();
+    let acquired = bob.next_typed("lock", "ACQUIRED").await;
+    assert_eq!((acquired["owner"].as_str(), acquired["ttl"].as_u64()), (Some("alice"), Some(10)));
+    let busy = bob.ask(lock("acquireLock", "board", "pen")).await.unwrap_err();
+    assert_eq!(busy.code, ErrorCode::LockAcquireFailed);
+    // Only the holder writes under the lock.
+    let guarded = json!({"lockName":"pen"});
+    let refused = bob.ask(set_meta("board", json!([{"key":"x","value":"1"}]), guarded.clone())).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::StorageLockNotAcquired);
+    alice.ask(set_meta("board", json!([{"key":"x","value":"1"}]), guarded)).await.unwrap();
+    // A waiter with retry gets it when the holder releases.
+    let waiter = retry_acquire(&bob, "board", "pen");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    alice.ask(lock("releaseLock", "board", "pen")).await.unwrap();
+    waiter.await.unwrap().expect("the waiter acquires the lock");
+    let locks = alice.ask(json!({"op":"getLock","channelType":"MESSAGE","channel":"board"})).await.unwrap();
+    assert_eq!(locks["lockDetails"], json!([{"lockName":"pen","owner":"bob","ttl":10}]));
+    // Fields that do not belong to an op are refused.
+    let stray = json!({"op":"releaseLock","channelType":"MESSAGE","channel":"board","lockName":"pen","ttl":10});
+    assert_eq!(bob.ask(stray).await.unwrap_err().code, ErrorCode::InvalidParameter);
+    // Logout releases at once.
+    bob.client
+        .call(|c, r| {
+            c.logout(r);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut carol = login(&server, "carol").await;
+    carol.ask(json!({"op":"subscribe","channel":"board","withLock":true})).await.unwrap();
+    let snapshot = carol.next_typed("lock", "SNAPSHOT").await;
+    assert_eq!(snapshot["snapshot"], json!([{"lockName":"pen","owner":"","ttl":10}]), "released at logout");
+}
+
+#[tokio::test]
+async fn user_metadata_subscribers_get_a_snapshot_and_changes() {
+    let server = server().await;
+    let alice = login(&server, "alice").await;
+    let mut bob = login(&server, "bob").await;
+    let answer = bob.ask(json!({"op":"subscribeUserMetadata","userId":"alice"})).await.unwrap();
+    assert_eq!(answer["userId"], "alice");
+    let snapshot = bob.next_typed("storage", "SNAPSHOT").await;
+    assert_eq!((snapshot["channelType"].as_str(), snapshot["storageType"].as_str()), (Some("USER"), Some("USER")));
+    alice.ask(json!({"op":"setMetadata","userId":"alice","items":[{"key":"mood","value":"happy"}]})).await.unwrap();
+    let set = bob.next_typed("storage", "SET").await;
+    assert_eq!(
+        (set["channelName"].as_str(), set["data"]["metadata"]["mood"]["value"].as_str()),
+        (Some("alice"), Some("happy"))
+    );
+    bob.ask(json!({"op":"unsubscribeUserMetadata","userId":"alice"})).await.unwrap();
+    let again = bob.ask(json!({"op":"unsubscribeUserMetadata","userId":"alice"})).await.unwrap_err();
+    assert_eq!(again.code, ErrorCode::StorageNotSubscribe);
+    alice.ask(json!({"op":"removeMetadata","userId":"alice"})).await.unwrap();
+    bob.none_of("storage", Duration::from_millis(200)).await;
+    let both = json!({"op":"getMetadata","userId":"alice","channelType":"MESSAGE","channel":"x"});
+    assert_eq!(alice.ask(both).await.unwrap_err().code, ErrorCode::InvalidParameter);
+}
+
+#[tokio::test]
+async fn history_keeps_what_was_asked_in_its_type_and_user_history_only_for_its_receiver() {
+    let server = server().await;
+    let alice = login(&server, "alice").await;
+    let bob = login(&server, "bob").await;
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    let publish = |payload: Payload, options: PublishOptions| {
+        alice.client.call(move |c, r| c.publish(r, "news", payload, options))
+    };
+    publish(Payload::Text("one".into()), keep.clone()).await.unwrap();
+    publish(Payload::Text("not kept".into()), PublishOptions::default()).await.unwrap();
+    publish(Payload::Binary(bytes::Bytes::from_static(&[1, 2, 255])), keep.clone()).await.unwrap();
+    let page = bob.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"news"})).await.unwrap();
+    let list = page["messageList"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{page}");
+    assert_eq!((list[0]["messageType"].as_str(), list[0]["message"].as_str()), (Some("BINARY"), Some("AQL/")));
+    assert_eq!((list[1]["message"].as_str(), list[1]["publisher"].as_str()), (Some("one"), Some("alice")));
+    assert_eq!(page["newStart"], 0);
+
+    let direct = PublishOptions {
+        channel_type: piazza_engine::protocol::ChannelType::User,
+        store_in_history: true,
+        ..Default::default()
+    };
+    alice.client.call(move |c, r| c.publish(r, "bob", Payload::Text("hi bob".into()), direct)).await.unwrap();
+    let inbox = bob.ask(json!({"op":"getMessages","channelType":"USER","channel":"bob"})).await.unwrap();
+    assert_eq!(inbox["messageList"][0]["message"], "hi bob");
+    let peek = alice.ask(json!({"op":"getMessages","channelType":"USER","channel":"bob"})).await.unwrap_err();
+    assert_eq!(peek.code, ErrorCode::HistoryPermissionDenied);
+}
+
+/// A client through `proxy` that comes back quickly and does not time out before the lock ttl.
+async fn through(proxy: &Proxy, user: &str) -> TestClient {
+    let mut config = ClientConfig::new("app", user, &proxy.url());
+    config.presence_timeout = 30;
+    config.pong_timeout = Duration::from_millis(500);
+    config.reconnect_initial = Duration::from_millis(50);
+    config.reconnect_max = Duration::from_millis(200);
+    login_with(config).await
+}
+
+#[tokio::test]
+async fn a_cut_holder_keeps_its_lock_for_the_ttl_then_it_expires_to_the_next_waiter() {
+    let server = server().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let holder = through(&proxy, "holder").await;
+    holder.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"c","lockName":"l","ttl":10})).await.unwrap();
+    holder.ask(lock("acquireLock", "c", "l")).await.unwrap();
+    let mut watcher = login(&server, "watcher").await;
+    watcher.ask(json!({"op":"subscribe","channel":"c","withLock":true})).await.unwrap();
+    watcher.next_typed("lock", "SNAPSHOT").await;
+    proxy.refuse(true);
+    proxy.cut();
+    let cut = Instant::now();
+    let waiter = retry_acquire(&watcher, "c", "l");
+    let expired = watcher.next_typed("lock", "EXPIRED").await;
+    let after = cut.elapsed();
+    assert!(after >= Duration::from_millis(9500) && after < Duration::from_secs(12), "expired after {after:?}");
+    assert_eq!((expired["lockName"].as_str(), expired["owner"].as_str()), (Some("l"), Some("")));
+    waiter.await.unwrap().expect("the waiter gets the expired lock");
+    assert_eq!(watcher.next_typed("lock", "ACQUIRED").await["owner"], "watcher");
+}
+
+#[tokio::test]
+async fn a_holder_that_resumes_within_the_ttl_keeps_its_lock() {
+    let server = server().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let mut holder = through(&proxy, "holder").await;
+    holder.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"c","lockName":"l","ttl":10})).await.unwrap();
+    holder.ask(lock("acquireLock", "c", "l")).await.unwrap();
+    proxy.cut();
+    while holder.next_link_state().await.current_state != LinkState::Disconnected {}
+    loop {
+        let event = holder.next_link_state().await;
+        if event.current_state == LinkState::Connected {
+            assert!(event.is_resumed, "the session resumed");
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let locks = holder.ask(json!({"op":"getLock","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(locks["lockDetails"][0]["owner"], "holder", "kept past the ttl");
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(1);
+
+#[tokio::test]
+async fn a_restarted_server_on_the_same_data_dir_has_its_metadata_history_and_free_locks() {
+    let dir = std::env::temp_dir().join(format!(
+        "piazza-restart-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.to_string_lossy().to_string();
+    let first = server_with(|c| c.storage.path = Some(path.clone())).await;
+    let alice = login(&first, "alice").await;
+    alice.ask(set_meta("c", json!([{"key":"k","value":"v"}]), json!({}))).await.unwrap();
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    alice.client.call(move |c, r| c.publish(r, "c", Payload::Text("kept".into()), keep)).await.unwrap();
+    alice.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"c","lockName":"l","ttl":30})).await.unwrap();
+    alice.ask(lock("acquireLock", "c", "l")).await.unwrap();
+    drop(alice);
+    first.close().await;
+
+    let second = server_with(|c| c.storage.path = Some(path.clone())).await;
+    let bob = login(&second, "bob").await;
+    let meta = bob.ask(json!({"op":"getMetadata","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(meta["metadata"]["k"]["value"], "v");
+    let page = bob.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(page["messageList"][0]["message"], "kept");
+    let locks = bob.ask(json!({"op":"getLock","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(locks["lockDetails"], json!([{"lockName":"l","owner":"","ttl":30}]), "defined, not held");
+    second.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn two_nodes_racing_on_one_redis_have_exactly_one_winner() {
+    let prefix = format!("storagerace{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let url = redis_server::url();
+    let node = |id: &'static str| {
+        let (url, prefix) = (url.clone(), prefix.clone());
+        server_with(move |c| {
+            c.redis_url = Some(Secret::new(url));
+            c.cluster.prefix = prefix;
+            c.cluster.node_id = Some(id.into());
+        })
+    };
+    let (a, b) = (node("a").await, node("b").await);
+    let alice = login(&a, "alice").await;
+    let bob = login(&b, "bob").await;
+    alice.ask(set_meta("race", json!([{"key":"k","value":"0"}]), json!({}))).await.unwrap();
+    for round in 0..5 {
+        let major = round + 1;
+        let (x, y) = tokio::join!(set_major(&alice, "a", major), set_major(&bob, "b", major));
+        assert_eq!([&x, &y].iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {x:?} {y:?}");
+        let loser = if x.is_err() { x } else { y };
+        assert_eq!(loser.unwrap_err().code, ErrorCode::StorageOutdatedRevision);
+    }
+    alice.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"race","lockName":"l","ttl":10})).await.unwrap();
+    let (x, y) = tokio::join!(alice.ask(lock("acquireLock", "race", "l")), bob.ask(lock("acquireLock", "race", "l")));
+    assert_eq!([&x, &y].iter().filter(|r| r.is_ok()).count(), 1, "{x:?} {y:?}");
+    let winner = if x.is_ok() { "alice" } else { "bob" };
+    let locks = bob.ask(json!({"op":"getLock","channelType":"MESSAGE","channel":"race"})).await.unwrap();
+    assert_eq!(locks["lockDetails"][0]["owner"], winner);
+    // Events cross nodes: a subscriber on b hears a change made on a.
+    let mut carol = login(&b, "carol").await;
+    carol.ask(json!({"op":"subscribe","channel":"race","withMetadata":true})).await.unwrap();
+    carol.next_typed("storage", "SNAPSHOT").await;
+    alice.ask(set_meta("race", json!([{"key":"k2","value":"x"}]), json!({}))).await.unwrap();
+    assert_eq!(carol.next_typed("storage", "SET").await["publisher"], "alice");
+}
