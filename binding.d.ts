@@ -31,7 +31,7 @@ export declare class NativeClient {
   subscribe(tag: number, channel: string, options: NativeSubscribeOptions): string | null
   unsubscribe(tag: number, channel: string): string | null
   /** `channel_type` is "MESSAGE" or "USER" (validated in JS). */
-  publish(tag: number, channel: string, message: string | Uint8Array, customType: string, channelType: string): string | null
+  publish(tag: number, channel: string, message: string | Uint8Array, customType: string, channelType: string, storeInHistory: boolean): string | null
   /**
    * Checks a name by the rules of its kind (`channel`, `topic`, `user`, `scope`); returns the
    * error JSON, or null when it is acceptable.
@@ -59,6 +59,15 @@ export declare class NativeClient {
   removeState(tag: number, channel: string, channelType: string, keys?: Array<string> | undefined | null): string | null
   /** The login token (`channel` absent) or a joined stream channel's. */
   renewToken(tag: number, token: string, channel?: string | undefined | null): string | null
+  /** `mode`: "set" | "update" | "remove". */
+  writeMetadata(tag: number, mode: string, target: NativeMetadataTarget, items: Array<NativeMetadataItem>, options: NativeMetadataOptions): string | null
+  getMetadata(tag: number, target: NativeMetadataTarget): string | null
+  subscribeUserMetadata(tag: number, userId: string): string | null
+  unsubscribeUserMetadata(tag: number, userId: string): string | null
+  /** `op`: "set" | "acquire" | "release" | "remove" | "revoke". */
+  lock(tag: number, op: string, channel: string, channelType: string, lockName: string, options: NativeLockOptions): string | null
+  getLock(tag: number, channel: string, channelType: string): string | null
+  getMessages(tag: number, channel: string, channelType: string, options: NativeHistoryOptions): string | null
 }
 
 export declare class NativeServer {
@@ -134,6 +143,13 @@ export interface LogBatch {
   dropped: number
 }
 
+/** `getMessages` options (defaults applied in JS). */
+export interface NativeHistoryOptions {
+  messageCount: number
+  start: number
+  end: number
+}
+
 /** `StreamChannel.join` options (defaults applied in JS). */
 export interface NativeJoinOptions {
   token?: string
@@ -141,6 +157,35 @@ export interface NativeJoinOptions {
   beQuiet: boolean
   withMetadata: boolean
   withLock: boolean
+}
+
+/** What only some lock operations take (defaults applied in JS). */
+export interface NativeLockOptions {
+  ttl: number
+  retry: boolean
+  owner: string
+}
+
+/** A `MetadataItem` (defaults applied in JS: value '', revision -1). */
+export interface NativeMetadataItem {
+  key: string
+  value: string
+  revision: number
+}
+
+/** `MetadataOptions` (defaults applied in JS). */
+export interface NativeMetadataOptions {
+  majorRevision: number
+  lockName: string
+  addTimeStamp: boolean
+  addUserId: boolean
+}
+
+/** Whose metadata: `channelName` + `channelType`, or `userId`. */
+export interface NativeMetadataTarget {
+  channelName?: string
+  channelType?: string
+  userId?: string
 }
 
 /** `subscribe` options as booleans (defaults applied in JS). */
