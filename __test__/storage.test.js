@@ -180,7 +180,7 @@ test('subscribeUserMetadata: a SNAPSHOT, then SET / UPDATE / REMOVE with the who
   await alice.rtm.storage.removeUserMetadata({ data: [{ key: 'a' }] })
   const remove = await bob.events.next('storage', (e) => e.eventType === 'REMOVE')
   assert.deepEqual([remove.data.totalCount, Object.keys(remove.data.metadata)], [1, ['b']])
-  assert.deepEqual(storageOf(bob, 'alice').map((e) => e.eventType), ['SNAPSHOT', 'UPDATE', 'SET', 'REMOVE'])
+  assert.deepEqual(storageOf(bob.events, 'alice').map((e) => e.eventType), ['SNAPSHOT', 'UPDATE', 'SET', 'REMOVE'])
   assert.equal(alice.events.seen.storage.length, 0, 'not subscribed: no events')
 
   const unsub = await bob.rtm.storage.unsubscribeUserMetadata('alice')
@@ -200,7 +200,7 @@ test('channel storage events: SNAPSHOT on subscribe / stream join withMetadata, 
   await bob.rtm.subscribe('ev', { withMetadata: true })
   await alice.rtm.storage.setChannelMetadata('ev', 'MESSAGE', [{ key: 'b', value: '2' }])
   await bob.events.next('storage', (e) => e.eventType === 'SET')
-  const [snap, set] = storageOf(bob, 'ev')
+  const [snap, set] = storageOf(bob.events, 'ev')
   assert.deepEqual(Object.keys(snap).sort(), STORAGE_FIELDS)
   assert.deepEqual([snap.eventType, snap.storageType, snap.channelType, snap.data.totalCount, snap.data.metadata.a.value],
     ['SNAPSHOT', 'CHANNEL', 'MESSAGE', 1, '1'])
@@ -217,7 +217,7 @@ test('channel storage events: SNAPSHOT on subscribe / stream join withMetadata, 
   await bob.rtm.createStreamChannel('sev').join({ withMetadata: true })
   await alice.rtm.storage.setChannelMetadata('sev', 'STREAM', [{ key: 'y', value: '2' }])
   await bob.events.next('storage', (e) => e.channelName === 'sev' && e.eventType === 'SET')
-  const [streamSnap, streamSet] = storageOf(bob, 'sev')
+  const [streamSnap, streamSet] = storageOf(bob.events, 'sev')
   assert.deepEqual([streamSnap.eventType, streamSnap.channelType, streamSnap.storageType, streamSnap.data.totalCount], ['SNAPSHOT', 'STREAM', 'CHANNEL', 1])
   assert.deepEqual([streamSet.eventType, streamSet.channelType, streamSet.data.totalCount], ['SET', 'STREAM', 2])
   assert.equal(carol.events.seen.storage.length, 0, 'subscribed without withMetadata: no storage events')
@@ -507,14 +507,14 @@ test('a waiting acquireLock ends when the lock is removed, or when the waiter le
   await alice.rtm.lock.setLock('w', 'MESSAGE', 'L')
   await alice.rtm.lock.acquireLock('w', 'MESSAGE', 'L')
   await bob.rtm.subscribe('w')
-  const forBob = bob.rtm.lock.acquireLock('w', 'MESSAGE', 'L', { retry: true })
+  const bobRefused = rejectsWith(assert, bob.rtm.lock.acquireLock('w', 'MESSAGE', 'L', { retry: true }), 'RTM_ERROR_LOCK_ACQUIRE_FAILED', 'acquireLock')
   await sleep(100)
   await bob.rtm.unsubscribe('w')
-  await rejectsWith(assert, forBob, 'RTM_ERROR_LOCK_ACQUIRE_FAILED', 'acquireLock')
-  const forCarol = carol.rtm.lock.acquireLock('w', 'MESSAGE', 'L', { retry: true })
+  await bobRefused
+  const carolRefused = rejectsWith(assert, carol.rtm.lock.acquireLock('w', 'MESSAGE', 'L', { retry: true }), 'RTM_ERROR_LOCK_NOT_EXIST', 'acquireLock')
   await sleep(100)
   await alice.rtm.lock.removeLock('w', 'MESSAGE', 'L')
-  await rejectsWith(assert, forCarol, 'RTM_ERROR_LOCK_NOT_EXIST', 'acquireLock')
+  await carolRefused
 })
 
 test('limits: items, key and value bytes, user subscriptions, locks per channel, page size, history kept', async (t) => {

@@ -79,9 +79,12 @@ pub fn is_storage(frame: &ClientFrame) -> bool {
 }
 
 /// The FIFO queues of `acquireLock { retry }` on this node, by app, channel and lock.
+/// One lock of one app: app, channel type, channel, lock name.
+type LockKey = (Arc<str>, ChannelType, Arc<str>, Arc<str>);
+
 #[derive(Default)]
 pub struct LockWaiters {
-    queues: HashMap<(Arc<str>, ChannelType, Arc<str>, Arc<str>), VecDeque<u64>>,
+    queues: HashMap<LockKey, VecDeque<u64>>,
     next: u64,
 }
 
