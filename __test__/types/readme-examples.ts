@@ -175,3 +175,28 @@ async function cluster (): Promise<void> {
   void Server.start({ redisUrl: 'redis://x', cluster: { nodeId: 5 } })
 }
 void cluster
+
+// Storage, locks and history (README.md#storage-locks-and-history).
+async function storageSection (rtm: RTM): Promise<void> {
+  await rtm.storage.setChannelMetadata('room', 'MESSAGE', [{ key: 'topic', value: 'hi' }], { addUserId: true })
+  const { metadata, majorRevision } = await rtm.storage.getChannelMetadata('room', 'MESSAGE')
+  await rtm.storage.updateChannelMetadata('room', 'MESSAGE', [{ key: 'topic', value: 'new' }],
+    { majorRevision })
+  await rtm.storage.setUserMetadata([{ key: 'avatar', value: 'cat.png' }])
+  await rtm.subscribe('room', { withMetadata: true, withLock: true })
+  await rtm.lock.setLock('room', 'MESSAGE', 'mic', { ttl: 30 })
+  await rtm.lock.acquireLock('room', 'MESSAGE', 'mic', { retry: true })
+  await rtm.lock.releaseLock('room', 'MESSAGE', 'mic')
+  await rtm.publish('room', 'kept', { storeInHistory: true })
+  let start = 0
+  do {
+    const page = await rtm.history.getMessages('room', 'MESSAGE', { messageCount: 50, start })
+    for (const m of page.messageList) console.log(m.publisher, m.message)
+    start = page.newStart
+  } while (start !== 0)
+  const server = await Server.start({ storage: { path: './data', maxMetadataItems: 256, historyMaxAgeSeconds: 604800, maxHistoryPage: 100 } })
+  void [metadata.topic.authorUid, server]
+  // @ts-expect-error: the path is a string
+  void Server.start({ storage: { path: 1 } })
+}
+void storageSection
