@@ -86,7 +86,7 @@ error_codes! {
     OperationRateExceedLimitation = -10021, "RTM_ERROR_OPERATION_RATE_EXCEED_LIMITATION",
         "Too many requests are waiting for an answer.";
     ServiceNotSupported = -10022, "RTM_ERROR_SERVICE_NOT_SUPPORTED",
-        "Not supported: the server does not speak this client's protocol version, or the call asks for what Piazza does not provide yet (storage, locks, history; webxdc updates).";
+        "Not supported: the server does not speak this client's protocol version, or the call asks for what Piazza does not provide (webxdc updates).";
     LoginCanceled = -10023, "RTM_ERROR_LOGIN_CANCELED", "Login canceled";
     InvalidPrivateConfig = -10024, "RTM_ERROR_INVALID_PRIVATE_CONFIG",
         "An endpoint or access point is not a ws:// or wss:// URL.";
