@@ -289,3 +289,37 @@ async fn two_nodes_racing_on_one_redis_have_exactly_one_winner() {
     alice.ask(set_meta("race", json!([{"key":"k2","value":"x"}]), json!({}))).await.unwrap();
     assert_eq!(carol.next_typed("storage", "SET").await["publisher"], "alice");
 }
+
+#[tokio::test]
+async fn a_server_process_killed_and_started_again_on_its_data_dir_has_everything_it_answered() {
+    let dir = std::env::temp_dir().join(format!(
+        "piazza-kill-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data_dir = dir.to_string_lossy().to_string();
+    let mut first = Standalone::start(&["--data-dir", &data_dir], &[]).await;
+    let alice = login_with(ClientConfig::new("app", "alice", &first.url)).await;
+    for i in 0..20 {
+        alice.ask(set_meta("c", json!([{"key":format!("k{i}"),"value":"v"}]), json!({}))).await.unwrap();
+    }
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    alice.client.call(move |c, r| c.publish(r, "c", Payload::Text("kept".into()), keep)).await.unwrap();
+    alice.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"c","lockName":"l","ttl":60})).await.unwrap();
+    alice.ask(lock("acquireLock", "c", "l")).await.unwrap();
+    // SIGKILL: no shutdown, no flush — what was answered must already be on disk.
+    first.child.kill().await.unwrap();
+    drop(alice);
+
+    let second = Standalone::start(&["--data-dir", &data_dir], &[]).await;
+    let bob = login_with(ClientConfig::new("app", "bob", &second.url)).await;
+    let meta = bob.ask(json!({"op":"getMetadata","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!((meta["totalCount"].as_u64(), meta["majorRevision"].as_i64()), (Some(20), Some(20)));
+    let page = bob.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(page["messageList"][0]["message"], "kept");
+    let locks = bob.ask(json!({"op":"getLock","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(locks["lockDetails"], json!([{"lockName":"l","owner":"","ttl":60}]), "defined, not held");
+    assert!(second.logs().contains("locks held before the restart were freed"), "{}", second.logs());
+    let _ = std::fs::remove_dir_all(&dir);
+}
