@@ -393,7 +393,8 @@ where
                 match message {
                     Message::Text(_) | Message::Binary(_) if close_deadline.is_none() => {
                         if !frames.try_take() {
-                            session.outbox.close_now(close::POLICY, format!("more than {rate} frames per second"));
+                            // Graceful: the answers already queued go out before the close.
+                            session.outbox.close(close::POLICY, format!("more than {rate} frames per second"));
                             continue;
                         }
                         handle_frame(message, session, ctx, &mut bad_frames);
@@ -455,7 +456,8 @@ fn handle_frame(
             if bad_frames.spend() {
                 hub.push(session, server::err(e.id, &e.error));
             } else {
-                session.outbox.close_now(close::POLICY, "too many malformed frames");
+                // Graceful: the error frames already queued go out before the close.
+                session.outbox.close(close::POLICY, "too many malformed frames");
             }
         }
     }

@@ -1,0 +1,123 @@
+//! Graceful close (RFC 6455 §7, docs/PROTOCOL.md#closing): whenever the server closes a
+//! connection — a bad hello, malformed frames, a flood, a slow consumer, a shutdown — a client
+//! that is still sending gets the error frame and the close frame with its code and reason, not
+//! a TCP reset that throws away what was in flight.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Everything the server sends until the connection ends: the text frames as JSON, and the
+/// close code and reason (`None`: the connection ended without a close frame, e.g. a reset).
+async fn drain(ws: &mut RawWs) -> (Vec<Value>, Option<(u16, String)>) {
+    let mut frames = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("the server ends the connection in time") {
+            Some(Ok(Message::Text(t))) => frames.push(serde_json::from_str(&t).unwrap()),
+            Some(Ok(Message::Close(Some(f)))) => return (frames, Some((f.code.into(), f.reason.to_string()))),
+            Some(Ok(Message::Close(None))) => return (frames, Some((1005, String::new()))),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                eprintln!("connection ended with {e}");
+                return (frames, None);
+            }
+            None => return (frames, None),
+        }
+    }
+}
+
+/// Sends `n` frames without reading anything (a client busy sending).
+async fn burst(ws: &mut RawWs, n: usize, frame: &str) {
+    for _ in 0..n {
+        if ws.feed(Message::Text(frame.to_string().into())).await.is_err() {
+            break;
+        }
+    }
+    let _ = ws.flush().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_in_a_burst_get_their_errors_and_the_close_not_a_reset() {
+    let server = server().await;
+    let mut ws = raw_session(&server, "alice").await;
+    burst(&mut ws, 400, "{ not json").await;
+    let (frames, close) = drain(&mut ws).await;
+    assert!(frames.iter().any(|f| f["t"] == "err"), "error frames arrive: {frames:?} {close:?}");
+    assert_eq!(close, Some((1008, "too many malformed frames".to_string())));
+}
+
+#[tokio::test]
+async fn a_refused_hello_followed_by_a_burst_gets_the_error_and_the_close() {
+    let server = server().await;
+    let mut ws = raw(&server).await;
+    let bad =
+        serde_json::json!({"op":"hello","v":1,"appId":"app","userId":"bad/user","heartbeat":5,"presenceTimeout":5});
+    ws.feed(Message::Text(bad.to_string().into())).await.unwrap();
+    burst(&mut ws, 400, r#"{"op":"ping"}"#).await;
+    let (frames, close) = drain(&mut ws).await;
+    assert_eq!(frames.first().map(|f| f["t"].clone()), Some("err".into()), "{frames:?}");
+    let (code, reason) = close.expect("a close frame, not a reset");
+    assert_eq!(code, 4001, "{reason}");
+}
+
+#[tokio::test]
+async fn a_flood_gets_the_close_with_its_reason() {
+    let server = server_with(|c| c.connection.frames_per_second = 20).await;
+    let mut ws = raw_session(&server, "alice").await;
+    burst(&mut ws, 600, r#"{"op":"ping"}"#).await;
+    let (_, close) = drain(&mut ws).await;
+    let (code, reason) = close.expect("a close frame, not a reset");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("frames per second"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_shutdown_reaches_a_client_that_is_still_sending() {
+    let server = server().await;
+    let mut ws = raw_session(&server, "alice").await;
+    let sender = tokio::spawn(async move {
+        burst(&mut ws, 300, r#"{"op":"ping"}"#).await;
+        let closing = server.close();
+        let drained = drain(&mut ws);
+        let (_, (_, close)) = tokio::join!(closing, drained);
+        close
+    });
+    let close = sender.await.unwrap();
+    assert_eq!(close.map(|c| c.0), Some(1001), "going away, not a reset");
+}
+
+#[tokio::test]
+async fn a_slow_consumer_reads_what_was_queued_then_its_close() {
+    let server = server_with(|c| {
+        c.connection.outbound_queue_bytes = 64 * 1024;
+        c.connection.max_frame_bytes = 32 * 1024;
+        c.limits.max_message_bytes = 20_000;
+        c.limits.max_realtime_bytes = 20_000;
+        c.limits.publish_rate_per_channel = 0;
+    })
+    .await;
+    let mut reader = raw(&server).await;
+    reader.send(hello_with("app", "reader", 60, 60)).await.unwrap();
+    assert_eq!(next_json(&mut reader).await["t"], "welcome");
+    reader
+        .send(Message::Text(serde_json::json!({"op":"subscribe","id":1,"channel":"c"}).to_string().into()))
+        .await
+        .unwrap();
+    let writer = login(&server, "writer").await;
+    // Far more than the socket buffers and the 64 KiB queue hold, while the reader reads nothing.
+    let big = "x".repeat(19_000);
+    for _ in 0..600 {
+        let payload = piazza_engine::client::Payload::Text(big.clone());
+        let options = piazza_engine::client::PublishOptions::default();
+        let _ = writer.client.call(move |c, r| c.publish(r, "c", payload, options)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, close) = drain(&mut reader).await;
+    let (code, _) = close.expect("a close frame after the queued frames, not a reset");
+    assert_eq!(code, 4003);
+}
