@@ -33,7 +33,7 @@ pub use self::channel::{ChannelResponse, MessageChannel};
 use self::outbox::{Push, ResumeGap};
 use self::presence::PresenceEventType;
 use self::rate::TokenBucket;
-pub use self::session::{QueueLimits, Session};
+pub use self::session::{Claim, QueueLimits, Session};
 pub use self::storage::{channel_kind as lock_channel, target as storage_target};
 pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
@@ -554,11 +554,31 @@ impl Hub {
         let Inbound { frame, payload } = inbound;
         let id = frame.id();
         if let Some(id) = id {
-            session.handled(id);
+            // Exactly once: a repeated id is answered from memory, never run again.
+            match session.claim_request(id) {
+                session::Claim::New => {}
+                session::Claim::Answered(answer) => {
+                    self.push(session, answer);
+                    return;
+                }
+                session::Claim::Pending => return,
+                session::Claim::Stale { last } => {
+                    let error = Error::invalid(format!(
+                        "request id {id} is not above the last one ({last}) and its answer is no longer kept: \
+                         request ids must increase within a session"
+                    ));
+                    self.push(session, server::err(Some(id), &error));
+                    return;
+                }
+            }
         }
         let payload = payload.unwrap_or_default();
         if let Err(e) = self.check_cluster(&frame) {
-            self.push(session, server::err(id, &e));
+            let answer = server::err(id, &e);
+            if let Some(id) = id {
+                session.remember_answer(id, &answer);
+            }
+            self.push(session, answer);
             return;
         }
         if storage::is_storage(&frame) {
@@ -615,6 +635,9 @@ impl Hub {
         match result {
             Ok(answer) => {
                 if let Some(answer) = answer {
+                    if let Some(id) = id {
+                        session.remember_answer(id, &answer);
+                    }
                     self.push(session, answer);
                 }
                 for frame in after {
@@ -626,7 +649,11 @@ impl Hub {
                 }
             }
             Err(e) => {
-                self.push(session, server::err(id, &e));
+                let answer = server::err(id, &e);
+                if let Some(id) = id {
+                    session.remember_answer(id, &answer);
+                }
+                self.push(session, answer);
             }
         }
     }

@@ -49,6 +49,22 @@ pub struct SessionState {
     pub held_locks: super::storage::HeldLocks,
 }
 
+/// Answers kept per session for repeated request ids.
+pub const REMEMBERED_ANSWERS: usize = 64;
+
+/// What a request id is to a session (see [`Session::claim_request`]).
+#[derive(Debug)]
+pub enum Claim {
+    /// Above every id so far: handle it.
+    New,
+    /// A repeat of an answered request: send this answer again.
+    Answered(tokio_tungstenite::tungstenite::Message),
+    /// A repeat of a request still being handled: its answer will come.
+    Pending,
+    /// A repeat older than the answers kept, or an id below the last one.
+    Stale { last: u64 },
+}
+
 pub struct Session {
     /// Unique per server process (never reused).
     pub id: u64,
@@ -67,6 +83,9 @@ pub struct Session {
     pub(crate) cmd_rate: Mutex<CmdRate>,
     /// What the session's tokens grant, and until when.
     pub(crate) tokens: Mutex<Tokens>,
+    /// The answers of its latest requests, to answer a repeated request id without running it
+    /// again.
+    answers: Mutex<std::collections::VecDeque<(u64, Option<tokio_tungstenite::tungstenite::Message>)>>,
     /// The queue of its storage requests (created with the first; see `hub::storage`).
     pub(crate) storage_jobs: Mutex<Option<tokio::sync::mpsc::Sender<super::storage::StorageJob>>>,
 }
@@ -112,6 +131,7 @@ impl Session {
             last_request: AtomicU64::new(0),
             cmd_rate: Mutex::new(CmdRate::default()),
             storage_jobs: Mutex::new(None),
+            answers: Mutex::new(std::collections::VecDeque::new()),
             tokens: Mutex::new(Tokens {
                 login: Verified { expires_at: u64::MAX, privileges: Default::default() },
                 streams: HashMap::new(),
@@ -120,9 +140,31 @@ impl Session {
         }
     }
 
-    /// Records that request `id` is being handled.
-    pub fn handled(&self, id: u64) {
-        self.last_request.fetch_max(id, Ordering::AcqRel);
+    /// Claims request id `id`: new (above every id before), or a repeat (answered from memory,
+    /// still being handled, or too old to be answered again).
+    pub fn claim_request(&self, id: u64) -> Claim {
+        let mut answers = self.answers.lock();
+        let last = self.last_request.load(Ordering::Acquire);
+        if id > last || (id == 0 && last == 0 && answers.is_empty()) {
+            self.last_request.store(id, Ordering::Release);
+            if answers.len() >= REMEMBERED_ANSWERS {
+                answers.pop_front();
+            }
+            answers.push_back((id, None));
+            return Claim::New;
+        }
+        match answers.iter().find(|(a, _)| *a == id) {
+            Some((_, Some(answer))) => Claim::Answered(answer.clone()),
+            Some((_, None)) => Claim::Pending,
+            None => Claim::Stale { last },
+        }
+    }
+
+    /// Keeps the answer of request `id` (see [`Session::claim_request`]).
+    pub fn remember_answer(&self, id: u64, answer: &tokio_tungstenite::tungstenite::Message) {
+        if let Some(slot) = self.answers.lock().iter_mut().rev().find(|(a, _)| *a == id) {
+            slot.1 = Some(answer.clone());
+        }
     }
 
     /// Whether the session has ended.

@@ -214,7 +214,7 @@ impl Hub {
                     "more than {QUEUE} storage requests of this session are waiting; try again when they are answered"
                 ),
             );
-            self.push(session, server::err(id, &error));
+            answer(self, session, id, server::err(id, &error));
         }
     }
 
@@ -617,8 +617,7 @@ impl Hub {
                     leave(&hub);
                     let error =
                         Error::new(ErrorCode::LockAcquireFailed, "the channel was left while waiting for the lock");
-                    hub.push(&session, server::err(id, &error));
-                    return;
+                    return answer(&hub, &session, id, server::err(id, &error));
                 }
                 let first = hub.shared.lock_waiters.lock().queues.get(&queue).and_then(|q| q.front().copied());
                 if first == Some(ticket) {
@@ -641,14 +640,12 @@ impl Hub {
                                 lock_name: &name,
                                 timestamp: now_ms(),
                             };
-                            hub.push(&session, server::ok(id.unwrap_or(0), &response));
-                            return;
+                            return answer(&hub, &session, id, server::ok(id.unwrap_or(0), &response));
                         }
                         Err(e) if e.code == ErrorCode::LockAcquireFailed => {}
                         Err(e) => {
                             leave(&hub);
-                            hub.push(&session, server::err(id, &e));
-                            return;
+                            return answer(&hub, &session, id, server::err(id, &e));
                         }
                     }
                 }
@@ -741,6 +738,14 @@ impl Hub {
     }
 }
 
+/// Sends the late answer of request `id`, kept for a repeat of the id.
+fn answer(hub: &Hub, session: &Arc<Session>, id: Option<u64>, frame: Message) {
+    if let Some(id) = id {
+        session.remember_answer(id, &frame);
+    }
+    hub.push(session, frame);
+}
+
 fn is_member(session: &Session, channel_type: ChannelType, channel: &str) -> bool {
     let state = session.state.lock();
     match channel_type {
@@ -811,6 +816,10 @@ async fn storage_task(
             Ok(frames) => frames,
             Err(e) => vec![server::err(id, &e)],
         };
+        // The first frame is the answer (none yet for an acquireLock that waits).
+        if let (Some(id), Some(answer)) = (id, frames.first()) {
+            session.remember_answer(id, answer);
+        }
         for frame in frames {
             hub.push(&session, frame);
         }
