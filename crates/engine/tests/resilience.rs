@@ -237,3 +237,32 @@ async fn after_a_drop_the_client_goes_back_to_the_access_point_that_holds_its_se
     assert!(back.is_resumed, "{back:?}");
     assert_eq!((server.stats().users, other.stats().users), (1, 0));
 }
+
+#[tokio::test]
+async fn datagrams_sent_while_the_link_is_down_are_bounded_newest_kept_drops_counted() {
+    let server = server().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let mut config = ClientConfig::new("app", "sender", &proxy.url());
+    config.presence_timeout = 30;
+    config.pong_timeout = Duration::from_millis(500);
+    config.reconnect_initial = Duration::from_millis(50);
+    config.reconnect_max = Duration::from_millis(100);
+    config.max_held_unanswered = 16;
+    let mut sender = login_with(config).await;
+    sender.ask(json!({"op":"realtimeJoin","scope":"s"})).await.unwrap();
+    let mut receiver = login(&server, "receiver").await;
+    receiver.ask(json!({"op":"realtimeJoin","scope":"s"})).await.unwrap();
+    proxy.refuse(true);
+    proxy.cut();
+    while sender.next_link_state().await.current_state != LinkState::Disconnected {}
+    for i in 0..100u8 {
+        sender.client.realtime_send("s", bytes::Bytes::from(vec![i])).unwrap();
+    }
+    assert_eq!(sender.client.held_dropped(), 84, "the oldest 84 of 100 dropped, counted");
+    proxy.refuse(false);
+    let mut got = Vec::new();
+    while got.len() < 16 {
+        got.push(receiver.next_realtime().await.1[0]);
+    }
+    assert_eq!(got, (84..100).collect::<Vec<u8>>(), "the newest 16, in order");
+}

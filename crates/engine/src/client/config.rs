@@ -48,6 +48,9 @@ pub struct ClientConfig {
     pub reconnect_max: Duration,
     /// Requests in flight at once; more are rejected (OPERATION_RATE_EXCEED_LIMITATION).
     pub max_pending: usize,
+    /// Realtime datagrams and TRTC custom messages kept while the link is down, sent when it is
+    /// back; past this the oldest are dropped (counted, and logged when the link returns).
+    pub max_held_unanswered: usize,
     /// `logLevel`; the engine only validates it, the host (the Node addon) applies it.
     pub log_level: Option<String>,
     /// `logFormat`, for the host as `log_level`.
@@ -87,6 +90,7 @@ impl ClientConfig {
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
             max_pending: 100_000,
+            max_held_unanswered: 256,
             log_level: None,
             log_format: None,
             encryption: None,

@@ -99,6 +99,17 @@ impl Inner {
                 return false;
             }
             state.connected = true;
+            // What was sent while the link was down goes after the requests re-sent below.
+            let held = std::mem::take(&mut state.held);
+            state.outgoing.extend(held);
+            let dropped = std::mem::take(&mut state.held_dropped);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    kept = self.config.max_held_unanswered,
+                    "realtime datagrams / custom messages sent while disconnected were dropped, oldest first"
+                );
+            }
             state.max_message_bytes = welcome.limits.max_message_bytes;
             state.max_realtime_bytes = welcome.limits.max_realtime_bytes;
             let same_session = state.session.as_ref().is_some_and(|s| s.id == welcome.session);

@@ -25,7 +25,7 @@ mod transport;
 pub mod trtc;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -160,6 +160,10 @@ pub(crate) struct State {
     restoring: Option<Restoring>,
     /// Whether a link is up now.
     connected: bool,
+    /// Frames without an answer sent while the link is down (bounded, see
+    /// `ClientConfig::max_held_unanswered`), and how many were dropped since it went down.
+    held: VecDeque<Message>,
+    held_dropped: u64,
     max_message_bytes: usize,
     max_realtime_bytes: usize,
     token: Option<crate::secret::Secret>,
@@ -174,6 +178,8 @@ pub(crate) struct Inner {
     received: AtomicU64,
     /// Wakes the writer of the current link.
     outgoing_ready: Notify,
+    /// Datagrams and custom messages dropped while the link was down, since the client started.
+    held_dropped_total: std::sync::atomic::AtomicU64,
     /// Wakes the supervisor when it must stop (logout).
     stop: Notify,
     /// End-to-end encryption of payloads, when configured.
@@ -209,6 +215,8 @@ impl Client {
                     next_id: 1,
                     pending: HashMap::new(),
                     outgoing: VecDeque::new(),
+                    held: VecDeque::new(),
+                    held_dropped: 0,
                     memory: Memory::default(),
                     views: PresenceViews::default(),
                     session: None,
@@ -220,6 +228,7 @@ impl Client {
                 }),
                 received: AtomicU64::new(0),
                 outgoing_ready: Notify::new(),
+                held_dropped_total: std::sync::atomic::AtomicU64::new(0),
                 stop: Notify::new(),
                 cipher,
                 tls,
@@ -232,6 +241,12 @@ impl Client {
     }
 
     /// The current link state.
+    /// Realtime datagrams and custom messages dropped because more than
+    /// `max_held_unanswered` were sent while the link was down (oldest first), since start.
+    pub fn held_dropped(&self) -> u64 {
+        self.inner.held_dropped_total.load(Ordering::Relaxed)
+    }
+
     pub fn link_state(&self) -> LinkState {
         self.inner.state.lock().link
     }
@@ -521,6 +536,16 @@ impl Inner {
         let mut state = self.state.lock();
         if state.phase != Phase::LoggedIn {
             return Err(Error::new(ErrorCode::NotLogin, format!("{op} needs a logged-in client")));
+        }
+        if !state.connected {
+            // Best effort: keep only the newest while the link is down.
+            if state.held.len() >= self.config.max_held_unanswered.max(1) {
+                state.held.pop_front();
+                state.held_dropped += 1;
+                self.held_dropped_total.fetch_add(1, Ordering::Relaxed);
+            }
+            state.held.push_back(frame);
+            return Ok(());
         }
         state.outgoing.push_back(frame);
         let wake = state.outgoing.len() == 1;
