@@ -8,8 +8,10 @@
 // quick baseline committed in docs/BENCHMARKS.md and warns past 20 %.
 //
 // `npm run bench -- --only=join-storm,cluster`: measures only those parts (of main, join-storm,
-// cluster, js; and quick: the regression baseline), merges their medians into
+// cluster, js, storage; and quick: the regression baseline), merges their medians into
 // docs/bench-results.json and rewrites the report.
+// `npm run bench -- --quick --only=storage`: the storage part with `--quick` sizes, printed
+// (not written): `piazza-bench storage` measures metadata, locks and history per store.
 // `npm run bench -- --rewrite`: rewrites the report from docs/bench-results.json only.
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -41,7 +43,10 @@ const PARTS = {
   // Plain Piazza is measured again in this part (as piazza-alone), so the three setups are
   // compared within one run.
   cluster: { scenarios: 'fanout,latency60,latency500', peers: 'piazza,piazza-redis,piazza-two-nodes', alias: { piazza: 'piazza-alone' } },
-  js: { js: true }
+  js: { js: true },
+  // piazza-bench storage: in-process servers per store (memory, SQLite, Redis). One run unless
+  // --runs= is given (a run takes about three minutes).
+  storage: { storage: true }
 }
 const only = (args.find((a) => a.startsWith('--only=')) || '').slice(7).split(',').filter(Boolean)
 for (const part of only) if (!PARTS[part] && part !== 'quick') throw new Error(`--only: no part ${part} (${Object.keys(PARTS).join(', ')}, quick)`)
@@ -72,6 +77,20 @@ function measureRust ({ quickPass, peers, scenarios, times }) {
   return lines(rust.stdout)
 }
 
+function measureStorage ({ quickPass, times }) {
+  const outcomes = []
+  const storageRuns = args.some((a) => a.startsWith('--runs=')) ? times : 1
+  for (let run = 1; run <= storageRuns; run++) {
+    const rustArgs = ['storage']
+    if (quickPass) rustArgs.push('--quick')
+    log(`storage run ${run}/${storageRuns}…`)
+    const rust = spawnSync(bench, rustArgs, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 })
+    if (rust.status !== 0) throw new Error(`piazza-bench storage exited with ${rust.status}`)
+    outcomes.push(...lines(rust.stdout).map((o) => ({ ...o, run })))
+  }
+  return outcomes
+}
+
 function measureJs ({ quickPass, times }) {
   const jsArgs = [path.join(__dirname, 'js-bench.js'), `--runs=${times}`]
   if (quickPass) jsArgs.push('--quick')
@@ -85,7 +104,7 @@ function measureParts (names, { quickPass, times }) {
   const outcomes = []
   for (const name of names) {
     const part = PARTS[name]
-    const measured = part.js ? measureJs({ quickPass, times }) : measureRust({ quickPass, times, ...part })
+    const measured = part.js ? measureJs({ quickPass, times }) : part.storage ? measureStorage({ quickPass, times }) : measureRust({ quickPass, times, ...part })
     outcomes.push(...measured.map((o) => ({ ...o, peer: part.alias?.[o.peer] || o.peer })))
   }
   return outcomes
@@ -130,6 +149,8 @@ const fmtMs = (us) => us >= 100000 ? `${(us / 1000).toFixed(0)} ms` : `${(us / 1
 const fmtMb = (mb) => `${mb.toFixed(0)} MB`
 const fmtKb = (b) => `${(b / 1024).toFixed(1)} KB`
 const fmtPct = (p) => `${p.toFixed(0)} %`
+const fmtOps = (v) => v >= 1e6 ? `${(v / 1e6).toFixed(2)} M/s` : v >= 1e4 ? `${(v / 1e3).toFixed(0)} k/s` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k/s` : `${v.toFixed(0)} /s`
+const fmtLat = (us) => us < 1000 ? `${us.toFixed(0)} µs` : fmtMs(us)
 const PEERS = ['piazza', 'nats', 'socket-io', 'bare']
 const PEER_NAMES = {
   piazza: 'Piazza',
@@ -138,7 +159,106 @@ const PEER_NAMES = {
   bare: 'bare tokio-tungstenite',
   'piazza-alone': 'Piazza (cluster comparison), one process',
   'piazza-redis': 'Piazza, one node on Redis',
-  'piazza-two-nodes': 'Piazza, two nodes on Redis'
+  'piazza-two-nodes': 'Piazza, two nodes on Redis',
+  memory: 'Storage benchmark, memory store',
+  sqlite: 'Storage benchmark, SQLite store',
+  redis: 'Storage benchmark, Redis store and plain HSET'
+}
+
+// ----- the storage section (piazza-bench storage)
+
+const STORES = [['memory', 'memory'], ['sqlite', 'SQLite file'], ['redis', 'Redis (cluster mode)']]
+
+function opsCell (x) {
+  if (!x) return '—'
+  return `${fmtOps(x.ops_per_s)} · ${fmtLat(x.p50_us)} / ${fmtLat(x.p99_us)}${x.errors ? ` (${x.errors} failed)` : ''}`
+}
+
+function metadataTable (m) {
+  const rows = ['| store | op | 1 client, 1 in flight | 1 client, 64 in flight | 100 clients, 1 in flight each |', '| --- | --- | --- | --- | --- |']
+  for (const [store, name] of STORES) {
+    for (const [op, what] of [['set', 'setChannelMetadata'], ['get', 'getChannelMetadata']]) {
+      const cells = [1, 64, 100].map((n) => opsCell(m[`storage-${op}-${n}`]?.[store]))
+      if (cells.every((c) => c === '—')) continue
+      rows.push(`| ${name} | ${what} | ${cells.join(' | ')} |`)
+    }
+  }
+  return rows.join('\n')
+}
+
+function historyTable (m) {
+  const rows = ['| store | deliveries/s, storeInHistory off | on | cost | publishes answered/s, off / on | delivery p50 / p99, off | on | lost |', '| --- | --- | --- | --- | --- | --- | --- | --- |']
+  for (const [store, name] of STORES) {
+    const x = m['storage-fanout']?.[store]
+    if (!x) continue
+    rows.push(`| ${name} | ${fmtOps(x.deliveries_per_s_off)} | ${fmtOps(x.deliveries_per_s_on)} | ${x.cost_pct.toFixed(1)} % | ${fmtOps(x.publishes_per_s_off)} / ${fmtOps(x.publishes_per_s_on)} | ${fmtLat(x.p50_us_off)} / ${fmtLat(x.p99_us_off)} | ${fmtLat(x.p50_us_on)} / ${fmtLat(x.p99_us_on)} | ${x.lost_off + x.lost_on} |`)
+  }
+  return rows.join('\n')
+}
+
+function lockTable (m) {
+  const rows = ['| store | acquireLock + releaseLock round trips | p50 / p99 of the pair |', '| --- | --- | --- |']
+  for (const [store, name] of STORES) {
+    const x = m['storage-lock']?.[store]
+    if (!x) continue
+    rows.push(`| ${name} | ${fmtOps(x.ops_per_s)} | ${fmtLat(x.p50_us)} / ${fmtLat(x.p99_us)} |`)
+  }
+  return rows.join('\n')
+}
+
+function redisTable (m) {
+  const rows = ['| | 1 in flight | 64 in flight |', '| --- | --- | --- |']
+  const hset = [m['redis-hset-1']?.redis, m['redis-hset-64']?.redis]
+  const meta = [m['storage-set-1']?.redis, m['storage-set-64']?.redis]
+  rows.push(`| plain Redis \`HSET\`, one connection | ${hset.map(opsCell).join(' | ')} |`)
+  rows.push(`| setChannelMetadata on the Redis store, one client | ${meta.map(opsCell).join(' | ')} |`)
+  const share = (i) => hset[i] && meta[i] ? `${(meta[i].ops_per_s / hset[i].ops_per_s * 100).toFixed(0)} %` : '—'
+  rows.push(`| metadata writes as a share of HSET | ${share(0)} | ${share(1)} |`)
+  return rows.join('\n')
+}
+
+function storageSection (m) {
+  if (!Object.keys(m).some((s) => s.startsWith('storage-'))) return '(not measured: `npm run bench -- --only=storage`)'
+  const cost = m['storage-fanout']?.sqlite?.cost_pct
+  const verdict = cost === undefined ? '' : ` Target: the SQLite store costs ≤ 10 % — measured ${cost.toFixed(1)} %, ${cost <= 10 ? 'met' : '**missed**'}.`
+  return `Measured by \`piazza-bench storage\` (one run unless \`--runs=\` is given): an in-process server per store
+(\`Server::start\`, the rate limits off as above) and Rust clients (\`piazza_engine::client::Client\`) in
+the same process, so server and load generator share the 2 cores. SQLite: the file store in a fresh
+temporary directory (WAL, \`synchronous=FULL\`: a change is on disk before its answer). Redis: cluster
+mode on the Redis at 127.0.0.1:6379 under a fresh key prefix, deleted afterwards. Cells: operations per
+second · p50 / p99 round-trip latency.
+
+### Channel metadata: set (one item, majorRevision -1) and get
+
+${metadataTable(m)}
+
+How many metadata writes and reads a store answers with one request in flight, with 64 in flight from
+one client (a session's storage requests are served in order, one at a time), and from 100 clients on
+100 channels at once.
+
+### Fan-out with and without history: 1 publisher → 100 subscribers, 128 B
+
+${historyTable(m)}
+
+What \`storeInHistory\` costs a publisher that waits for its answers (at most 128 unanswered, 256 not
+yet delivered to every subscriber): the message is delivered first, then kept, then answered.${verdict}
+A session's storage requests (history appends included) are served one at a time, in order, so one
+publisher gets at most one append per store round trip — for SQLite one transaction with its fsync, as
+the group commit never sees two jobs of one session — and "publishes answered/s, on" is that ceiling.
+
+### Locks: acquire and release from one client
+
+${lockTable(m)}
+
+How many \`acquireLock\` + \`releaseLock\` pairs one client completes per second (\`setLock\` once, then
+the pair in a closed loop).
+
+### Redis: plain \`HSET\` next to the Redis store's metadata writes
+
+${redisTable(m)}
+
+What a metadata write on the Redis store (a read, a compare-and-set Lua script, an event) costs next to
+the cheapest Redis write from one connection, closed loop and pipelined.`
 }
 
 function ratio (a, b, better) {
@@ -312,6 +432,10 @@ publisher → node A → Redis pub/sub → node B → 1,000 subscribers. Server 
 
 ${clusterTable(m)}
 
+## Storage, locks and history
+
+${storageSection(m)}
+
 ## Through the Node addon
 
 | scenario | measured | Node CPU |
@@ -327,7 +451,9 @@ ${notesText.trim()}
 npm install                 # builds the addon
 npm run bench               # everything, 3 runs, rewrites this file and docs/bench-latency.png
 npm run bench -- --quick    # Piazza only, under a minute: compares with the baseline below
-npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js, quick) and merge
+npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js, storage, quick) and merge
+npm run bench -- --quick --only=storage      # the storage part with quick sizes, printed, not written
+target/release/piazza-bench storage --quick  # the same, as JSON lines
 target/release/piazza-bench run --scenarios fanout --peers piazza,nats --runs 1   # one cell
 \`\`\`
 
@@ -370,6 +496,12 @@ function regressionCheck (quickMedians) {
 
 function main () {
   if (!args.includes('--rewrite')) build()
+  if (quick && only.includes('storage')) {
+    const { medians: m, errors } = medians(measureStorage({ quickPass: true, times: 1 }))
+    for (const [k, e] of Object.entries(errors)) log(`skipped: ${k}: ${e}`)
+    process.stdout.write(`${storageSection(m)}\n`)
+    return
+  }
   if (quick) {
     const outcomes = [...measureRust({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: runs }), ...measureJs({ quickPass: true, times: runs })]
     const { medians: m } = medians(outcomes)
@@ -393,7 +525,8 @@ function main () {
     const merged = previous.medians
     for (const [scenario, byPeer] of Object.entries(fresh.medians)) merged[scenario] = { ...merged[scenario], ...byPeer }
     const errors = { ...previous.errors }
-    for (const key of Object.keys(errors)) if (only.some((p) => (PARTS[p].peers || '').split(',').includes(key.split('/')[1]))) delete errors[key]
+    const remeasured = (key) => only.some((p) => p === 'storage' ? /^(storage-|redis-hset)/.test(key) : (PARTS[p]?.peers || '').split(',').includes(key.split('/')[1]))
+    for (const key of Object.keys(errors)) if (remeasured(key)) delete errors[key]
     writeReport(merged, previous.quick, { ...previous.notes, ...fresh.notes }, { ...errors, ...fresh.errors })
     return
   }

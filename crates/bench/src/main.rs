@@ -4,7 +4,8 @@
 //! bare tokio-tungstenite broadcast), each in a fresh server process, and prints one JSON
 //! object per measurement. `bare-server` is that baseline server; `blast` is a fake Piazza
 //! server that floods one client with messages (the JS event-path scenario); `plot` draws the
-//! latency chart of the report.
+//! latency chart of the report. `storage` measures metadata, locks and history per store
+//! (memory, SQLite, Redis) against in-process servers.
 
 mod bare;
 mod blast;
@@ -12,6 +13,7 @@ mod conn;
 mod plot;
 mod procs;
 mod scenario;
+mod storage;
 mod wire;
 
 use std::time::Duration;
@@ -82,6 +84,13 @@ enum Command {
         /// Repeat each measurement.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+    },
+    /// Storage, locks and history per store (memory, SQLite, Redis), in-process servers; one
+    /// JSON object per line on stdout.
+    Storage {
+        /// Shorter windows: every store in under a minute.
+        #[arg(long)]
+        quick: bool,
     },
     /// The bare tokio-tungstenite broadcast server (a baseline peer).
     BareServer {
@@ -188,6 +197,7 @@ async fn main() {
                 }
             }
         }
+        Command::Storage { quick } => storage::run(quick).await,
         Command::BareServer { port } => bare::serve(port).await,
         Command::Blast { port, events, size } => blast::serve(port, events, size).await,
         Command::Plot { input, output } => {
