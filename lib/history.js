@@ -31,7 +31,8 @@ class RTMHistory {
   }
 
   /**
-   * A page of a channel's history, newest first: at most `messageCount` (default 100) messages
+   * A page of a channel's history, newest first: at most `messageCount` (default 100, or the
+   * server's `storage.maxHistoryPage` when smaller) messages
    * from `start` (the newer bound, ms; 0 = now) back to `end` (the older bound; 0 = the oldest).
    */
   getMessages (channelName, channelType, options) {
@@ -42,7 +43,8 @@ class RTMHistory {
       }
       const o = checkOptions('getMessages', options)
       return native.getMessages(tag, channelName, channelType, {
-        messageCount: count('getMessages', o.messageCount, 'messageCount', 100),
+        // Absent: the server's default page (100, or its maxHistoryPage when smaller).
+        messageCount: o.messageCount === undefined ? undefined : count('getMessages', o.messageCount, 'messageCount', 100),
         start: count('getMessages', o.start, 'start', 0),
         end: count('getMessages', o.end, 'end', 0),
       })

@@ -46,7 +46,8 @@ pub struct NativeLockOptions {
 /// `getMessages` options (defaults applied in JS).
 #[napi(object)]
 pub struct NativeHistoryOptions {
-    pub message_count: u32,
+    /// Absent: the server's default page.
+    pub message_count: Option<u32>,
     pub start: i64,
     pub end: i64,
 }
@@ -148,7 +149,8 @@ impl NativeClient {
         let result = (|| {
             let ct = self::channel_type(&channel_type)?;
             let (start, end) = (millis(options.start, "start")?, millis(options.end, "end")?);
-            self.client.get_messages(route(tag), ct, &channel, options.message_count as usize, start, end)
+            let count = options.message_count.map(|c| c as usize);
+            self.client.get_messages(route(tag), ct, &channel, count, start, end)
         })();
         queued(result)
     }

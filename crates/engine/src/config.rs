@@ -314,6 +314,27 @@ impl ServerConfig {
                 return Err(Error::invalid(format!("limits.{name} must be at least 1")));
             }
         }
+        let s = &self.storage;
+        for (name, value) in [
+            ("maxMetadataItems", s.max_metadata_items),
+            ("maxMetadataKeyBytes", s.max_metadata_key_bytes),
+            ("maxMetadataValueBytes", s.max_metadata_value_bytes),
+            ("maxLocksPerChannel", s.max_locks_per_channel),
+            ("historyMaxMessages", s.history_max_messages),
+            ("maxHistoryPage", s.max_history_page),
+        ] {
+            if value == 0 {
+                return Err(Error::invalid(format!("storage.{name} must be at least 1")));
+            }
+        }
+        if s.path.is_some() && self.redis_url.is_some() {
+            return Err(Error::invalid(
+                "storage.path (--data-dir) does not apply in cluster mode: storage lives in the cluster's Redis",
+            ));
+        }
+        if s.path.as_deref() == Some("") {
+            return Err(Error::invalid("storage.path must name a directory"));
+        }
         let c = &self.connection;
         if c.max_frame_bytes < l.max_message_bytes.max(l.max_realtime_bytes) + 1024 {
             return Err(Error::invalid(

@@ -167,10 +167,11 @@ async fn history_keeps_what_was_asked_in_its_type_and_user_history_only_for_its_
     assert_eq!(peek.code, ErrorCode::HistoryPermissionDenied);
 }
 
-/// A client through `proxy` that comes back quickly and does not time out before the lock ttl.
+/// A client through `proxy` that comes back quickly; its session times out (5 s) before a
+/// lock's ttl (10 s) is over, so the expiry must outlive the session.
 async fn through(proxy: &Proxy, user: &str) -> TestClient {
     let mut config = ClientConfig::new("app", user, &proxy.url());
-    config.presence_timeout = 30;
+    config.presence_timeout = 5;
     config.pong_timeout = Duration::from_millis(500);
     config.reconnect_initial = Duration::from_millis(50);
     config.reconnect_max = Duration::from_millis(200);
@@ -322,4 +323,42 @@ async fn a_server_process_killed_and_started_again_on_its_data_dir_has_everythin
     assert_eq!(locks["lockDetails"], json!([{"lockName":"l","owner":"","ttl":60}]), "defined, not held");
     assert!(second.logs().contains("locks held before the restart were freed"), "{}", second.logs());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_waiting_acquire_outlasts_the_request_timeout_and_pages_default_to_the_server_limit() {
+    let server = server_with(|c| c.storage.max_history_page = 2).await;
+    let holder = login(&server, "holder").await;
+    holder.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"c","lockName":"l"})).await.unwrap();
+    holder.ask(lock("acquireLock", "c", "l")).await.unwrap();
+    let mut config = ClientConfig::new("app", "patient", &server.url());
+    config.request_timeout = Duration::from_millis(300);
+    let patient = login_with(config).await;
+    let waiter = retry_acquire(&patient, "c", "l");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    holder.ask(lock("releaseLock", "c", "l")).await.unwrap();
+    waiter.await.unwrap().expect("a waiting acquire is not cut by the request timeout");
+
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    for text in ["a", "b", "c"] {
+        let options = keep.clone();
+        holder.client.call(move |c, r| c.publish(r, "c", Payload::Text(text.into()), options)).await.unwrap();
+        // One millisecond each: a page never splits a millisecond.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let page = holder.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(page["count"], 2, "no messageCount: the server's maxHistoryPage (2), not 100: {page}");
+}
+
+#[tokio::test]
+async fn storage_options_that_cannot_work_are_refused_at_start() {
+    let mut both = piazza_engine::config::ServerConfig::default();
+    both.storage.path = Some("/tmp/x".into());
+    both.redis_url = Some(Secret::new("redis://127.0.0.1:6379".to_string()));
+    let err = piazza_engine::server::Server::start(both).await.err().expect("refused");
+    assert!(err.reason.contains("cluster mode"), "{err}");
+    let mut zero = piazza_engine::config::ServerConfig::default();
+    zero.storage.max_history_page = 0;
+    let err = piazza_engine::server::Server::start(zero).await.err().expect("refused");
+    assert!(err.reason.contains("storage.maxHistoryPage"), "{err}");
 }

@@ -70,6 +70,9 @@ pub struct PublishOptions {
     pub store_in_history: bool,
 }
 
+/// The timeout of a request that may wait as long as it takes (a year).
+const WAIT_FOREVER: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// What a pending request is.
 #[derive(Debug)]
 pub(crate) enum Op {
@@ -496,7 +499,12 @@ impl Inner {
         }
         let track = Memory::tracks(&frame).then(|| Box::new(frame.clone()));
         let op = Op::Request { name: frame.op(), track };
-        self.submit(route, op, |id| {
+        // `acquireLock { retry }` waits for the lock as long as it takes (SPEC §4.6): no timeout.
+        let timeout = match &frame {
+            ClientFrame::AcquireLock(f) if f.retry => WAIT_FOREVER,
+            _ => self.config.request_timeout,
+        };
+        self.submit_within(route, op, timeout, |id| {
             frame.set_id(id);
             encode_request(&frame, payload.as_ref().map(Payload::as_bytes))
         })
@@ -504,6 +512,17 @@ impl Inner {
 
     /// Registers a request and queues its frame.
     fn submit(&self, route: Route, op: Op, frame: impl FnOnce(u64) -> Message) -> Result<()> {
+        self.submit_within(route, op, self.config.request_timeout, frame)
+    }
+
+    /// Registers a request that fails with its TIMEOUT code unless answered within `timeout`.
+    fn submit_within(
+        &self,
+        route: Route,
+        op: Op,
+        timeout: std::time::Duration,
+        frame: impl FnOnce(u64) -> Message,
+    ) -> Result<()> {
         let mut state = self.state.lock();
         match state.phase {
             Phase::LoggedIn | Phase::LoggingIn => {}
@@ -518,7 +537,7 @@ impl Inner {
             ));
         }
         let id = state.take_id();
-        let deadline = Instant::now() + self.config.request_timeout;
+        let deadline = Instant::now() + timeout;
         let frame = frame(id);
         state.outgoing.push_back(frame.clone());
         let epoch = state.epoch;

@@ -131,14 +131,15 @@ impl Client {
         self.request(route, ClientFrame::GetLock(GetLock { id: 0, channel_type, channel: channel.to_string() }), None)
     }
 
-    /// RTM `history.getMessages`: `count` messages at most, newest first, between `start` (the
-    /// newer bound, 0 = now) and `end` (the older, 0 = none), in ms.
+    /// RTM `history.getMessages`: `count` messages at most (`None`: the server's default page),
+    /// newest first, between `start` (the newer bound, 0 = now) and `end` (the older, 0 = none),
+    /// in ms.
     pub fn get_messages(
         &self,
         route: Route,
         channel_type: ChannelType,
         channel: &str,
-        count: usize,
+        count: Option<usize>,
         start: u64,
         end: u64,
     ) -> Result<()> {

@@ -33,6 +33,10 @@ use crate::time::now_ms;
 /// Storage requests one session may have queued; more are refused (never dropped silently).
 const QUEUE: usize = 256;
 
+/// `acquireLock { retry }` one session may have waiting at once
+/// (RTM_ERROR_LOCK_OPERATION_FAILED past it).
+const MAX_WAITS: usize = 64;
+
 /// How often a waiting `acquireLock` looks again without being woken (changes on other nodes).
 const LOCK_POLL: Duration = Duration::from_millis(250);
 
@@ -85,6 +89,8 @@ type LockKey = (Arc<str>, ChannelType, Arc<str>, Arc<str>);
 #[derive(Default)]
 pub struct LockWaiters {
     queues: HashMap<LockKey, VecDeque<u64>>,
+    /// Waiting acquires per session id.
+    per_session: HashMap<u64, usize>,
     next: u64,
 }
 
@@ -464,7 +470,8 @@ impl Hub {
             }
         }
         let key = HistoryKey { app: app.id.to_string(), channel_type: f.channel_type, channel: f.channel };
-        let query = crate::store::HistoryQuery { count: f.message_count, start: f.start, end: f.end };
+        let count = f.message_count.unwrap_or_else(|| self.config().storage.max_history_page.min(100));
+        let query = crate::store::HistoryQuery { count, start: f.start, end: f.end };
         let page = self.shared.storage.history(&key, query).await?;
         Ok(ok(id, &crate::protocol::GetMessagesResponse::from_page(page)))
     }
@@ -508,7 +515,7 @@ impl Hub {
         let outcome = match storage.lock(&app.id, f.channel_type, &f.channel, &f.lock_name, &op).await {
             Ok(outcome) => outcome,
             Err(e) if e.code == ErrorCode::LockAcquireFailed && f.retry => {
-                self.wait_for_lock(session, id, f.channel_type, &f.channel, &f.lock_name);
+                self.wait_for_lock(session, id, f.channel_type, &f.channel, &f.lock_name)?;
                 return Ok(Vec::new());
             }
             Err(e) => return Err(e),
@@ -580,11 +587,20 @@ impl Hub {
         channel_type: ChannelType,
         channel: &str,
         name: &str,
-    ) {
+    ) -> Result<()> {
         let (channel, name): (Arc<str>, Arc<str>) = (Arc::from(channel), Arc::from(name));
         let queue = (session.app.clone(), channel_type, channel.clone(), name.clone());
+        let session_id = session.id;
         let ticket = {
             let mut waiters = self.shared.lock_waiters.lock();
+            let waiting = waiters.per_session.entry(session_id).or_default();
+            if *waiting >= MAX_WAITS {
+                return Err(Error::new(
+                    ErrorCode::LockOperationFailed,
+                    format!("{MAX_WAITS} acquireLock calls of this session are already waiting"),
+                ));
+            }
+            *waiting += 1;
             waiters.next += 1;
             let ticket = waiters.next;
             waiters.queues.entry(queue.clone()).or_default().push_back(ticket);
@@ -602,6 +618,12 @@ impl Hub {
                         waiters.queues.remove(&queue);
                     }
                 }
+                if let Some(waiting) = waiters.per_session.get_mut(&session_id) {
+                    *waiting -= 1;
+                    if *waiting == 0 {
+                        waiters.per_session.remove(&session_id);
+                    }
+                }
                 drop(waiters);
                 hub.shared.lock_changed.notify_waiters();
             };
@@ -609,7 +631,9 @@ impl Hub {
                 let notified = changed.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                let (Some(hub), Some(session)) = (hub.upgrade(), weak_session.upgrade()) else { return };
+                let Some(hub) = hub.upgrade() else { return };
+                // A waiter whose session is gone leaves the queue (or it would block it).
+                let Some(session) = weak_session.upgrade() else { return leave(&hub) };
                 if session.is_ended() {
                     return leave(&hub);
                 }
@@ -626,11 +650,16 @@ impl Hub {
                     match storage.lock(&session.app, channel_type, &channel, &name, &op).await {
                         Ok(outcome) => {
                             leave(&hub);
-                            session
-                                .state
-                                .lock()
-                                .held_locks
-                                .insert((channel_type, channel.clone(), name.clone()), outcome.detail.ttl);
+                            let key = (channel_type, channel.clone(), name.clone());
+                            let detached = {
+                                let mut state = session.state.lock();
+                                state.held_locks.insert(key.clone(), outcome.detail.ttl);
+                                state.detached.then_some(state.detach_generation)
+                            };
+                            if let Some(generation) = detached {
+                                // Acquired while the connection is away: the ttl runs from now.
+                                hub.expire_after_ttl(&session, key, outcome.detail.ttl, generation);
+                            }
                             if let (Some(event), Ok(app)) = (outcome.event, hub.session_app(&session)) {
                                 hub.announce_lock(&app, channel_type, &channel, &session.user, event, &outcome.detail);
                             }
@@ -656,17 +685,34 @@ impl Hub {
                 }
             }
         });
+        Ok(())
     }
 
     /// A session's connection dropped: each lock it holds expires after its ttl unless the
     /// session is resumed (`generation` is the detach's) or its user is back in a new session.
     pub(super) fn locks_on_detach(&self, session: &Arc<Session>, generation: u64) {
         let held: Vec<_> = session.state.lock().held_locks.iter().map(|(k, ttl)| (k.clone(), *ttl)).collect();
-        for ((channel_type, channel, name), ttl) in held {
-            let weak = Arc::downgrade(session);
+        for (key, ttl) in held {
+            self.expire_after_ttl(session, key, ttl, generation);
+        }
+    }
+
+    /// Expires lock `key` of a detached session `ttl` seconds from now, unless the session is
+    /// resumed meanwhile (its detach generation moves on) or its user is back in a new session.
+    /// The timer holds the session: it may end (presence timeout) before the ttl is over.
+    fn expire_after_ttl(
+        &self,
+        session: &Arc<Session>,
+        key: (ChannelType, Arc<str>, Arc<str>),
+        ttl: u32,
+        generation: u64,
+    ) {
+        let session = session.clone();
+        let (channel_type, channel, name) = key;
+        {
             self.spawn_timer(move |hub| async move {
                 tokio::time::sleep(Duration::from_secs(ttl as u64)).await;
-                let (Some(hub), Some(session)) = (hub.upgrade(), weak.upgrade()) else { return };
+                let Some(hub) = hub.upgrade() else { return };
                 let key = (channel_type, channel.clone(), name.clone());
                 {
                     let mut state = session.state.lock();

@@ -72,10 +72,6 @@ pub struct GetLock {
     pub channel: String,
 }
 
-fn page_size() -> usize {
-    100
-}
-
 /// `getMessages`: a page of a channel's history (`USER`: the caller's own inbox, `channel` =
 /// its user id), newest first; `start` the newer bound (0 = now), `end` the older (0 = none).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -84,8 +80,9 @@ pub struct GetMessages {
     pub id: u64,
     pub channel_type: ChannelType,
     pub channel: String,
-    #[serde(default = "page_size")]
-    pub message_count: usize,
+    /// Absent: 100, or the server's `storage.maxHistoryPage` when that is smaller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_count: Option<usize>,
     #[serde(default)]
     pub start: u64,
     #[serde(default)]
