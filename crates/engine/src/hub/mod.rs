@@ -9,6 +9,7 @@ mod channel;
 mod cluster;
 #[cfg(test)]
 mod events_tests;
+mod locks;
 pub mod outbox;
 pub mod presence;
 pub(crate) mod rate;
@@ -173,7 +174,7 @@ struct Shared {
     /// Metadata, locks and history (in memory, a database file, or Redis).
     storage: Arc<crate::store::Storage>,
     /// `acquireLock { retry }` queues, and what wakes them.
-    lock_waiters: Mutex<storage::LockWaiters>,
+    lock_waiters: Mutex<locks::LockWaiters>,
     lock_changed: Arc<tokio::sync::Notify>,
 }
 
@@ -305,7 +306,7 @@ impl Hub {
             cluster_events: std::sync::OnceLock::new(),
             stop: stop::Stop::default(),
             storage,
-            lock_waiters: Mutex::new(storage::LockWaiters::default()),
+            lock_waiters: Mutex::new(locks::LockWaiters::default()),
             lock_changed: Arc::new(tokio::sync::Notify::new()),
         });
         let handler: std::sync::Weak<dyn DeliveryHandler> = Arc::downgrade(&shared) as _;

@@ -46,7 +46,7 @@ pub struct SessionState {
     /// Users whose metadata this session subscribed to (`subscribeUserMetadata`).
     pub meta_subs: HashSet<Arc<str>>,
     /// Locks this session holds, with their ttl.
-    pub held_locks: super::storage::HeldLocks,
+    pub held_locks: super::locks::HeldLocks,
 }
 
 /// Answers kept per session for repeated request ids.
