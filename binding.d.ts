@@ -145,7 +145,8 @@ export interface LogBatch {
 
 /** `getMessages` options (defaults applied in JS). */
 export interface NativeHistoryOptions {
-  messageCount: number
+  /** Absent: the server's default page. */
+  messageCount?: number
   start: number
   end: number
 }
