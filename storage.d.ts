@@ -10,10 +10,10 @@ import type { BaseResponse, ChannelType, RTMEvents } from './index'
 
 /** The channel types of channel metadata and locks (a 'USER' one is refused: RTM_ERROR_INVALID_CHANNEL_TYPE). */
 export type StorageChannelType = 'MESSAGE' | 'STREAM'
-/** What a `storage` event is about: a channel's metadata or a user's. */
-export type StorageType = 'USER' | 'CHANNEL'
+/** What a `storage` event is about: a channel's metadata or a user's ('NONE' is the SDK's; Piazza never sends it). */
+export type StorageType = 'NONE' | 'USER' | 'CHANNEL'
 /** SNAPSHOT on subscribe / join `withMetadata` and on subscribeUserMetadata; then one per change. */
-export type StorageEventType = 'SNAPSHOT' | 'SET' | 'UPDATE' | 'REMOVE'
+export type StorageEventType = 'NONE' | 'SNAPSHOT' | 'SET' | 'UPDATE' | 'REMOVE'
 
 /** One item to write. */
 export interface MetadataItem {
@@ -125,7 +125,7 @@ export interface StorageEvent extends RTMEvents.BaseEvent {
 // ---------------------------------------------------------------------------------------------
 // Locks
 
-export type LockEventType = 'SNAPSHOT' | 'SET' | 'REMOVED' | 'ACQUIRED' | 'RELEASED' | 'EXPIRED'
+export type LockEventType = 'NONE' | 'SNAPSHOT' | 'SET' | 'REMOVED' | 'ACQUIRED' | 'RELEASED' | 'EXPIRED'
 
 export interface LockDetail {
   lockName: string

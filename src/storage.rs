@@ -38,7 +38,8 @@ pub struct NativeMetadataOptions {
 /// What only some lock operations take (defaults applied in JS).
 #[napi(object)]
 pub struct NativeLockOptions {
-    pub ttl: u32,
+    /// A JS number: checked here, never wrapped.
+    pub ttl: i64,
     pub retry: bool,
     pub owner: String,
 }
@@ -46,8 +47,8 @@ pub struct NativeLockOptions {
 /// `getMessages` options (defaults applied in JS).
 #[napi(object)]
 pub struct NativeHistoryOptions {
-    /// Absent: the server's default page.
-    pub message_count: Option<u32>,
+    /// Absent: the server's default page. A JS number: checked here, never wrapped.
+    pub message_count: Option<i64>,
     pub start: i64,
     pub end: i64,
 }
@@ -119,8 +120,11 @@ impl NativeClient {
         lock_name: String,
         options: NativeLockOptions,
     ) -> Option<String> {
+        let Ok(ttl) = u32::try_from(options.ttl) else {
+            return queued(Err(Error::invalid(format!("ttl {} is outside 10..=300 seconds", options.ttl))));
+        };
         let action = match op.as_str() {
-            "set" => LockAction::Set { ttl: options.ttl },
+            "set" => LockAction::Set { ttl },
             "acquire" => LockAction::Acquire { retry: options.retry },
             "release" => LockAction::Release,
             "remove" => LockAction::Remove,
@@ -149,7 +153,10 @@ impl NativeClient {
         let result = (|| {
             let ct = self::channel_type(&channel_type)?;
             let (start, end) = (millis(options.start, "start")?, millis(options.end, "end")?);
-            let count = options.message_count.map(|c| c as usize);
+            let count = options
+                .message_count
+                .map(|c| usize::try_from(c).map_err(|_| Error::invalid(format!("messageCount {c} is negative"))))
+                .transpose()?;
             self.client.get_messages(route(tag), ct, &channel, count, start, end)
         })();
         queued(result)

@@ -59,6 +59,10 @@ pub struct StorageConfig {
     pub max_metadata_key_bytes: usize,
     /// Longest item value, bytes (RTM_ERROR_STORAGE_VALUE_LENGTH_OVERFLOW).
     pub max_metadata_value_bytes: usize,
+    /// Largest whole metadata of a channel or user as JSON, bytes: it travels in every storage
+    /// event (RTM_ERROR_STORAGE_METADATA_LENGTH_OVERFLOW). Capped at half of
+    /// `connection.outboundQueueBytes` (an event must fit a connection's queue).
+    pub max_metadata_bytes: usize,
     /// Users whose metadata one client may subscribe to (RTM_ERROR_STORAGE_SUBSCRIBE_USER_EXCEED_LIMITATION).
     pub max_user_metadata_subscriptions: usize,
     /// Locks in one channel (RTM_ERROR_LOCK_OPERATION_FAILED).
@@ -69,6 +73,9 @@ pub struct StorageConfig {
     pub history_max_age_seconds: u64,
     /// Largest `messageCount` of one `getMessages` page (RTM_ERROR_INVALID_PARAMETER).
     pub max_history_page: usize,
+    /// Bytes of messages in one `getMessages` answer; past them the page ends early (with
+    /// `newStart`). Capped at half of `connection.outboundQueueBytes`.
+    pub history_page_bytes: usize,
 }
 
 impl Default for StorageConfig {
@@ -78,11 +85,13 @@ impl Default for StorageConfig {
             max_metadata_items: 256,
             max_metadata_key_bytes: 256,
             max_metadata_value_bytes: 32 * 1024,
+            max_metadata_bytes: 1024 * 1024,
             max_user_metadata_subscriptions: 100,
             max_locks_per_channel: 100,
             history_max_messages: 1000,
             history_max_age_seconds: 7 * 24 * 3600,
             max_history_page: 100,
+            history_page_bytes: 1024 * 1024,
         }
     }
 }
@@ -322,6 +331,8 @@ impl ServerConfig {
             ("maxLocksPerChannel", s.max_locks_per_channel),
             ("historyMaxMessages", s.history_max_messages),
             ("maxHistoryPage", s.max_history_page),
+            ("maxMetadataBytes", s.max_metadata_bytes),
+            ("historyPageBytes", s.history_page_bytes),
         ] {
             if value == 0 {
                 return Err(Error::invalid(format!("storage.{name} must be at least 1")));

@@ -98,6 +98,8 @@ options! {
     "storage.maxMetadataItems", "max-metadata-items", "PIAZZA_MAX_METADATA_ITEMS", U64, "Items in one channel's or user's metadata";
     "storage.maxMetadataKeyBytes", "max-metadata-key-bytes", "PIAZZA_MAX_METADATA_KEY_BYTES", U64, "Longest metadata item key, bytes";
     "storage.maxMetadataValueBytes", "max-metadata-value-bytes", "PIAZZA_MAX_METADATA_VALUE_BYTES", U64, "Longest metadata item value, bytes";
+    "storage.maxMetadataBytes", "max-metadata-bytes", "PIAZZA_MAX_METADATA_BYTES", U64, "Largest whole metadata of a channel or user as JSON, bytes (capped at half of --outbound-queue-bytes)";
+    "storage.historyPageBytes", "history-page-bytes", "PIAZZA_HISTORY_PAGE_BYTES", U64, "Bytes of messages in one getMessages answer; past them the page ends early (capped at half of --outbound-queue-bytes)";
     "storage.maxUserMetadataSubscriptions", "max-user-metadata-subscriptions", "PIAZZA_MAX_USER_METADATA_SUBSCRIPTIONS", U64, "Users whose metadata one client may subscribe to";
     "storage.maxLocksPerChannel", "max-locks-per-channel", "PIAZZA_MAX_LOCKS_PER_CHANNEL", U64, "Locks in one channel";
     "storage.historyMaxMessages", "history-max-messages", "PIAZZA_HISTORY_MAX_MESSAGES", U64, "Messages kept in history per channel (or user inbox)";

@@ -362,3 +362,72 @@ async fn storage_options_that_cannot_work_are_refused_at_start() {
     let err = piazza_engine::server::Server::start(zero).await.err().expect("refused");
     assert!(err.reason.contains("storage.maxHistoryPage"), "{err}");
 }
+
+#[tokio::test]
+async fn a_lock_acquired_as_its_session_logs_out_is_released_not_leaked() {
+    use futures_util::SinkExt;
+    let server = server().await;
+    let mut ws = raw_session(&server, "quitter").await;
+    let frame = |v: Value| tokio_tungstenite::tungstenite::Message::Text(v.to_string().into());
+    ws.send(frame(json!({"op":"setLock","id":1,"channelType":"MESSAGE","channel":"c","lockName":"l"}))).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["t"], "ok");
+    // The acquire and the logout leave back to back: the logout overtakes the storage queue.
+    ws.feed(frame(json!({"op":"acquireLock","id":2,"channelType":"MESSAGE","channel":"c","lockName":"l"})))
+        .await
+        .unwrap();
+    ws.feed(frame(json!({"op":"logout","id":3}))).await.unwrap();
+    ws.flush().await.unwrap();
+    let other = login(&server, "other").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let locks = other.ask(json!({"op":"getLock","channelType":"MESSAGE","channel":"c"})).await.unwrap();
+    assert_eq!(locks["lockDetails"][0]["owner"], "", "nobody holds it after the logout");
+}
+
+#[tokio::test]
+async fn closing_a_server_releases_the_locks_its_sessions_hold() {
+    let dir = std::env::temp_dir().join(format!(
+        "piazza-close-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.to_string_lossy().to_string();
+    let server = server_with(|c| c.storage.path = Some(path.clone())).await;
+    let holder = login(&server, "holder").await;
+    holder.ask(json!({"op":"setLock","channelType":"MESSAGE","channel":"c","lockName":"l"})).await.unwrap();
+    holder.ask(lock("acquireLock", "c", "l")).await.unwrap();
+    server.close().await;
+    // Read the file directly (a restart would free every lock anyway).
+    let store = std::sync::Arc::new(piazza_engine::store::SqliteStore::open(&dir).unwrap());
+    let storage = piazza_engine::store::Storage::new(store, Default::default());
+    let locks = storage.locks("app", piazza_engine::protocol::ChannelType::Message, "c").await.unwrap();
+    assert_eq!(locks[0].owner, "", "released by the shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn metadata_and_history_pages_stay_within_their_byte_budgets() {
+    let server = server_with(|c| {
+        c.storage.max_metadata_bytes = 2000;
+        c.storage.history_page_bytes = 3000;
+        c.limits.publish_rate_per_channel = 0;
+    })
+    .await;
+    let alice = login(&server, "alice").await;
+    let big = "v".repeat(1500);
+    alice.ask(set_meta("c", json!([{"key":"a","value":big}]), json!({}))).await.unwrap();
+    let over = alice.ask(set_meta("c", json!([{"key":"b","value":big}]), json!({}))).await.unwrap_err();
+    assert_eq!(over.code, ErrorCode::StorageMetadataLengthOverflow);
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    for _ in 0..6 {
+        let options = keep.clone();
+        let payload = Payload::Text("m".repeat(1000));
+        alice.client.call(move |c, r| c.publish(r, "c", payload, options)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let page =
+        alice.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"c","messageCount":10})).await.unwrap();
+    let n = page["messageList"].as_array().unwrap().len();
+    assert!((1..6).contains(&n), "a page of 6 × 1000 bytes is cut under 3000 bytes: {n}");
+    assert!(page["newStart"].as_u64().unwrap() > 0, "and says where the next page starts");
+}

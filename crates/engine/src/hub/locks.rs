@@ -108,9 +108,7 @@ impl Hub {
         };
         let key = (f.channel_type, Arc::<str>::from(f.channel.as_str()), Arc::<str>::from(f.lock_name.as_str()));
         match verb {
-            LockVerb::Acquire => {
-                session.state.lock().held_locks.insert(key, outcome.detail.ttl);
-            }
+            LockVerb::Acquire => self.hold_lock(session, key, outcome.detail.ttl),
             LockVerb::Set => {}
             // Whoever held it on this node holds it no more.
             LockVerb::Release | LockVerb::Remove | LockVerb::Revoke => {
@@ -237,15 +235,7 @@ impl Hub {
                         Ok(outcome) => {
                             leave(&hub);
                             let key = (channel_type, channel.clone(), name.clone());
-                            let detached = {
-                                let mut state = session.state.lock();
-                                state.held_locks.insert(key.clone(), outcome.detail.ttl);
-                                state.detached.then_some(state.detach_generation)
-                            };
-                            if let Some(generation) = detached {
-                                // Acquired while the connection is away: the ttl runs from now.
-                                hub.expire_after_ttl(&session, key, outcome.detail.ttl, generation);
-                            }
+                            hub.hold_lock(&session, key, outcome.detail.ttl);
                             if let (Some(event), Ok(app)) = (outcome.event, hub.session_app(&session)) {
                                 hub.announce_lock(&app, channel_type, &channel, &session.user, event, &outcome.detail);
                             }
@@ -272,6 +262,65 @@ impl Hub {
             }
         });
         Ok(())
+    }
+
+    /// Records a lock a session just acquired. Acquired while its connection is away, the ttl
+    /// runs from now; acquired after the session ended (a logout overtook the request), it is
+    /// released at once — a lock is never left with nobody to let it go.
+    fn hold_lock(&self, session: &Arc<Session>, key: (ChannelType, Arc<str>, Arc<str>), ttl: u32) {
+        let (ended, detached) = {
+            let mut state = session.state.lock();
+            if !state.ended {
+                state.held_locks.insert(key.clone(), ttl);
+            }
+            (state.ended, state.detached.then_some(state.detach_generation))
+        };
+        if ended {
+            let Ok(app) = self.session_app(session) else { return };
+            let mut held = HeldLocks::new();
+            held.insert(key, ttl);
+            self.release_locks(app, session.user.clone(), held);
+        } else if let Some(generation) = detached {
+            self.expire_after_ttl(session, key, ttl, generation);
+        }
+    }
+
+    /// Releases `held` locks of `user` (spawned: the store is asynchronous).
+    fn release_locks(&self, app: Arc<App>, user: Arc<str>, held: HeldLocks) {
+        if held.is_empty() {
+            return;
+        }
+        let hub = self.clone();
+        tokio::spawn(async move { hub.release_now(&app, &user, held).await });
+    }
+
+    async fn release_now(&self, app: &Arc<App>, user: &Arc<str>, held: HeldLocks) {
+        for ((channel_type, channel, name), _) in held {
+            let op = LockOp::Release { user: user.to_string() };
+            match self.shared.storage.lock(&app.id, channel_type, &channel, &name, &op).await {
+                Ok(outcome) => {
+                    if let Some(event) = outcome.event {
+                        self.announce_lock(app, channel_type, &channel, user, event, &outcome.detail);
+                    }
+                }
+                Err(e) => tracing::debug!(lock = %name, error = %e, "a lock of an ended session was already gone"),
+            }
+        }
+    }
+
+    /// Server shutdown: every lock held by a session of this node is released (awaited), so a
+    /// node that is stopped (a rolling deploy) leaves no lock held.
+    pub async fn release_all_locks(&self) {
+        let apps: Vec<Arc<App>> = self.shared.apps.read().values().cloned().collect();
+        for app in apps {
+            let sessions: Vec<Arc<Session>> = app.sessions.lock().values().cloned().collect();
+            for session in sessions {
+                let held = std::mem::take(&mut session.state.lock().held_locks);
+                if !held.is_empty() {
+                    self.release_now(&app, &session.user, held).await;
+                }
+            }
+        }
     }
 
     /// A session's connection dropped: each lock it holds expires after its ttl unless the
@@ -352,21 +401,7 @@ impl Hub {
                 return;
             }
         }
-        let (app, user) = (app.clone(), session.user.clone());
-        self.spawn_timer(move |hub| async move {
-            let Some(hub) = hub.upgrade() else { return };
-            for ((channel_type, channel, name), _) in held {
-                let op = LockOp::Release { user: user.to_string() };
-                match hub.shared.storage.lock(&app.id, channel_type, &channel, &name, &op).await {
-                    Ok(outcome) => {
-                        if let Some(event) = outcome.event {
-                            hub.announce_lock(&app, channel_type, &channel, &user, event, &outcome.detail);
-                        }
-                    }
-                    Err(e) => tracing::debug!(lock = %name, error = %e, "a lock of an ended session was already gone"),
-                }
-            }
-        });
+        self.release_locks(app.clone(), session.user.clone(), held);
     }
 }
 

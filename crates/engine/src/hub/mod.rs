@@ -291,7 +291,12 @@ impl Hub {
         cluster: Option<Arc<Cluster>>,
         store: Arc<dyn crate::store::Store>,
     ) -> Self {
-        let storage = Arc::new(crate::store::Storage::new(store, config.storage.clone()));
+        // What one storage event or history page may weigh: it must fit a connection's queue.
+        let mut limits = config.storage.clone();
+        let half_queue = config.connection.outbound_queue_bytes / 2;
+        limits.max_metadata_bytes = limits.max_metadata_bytes.min(half_queue);
+        limits.history_page_bytes = limits.history_page_bytes.min(half_queue);
+        let storage = Arc::new(crate::store::Storage::new(store, limits));
         let authority = crate::auth::Authority::new(
             config.apps.iter().map(|(id, app)| (id.clone(), app.certificate.clone())).collect(),
         );
@@ -600,14 +605,8 @@ impl Hub {
         let result: Result<Option<Message>> = match frame {
             ClientFrame::Subscribe(f) => self.subscribe(session, f, &mut after).map(|r| reply(id, &r)),
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),
-            ClientFrame::Publish(f) => match self.publish(session, f, payload) {
-                Ok((response, Some((key, message)))) => {
-                    self.keep_in_history(session, id, response, key, message);
-                    Ok(None)
-                }
-                Ok((response, None)) => Ok(reply(id, &response)),
-                Err(e) => Err(e),
-            },
+            ClientFrame::Publish(f) if f.store_in_history => self.publish_and_keep(session, id, f, payload),
+            ClientFrame::Publish(f) => self.publish(session, f, payload).map(|(r, _)| reply(id, &r)),
             ClientFrame::Join(f) => self.join_stream(session, f, &mut after).map(|r| reply(id, &r)),
             ClientFrame::Leave(f) => self.leave_stream(session, f).map(|r| reply(id, &r)),
             ClientFrame::JoinTopic(f) => self.join_topic(session, f).map(|r| reply(id, &r)),

@@ -52,6 +52,17 @@ pub struct SessionState {
 /// Answers kept per session for repeated request ids.
 pub const REMEMBERED_ANSWERS: usize = 64;
 
+/// Largest answer kept for a repeated request id.
+pub const MAX_REMEMBERED_ANSWER_BYTES: usize = 16 * 1024;
+
+/// What is kept of a request's answer.
+#[derive(Debug)]
+enum Kept {
+    Pending,
+    Answer(tokio_tungstenite::tungstenite::Message),
+    TooLarge,
+}
+
 /// What a request id is to a session (see [`Session::claim_request`]).
 #[derive(Debug)]
 pub enum Claim {
@@ -85,7 +96,7 @@ pub struct Session {
     pub(crate) tokens: Mutex<Tokens>,
     /// The answers of its latest requests, to answer a repeated request id without running it
     /// again.
-    answers: Mutex<std::collections::VecDeque<(u64, Option<tokio_tungstenite::tungstenite::Message>)>>,
+    answers: Mutex<std::collections::VecDeque<(u64, Kept)>>,
     /// The queue of its storage requests (created with the first; see `hub::storage`).
     pub(crate) storage_jobs: Mutex<Option<tokio::sync::mpsc::Sender<super::storage::StorageJob>>>,
 }
@@ -148,22 +159,28 @@ impl Session {
         if id > last || (id == 0 && last == 0 && answers.is_empty()) {
             self.last_request.store(id, Ordering::Release);
             if answers.len() >= REMEMBERED_ANSWERS {
-                answers.pop_front();
+                // The oldest answered one goes; a request still pending is never forgotten.
+                if let Some(i) = answers.iter().position(|(_, kept)| !matches!(kept, Kept::Pending)) {
+                    answers.remove(i);
+                }
             }
-            answers.push_back((id, None));
+            answers.push_back((id, Kept::Pending));
             return Claim::New;
         }
         match answers.iter().find(|(a, _)| *a == id) {
-            Some((_, Some(answer))) => Claim::Answered(answer.clone()),
-            Some((_, None)) => Claim::Pending,
-            None => Claim::Stale { last },
+            Some((_, Kept::Answer(answer))) => Claim::Answered(answer.clone()),
+            Some((_, Kept::Pending)) => Claim::Pending,
+            Some((_, Kept::TooLarge)) | None => Claim::Stale { last },
         }
     }
 
     /// Keeps the answer of request `id` (see [`Session::claim_request`]).
     pub fn remember_answer(&self, id: u64, answer: &tokio_tungstenite::tungstenite::Message) {
         if let Some(slot) = self.answers.lock().iter_mut().rev().find(|(a, _)| *a == id) {
-            slot.1 = Some(answer.clone());
+            // Big answers (history pages, whole metadata) are not kept: a repeat of their id is
+            // refused as too old rather than pinning their memory.
+            slot.1 =
+                if answer.len() <= MAX_REMEMBERED_ANSWER_BYTES { Kept::Answer(answer.clone()) } else { Kept::TooLarge };
         }
     }
 

@@ -48,6 +48,13 @@ impl StorageJob {
     }
 }
 
+fn queue_full() -> Error {
+    Error::new(
+        ErrorCode::StorageOperationFailed,
+        format!("more than {QUEUE} storage requests of this session are waiting; try again when they are answered"),
+    )
+}
+
 /// Whether a frame is served by the storage queue.
 pub fn is_storage(frame: &ClientFrame) -> bool {
     matches!(
@@ -158,29 +165,30 @@ impl Hub {
     /// Queues a storage job of a session; its answer comes from the session's storage task.
     pub(super) fn queue_storage(&self, session: &Arc<Session>, job: StorageJob) {
         let id = job.id();
-        let refused = {
-            let mut slot = session.storage_jobs.lock();
-            let sender = slot.get_or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                let weak = Arc::downgrade(session);
-                self.spawn_timer(move |hub| storage_task(hub, weak, rx));
-                tx
-            });
-            sender.try_send(job).is_err()
-        };
-        if refused {
-            let error = Error::new(
-                ErrorCode::StorageOperationFailed,
-                format!(
-                    "more than {QUEUE} storage requests of this session are waiting; try again when they are answered"
-                ),
-            );
-            answer(self, session, id, server::err(id, &error));
+        if self.storage_sender(session).try_send(job).is_err() {
+            answer(self, session, id, server::err(id, &queue_full()));
         }
+    }
+
+    /// The session's storage queue (its task started with the first job).
+    fn storage_sender(&self, session: &Arc<Session>) -> mpsc::Sender<StorageJob> {
+        let mut slot = session.storage_jobs.lock();
+        slot.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let weak = Arc::downgrade(session);
+            self.spawn_timer(move |hub| storage_task(hub, weak, rx));
+            tx
+        })
+        .clone()
     }
 
     async fn run_storage(&self, session: &Arc<Session>, job: StorageJob) -> Result<Vec<Message>> {
         let app = self.session_app(session)?;
+        // A request queued before a logout is not run after it (an `Append` is: its message was
+        // delivered already).
+        if session.is_ended() && !matches!(job, StorageJob::Append { .. }) {
+            return Err(Error::new(ErrorCode::NotLogin, "the session ended before this request ran"));
+        }
         let storage = self.shared.storage.clone();
         match job {
             StorageJob::Append { id, response, key, message } => {
@@ -346,8 +354,21 @@ impl Hub {
                 ((), first)
             });
         }
+        if session.is_ended() {
+            // The session ended meanwhile: its cleanup ran before this subscription existed.
+            self.forget_meta_watch(app, &f.user_id, session);
+            return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
+        }
         let target = MetaTarget::User { app: app.id.to_string(), user: f.user_id.clone() };
-        let data = self.shared.storage.metadata(&target).await?;
+        let data = match self.shared.storage.metadata(&target).await {
+            Ok(data) => data,
+            Err(e) => {
+                // Refused: the subscription does not stay half made.
+                session.state.lock().meta_subs.remove(f.user_id.as_str());
+                self.forget_meta_watch(app, &f.user_id, session);
+                return Err(e);
+            }
+        };
         let snapshot =
             storage_event(ChannelType::User, &f.user_id, "", StorageType::User, StorageEventType::Snapshot, data);
         let mut frames = ok(id, &UserResponse { user_id: &f.user_id, timestamp: now_ms() });
@@ -416,17 +437,21 @@ impl Hub {
         Ok(ok(id, &crate::protocol::GetMessagesResponse::from_page(page)))
     }
 
-    /// A `storeInHistory` publish was delivered: keep it (in the session's storage order), then
-    /// answer.
-    pub(super) fn keep_in_history(
+    /// A `storeInHistory` publish: a place in the session's storage queue is taken first (a
+    /// full queue refuses the publish before anyone gets it), then the message is delivered,
+    /// then kept in history (in the session's storage order), then answered.
+    pub(super) fn publish_and_keep(
         &self,
         session: &Arc<Session>,
         id: Option<u64>,
-        response: ChannelResponse,
-        key: HistoryKey,
-        message: HistoryMessage,
-    ) {
-        self.queue_storage(session, StorageJob::Append { id, response, key, message });
+        f: crate::protocol::Publish,
+        payload: bytes::Bytes,
+    ) -> Result<Option<Message>> {
+        let permit = self.storage_sender(session).try_reserve_owned().map_err(|_| queue_full())?;
+        let (response, stored) = self.publish(session, f, payload)?;
+        let (key, message) = stored.expect("a storeInHistory publish has something to keep");
+        permit.send(StorageJob::Append { id, response, key, message });
+        Ok(None)
     }
 }
 

@@ -186,6 +186,8 @@ impl Server {
     /// connections to finish. Idempotent; concurrent calls all return once the server is
     /// closed. Once the last `Server` handle is dropped, no task holds the hub any more.
     pub async fn close(&self) {
+        // Locks first: a node that is stopped leaves no lock held (its timers stop below).
+        self.inner.hub.release_all_locks().await;
         let _ = self.inner.shutdown.send(true);
         self.inner.hub.stop();
         let mut done = self.inner.done.lock().await;

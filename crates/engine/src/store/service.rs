@@ -96,6 +96,29 @@ struct HistoryHeader {
     e: bool,
 }
 
+/// How many bytes a history message takes in a `getMessages` answer (about).
+fn wire_size(m: &HistoryMessage) -> usize {
+    let payload = match (m.message_type, m.encrypted) {
+        (MessageType::String, false) => {
+            // JSON escaping: control characters take 6 bytes, quotes and backslashes 2.
+            m.payload
+                .iter()
+                .map(|b| {
+                    if *b < 0x20 {
+                        6
+                    } else if *b == b'"' || *b == b'\\' {
+                        2
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        }
+        _ => m.payload.len().div_ceil(3) * 4,
+    };
+    payload + m.publisher.len() + m.custom_type.len() + 120
+}
+
 /// Metadata, locks and history of a node (or a cluster: the store is shared).
 pub struct Storage {
     store: Arc<dyn Store>,
@@ -185,8 +208,20 @@ impl Storage {
             else {
                 return Ok((current.unwrap_or_default(), false));
             };
+            // The whole metadata travels in every storage event and answer: it must fit.
+            let doc = to_doc(&next);
+            if doc.len() > self.config.max_metadata_bytes {
+                return Err(Error::new(
+                    ErrorCode::StorageMetadataLengthOverflow,
+                    format!(
+                        "the metadata would be {} bytes (as JSON); at most {} are allowed (storage.maxMetadataBytes)",
+                        doc.len(),
+                        self.config.max_metadata_bytes
+                    ),
+                ));
+            }
             let expect: Vec<(String, Doc)> = keys.into_iter().zip(docs).collect();
-            if self.store.swap(expect, vec![(key.clone(), Some(to_doc(&next)))]).await? {
+            if self.store.swap(expect, vec![(key.clone(), Some(doc))]).await? {
                 return Ok((next, true));
             }
         }
@@ -266,7 +301,8 @@ impl Storage {
     /// Keeps a message in `key`'s history.
     pub async fn append_history(&self, key: &HistoryKey, message: &HistoryMessage) -> Result<()> {
         let header = HistoryHeader {
-            u: format!("{:x}.{:x}", self.tag, self.seq.fetch_add(1, Ordering::Relaxed)),
+            // Fixed width: a store that orders equal timestamps by body (Redis) keeps them in order.
+            u: format!("{:016x}.{:016x}", self.tag, self.seq.fetch_add(1, Ordering::Relaxed)),
             p: message.publisher.clone(),
             c: message.custom_type.clone(),
             m: message.message_type,
@@ -331,7 +367,27 @@ impl Storage {
                 new_start = older.first().map_or(0, |e| e.ts);
             }
         }
-        let messages = entries.into_iter().map(Self::decode).collect::<Result<Vec<_>>>()?;
+        let mut messages = entries.into_iter().map(Self::decode).collect::<Result<Vec<_>>>()?;
+        // A page must fit a connection's outbound queue: past `historyPageBytes` (as sent:
+        // base64 or escaped text) it ends at a millisecond boundary, and the next page starts
+        // there. The first millisecond of a page always stays.
+        let mut bytes = 0;
+        let mut cut = None;
+        for (i, m) in messages.iter().enumerate() {
+            bytes += wire_size(m);
+            if bytes > self.config.history_page_bytes && i > 0 {
+                let ts = m.timestamp;
+                let first = messages.iter().position(|x| x.timestamp == ts).unwrap_or(i);
+                if first > 0 {
+                    cut = Some((first, ts));
+                }
+                break;
+            }
+        }
+        if let Some((at, ts)) = cut {
+            messages.truncate(at);
+            new_start = ts;
+        }
         Ok(HistoryPage { messages, new_start })
     }
 }

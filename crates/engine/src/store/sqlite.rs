@@ -25,7 +25,9 @@ const BATCH: usize = 256;
 
 /// What a job leaves to do once its transaction committed (or failed): send its answer.
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+/// A job runs in the batch's transaction (`Some`), or is refused without running (`None`: the
+/// transaction could not begin, or an earlier job's failure rolled it back).
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
@@ -70,10 +72,16 @@ impl SqliteStore {
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<T> {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn: &Connection| -> Reply {
-            let result = conn.execute_batch("SAVEPOINT job").and_then(|()| work(conn));
-            let undo = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            let _ = conn.execute_batch(undo);
+        let job: Job = Box::new(move |conn: Option<&Connection>| -> Reply {
+            let result = match conn {
+                None => Err("the storage transaction is not open".to_string()),
+                Some(conn) => {
+                    let result = conn.execute_batch("SAVEPOINT job").and_then(|()| work(conn));
+                    let undo = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+                    let _ = conn.execute_batch(undo);
+                    result.map_err(|e| e.to_string())
+                }
+            };
             Box::new(move |commit| {
                 let answer = match (commit, result) {
                     (Err(e), _) => Err(failed(e)),
@@ -101,8 +109,21 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
             }
         }
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
-        let replies: Vec<Reply> = batch.into_iter().map(|job| job(&conn)).collect();
-        let committed = begun.and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+        // Jobs run only inside the transaction: if it could not begin, or a failure rolled it
+        // back (SQLite then returns to autocommit), the rest are refused without running — a
+        // write is never made durable while its answer says it failed.
+        let replies: Vec<Reply> = batch
+            .into_iter()
+            .map(|job| {
+                let open = begun.is_ok() && !conn.is_autocommit();
+                job(open.then_some(&conn))
+            })
+            .collect();
+        let committed = match begun {
+            Ok(()) if conn.is_autocommit() => Err("the storage transaction was rolled back".to_string()),
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             tracing::error!(error = ?committed, "storage database: a transaction failed");
