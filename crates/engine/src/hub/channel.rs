@@ -116,8 +116,9 @@ impl Hub {
             with_message: options.with_message,
             with_presence: options.with_presence,
             quiet: options.be_quiet,
-            with_metadata: options.with_metadata,
-            with_lock: options.with_lock,
+            // Turned on with the SNAPSHOT (hub::storage): no event may come before it.
+            with_metadata: false,
+            with_lock: false,
             states: states.clone(),
         };
         let (channel, joined) = self.join_channel(&app, &name, member);

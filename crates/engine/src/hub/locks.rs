@@ -98,6 +98,8 @@ impl Hub {
             }
         };
         let storage = self.shared.storage.clone();
+        // Ordered against the SNAPSHOTs of new withLock members (see hub::storage).
+        let ordered = self.ordered(&app.id, f.channel_type, &f.channel).await;
         let outcome = match storage.lock(&app.id, f.channel_type, &f.channel, &f.lock_name, &op).await {
             Ok(outcome) => outcome,
             Err(e) if e.code == ErrorCode::LockAcquireFailed && f.retry => {
@@ -120,6 +122,7 @@ impl Hub {
         if let Some(event) = outcome.event {
             self.announce_lock(app, f.channel_type, &f.channel, &session.user, event, &outcome.detail);
         }
+        drop(ordered);
         Ok(ok(
             id,
             &LockResponse {

@@ -176,6 +176,9 @@ struct Shared {
     /// `acquireLock { retry }` queues, and what wakes them.
     lock_waiters: Mutex<locks::LockWaiters>,
     lock_changed: Arc<tokio::sync::Notify>,
+    /// Per channel: orders this node's metadata and lock writes (with their events) against
+    /// the SNAPSHOTs of new `withMetadata` / `withLock` members (see `hub::storage`).
+    channel_order: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The state of a node. Cheap to clone.
@@ -313,6 +316,7 @@ impl Hub {
             storage,
             lock_waiters: Mutex::new(locks::LockWaiters::default()),
             lock_changed: Arc::new(tokio::sync::Notify::new()),
+            channel_order: Mutex::new(HashMap::new()),
         });
         let handler: std::sync::Weak<dyn DeliveryHandler> = Arc::downgrade(&shared) as _;
         shared.broker.set_handler(handler);

@@ -55,6 +55,25 @@ fn queue_full() -> Error {
     )
 }
 
+/// A channel's order lock, held (see [`Hub::ordered`]).
+pub(super) struct Ordered {
+    hub: Hub,
+    key: String,
+    order: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Ordered {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.hub.shared.channel_order.lock();
+        // Ours and the map's: nobody else holds or waits for it.
+        if Arc::strong_count(&self.order) == 2 {
+            map.remove(&self.key);
+        }
+    }
+}
+
 /// Whether a frame is served by the storage queue.
 pub fn is_storage(frame: &ClientFrame) -> bool {
     matches!(
@@ -201,6 +220,9 @@ impl Hub {
                 Ok(ok(id, &response))
             }
             StorageJob::Snapshot { channel_type, channel, metadata, locks } => {
+                // Under the channel's order lock: a write of this node is either in the
+                // SNAPSHOT or announced after it; the member hears events only from here on.
+                let ordered = self.ordered(&app.id, channel_type, &channel).await;
                 let mut events = Vec::new();
                 if metadata {
                     let target =
@@ -220,7 +242,7 @@ impl Hub {
                     let snapshot = storage.locks(&app.id, channel_type, &channel).await?;
                     let event = LockEvent {
                         channel_type,
-                        channel_name: channel,
+                        channel_name: channel.clone(),
                         event_type: LockEventType::Snapshot,
                         lock_name: String::new(),
                         ttl: 0,
@@ -231,7 +253,12 @@ impl Hub {
                     };
                     events.push(server::event(FrameKind::Lock, &event));
                 }
-                Ok(events)
+                for event in events {
+                    self.push(session, event);
+                }
+                self.storage_events_on(&app, channel_type, &channel, session, metadata, locks);
+                drop(ordered);
+                Ok(Vec::new())
             }
             StorageJob::Request { id, frame } => match frame {
                 ClientFrame::SetMetadata(f) => self.write_metadata(session, &app, id, MetaMode::Set, f).await,
@@ -262,6 +289,12 @@ impl Hub {
     ) -> Result<Vec<Message>> {
         let target = target(&app.id, f.channel_type, f.channel.as_deref(), f.user_id.as_deref())?;
         let storage = self.shared.storage.clone();
+        let ordered = match &target {
+            MetaTarget::Channel { channel_type, channel, .. } => {
+                Some(self.ordered(&app.id, *channel_type, channel).await)
+            }
+            MetaTarget::User { .. } => None,
+        };
         let (data, changed) = storage.write_metadata(&target, mode, &f.items, &f.options, &session.user).await?;
         let total_count = data.total_count;
         if changed {
@@ -272,6 +305,7 @@ impl Hub {
             };
             self.announce_metadata(app, &target, &session.user, event_type, data);
         }
+        drop(ordered);
         let timestamp = now_ms();
         Ok(match &target {
             MetaTarget::Channel { channel_type, channel, .. } => ok(
@@ -280,6 +314,45 @@ impl Hub {
             ),
             MetaTarget::User { user, .. } => ok(id, &UserMetaResponse { user_id: user, total_count, timestamp }),
         })
+    }
+
+    /// Takes the order lock of a channel's metadata and locks on this node (released, and
+    /// forgotten when nobody else wants it, when the returned guard drops).
+    pub(super) async fn ordered(&self, app: &str, channel_type: ChannelType, channel: &str) -> Ordered {
+        let key = format!("{app}/{}/{channel}", channel_type.as_str());
+        let order = self.shared.channel_order.lock().entry(key.clone()).or_default().clone();
+        let guard = order.clone().lock_owned().await;
+        Ordered { hub: self.clone(), key, order, guard: Some(guard) }
+    }
+
+    /// After its SNAPSHOT: a member of the channel hears its storage / lock events from now on.
+    fn storage_events_on(
+        &self,
+        app: &App,
+        channel_type: ChannelType,
+        channel: &str,
+        session: &Session,
+        metadata: bool,
+        locks: bool,
+    ) {
+        let enable = |member: Option<&mut super::roster::Member>| {
+            if let Some(member) = member.filter(|m| m.session.id == session.id) {
+                member.with_metadata |= metadata;
+                member.with_lock |= locks;
+            }
+        };
+        match channel_type {
+            ChannelType::Stream => {
+                if let Some(stream) = app.streams.read().get(channel).cloned() {
+                    enable(stream.state.lock().roster.get_mut(&session.user));
+                }
+            }
+            _ => {
+                if let Some(ch) = app.channels.read().get(channel).cloned() {
+                    enable(ch.roster.write().get_mut(&session.user));
+                }
+            }
+        }
     }
 
     /// Sends a storage event about `target` to whoever asked for them.

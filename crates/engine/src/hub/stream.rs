@@ -252,8 +252,9 @@ impl Hub {
             with_message: true,
             with_presence: req.with_presence,
             quiet: req.be_quiet,
-            with_metadata: req.with_metadata,
-            with_lock: req.with_lock,
+            // Turned on with the SNAPSHOT (hub::storage): no event may come before it.
+            with_metadata: false,
+            with_lock: false,
             states: states.clone(),
         };
         let channel_name = name.clone();
