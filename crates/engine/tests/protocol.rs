@@ -203,3 +203,22 @@ async fn websocket_pings_are_answered_alongside_queued_frames() {
     let (code, _) = close_of(&mut ws).await;
     assert_eq!(code, 1005, "the close is echoed (without a code, as sent)");
 }
+
+#[test]
+#[should_panic(expected = "does not match the serverFrame")]
+fn the_schema_check_refuses_a_server_frame_field_its_type_does_not_have() {
+    check_server_frame(&text(json!({"t": "pong", "extra": 1})));
+}
+
+#[test]
+#[should_panic(expected = "does not match the serverFrame")]
+fn the_schema_check_refuses_an_event_body_its_type_does_not_describe() {
+    let e = json!({"eventType": "EXPIRED", "reason": "r", "channelName": "", "timestamp": 1});
+    check_server_frame(&text(json!({"t": "token", "e": e})));
+}
+
+#[test]
+#[should_panic(expected = "does not match the clientFrame")]
+fn the_schema_check_refuses_a_client_frame_with_an_unknown_field() {
+    check_client_frame(&json!({"op": "subscribe", "id": 1, "channel": "c", "bogus": true}));
+}

@@ -37,6 +37,8 @@ enum Command {
     PrintConfig,
     /// Print the error-code table (Markdown) and exit.
     Errors,
+    /// Print the JSON Schema of every client and server frame (docs/protocol.schema.json) and exit.
+    Schema,
     /// Make a token for an app backend: prints a signed token (JWT, HS256) for a user.
     Token {
         /// The app id.
@@ -176,6 +178,10 @@ async fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Errors) => {
             print!("{ERRORS_HEADER}{}", piazza_engine::error::markdown_table());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Schema) => {
+            print!("{}", piazza_engine::protocol::schema::json_schema_text());
             return ExitCode::SUCCESS;
         }
         Some(Command::Token { app_id, app_certificate, user_id, expire_seconds, privileges }) => {

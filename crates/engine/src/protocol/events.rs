@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ChannelType;
@@ -18,7 +19,7 @@ use crate::time::now_ms;
 pub type States = BTreeMap<String, String>;
 
 /// `UserState` of the RTM API: a user and its states.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct UserState {
     pub user_id: String,
@@ -33,7 +34,7 @@ impl UserState {
 }
 
 /// `PresenceEventType` of RTM 2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PresenceEventType {
     Snapshot,
@@ -46,7 +47,7 @@ pub enum PresenceEventType {
 }
 
 /// `{ users, userCount }`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UserList {
     pub users: Vec<String>,
@@ -61,7 +62,7 @@ impl From<Vec<String>> for UserList {
 
 /// The `interval` payload: what happened during one interval in a crowded channel (or, in a
 /// SNAPSHOT, the channel's size when the snapshot lists only its first users).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct IntervalDetail {
     pub join: UserList,
@@ -73,7 +74,7 @@ pub struct IntervalDetail {
 
 /// The RTM `PresenceEvent`. `interval` and `snapshot` are always on the wire (`null` when
 /// absent), as RTM has them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceEvent {
     pub event_type: PresenceEventType,
@@ -121,7 +122,7 @@ impl PresenceEvent {
 }
 
 /// `TopicEventType` of RTM 2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TopicEventType {
     /// The topics of a stream channel, to a member that just joined it.
@@ -133,7 +134,7 @@ pub enum TopicEventType {
 }
 
 /// `{ publisherUserId, publisherMeta }`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PublisherInfo {
     pub publisher_user_id: String,
@@ -141,7 +142,7 @@ pub struct PublisherInfo {
 }
 
 /// `{ topicName, publishers, totalPublisher }`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicInfo {
     pub topic_name: String,
@@ -161,7 +162,7 @@ impl TopicInfo {
 }
 
 /// The RTM `TopicEvent`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicEvent {
     pub event_type: TopicEventType,
@@ -186,7 +187,7 @@ impl TopicEvent {
 }
 
 /// `TokenEventType`: the warning 30 s before a token expires, and its expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TokenEventType {
     WillExpire,
@@ -204,7 +205,7 @@ impl TokenEventType {
 }
 
 /// `affectedResources` of a token event.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AffectedResources {
     pub message_channels: Vec<String>,
@@ -212,7 +213,7 @@ pub struct AffectedResources {
 }
 
 /// The `token` event (RTM `TokenEvent`, plus `channelName`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenEvent {
     pub event_type: TokenEventType,

@@ -1,6 +1,7 @@
 //! The frames of protocol v1 as Rust types. Client frames (`op`) are decoded strictly; server
 //! frames (`t`) are built by the helpers in [`super::codec`].
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::storage::{GetLock, GetMessages, GetMetadata, LockRequest, UserMetadataRef, WriteMetadata};
@@ -11,7 +12,7 @@ fn is_false(value: &bool) -> bool {
 }
 
 /// The three channel types of RTM 2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ChannelType {
     #[default]
@@ -31,7 +32,7 @@ impl ChannelType {
 }
 
 /// Whether a payload is text (delivered as a JS string) or bytes (delivered as `Uint8Array`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MessageType {
     String,
@@ -49,7 +50,7 @@ impl MessageType {
 
 /// Which API a session belongs to. An RTM login and a TRTC room entry with the same user id
 /// are separate sessions (an Electron app typically runs both).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionKind {
     #[default]
@@ -58,7 +59,7 @@ pub enum SessionKind {
 }
 
 /// A frame sent by a client, tagged by `op`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum ClientFrame {
     Hello(Hello),
@@ -242,7 +243,7 @@ impl ClientFrame {
 }
 
 /// The first frame of every connection.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Hello {
     /// Protocol version the client speaks.
@@ -267,7 +268,7 @@ pub struct Hello {
 }
 
 /// Which session a reconnecting client wants back, and how far it got.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resume {
     pub session: String,
@@ -277,14 +278,14 @@ pub struct Resume {
 }
 
 /// Heartbeat; `received` acknowledges server frames (lets the server trim its resume buffer).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ping {
     #[serde(default)]
     pub received: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Logout {
     pub id: u64,
@@ -295,7 +296,7 @@ fn yes() -> bool {
 }
 
 /// Subscribe to a message channel (RTM `subscribe`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Subscribe {
     pub id: u64,
@@ -353,7 +354,7 @@ impl Subscribe {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Unsubscribe {
     pub id: u64,
@@ -362,7 +363,7 @@ pub struct Unsubscribe {
 
 /// Publish to a message channel or to a user. The payload is the binary frame's payload, or
 /// `data` in a text frame (STRING messages only).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Publish {
     pub id: u64,
@@ -383,7 +384,7 @@ pub struct Publish {
 }
 
 /// Join a stream channel (RTM `StreamChannel.join`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Join {
     pub id: u64,
@@ -402,7 +403,7 @@ pub struct Join {
 }
 
 /// A request naming a stream channel (`leave`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelRef {
     pub id: u64,
@@ -410,7 +411,7 @@ pub struct ChannelRef {
 }
 
 /// Become a publisher of a topic (`joinTopic`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JoinTopic {
     pub id: u64,
@@ -421,7 +422,7 @@ pub struct JoinTopic {
 }
 
 /// A request naming a topic (`leaveTopic`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TopicRef {
     pub id: u64,
@@ -430,7 +431,7 @@ pub struct TopicRef {
 }
 
 /// Publish in a topic; the payload as for `publish`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublishTopic {
     pub id: u64,
@@ -447,7 +448,7 @@ pub struct PublishTopic {
 }
 
 /// `subscribeTopic` / `unsubscribeTopic`: publishers of a topic (`users` absent = all).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TopicUsers {
     pub id: u64,
@@ -458,7 +459,7 @@ pub struct TopicUsers {
 }
 
 /// Join or leave a realtime channel (webxdc `joinRealtimeChannel`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RealtimeScope {
     pub id: u64,
@@ -466,7 +467,7 @@ pub struct RealtimeScope {
 }
 
 /// A realtime datagram: best effort, no answer; the payload is the data.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RealtimeSend {
     pub scope: String,
@@ -476,7 +477,7 @@ pub struct RealtimeSend {
 }
 
 /// Replaces the login token (no `channel`) or the token of a joined stream channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RenewToken {
     pub id: u64,
@@ -486,7 +487,7 @@ pub struct RenewToken {
 }
 
 /// Who is in a channel (`presence.whoNow` / `getOnlineUsers`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WhoNow {
     pub id: u64,
@@ -502,7 +503,7 @@ pub struct WhoNow {
 }
 
 /// Where a user is (`presence.whereNow` / `getUserChannels`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WhereNow {
     pub id: u64,
@@ -510,7 +511,7 @@ pub struct WhereNow {
 }
 
 /// Sets (merges) the caller's temporary states in a channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetState {
     pub id: u64,
@@ -520,7 +521,7 @@ pub struct SetState {
 }
 
 /// A user's states in a channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetState {
     pub id: u64,
@@ -530,7 +531,7 @@ pub struct GetState {
 }
 
 /// Removes the caller's states (`keys` absent or empty: all of them).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveState {
     pub id: u64,
@@ -542,7 +543,7 @@ pub struct RemoveState {
 
 /// A TRTC room: numeric `roomId` (1..=4294967294) or string `strRoomId`; the two are separate
 /// namespaces (`5` and `"5"` are different rooms).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RoomId {
     Num(u64),
@@ -559,7 +560,7 @@ impl std::fmt::Display for RoomId {
 }
 
 /// TRTC roles (`TRTCRoleType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum Role {
     #[default]
@@ -568,7 +569,7 @@ pub enum Role {
 }
 
 /// TRTC scenes (`TRTCAppScene`). In LIVE and VoiceChatRoom only anchors are announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum Scene {
     #[default]
@@ -586,7 +587,7 @@ impl Scene {
 }
 
 /// Enter a room (TRTC `enterRoom`); the session's user id and app are those of its hello.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnterRoom {
     pub id: u64,
@@ -597,13 +598,13 @@ pub struct EnterRoom {
     pub scene: Scene,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExitRoom {
     pub id: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SwitchRole {
     pub id: u64,
@@ -611,7 +612,7 @@ pub struct SwitchRole {
 }
 
 /// Leave the current room and enter another in one step (TRTC `switchRoom`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SwitchRoom {
     pub id: u64,
@@ -623,7 +624,7 @@ pub struct SwitchRoom {
 
 /// A custom message to the others in the room (TRTC `sendCustomCmdMsg`); no answer. `seq`
 /// counts per sender and `cmdId`, so receivers can detect gaps.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomCmd {
     pub cmd_id: u32,
@@ -634,7 +635,7 @@ pub struct CustomCmd {
 }
 
 /// What the server answers a `hello` with.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Welcome {
     pub v: u32,
@@ -656,7 +657,7 @@ pub struct Welcome {
 }
 
 /// The limits a client needs to refuse bad calls before sending them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WireLimits {
     pub max_message_bytes: usize,
@@ -665,7 +666,7 @@ pub struct WireLimits {
 
 /// The fields of a message event, exactly as the RTM `message` event has them (minus
 /// `message`, which is the frame's payload).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageHeader {
     pub channel_type: ChannelType,

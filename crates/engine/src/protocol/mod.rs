@@ -13,6 +13,7 @@ pub mod close;
 pub mod codec;
 pub mod events;
 mod frames;
+pub mod schema;
 pub mod server;
 pub mod storage;
 

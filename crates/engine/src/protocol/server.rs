@@ -122,6 +122,22 @@ macro_rules! numbered {
                 $name::from_code(n).ok_or_else(|| serde::de::Error::custom(format!("{} {n} is not known", $what)))
             }
         }
+
+        /// TRTC's number (an integer), not the variant's name.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let names = [ $( format!("{} = {}", $n, stringify!($variant)) ),* ].join(", ");
+                schemars::json_schema!({
+                    "description": format!("The {} as TRTC numbers it: {names}.", $what),
+                    "type": "integer",
+                    "enum": [ $( $n ),* ]
+                })
+            }
+        }
     };
 }
 
@@ -129,7 +145,7 @@ numbered!(LeaveReason, "leave reason", Left = 0, TimedOut = 1, Removed = 2, Beca
 numbered!(ExitReason, "exit reason", Exited = 0, Removed = 1, Dismissed = 2);
 
 /// A room event (`{"t":"room","e":{"event":…}}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum RoomEvent<'a> {
     /// An announced member entered (every member in call scenes; anchors in LIVE and
@@ -166,7 +182,7 @@ impl RoomEvent<'_> {
 }
 
 /// The header of a custom room message (`cmd`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CmdHeader<'a> {
     pub user_id: Cow<'a, str>,

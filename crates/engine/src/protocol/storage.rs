@@ -1,6 +1,7 @@
 //! The frames of storage, locks and history (docs/PROTOCOL.md#storage-locks-and-history): the
 //! requests, and the `storage` / `lock` events the server sends.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::frames::{ChannelType, MessageType};
@@ -8,7 +9,7 @@ use crate::store::{LockDetail, LockEventType, MetaItem, MetaOptions, StorageData
 
 /// `setMetadata` / `updateMetadata` / `removeMetadata`: a channel's metadata (`channel` and
 /// `channelType`) or a user's (`userId`), never both.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WriteMetadata {
     pub id: u64,
@@ -26,7 +27,7 @@ pub struct WriteMetadata {
 }
 
 /// `getMetadata`: a channel's metadata or a user's.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetMetadata {
     pub id: u64,
@@ -39,7 +40,7 @@ pub struct GetMetadata {
 }
 
 /// `subscribeUserMetadata` / `unsubscribeUserMetadata`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserMetadataRef {
     pub id: u64,
@@ -48,7 +49,7 @@ pub struct UserMetadataRef {
 
 /// `setLock` (with `ttl`), `acquireLock` (with `retry`), `releaseLock`, `removeLock`,
 /// `revokeLock` (with `owner`). A field an op does not take is refused, not ignored.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LockRequest {
     pub id: u64,
@@ -64,7 +65,7 @@ pub struct LockRequest {
 }
 
 /// `getLock`: every lock of a channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetLock {
     pub id: u64,
@@ -74,7 +75,7 @@ pub struct GetLock {
 
 /// `getMessages`: a page of a channel's history (`USER`: the caller's own inbox, `channel` =
 /// its user id), newest first; `start` the newer bound (0 = now), `end` the older (0 = none).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetMessages {
     pub id: u64,
@@ -90,7 +91,7 @@ pub struct GetMessages {
 }
 
 /// `storageType` of a storage event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StorageType {
     User,
@@ -98,7 +99,7 @@ pub enum StorageType {
 }
 
 /// `eventType` of a storage event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StorageEventType {
     Snapshot,
@@ -109,7 +110,7 @@ pub enum StorageEventType {
 
 /// The RTM `StorageEvent` (`t: "storage"`): the whole metadata after the change. For user
 /// metadata `channelType` is `USER` and `channelName` the user id.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageEvent {
     pub channel_type: ChannelType,
@@ -123,7 +124,7 @@ pub struct StorageEvent {
 
 /// The RTM `LockEvent` (`t: "lock"`): `snapshot` lists every lock on a SNAPSHOT (empty
 /// otherwise); `owner` is the holder after the change ('' = free).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct LockEvent {
     pub channel_type: ChannelType,
@@ -140,7 +141,7 @@ pub struct LockEvent {
 /// One message of a `getMessages` answer on the wire. A text payload is the string itself; a
 /// binary or end-to-end encrypted one is base64 (`encrypted`: the publisher's ciphertext, for
 /// the client to decrypt). The client hands JavaScript the payload in its own type.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WireHistoryMessage {
     pub message: String,
@@ -153,7 +154,7 @@ pub struct WireHistoryMessage {
 }
 
 /// The `getMessages` answer (`GetMessagesResponse`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct GetMessagesResponse {
     pub message_list: Vec<WireHistoryMessage>,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -11,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub const TTL_RANGE: std::ops::RangeInclusive<u32> = 10..=300;
 
 /// A lock as reported (`LockDetail`): `owner` '' when nobody holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LockDetail {
     pub lock_name: String,
@@ -30,7 +31,7 @@ pub struct LockState {
 pub type LocksDoc = BTreeMap<String, LockState>;
 
 /// `LockEventType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LockEventType {
     Snapshot,

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::StorageConfig;
@@ -11,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// An item as a caller writes it (`MetadataItem`): `revision` -1 = no check, 0 = only when the
 /// key does not exist yet, a positive one = only when it is the item's current revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetaItem {
     pub key: String,
@@ -26,7 +27,7 @@ fn no_check() -> i64 {
 }
 
 /// An item as stored and reported (`MetaDataDetail`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetaDetail {
     pub value: String,
@@ -36,7 +37,7 @@ pub struct MetaDetail {
 }
 
 /// A channel's or user's whole metadata (`StorageData`): the stored document too.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageData {
     pub total_count: usize,
@@ -54,7 +55,7 @@ pub enum MetaMode {
 }
 
 /// `MetadataOptions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MetaOptions {
     /// -1 = no check, 0 = only when there is no metadata yet, positive = only at this revision.

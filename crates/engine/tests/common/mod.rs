@@ -4,7 +4,7 @@
 
 pub mod proxy;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,6 +19,149 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(12);
+
+/// The frames of docs/protocol.schema.json compiled for validation: client frames as published;
+/// server frames stricter than published (a field the schema does not name is an error here, so
+/// a frame that carries more than its Rust type says is caught, while clients stay lenient).
+struct FrameValidator {
+    which: &'static str,
+    tag: &'static str,
+    schema: Value,
+    validator: jsonschema::Validator,
+}
+
+fn client_frames() -> &'static FrameValidator {
+    static VALIDATOR: OnceLock<FrameValidator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| FrameValidator::new("clientFrame", "op", false))
+}
+
+fn server_frames() -> &'static FrameValidator {
+    static VALIDATOR: OnceLock<FrameValidator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| FrameValidator::new("serverFrame", "t", true))
+}
+
+/// The `r` of the answer to `getMessages` (`responses.getMessages` of the schema), strict.
+fn get_messages_responses() -> &'static FrameValidator {
+    static VALIDATOR: OnceLock<FrameValidator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let document = piazza_engine::protocol::schema::json_schema();
+        let target = document["responses"]["getMessages"]["$ref"].as_str().unwrap();
+        FrameValidator::with_root("responses.getMessages", target, true)
+    })
+}
+
+/// Adds `unevaluatedProperties: false` to every object schema that names its properties, except
+/// the definitions that another schema extends with properties of its own (the welcome's fields
+/// beside `t`): those are closed by the schema extending them.
+fn close_objects(schema: &mut Value) {
+    fn extended(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let (Some(Value::String(target)), true) = (map.get("$ref"), map.contains_key("properties")) {
+                    found.push(target.trim_start_matches("#/$defs/").to_string());
+                }
+                map.values().for_each(|v| extended(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| extended(v, found)),
+            _ => {}
+        }
+    }
+    fn close(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                    map.insert("unevaluatedProperties".into(), Value::Bool(false));
+                }
+                map.values_mut().for_each(close);
+            }
+            Value::Array(items) => items.iter_mut().for_each(close),
+            _ => {}
+        }
+    }
+    let mut open = Vec::new();
+    extended(schema, &mut open);
+    for (name, def) in schema["$defs"].as_object_mut().expect("$defs").iter_mut() {
+        if open.contains(name) {
+            def.as_object_mut().unwrap().values_mut().for_each(close);
+        } else {
+            close(def);
+        }
+    }
+}
+
+impl FrameValidator {
+    fn new(which: &'static str, tag: &'static str, strict: bool) -> Self {
+        Self::compile(which, tag, piazza_engine::protocol::schema::frame_schema(which), strict)
+    }
+
+    /// Validates against the definition `root` (a `$ref`) instead of a frame union.
+    fn with_root(which: &'static str, root: &str, strict: bool) -> Self {
+        let mut schema = piazza_engine::protocol::schema::frame_schema("serverFrame");
+        schema["$ref"] = root.into();
+        Self::compile(which, "", schema, strict)
+    }
+
+    fn compile(which: &'static str, tag: &'static str, mut schema: Value, strict: bool) -> Self {
+        if strict {
+            close_objects(&mut schema);
+        }
+        let validator =
+            jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("the {which} schema compiles: {e}"));
+        FrameValidator { which, tag, schema, validator }
+    }
+
+    /// Panics with the frame and what is wrong with it unless it matches the schema.
+    fn check(&self, frame: &Value) {
+        if self.validator.is_valid(frame) {
+            return;
+        }
+        let mut errors: Vec<String> =
+            self.validator.iter_errors(frame).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        // "not valid under any of the schemas" says little: explain with the variant of its tag.
+        let union = self.schema["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
+        let variants = self.schema["$defs"][union]["oneOf"].as_array().cloned().unwrap_or_default();
+        if let Some(i) = variants.iter().position(|v| v["properties"][self.tag]["const"] == frame[self.tag]) {
+            let mut variant = self.schema.clone();
+            variant["$ref"] = format!("#/$defs/{union}/oneOf/{i}").into();
+            let validator = jsonschema::validator_for(&variant).unwrap();
+            errors.extend(validator.iter_errors(frame).map(|e| format!("{} at {}", e, e.instance_path())));
+        }
+        panic!(
+            "a frame does not match the {} of docs/protocol.schema.json:\n{frame}\n{}",
+            self.which,
+            errors.join("\n")
+        );
+    }
+}
+
+/// Checks a frame the server sent (a text frame, or a binary frame's JSON header) against the
+/// server frames of the schema.
+pub fn check_server_frame(message: &Message) {
+    let json: Value = match message {
+        Message::Text(t) => serde_json::from_str(t).expect("a text frame is JSON"),
+        Message::Binary(b) => {
+            assert!(b.len() >= 4, "a binary frame has its header length");
+            let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            serde_json::from_slice(&b[4..4 + len]).expect("a binary frame's header is JSON")
+        }
+        _ => return,
+    };
+    server_frames().check(&json);
+}
+
+/// Checks the body of an event the client passed on as the server sent it (`e` of a `topic`,
+/// `token`, `storage` or `lock` frame; presence bodies may be the client's own view).
+fn check_event_body(kind: &str, body: &serde_json::value::RawValue) {
+    if ["topic", "token", "storage", "lock"].contains(&kind) {
+        let e: Value = serde_json::from_str(body.get()).unwrap();
+        server_frames().check(&serde_json::json!({ "t": kind, "e": e }));
+    }
+}
+
+/// Checks a frame a test sends against the client frames of the schema.
+pub fn check_client_frame(frame: &Value) {
+    client_frames().check(frame);
+}
 
 pub async fn server() -> Server {
     server_with(|_| {}).await
@@ -91,7 +234,11 @@ impl TestClient {
         loop {
             match self.next_event().await {
                 ClientEvent::Message { header, payload } => {
-                    return Received { header: serde_json::from_str(header.get()).unwrap(), payload }
+                    let header: Value = serde_json::from_str(header.get()).unwrap();
+                    // The `e` of the `msg` frame, as the server sent it.
+                    let mt = header["messageType"].clone();
+                    server_frames().check(&serde_json::json!({ "t": "msg", "mt": mt, "e": header }));
+                    return Received { header, payload };
                 }
                 ClientEvent::Event { .. } | ClientEvent::Realtime { .. } => continue,
                 other => panic!("expected a message, got {other:?}"),
@@ -105,9 +252,11 @@ impl TestClient {
         loop {
             match self.next_event().await {
                 ClientEvent::Event { kind: k, body } if k.as_str() == kind => {
+                    check_event_body(kind, &body);
                     return serde_json::from_str(body.get()).unwrap();
                 }
                 ClientEvent::Room(event) if kind == "room" => return serde_json::to_value(event).unwrap(),
+                ClientEvent::Event { kind: k, body } => check_event_body(k.as_str(), &body),
                 _ => {}
             }
         }
@@ -181,9 +330,16 @@ impl TestClient {
 
     pub async fn ask_with(&self, mut frame: Value, payload: Option<Payload>) -> Result<Value, piazza_engine::Error> {
         frame.as_object_mut().unwrap().entry("id").or_insert(0.into());
+        check_client_frame(&frame);
+        let get_messages = frame["op"] == "getMessages";
         let frame: piazza_engine::protocol::ClientFrame = serde_json::from_value(frame).expect("a valid frame");
-        let answer = self.client.call(|c, r| c.request(r, frame, payload)).await?;
-        Ok(serde_json::from_str(answer.get()).unwrap())
+        let answer: Value = serde_json::from_str(self.client.call(|c, r| c.request(r, frame, payload)).await?.get())
+            .expect("an answer is JSON");
+        server_frames().check(&serde_json::json!({ "t": "ok", "id": 0, "r": answer }));
+        if get_messages {
+            get_messages_responses().check(&answer);
+        }
+        Ok(answer)
     }
 
     /// The next link-state change; other events stay queued for the other helpers.
@@ -279,8 +435,12 @@ pub async fn raw_session(server: &Server, user: &str) -> RawWs {
 pub async fn next_json(ws: &mut RawWs) -> Value {
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
-            Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
-            Some(Ok(Message::Binary(_))) | Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(message @ Message::Text(_))) => {
+                check_server_frame(&message);
+                return serde_json::from_str(message.to_text().unwrap()).unwrap();
+            }
+            Some(Ok(message @ Message::Binary(_))) => check_server_frame(&message),
+            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
     }
@@ -292,7 +452,7 @@ pub async fn close_of(ws: &mut RawWs) -> (u16, String) {
         match tokio::time::timeout(WAIT, ws.next()).await.expect("a close in time") {
             Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
             Some(Ok(Message::Close(None))) => return (1005, String::new()),
-            Some(Ok(_)) => continue,
+            Some(Ok(message)) => check_server_frame(&message),
             other => panic!("expected a close frame, got {other:?}"),
         }
     }
