@@ -145,7 +145,7 @@ export interface LogBatch {
 
 /** `getMessages` options (defaults applied in JS). */
 export interface NativeHistoryOptions {
-  /** Absent: the server's default page. */
+  /** Absent: the server's default page. A JS number: checked here, never wrapped. */
   messageCount?: number
   start: number
   end: number
@@ -162,6 +162,7 @@ export interface NativeJoinOptions {
 
 /** What only some lock operations take (defaults applied in JS). */
 export interface NativeLockOptions {
+  /** A JS number: checked here, never wrapped. */
   ttl: number
   retry: boolean
   owner: string
