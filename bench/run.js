@@ -186,12 +186,15 @@ function metadataTable (m) {
   return rows.join('\n')
 }
 
+/** What storeInHistory costs, from the median rates (the median of per-run costs may disagree). */
+const historyCost = (x) => (x.deliveries_per_s_off - x.deliveries_per_s_on) / x.deliveries_per_s_off * 100
+
 function historyTable (m) {
   const rows = ['| store | deliveries/s, storeInHistory off | on | cost | publishes answered/s, off / on | delivery p50 / p99, off | on | lost |', '| --- | --- | --- | --- | --- | --- | --- | --- |']
   for (const [store, name] of STORES) {
     const x = m['storage-fanout']?.[store]
     if (!x) continue
-    rows.push(`| ${name} | ${fmtOps(x.deliveries_per_s_off)} | ${fmtOps(x.deliveries_per_s_on)} | ${x.cost_pct.toFixed(1)} % | ${fmtOps(x.publishes_per_s_off)} / ${fmtOps(x.publishes_per_s_on)} | ${fmtLat(x.p50_us_off)} / ${fmtLat(x.p99_us_off)} | ${fmtLat(x.p50_us_on)} / ${fmtLat(x.p99_us_on)} | ${x.lost_off + x.lost_on} |`)
+    rows.push(`| ${name} | ${fmtOps(x.deliveries_per_s_off)} | ${fmtOps(x.deliveries_per_s_on)} | ${historyCost(x).toFixed(1)} % | ${fmtOps(x.publishes_per_s_off)} / ${fmtOps(x.publishes_per_s_on)} | ${fmtLat(x.p50_us_off)} / ${fmtLat(x.p99_us_off)} | ${fmtLat(x.p50_us_on)} / ${fmtLat(x.p99_us_on)} | ${x.lost_off + x.lost_on} |`)
   }
   return rows.join('\n')
 }
@@ -217,16 +220,20 @@ function redisTable (m) {
   return rows.join('\n')
 }
 
-function storageSection (m) {
+function storageSection (m, measuredOn) {
   if (!Object.keys(m).some((s) => s.startsWith('storage-'))) return '(not measured: `npm run bench -- --only=storage`)'
-  const cost = m['storage-fanout']?.sqlite?.cost_pct
+  const cost = m['storage-fanout']?.sqlite && historyCost(m['storage-fanout'].sqlite)
   const verdict = cost === undefined ? '' : ` Target: the SQLite store costs ≤ 10 % — measured ${cost.toFixed(1)} %, ${cost <= 10 ? 'met' : '**missed**'}.`
-  return `Measured by \`piazza-bench storage\` (one run unless \`--runs=\` is given): an in-process server per store
+  return `Measured by \`piazza-bench storage\` (the median of the runs asked with \`--runs=\`, one when not given): an in-process server per store
 (\`Server::start\`, the rate limits off as above) and Rust clients (\`piazza_engine::client::Client\`) in
 the same process, so server and load generator share the 2 cores. SQLite: the file store in a fresh
 temporary directory (WAL, \`synchronous=FULL\`: a change is on disk before its answer). Redis: cluster
 mode on the Redis at 127.0.0.1:6379 under a fresh key prefix, deleted afterwards. Cells: operations per
-second · p50 / p99 round-trip latency.
+second · p50 / p99 round-trip latency.${measuredOn ? `
+
+Measured on:
+
+${measuredOn}` : ''}
 
 ### Channel metadata: set (one item, majorRevision -1) and get
 
@@ -350,7 +357,15 @@ function machine () {
   ].join('\n')
 }
 
-function writeReport (full, quickMedians, notes, errors) {
+/** The machine lines of the report as it is now (kept when a part is remeasured elsewhere). */
+function machineOfReport () {
+  const file = path.join(docs, 'BENCHMARKS.md')
+  const match = fs.existsSync(file) && fs.readFileSync(file, 'utf8').match(/## Machine and versions\n\n((?:- (?:CPU|Memory|rustc|Date).*\n){4})/)
+  return match ? match[1].trimEnd() : undefined
+}
+
+/** `machines`: { main, storage } — where and when the main figures and the storage part were measured. */
+function writeReport (full, quickMedians, notes, errors, machines) {
   const m = full
   const chart = path.join(docs, 'bench-latency.png')
   const chartInput = path.join(os.tmpdir(), `piazza-latency-${process.pid}.json`)
@@ -375,7 +390,7 @@ edit by hand — the analysis comes from [bench/notes.md](../bench/notes.md).
 
 ## Machine and versions
 
-${machine()}
+${machines.main}
 ${Object.entries(notes).filter(([, n]) => n).map(([p, n]) => `- ${PEER_NAMES[p] || p}: ${n}`).join('\n')}
 
 The load generator is \`crates/bench\` (\`piazza-bench\`, Rust, tokio, hdrhistogram): N WebSocket
@@ -434,7 +449,7 @@ ${clusterTable(m)}
 
 ## Storage, locks and history
 
-${storageSection(m)}
+${storageSection(m, machines.storage)}
 
 ## Through the Node addon
 
@@ -465,7 +480,7 @@ ${JSON.stringify(baseline, null, 2)}
 \`\`\`
 `
   fs.writeFileSync(path.join(docs, 'BENCHMARKS.md'), text)
-  fs.writeFileSync(path.join(docs, 'bench-results.json'), JSON.stringify({ medians: full, quick: quickMedians, notes, errors }, null, 2) + '\n')
+  fs.writeFileSync(path.join(docs, 'bench-results.json'), JSON.stringify({ medians: full, quick: quickMedians, notes, errors, machines }, null, 2) + '\n')
   log(`wrote docs/BENCHMARKS.md${plotted ? ' and docs/bench-latency.png' : ''}`)
 }
 
@@ -499,7 +514,7 @@ function main () {
   if (quick && only.includes('storage')) {
     const { medians: m, errors } = medians(measureStorage({ quickPass: true, times: 1 }))
     for (const [k, e] of Object.entries(errors)) log(`skipped: ${k}: ${e}`)
-    process.stdout.write(`${storageSection(m)}\n`)
+    process.stdout.write(`${storageSection(m, machine())}\n`)
     return
   }
   if (quick) {
@@ -511,7 +526,8 @@ function main () {
   if (args.includes('--rewrite')) {
     // Rewrites the report (after an edit of bench/notes.md) from docs/bench-results.json.
     const previous = JSON.parse(fs.readFileSync(path.join(docs, 'bench-results.json'), 'utf8'))
-    writeReport(previous.medians, previous.quick, previous.notes, previous.errors)
+    const machines = previous.machines || { main: machineOfReport() || machine() }
+    writeReport(previous.medians, previous.quick, previous.notes, previous.errors, machines)
     return
   }
   if (only.length) {
@@ -527,14 +543,19 @@ function main () {
     const errors = { ...previous.errors }
     const remeasured = (key) => only.some((p) => p === 'storage' ? /^(storage-|redis-hset)/.test(key) : (PARTS[p]?.peers || '').split(',').includes(key.split('/')[1]))
     for (const key of Object.keys(errors)) if (remeasured(key)) delete errors[key]
-    writeReport(merged, previous.quick, { ...previous.notes, ...fresh.notes }, { ...errors, ...fresh.errors })
+    const before = previous.machines || { main: machineOfReport() || machine() }
+    const machines = {
+      main: only.some((p) => p !== 'storage') ? machine() : before.main,
+      storage: only.includes('storage') ? machine() : before.storage
+    }
+    writeReport(merged, previous.quick, { ...previous.notes, ...fresh.notes }, { ...errors, ...fresh.errors }, machines)
     return
   }
   const full = medians(measureParts(Object.keys(PARTS), { quickPass: false, times: runs }))
   log('the quick pass, for the regression baseline…')
   const quickOutcomes = [...measureRust({ quickPass: true, peers: 'piazza', scenarios: QUICK_SCENARIOS, times: 3 }), ...measureJs({ quickPass: true, times: 3 })]
   const quickPass = medians(quickOutcomes)
-  writeReport(full.medians, quickPass.medians, full.notes, full.errors)
+  writeReport(full.medians, quickPass.medians, full.notes, full.errors, { main: machine(), storage: machine() })
 }
 
 main()
