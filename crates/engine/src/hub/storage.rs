@@ -29,6 +29,9 @@ use crate::time::now_ms;
 /// Storage requests one session may have queued; more are refused (never dropped silently).
 const QUEUE: usize = 256;
 
+/// History appends of one session sent to the store at once.
+const APPEND_BATCH: usize = 128;
+
 /// One job of a session's storage queue.
 pub enum StorageJob {
     /// A storage, lock or history request.
@@ -561,19 +564,46 @@ async fn storage_task(
     session: std::sync::Weak<Session>,
     mut jobs: mpsc::Receiver<StorageJob>,
 ) {
-    while let Some(job) = jobs.recv().await {
-        let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
-        let id = job.id();
-        let frames = match hub.run_storage(&session, job).await {
-            Ok(frames) => frames,
-            Err(e) => vec![server::err(id, &e)],
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => return,
+            },
         };
-        // The first frame is the answer (none yet for an acquireLock that waits).
-        if let (Some(id), Some(answer)) = (id, frames.first()) {
-            session.remember_answer(id, answer);
+        let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
+        // History appends waiting back to back go to the store together (answered in order):
+        // they are independent writes, and the file store then commits them in one transaction
+        // (one disk sync) instead of one each. Any other job waits for them.
+        let mut batch = vec![job];
+        if matches!(batch[0], StorageJob::Append { .. }) {
+            while batch.len() < APPEND_BATCH {
+                match jobs.try_recv() {
+                    Ok(job @ StorageJob::Append { .. }) => batch.push(job),
+                    Ok(other) => {
+                        next = Some(other);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
         }
-        for frame in frames {
-            hub.push(&session, frame);
+        let ids: Vec<Option<u64>> = batch.iter().map(StorageJob::id).collect();
+        let results = futures_util::future::join_all(batch.into_iter().map(|job| hub.run_storage(&session, job))).await;
+        for (id, result) in ids.into_iter().zip(results) {
+            let frames = match result {
+                Ok(frames) => frames,
+                Err(e) => vec![server::err(id, &e)],
+            };
+            // The first frame is the answer (none yet for an acquireLock that waits).
+            if let (Some(id), Some(answer)) = (id, frames.first()) {
+                session.remember_answer(id, answer);
+            }
+            for frame in frames {
+                hub.push(&session, frame);
+            }
         }
     }
 }

@@ -23,6 +23,9 @@ pub const FILE_NAME: &str = "piazza.sqlite3";
 /// Jobs run in one transaction at most.
 const BATCH: usize = 256;
 
+/// History lists are trimmed (count and age) every this many appends.
+const TRIM_EVERY: i64 = 32;
+
 /// What a job leaves to do once its transaction committed (or failed): send its answer.
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 /// A job runs in the batch's transaction (`Some`), or is refused without running (`None`: the
@@ -171,6 +174,11 @@ impl Store for SqliteStore {
                 clamp(entry.ts),
                 entry.body.as_ref()
             ])?;
+            // Trimming scans the list: it runs every TRIM_EVERY appends, not on each. Reads stay
+            // exact meanwhile (`range` looks at the newest `max_count` only, none too old).
+            if conn.last_insert_rowid() % TRIM_EVERY != 0 {
+                return Ok(());
+            }
             conn.prepare_cached(
                 "DELETE FROM history WHERE key = ?1 AND rowid IN \
                  (SELECT rowid FROM history WHERE key = ?1 ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?2)",
@@ -194,11 +202,14 @@ impl Store for SqliteStore {
     ) -> StoreFuture<Vec<HistoryEntry>> {
         self.submit(move |conn| {
             let mut query = conn.prepare_cached(
-                "SELECT ts, body FROM history WHERE key = ?1 AND ts <= ?2 AND ts >= ?3 \
-                 ORDER BY ts DESC, rowid DESC LIMIT ?4",
+                "SELECT ts, body FROM (SELECT rowid, ts, body FROM history WHERE key = ?1 \
+                 ORDER BY ts DESC, rowid DESC LIMIT ?5) \
+                 WHERE ts <= ?2 AND ts >= ?3 ORDER BY ts DESC, rowid DESC LIMIT ?4",
             )?;
             let limit = i64::try_from(limit).unwrap_or(-1);
-            let rows = query.query_map(params![key, clamp(start), clamp(end.max(keep.oldest())), limit], |row| {
+            let newest = i64::try_from(keep.max_count).unwrap_or(-1);
+            let bounds = params![key, clamp(start), clamp(end.max(keep.oldest())), limit, newest];
+            let rows = query.query_map(bounds, |row| {
                 let ts: i64 = row.get(0)?;
                 let body: Vec<u8> = row.get(1)?;
                 Ok(HistoryEntry { ts: ts as u64, body: body.into() })
