@@ -249,9 +249,9 @@ ${historyTable(m)}
 
 What \`storeInHistory\` costs a publisher that waits for its answers (at most 128 unanswered, 256 not
 yet delivered to every subscriber): the message is delivered first, then kept, then answered.${verdict}
-A session's storage requests (history appends included) are served one at a time, in order, so one
-publisher gets at most one append per store round trip — for SQLite one transaction with its fsync, as
-the group commit never sees two jobs of one session — and "publishes answered/s, on" is that ceiling.
+A session's history appends that wait back to back go to the store together (answered in order), so
+the SQLite store commits up to 128 of them in one transaction (one fsync) and Redis pipelines them;
+other storage requests of a session are served one at a time, in order.
 
 ### Locks: acquire and release from one client
 
