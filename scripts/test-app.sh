@@ -23,7 +23,9 @@ node scripts/pack.js --platform-dir "npm/$PLATFORM" --out examples/electron-app/
 
 cd examples/electron-app
 # Electron's installer would fetch a binary from outside: the declarations are all we need.
-ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+# The lockfile pins no integrity for the packed piazza-rtc tarball (it changes with every change
+# of the package), and --no-save keeps npm from writing one back.
+ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error
 # Both tarballs again, named explicitly: npm takes a `file:` tarball listed in the lockfile from
 # its cache by the lockfile's integrity, i.e. the tarball packed when the lockfile was written,
 # not this one; and the platform package is an optional dependency the registry does not have
