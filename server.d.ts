@@ -1,7 +1,7 @@
 // Types of the embedded server node (lib/server.js): Server, its options, stats and admin
 // results. index.d.ts re-exports all of it (a file of its own only to keep index.d.ts short).
 
-import type { LogLevel, LogFormat } from './index'
+import type { LogLevel, LogFormat } from './common'
 
 export interface ServerLimits {
   /** Largest message / topic message payload in bytes (default 32768). */

@@ -3,7 +3,7 @@
 // lib/history.js). Names and shapes are agora-rtm-sdk 2.x's; index.d.ts re-exports all of it
 // (a file of its own only to keep index.d.ts short).
 
-import type { BaseResponse, ChannelType, RTMEvents } from './index'
+import type { BaseResponse, ChannelType, RTMEvents } from './common'
 
 // ---------------------------------------------------------------------------------------------
 // Storage
