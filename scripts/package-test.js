@@ -60,8 +60,9 @@ test('the main package packs without an install script and with its platform pac
   assert.ok(!packed.mainFiles.some((f) => f.endsWith('.node')), 'the main package carries no .node file')
   // The subpaths users import (README, docs/MIGRATING.md): a fixed list, so one missing from
   // package.json's "exports" or "files" fails here rather than on a user's machine.
-  assert.deepEqual(Object.keys(packed.manifest.exports).sort(), ['.', './package.json', './rtm', './trtc', './webxdc'])
+  assert.deepEqual(Object.keys(packed.manifest.exports).sort(), ['.', './package.json', './rtm', './trtc', './web', './webxdc'])
   const subpathFiles = ['rtm', 'trtc', 'webxdc'].flatMap((s) => [`${s}.js`, `${s}.mjs`, `${s}.d.ts`])
+  subpathFiles.push('common.d.ts', 'webxdc-api.d.ts', 'web/index.d.ts', 'web/dist/piazza-web.mjs')
   for (const needed of ['index.js', 'index.mjs', 'index.d.ts', 'server.d.ts', 'storage.d.ts', 'binding.js', 'lib/native.js', 'lib/platform.js', 'bin/piazza-rtc-server.js', 'LICENSE', 'README.md', 'CHANGELOG.md', ...subpathFiles]) {
     assert.ok(packed.mainFiles.includes(needed), `the main package contains ${needed}`)
   }
@@ -94,7 +95,8 @@ test('a fresh project installs both tarballs with no Rust toolchain and no regis
 test('CommonJS, ESM and every subpath export load', () => {
   const exportsMap = JSON.parse(fs.readFileSync(path.join(APP, 'node_modules', 'piazza-rtc', 'package.json'), 'utf8')).exports
   const subpaths = Object.keys(exportsMap).map((key) => key === '.' ? 'piazza-rtc' : `piazza-rtc/${key.slice(2)}`)
-  const cjs = subpaths.map((s) => `require(${JSON.stringify(s)})`).join(';')
+  // piazza-rtc/web is an ES module for browsers (it also loads in Node's ESM, below); not for require().
+  const cjs = subpaths.filter((s) => s !== 'piazza-rtc/web').map((s) => `require(${JSON.stringify(s)})`).join(';')
   run('node', ['-e', `${cjs}; const p = require('piazza-rtc'); if (typeof p.Server.start !== 'function' || typeof p.RTM !== 'function') process.exit(3)`], { cwd: APP, env })
   fs.writeFileSync(path.join(APP, 'esm.mjs'), [
     "import { Server, RTM, TRTCCloud, version } from 'piazza-rtc'",
@@ -106,6 +108,25 @@ test('CommonJS, ESM and every subpath export load', () => {
     "if (piazza.Server !== Server || version !== pkg.version) process.exit(4)",
   ].join('\n'))
   run('node', ['esm.mjs'], { cwd: APP, env })
+})
+
+test('piazza-rtc/web resolves for a bundler and its declarations type-check in a browser project (DOM, no @types/node)', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(APP, 'node_modules', 'piazza-rtc', 'package.json'), 'utf8'))
+  assert.deepEqual(manifest.dependencies || {}, {}, 'the browser client needs no runtime dependency')
+  fs.mkdirSync(path.join(APP, 'browser'), { recursive: true })
+  fs.writeFileSync(path.join(APP, 'browser', 'app.ts'), [
+    "import { RTM, TRTCCloud, ErrorCode, type RTMEvents, type SubscribeResponse } from 'piazza-rtc/web'",
+    "const rtm = new RTM('app', 'alice', { endpoint: 'ws://127.0.0.1:7700' })",
+    "rtm.addEventListener('message', (e: RTMEvents.MessageEvent) => { document.title = String(e.message) })",
+    'export async function main (): Promise<SubscribeResponse> { await rtm.login(); return rtm.subscribe(String(ErrorCode.RTM_ERROR_OK)) }',
+    "export const trtc = new TRTCCloud({ endpoint: 'ws://127.0.0.1:7700' })",
+  ].join('\n'))
+  fs.writeFileSync(path.join(APP, 'browser', 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, target: 'ES2020', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM'], types: [], skipLibCheck: false },
+    files: ['app.ts'],
+  }))
+  // The repository's TypeScript (a dev dependency here), run on the installed package.
+  run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(APP, 'browser')], { cwd: APP, env })
 })
 
 test('a 20-line app: an embedded server, two users, one message', () => {

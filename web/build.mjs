@@ -1,4 +1,4 @@
-// Builds piazza-rtc/web: web/src (TypeScript) → web/dist/piazza-web.js, one minified ES module
+// Builds piazza-rtc/web: web/src (TypeScript) → web/dist/piazza-web.mjs, one minified ES module
 // for browsers (esbuild; no runtime dependencies). Before bundling it writes
 // web/src/codes.generated.ts from the engine's error table (the addon's errorTable()), so the
 // browser client has the same codes and names as the Node package. Prints the size minified
@@ -44,7 +44,7 @@ if (table) {
   }
 }
 
-const out = path.join(HERE, 'dist', 'piazza-web.js')
+const out = path.join(HERE, 'dist', 'piazza-web.mjs')
 const result = await build({
   entryPoints: [path.join(HERE, 'src', 'index.ts')],
   outfile: out,
@@ -62,7 +62,7 @@ const result = await build({
 const code = Buffer.from(result.outputFiles[0].contents)
 if (CHECK) {
   if (!fs.existsSync(out) || !fs.readFileSync(out).equals(code)) {
-    console.error('web/build: web/dist/piazza-web.js is out of date with web/src (run npm run build:web and commit it)')
+    console.error('web/build: web/dist/piazza-web.mjs is out of date with web/src (run npm run build:web and commit it)')
     process.exit(1)
   }
 } else {
@@ -71,7 +71,7 @@ if (CHECK) {
 }
 const gz = gzipSync(code, { level: 9 }).length
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`
-console.log(`web/build: web/dist/piazza-web.js ${kb(code.length)} minified, ${kb(gz)} gzipped (budget ${kb(BUDGET)})`)
+console.log(`web/build: web/dist/piazza-web.mjs ${kb(code.length)} minified, ${kb(gz)} gzipped (budget ${kb(BUDGET)})`)
 if (gz > BUDGET) {
   console.error(`web/build: over the size budget by ${kb(gz - BUDGET)}`)
   process.exit(1)

@@ -1,4 +1,4 @@
-// Types of piazza-rtc/web, the browser client (web/src, built into web/dist/piazza-web.js).
+// Types of piazza-rtc/web, the browser client (web/src, built into web/dist/piazza-web.mjs).
 // Everything but the two classes is the Node package's own declarations (common.d.ts,
 // storage.d.ts, webxdc-api.d.ts): the same options, responses, events, errors and methods. RTM
 // and TRTCCloud are declared here over a browser EventEmitter with Node's method names instead

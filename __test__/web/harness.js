@@ -1,7 +1,7 @@
 'use strict'
 // The shared context of the browser client's tests (__test__/web/suite.js): one embedded
 // Piazza server (the Node package's Server), one HTTP server on 127.0.0.1 serving the built
-// bundle (web/dist/piazza-web.js) and a test page, and ONE Chromium (Debian's chromium driven by
+// bundle (web/dist/piazza-web.mjs) and a test page, and ONE Chromium (Debian's chromium driven by
 // playwright-core, as examples/electron-app/test/browser.test.js does) shared by every test.
 // Pages record their clients' events in `window.clients[name].seen[type]`; Node waits on them.
 const fs = require('node:fs')
@@ -11,7 +11,7 @@ const { chromium } = require('playwright-core')
 const { Server, RTM } = require('../..')
 
 const ROOT = path.join(__dirname, '..', '..')
-const BUNDLE = path.join(ROOT, 'web', 'dist', 'piazza-web.js')
+const BUNDLE = path.join(ROOT, 'web', 'dist', 'piazza-web.mjs')
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 /** How long a wait in a test lasts at most (short: the whole suite stays under a minute). */
 const WAIT = 5000
@@ -20,7 +20,7 @@ const WAIT = 5000
 // (Uint8Array payloads as plain arrays, so they cross into Node intact).
 const PAGE = `<!doctype html><meta charset="utf-8"><title>piazza-rtc/web tests</title>
 <script type="module">
-import * as P from '/piazza-web.js'
+import * as P from '/piazza-web.mjs'
 const plain = (v) => v instanceof Uint8Array ? { bytes: Array.from(v) } : Array.isArray(v) ? v.map(plain) : (v && typeof v === 'object')
   ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v
 window.P = P
@@ -49,7 +49,7 @@ class Context {
       rooms: { kickBanSeconds: 1 }
     })
     this.http = http.createServer((req, res) => {
-      if (req.url === '/piazza-web.js') {
+      if (req.url === '/piazza-web.mjs') {
         res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' })
         return fs.createReadStream(BUNDLE).pipe(res)
       }
