@@ -318,3 +318,81 @@ async fn a_vanished_client_times_out_after_its_presence_timeout_and_its_states_g
     assert_eq!(who["totalOccupancy"], 1);
     alice.none_of("presence", Duration::from_millis(100)).await; // and no REMOTE_LEAVE after it
 }
+
+/// A joiner's SNAPSHOT comes before every presence event of the channel, however busy the
+/// channel is: others join and leave while it subscribes again and again, and the view it
+/// builds (SNAPSHOT, then events) must agree with the channel's membership at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_presence_event_overtakes_the_joiners_snapshot() {
+    let server = server_with(|c| c.connection.frames_per_second = 0).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut churners = Vec::new();
+    for i in 0..4 {
+        let mut ws = raw_session(&server, &format!("churn{i}")).await;
+        let stop = stop.clone();
+        churners.push(tokio::spawn(async move {
+            let mut id = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for mut frame in [json!({"op":"subscribe","withPresence":false}), json!({"op":"unsubscribe"})] {
+                    id += 1;
+                    frame["id"] = json!(id);
+                    frame["channel"] = json!("c");
+                    ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+                    while next_json(&mut ws).await["id"] != id {}
+                }
+            }
+        }));
+    }
+    let mut watcher = raw_session(&server, "watcher").await;
+    let mut id = 0u64;
+    for _ in 0..400 {
+        id += 1;
+        let frame = json!({"op":"subscribe","id":id,"channel":"c"});
+        watcher.send(Message::Text(frame.to_string().into())).await.unwrap();
+        let mut view = BTreeSet::new();
+        let mut log = Vec::new();
+        let mut answered = false;
+        loop {
+            let frame = next_json(&mut watcher).await;
+            if frame["id"] == id {
+                answered = true;
+                continue;
+            }
+            let event = &frame["e"];
+            assert_eq!(frame["t"], "presence", "{frame}");
+            assert_eq!(
+                event["eventType"], "SNAPSHOT",
+                "a presence event before the SNAPSHOT (answered: {answered}): {frame}"
+            );
+            log.push(frame.to_string());
+            for user in event["snapshot"].as_array().unwrap() {
+                view.insert(user["userId"].as_str().unwrap().to_string());
+            }
+            break;
+        }
+        assert!(answered, "the answer comes before the SNAPSHOT");
+        id += 1;
+        let frame = json!({"op":"unsubscribe","id":id,"channel":"c"});
+        watcher.send(Message::Text(frame.to_string().into())).await.unwrap();
+        loop {
+            let frame = next_json(&mut watcher).await;
+            if frame["id"] == id {
+                break;
+            }
+            let event = &frame["e"];
+            log.push(frame.to_string());
+            let user = event["publisher"].as_str().unwrap().to_string();
+            match event["eventType"].as_str().unwrap() {
+                "REMOTE_JOIN" => assert!(view.insert(user), "joined twice: {frame}"),
+                "REMOTE_LEAVE" => {
+                    assert!(view.remove(&user), "left without being there: {frame} view {view:?} log {log:?}")
+                }
+                other => panic!("unexpected {other}: {frame}"),
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for churner in churners {
+        churner.await.unwrap();
+    }
+}

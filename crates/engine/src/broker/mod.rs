@@ -37,8 +37,11 @@ pub enum Route {
 pub enum Audience {
     /// Members that subscribed `withMessage`.
     Messages,
-    /// Members that asked for presence events.
-    Presence,
+    /// Members that asked for presence events. `change` is the version of the local roster
+    /// change the event is about: a member whose SNAPSHOT was taken at or after it already
+    /// has it. `None` (another node's change, an INTERVAL, an outage) goes to every member
+    /// whose SNAPSHOT was sent.
+    Presence { change: Option<u64> },
     /// Members that asked `withMetadata` (storage events).
     Metadata,
     /// Members that asked `withLock` (lock events).

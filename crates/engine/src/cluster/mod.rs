@@ -141,7 +141,7 @@ impl From<&Audience> for WireAudience {
     fn from(a: &Audience) -> Self {
         match a {
             Audience::Messages => WireAudience::Messages,
-            Audience::Presence => WireAudience::Presence,
+            Audience::Presence { .. } => WireAudience::Presence,
             Audience::Everyone => WireAudience::Everyone,
             Audience::BestEffort => WireAudience::BestEffort,
             Audience::Metadata => WireAudience::Metadata,
@@ -157,7 +157,7 @@ impl From<WireAudience> for Audience {
     fn from(a: WireAudience) -> Self {
         match a {
             WireAudience::Messages => Audience::Messages,
-            WireAudience::Presence => Audience::Presence,
+            WireAudience::Presence => Audience::Presence { change: None },
             WireAudience::Everyone => Audience::Everyone,
             WireAudience::BestEffort => Audience::BestEffort,
             WireAudience::Metadata => Audience::Metadata,

@@ -11,10 +11,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::presence::{Arrival, IntervalBook, Presence, PresenceEvent, PresenceEventType};
-use super::roster::{Member, Roster, UserState};
+use super::roster::{Member, Roster};
 use super::{App, Hub, Session};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
@@ -86,12 +85,7 @@ pub type Stored = Option<(HistoryKey, HistoryMessage)>;
 
 impl Hub {
     /// RTM `subscribe`: joins a message channel (a second call updates the options).
-    pub fn subscribe(
-        &self,
-        session: &Arc<Session>,
-        req: Subscribe,
-        after: &mut Vec<Message>,
-    ) -> Result<ChannelResponse> {
+    pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
         let options = req.options();
         let app = self.session_app(session)?;
@@ -119,6 +113,8 @@ impl Hub {
             // Turned on with the SNAPSHOT (hub::storage): no event may come before it.
             with_metadata: false,
             with_lock: false,
+            // Set with the presence SNAPSHOT, which follows the answer.
+            presence_after: (!options.with_presence).then_some(0),
             states: states.clone(),
         };
         let (channel, joined) = self.join_channel(&app, &name, member);
@@ -126,16 +122,9 @@ impl Hub {
             self.leave_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
-        if let Some((snapshot, occupancy)) = joined {
-            let arrival = Arrival {
-                session,
-                states: &states,
-                quiet: options.be_quiet,
-                with_presence: options.with_presence,
-                snapshot,
-                occupancy,
-            };
-            self.arrive(&app, &Presence::Message(channel), arrival, after);
+        if let Some((occupancy, change)) = joined {
+            let arrival = Arrival { session, states: &states, quiet: options.be_quiet, occupancy, change };
+            self.arrive(&app, &Presence::Message(channel), arrival);
         }
         Ok(ChannelResponse::now(req.channel))
     }
@@ -156,17 +145,11 @@ impl Hub {
         Ok(ChannelResponse::now(req.channel))
     }
 
-    /// Adds a member; for a new one, returns the snapshot it should get and the occupancy.
-    fn join_channel(
-        &self,
-        app: &App,
-        name: &Arc<str>,
-        member: Member,
-    ) -> (Arc<MessageChannel>, Option<(Vec<UserState>, usize)>) {
-        let cap = self.config().presence.snapshot_max_users;
+    /// Adds a member; for a new one, returns the occupancy and the roster's version.
+    fn join_channel(&self, app: &App, name: &Arc<str>, member: Member) -> (Arc<MessageChannel>, Option<(usize, u64)>) {
         let add = |channel: &MessageChannel| {
             let mut roster = channel.roster.write();
-            roster.upsert(member).then(|| (roster.first_visible(cap), roster.occupancy()))
+            roster.upsert(member).then(|| (roster.occupancy(), roster.version()))
         };
         // The channel map lock is held while the member is added, so a concurrent removal of
         // the (momentarily empty) channel cannot orphan this member.
@@ -195,9 +178,9 @@ impl Hub {
     /// Removes a session from a channel and tells the others how it went (`how`).
     pub(super) fn leave_channel(&self, app: &App, name: &str, session: &Session, how: PresenceEventType) {
         let Some(channel) = app.channels.read().get(name).cloned() else { return };
-        let (removed, occupancy, empty) = {
+        let (removed, occupancy, empty, change) = {
             let mut roster = channel.roster.write();
-            (roster.remove(&session.user, session.id), roster.occupancy(), roster.is_empty())
+            (roster.remove(&session.user, session.id), roster.occupancy(), roster.is_empty(), roster.version())
         };
         let Some(member) = removed else { return };
         if !member.quiet {
@@ -209,7 +192,7 @@ impl Hub {
                 let presence = Presence::Message(channel.clone());
                 let occupancy = self.occupancy_everywhere(app, &presence, occupancy);
                 let event = PresenceEvent::about(how, ChannelType::Message, name, &session.user);
-                self.announce(app, &presence, occupancy, event);
+                self.announce(app, &presence, occupancy, event, Some(change));
             }
         }
         if empty {

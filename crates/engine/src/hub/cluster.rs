@@ -172,7 +172,10 @@ impl Hub {
         is_local: impl Fn(&str) -> bool,
     ) -> usize {
         let Some(cluster) = self.cluster() else { return local };
-        local + cluster.mirror(|m| m.members(app, ct, channel).keys().filter(|u| !is_local(u)).count())
+        // `is_local` may take a roster's lock: not while the mirror's is held (a roster's lock
+        // is taken before the mirror's in `presence_snapshot`).
+        let remote: Vec<String> = cluster.mirror(|m| m.members(app, ct, channel).into_keys().collect());
+        local + remote.iter().filter(|u| !is_local(u)).count()
     }
 
     /// A user's states in a channel on another node.
@@ -297,7 +300,7 @@ impl Hub {
                     // Only this node's members: the bus is down anyway.
                     super::HubRef(&self.shared).deliver(&Delivery {
                         route,
-                        audience: Audience::Presence,
+                        audience: Audience::Presence { change: None },
                         skip: None,
                         frame: server::event(FrameKind::Presence, &event),
                     });
@@ -353,7 +356,7 @@ impl Hub {
                 };
                 self.broker().publish(Delivery {
                     route,
-                    audience: Audience::Presence,
+                    audience: Audience::Presence { change: None },
                     skip: Some(user.as_str().into()),
                     frame: server::event(FrameKind::Presence, &event),
                 });

@@ -595,6 +595,12 @@ impl Hub {
             self.queue_storage(session, storage::StorageJob::Request { id, frame });
             return;
         }
+        // withPresence: its SNAPSHOT follows a successful subscribe or join.
+        let presence = match &frame {
+            ClientFrame::Subscribe(f) if f.with_presence => Some((ChannelType::Message, f.channel.clone())),
+            ClientFrame::Join(f) if f.with_presence => Some((ChannelType::Stream, f.channel.clone())),
+            _ => None,
+        };
         // withMetadata / withLock: their SNAPSHOTs follow a successful subscribe or join.
         let snapshot = match &frame {
             ClientFrame::Subscribe(f) if f.with_metadata || f.with_lock => {
@@ -607,7 +613,7 @@ impl Hub {
         };
         let mut after = Vec::new();
         let result: Result<Option<Message>> = match frame {
-            ClientFrame::Subscribe(f) => self.subscribe(session, f, &mut after).map(|r| reply(id, &r)),
+            ClientFrame::Subscribe(f) => self.subscribe(session, f).map(|r| reply(id, &r)),
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),
             ClientFrame::Publish(f) if f.store_in_history => self.publish_and_keep(session, id, f, payload),
             ClientFrame::Publish(f) => self.publish(session, f, payload).map(|(r, _)| reply(id, &r)),
@@ -643,6 +649,9 @@ impl Hub {
                         session.remember_answer(id, &answer);
                     }
                     self.push(session, answer);
+                }
+                if let Some((channel_type, channel)) = presence {
+                    self.presence_snapshot(session, channel_type, &channel);
                 }
                 for frame in after {
                     self.push(session, frame);

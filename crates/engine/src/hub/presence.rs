@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::channel::MessageChannel;
 use super::roster::Roster;
@@ -39,10 +38,9 @@ pub(super) struct Arrival<'a> {
     pub session: &'a Session,
     pub states: &'a States,
     pub quiet: bool,
-    pub with_presence: bool,
-    /// The local roster's first users and visible count, taken when the member was added.
-    pub snapshot: Vec<UserState>,
+    /// The local roster's visible count and version, taken when the member was added.
     pub occupancy: usize,
+    pub change: u64,
 }
 
 /// Changes folded while a channel is in interval mode.
@@ -262,9 +260,9 @@ impl Hub {
     }
 
     /// Presence of a new member of a message or stream channel: its arrival is announced
-    /// (unless it is quiet, or moving here from another node) and, when it asked for presence,
-    /// its SNAPSHOT goes into `after`. `snapshot` and `occupancy` are the local roster's.
-    pub(super) fn arrive(&self, app: &App, presence: &Presence, arrival: Arrival<'_>, after: &mut Vec<Message>) {
+    /// (unless it is quiet, or moving here from another node). Its SNAPSHOT follows the answer
+    /// ([`Hub::presence_snapshot`]).
+    pub(super) fn arrive(&self, app: &App, presence: &Presence, arrival: Arrival<'_>) {
         let (ct, name, session) = (presence.channel_type(), presence.name(), arrival.session);
         let occupancy = self.occupancy_everywhere(app, presence, arrival.occupancy);
         if !arrival.quiet {
@@ -274,13 +272,34 @@ impl Hub {
             if !moved {
                 let event = PresenceEvent::about(PresenceEventType::RemoteJoin, ct, name, &session.user)
                     .with_states(arrival.states);
-                self.announce(app, presence, occupancy, event);
+                self.announce(app, presence, occupancy, event, Some(arrival.change));
             }
         }
-        if arrival.with_presence {
-            let snapshot = self.merge_members(&app.id, ct, name, arrival.snapshot);
-            after.push(server::event(FrameKind::Presence, &self.snapshot_event(ct, name, snapshot, occupancy)));
-        }
+    }
+
+    /// Sends a new member that asked for presence its SNAPSHOT, and from then on the events of
+    /// later changes. Both happen under the roster's lock, which every delivery into the
+    /// channel holds: no event comes before the SNAPSHOT, and none about a change it shows.
+    pub(super) fn presence_snapshot(&self, session: &Arc<Session>, channel_type: ChannelType, name: &str) {
+        let Some(app) = self.app(&session.app) else { return };
+        let Some(channel) = self.presence_channel(&app, channel_type, name) else { return };
+        let cap = self.config().presence.snapshot_max_users;
+        channel.roster(|roster| {
+            let pending =
+                roster.get(&session.user).is_some_and(|m| m.session.id == session.id && m.presence_after.is_none());
+            if !pending {
+                return;
+            }
+            let users = self.merge_members(&app.id, channel_type, name, roster.first_visible(cap));
+            let occupancy =
+                self.cluster_occupancy(&app.id, channel_type, name, roster.occupancy(), |u| roster.get(u).is_some());
+            let event = self.snapshot_event(channel_type, name, users, occupancy);
+            self.push(session, server::event(FrameKind::Presence, &event));
+            let version = roster.now();
+            if let Some(member) = roster.get_mut(&session.user) {
+                member.presence_after = Some(version);
+            }
+        });
     }
 
     /// The SNAPSHOT a joiner gets: at most `presence.snapshotMaxUsers` users (the first by user
@@ -311,7 +330,15 @@ impl Hub {
 
     /// Sends a presence event about a change in `channel`, or folds it into the channel's
     /// interval book when the channel is crowded (`occupancy` is the count after the change).
-    pub(super) fn announce(&self, app: &App, channel: &Presence, occupancy: usize, event: PresenceEvent) {
+    /// `change` is the roster version of a local change (see [`Audience::Presence`]).
+    pub(super) fn announce(
+        &self,
+        app: &App,
+        channel: &Presence,
+        occupancy: usize,
+        event: PresenceEvent,
+        change: Option<u64>,
+    ) {
         let mut book = channel.book().lock();
         if occupancy > self.config().presence.interval_threshold {
             book.fold(&event);
@@ -325,13 +352,13 @@ impl Hub {
         }
         let frame = server::event(FrameKind::Presence, &event);
         let skip = Some(Arc::from(event.publisher.as_str()));
-        self.broker().publish(Delivery { route, audience: Audience::Presence, skip, frame });
+        self.broker().publish(Delivery { route, audience: Audience::Presence { change }, skip, frame });
     }
 
     fn send_interval(&self, route: Route, channel: &Presence, interval: IntervalDetail) {
         let event = PresenceEvent::interval(channel.channel_type(), channel.name(), interval);
         let frame = server::event(FrameKind::Presence, &event);
-        self.broker().publish(Delivery { route, audience: Audience::Presence, skip: None, frame });
+        self.broker().publish(Delivery { route, audience: Audience::Presence { change: None }, skip: None, frame });
     }
 
     /// Sends the INTERVAL event of every channel that folded changes (called every
@@ -417,21 +444,25 @@ impl Hub {
             }
             return Ok(Done { timestamp: now_ms() });
         };
-        let changed = channel.roster(|roster| -> Result<Option<(States, bool, usize)>> {
+        let changed = channel.roster(|roster| -> Result<Option<(States, bool, usize, u64)>> {
             let occupancy = roster.occupancy();
             let Some(member) = roster.get_mut(&session.user) else { return Ok(None) };
             let before = member.states.clone();
             change(&mut member.states, max)?;
-            Ok((member.states != before).then(|| (member.states.clone(), member.quiet, occupancy)))
+            if member.states == before {
+                return Ok(None);
+            }
+            let (states, quiet) = (member.states.clone(), member.quiet);
+            Ok(Some((states, quiet, occupancy, roster.changed())))
         })?;
-        if let Some((states, quiet, occupancy)) = changed {
+        if let Some((states, quiet, occupancy, version)) = changed {
             if !quiet {
                 self.dir_member(&app.id, channel_type, name, session, Some(&states));
                 let occupancy = self.occupancy_everywhere(&app, &channel, occupancy);
                 let event =
                     PresenceEvent::about(PresenceEventType::RemoteStateChanged, channel_type, name, &session.user)
                         .with_states(&states);
-                self.announce(&app, &channel, occupancy, event);
+                self.announce(&app, &channel, occupancy, event, Some(version));
             }
         }
         Ok(Done { timestamp: now_ms() })

@@ -3,6 +3,7 @@
 //! presence events, and "who is here" for snapshots.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio_tungstenite::tungstenite::Message;
@@ -22,6 +23,10 @@ pub struct Member {
     pub with_metadata: bool,
     /// `withLock`: receives the channel's lock events.
     pub with_lock: bool,
+    /// The roster version its presence SNAPSHOT was taken at (`None` until it is sent): it
+    /// gets the events of later changes only, so none overtakes the SNAPSHOT and none repeats
+    /// it (see `Hub::presence_snapshot`).
+    pub presence_after: Option<u64>,
     pub states: States,
 }
 
@@ -29,7 +34,10 @@ impl Member {
     fn wants(&self, audience: &Audience) -> bool {
         match audience {
             Audience::Messages => self.with_message,
-            Audience::Presence => self.with_presence,
+            Audience::Presence { change } => {
+                self.with_presence
+                    && self.presence_after.is_some_and(|after| change.is_none_or(|change| change > after))
+            }
             Audience::Metadata => self.with_metadata,
             Audience::Locks => self.with_lock,
             Audience::Everyone | Audience::BestEffort => true,
@@ -44,7 +52,14 @@ impl Member {
 pub struct Roster {
     list: Vec<Member>,
     index: HashMap<Arc<str>, usize>,
+    /// The version of its last change others hear about (an arrival, a departure, states).
+    version: u64,
 }
+
+/// Versions of roster changes, counted process-wide: a channel that empties is dropped and a
+/// new one may take its name while the old one's last events are still on their way, so a
+/// version must order changes across rosters too.
+static CHANGES: AtomicU64 = AtomicU64::new(0);
 
 impl Roster {
     /// Adds a member, or updates the settings of the same user; returns whether it was new.
@@ -61,6 +76,7 @@ impl Roster {
         }
         self.index.insert(member.session.user.clone(), self.list.len());
         self.list.push(member);
+        self.changed();
         true
     }
 
@@ -71,12 +87,30 @@ impl Roster {
             return None;
         }
         self.index.remove(user);
+        self.changed();
         let member = self.list.swap_remove(i);
         if i < self.list.len() {
             let moved = self.list[i].session.user.clone();
             self.index.insert(moved, i);
         }
         Some(member)
+    }
+
+    /// The version of the last change (see [`Audience::Presence`]).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Counts a change (of states, or of members); returns its version.
+    pub fn changed(&mut self) -> u64 {
+        self.version = CHANGES.fetch_add(1, Ordering::SeqCst) + 1;
+        self.version
+    }
+
+    /// The version a SNAPSHOT taken now (under the roster's lock) shows: every change it
+    /// shows has this version or a lower one, every later change a higher one.
+    pub fn now(&self) -> u64 {
+        CHANGES.load(Ordering::SeqCst)
     }
 
     pub fn get(&self, user: &str) -> Option<&Member> {

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::channel::{check_payload, too_frequent, ChannelResponse};
 use super::presence::{PresenceEvent, PresenceEventType};
-use super::roster::{Member, Roster, UserState};
+use super::roster::{Member, Roster};
 use super::{App, Hub, RateKey, Session, Tally};
 use crate::broker::{Audience, Delivery, Route};
 use crate::error::{Error, ErrorCode, Result};
@@ -218,7 +218,6 @@ impl Hub {
     pub fn join_stream(&self, session: &Arc<Session>, req: Join, after: &mut Vec<Message>) -> Result<ChannelResponse> {
         names::channel(&req.channel)?;
         let limits = &self.config().limits;
-        let cap = self.config().presence.snapshot_max_users;
         let app = self.session_app(session)?;
         let name: Arc<str> = Arc::from(req.channel.as_str());
         if session.state.lock().streams.contains(&name) {
@@ -255,10 +254,12 @@ impl Hub {
             // Turned on with the SNAPSHOT (hub::storage): no event may come before it.
             with_metadata: false,
             with_lock: false,
+            // Set with the presence SNAPSHOT, which follows the answer.
+            presence_after: (!req.with_presence).then_some(0),
             states: states.clone(),
         };
         let channel_name = name.clone();
-        let joined = move |stream: &StreamChannel| -> Result<(Vec<UserState>, Vec<TopicInfo>, usize)> {
+        let joined = move |stream: &StreamChannel| -> Result<(Vec<TopicInfo>, usize, u64)> {
             let mut state = stream.state.lock();
             if state.roster.len() >= limits.max_stream_channel_users {
                 return Err(Error::new(
@@ -271,9 +272,9 @@ impl Hub {
             }
             state.roster.upsert(member);
             state.members.insert(session.user.clone(), MemberTopics::default());
-            Ok((state.roster.first_visible(cap), state.topic_snapshot(), state.roster.occupancy()))
+            Ok((state.topic_snapshot(), state.roster.occupancy(), state.roster.version()))
         };
-        let (stream, (snapshot, topics, occupancy)) = {
+        let (stream, (topics, occupancy, change)) = {
             // The map's write lock is held while the member is added, so a concurrent removal
             // of the (momentarily empty) channel cannot orphan this member.
             let mut streams = app.streams.write();
@@ -305,15 +306,8 @@ impl Hub {
             self.leave_stream_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
-        let arrival = Arrival {
-            session,
-            states: &states,
-            quiet: req.be_quiet,
-            with_presence: req.with_presence,
-            snapshot,
-            occupancy,
-        };
-        self.arrive(&app, &Presence::Stream(stream), arrival, after);
+        let arrival = Arrival { session, states: &states, quiet: req.be_quiet, occupancy, change };
+        self.arrive(&app, &Presence::Stream(stream), arrival);
         let topics = self.merge_topics(&app.id, &name, topics);
         after.push(server::event(FrameKind::Topic, &TopicEvent::new(TopicEventType::Snapshot, &name, "", topics)));
         Ok(ChannelResponse::now(req.channel))
@@ -329,9 +323,10 @@ impl Hub {
 
     pub(super) fn leave_stream_channel(&self, app: &App, name: &str, session: &Session, how: PresenceEventType) {
         let Some(stream) = self.stream(app, name) else { return };
-        let (removed, occupancy, empty) = {
+        let (removed, occupancy, empty, change) = {
             let mut state = stream.state.lock();
-            (state.remove_member(session), state.roster.occupancy(), state.roster.is_empty())
+            let removed = state.remove_member(session);
+            (removed, state.roster.occupancy(), state.roster.is_empty(), state.roster.version())
         };
         let Some((member, published)) = removed else { return };
         for info in &published {
@@ -350,7 +345,7 @@ impl Hub {
             let presence = Presence::Stream(stream.clone());
             let occupancy = self.occupancy_everywhere(app, &presence, occupancy);
             let event = PresenceEvent::about(how, ChannelType::Stream, name, &session.user);
-            self.announce(app, &presence, occupancy, event);
+            self.announce(app, &presence, occupancy, event, Some(change));
         }
         if empty {
             let mut streams = app.streams.write();
