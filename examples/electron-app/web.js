@@ -1,27 +1,53 @@
 'use strict'
-// Web mode: the same renderer, served over HTTP on 127.0.0.1, with `window.piazza` bridged
-// over a WebSocket (renderer/web-bridge.js) to the same RoomSession logic the Electron main
-// process uses. One browser tab = one person, as one Electron window is.
+// Web mode: the same renderer, served over HTTP on 127.0.0.1, with `window.piazza` running in
+// the page itself (renderer/web-bridge.js): the page loads Piazza's browser client
+// (`piazza-rtc/web`) and the same RoomSession logic the Electron main process uses
+// (lib/session.js, served as an ES module), and talks to the Piazza server directly. One
+// browser tab = one person, as one Electron window is. There is no bridge server: this process
+// only serves files, tells the page where the Piazza server is (/config.json), and carries out
+// the host's kick and dismiss (they need the server's admin API, whose token never reaches a page).
 //
-// A webxdc app of the room (webxdc-apps/<app>/) runs in a sandboxed <iframe> (no same origin):
-// `openWebxdc` hands the renderer a ticket URL, /webxdc/<ticket>/index.html; the frame's
-// webxdc.js (renderer/webxdc-web-bridge.js) talks to /webxdc-bridge/<ticket> over its own
-// WebSocket, connected to the person's session by lib/webxdc-frame.js.
+// A webxdc app of the room (webxdc-apps/<app>/) runs in a sandboxed <iframe> (no same origin, no
+// network): its webxdc.js (renderer/webxdc-web-bridge.js) talks to the page by postMessage, and
+// the page runs its calls on the person's createWebxdc(rtm, scope) (lib/webxdc-frame.js).
 //
 //   npm run web            # prints the URL to open (PORT=8080 to choose the port)
-const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
-const { WebSocketServer } = require('ws')
 const piazza = require('piazza-rtc')
-const { RoomSession } = require('./lib/session')
 const { startBackend } = require('./lib/backend')
+const { WEBXDC_APPS } = require('./lib/webxdc-frame')
 
 const RENDERER = path.join(__dirname, 'renderer')
-const WEBXDC_APPS = path.join(__dirname, 'webxdc-apps')
+const LIB = path.join(__dirname, 'lib')
+const WEBXDC_APPS_DIR = path.join(__dirname, 'webxdc-apps')
 const WEBXDC_BRIDGE = path.join(RENDERER, 'webxdc-web-bridge.js')
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' }
+/** Piazza's browser client, from the installed package (an ES module). */
+const BROWSER_CLIENT = require.resolve('piazza-rtc/web')
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' }
+
+/**
+ * The page's ES module of a CommonJS file of lib/: its `require()`s are given the modules the
+ * page has (`imports`: name → URL), its `module.exports` is the default export. The same file
+ * thus runs in Electron's main process, in the Node tests and in the page.
+ * @param {string} file @param {Record<string, string>} imports
+ */
+function asModule (file, imports) {
+  const names = Object.keys(imports)
+  return [
+    ...names.map((name, i) => `import * as m${i} from ${JSON.stringify(imports[name])}`),
+    `const deps = { ${names.map((name, i) => `${JSON.stringify(name)}: m${i}.default || m${i}`).join(', ')} }`,
+    'const require = (name) => { if (!(name in deps)) throw new Error(`cannot require ${name} in the page`); return deps[name] }',
+    'const module = { exports: {} }',
+    fs.readFileSync(file, 'utf8'),
+    'export default module.exports'
+  ].join('\n')
+}
+const MODULES = {
+  '/lib/webxdc-frame.mjs': () => asModule(path.join(LIB, 'webxdc-frame.js'), {}),
+  '/lib/session.mjs': () => asModule(path.join(LIB, 'session.js'), { 'piazza-rtc/webxdc': '/piazza-web.mjs', './webxdc-frame': '/lib/webxdc-frame.mjs' })
+}
 
 /**
  * Starts web mode; resolves with its URL and a `close()`.
@@ -29,126 +55,59 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; ch
  */
 async function startWeb ({ port = 0, env = process.env } = {}) {
   const backend = await startBackend(piazza, env)
-  /** The webxdc frames' tickets: ticket -> { session, app }. @type {Map<string, { session: RoomSession, app: string }>} */
-  const tickets = new Map()
-  /** @param {import('node:http').ServerResponse} res @param {string} root @param {string} name @param {string} [prefix] */
-  const serve = (res, root, name, prefix, headers = {}) => {
+  /** @param {import('node:http').ServerResponse} res @param {string} root @param {string} name */
+  const serve = (res, root, name, headers = {}) => {
     const file = path.join(root, path.normalize(name))
     if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
       return
     }
     res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store', ...headers })
-    if (prefix) res.write(prefix)
     fs.createReadStream(file).pipe(res)
   }
+  /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body */
+  const json = (res, status, body) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body))
+
+  /** The host's kick and dismiss: only the app's own page may ask (not a webxdc frame, not another site). */
+  const admin = async (/** @type {import('node:http').IncomingMessage} */ req, /** @type {import('node:http').ServerResponse} */ res, /** @type {string} */ action) => {
+    if (req.method !== 'POST' || req.headers.origin !== `http://${req.headers.host}`) return json(res, 403, { error: 'forbidden' })
+    let text = ''
+    for await (const chunk of req) {
+      text += chunk
+      if (text.length > 4096) return json(res, 413, { error: 'too large' })
+    }
+    try {
+      const { appId, room, userIds } = JSON.parse(text)
+      if (typeof appId !== 'string' || typeof room !== 'string') throw new Error('appId and room must be strings')
+      const result = action === 'remove-users'
+        ? await backend.admin.removeUser(appId, room, Array.isArray(userIds) ? userIds.map(String) : [])
+        : await backend.admin.dismissRoom(appId, room)
+      json(res, 200, result === undefined ? {} : result)
+    } catch (err) {
+      json(res, 400, { error: err instanceof Error ? err.message : String(err) })
+    }
+  }
+
   const server = http.createServer((req, res) => {
     const url = new URL(req.url || '/', 'http://localhost')
-    const frame = url.pathname.match(/^\/webxdc\/([0-9a-f]{32})\/(.+)$/)
+    const frame = url.pathname.match(/^\/webxdc\/([a-z0-9-]+)\/(.+)$/)
     if (frame) {
-      const ticket = tickets.get(frame[1])
-      // The frame's files may reach nothing but its own bridge (no other network access).
-      const csp = {
-        'content-security-policy': `default-src 'self' 'unsafe-inline' data: blob:; connect-src ws://${req.headers.host}/webxdc-bridge/${frame[1]}`,
-      }
-      if (!ticket || !ticket.session.me) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
-      } else if (frame[2] === 'webxdc.js') {
-        const me = ticket.session.me
-        const self = { selfAddr: me.userId, selfName: me.userId, ticket: frame[1] }
-        serve(res, RENDERER, path.basename(WEBXDC_BRIDGE), `window.__piazzaWebxdcSelf = ${JSON.stringify(self)};\n`, csp)
-      } else {
-        serve(res, path.join(WEBXDC_APPS, ticket.app), frame[2], undefined, csp)
-      }
+      // A webxdc app's files: nothing but its own folder, and no network at all.
+      const csp = { 'content-security-policy': "default-src 'self' 'unsafe-inline' data: blob:; connect-src 'none'" }
+      if (!WEBXDC_APPS.has(frame[1])) return json(res, 404, { error: 'no such app' })
+      if (frame[2] === 'webxdc.js') return serve(res, RENDERER, path.basename(WEBXDC_BRIDGE), csp)
+      return serve(res, path.join(WEBXDC_APPS_DIR, frame[1]), frame[2], csp)
+    }
+    const adminAction = url.pathname.match(/^\/admin\/(remove-users|dismiss)$/)
+    if (adminAction) return void admin(req, res, adminAction[1])
+    if (url.pathname === '/config.json') return json(res, 200, { endpoint: backend.url })
+    if (url.pathname === '/piazza-web.mjs') return serve(res, path.dirname(BROWSER_CLIENT), path.basename(BROWSER_CLIENT))
+    const generated = MODULES[/** @type {keyof typeof MODULES} */ (url.pathname)]
+    if (generated) {
+      res.writeHead(200, { 'content-type': TYPES['.mjs'], 'cache-control': 'no-store' }).end(generated())
       return
     }
     serve(res, RENDERER, url.pathname === '/' ? 'index.html' : url.pathname.slice(1))
-  })
-  const bridges = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
-  // A frame sends datagrams of up to 128000 bytes.
-  const frames = new WebSocketServer({ noServer: true, maxPayload: 130 * 1024 })
-  server.on('upgrade', (req, socket, head) => {
-    const { pathname } = new URL(req.url || '/', 'http://localhost')
-    const frame = pathname.match(/^\/webxdc-bridge\/([0-9a-f]{32})$/)
-    if (pathname === '/bridge') {
-      // Only the app's own page may drive a session: a webxdc frame (Origin "null", sandboxed)
-      // or another site open in the browser must not log in or use the host's admin calls.
-      const own = `http://${req.headers.host}`
-      if (req.headers.origin !== own) {
-        socket.destroy()
-        return
-      }
-      bridges.handleUpgrade(req, socket, head, (ws) => bridges.emit('connection', ws, req))
-    } else if (frame && tickets.has(frame[1])) {
-      frames.handleUpgrade(req, socket, head, (ws) => connectFrame(ws, frame[1]))
-    } else {
-      socket.destroy()
-    }
-  })
-  /** Connects a webxdc frame's WebSocket to its person's session. @param {import('ws').WebSocket} ws @param {string} ticket */
-  const connectFrame = (ws, ticket) => {
-    const { session, app } = /** @type {{ session: RoomSession, app: string }} */ (tickets.get(ticket))
-    let frame
-    try {
-      frame = session.attachWebxdc(app, (event, payload) => {
-        if (ws.readyState !== ws.OPEN) return
-        if (payload instanceof Uint8Array) ws.send(payload)
-        else ws.send(JSON.stringify({ event, ...payload }))
-      })
-    } catch (err) {
-      ws.close(1008, err instanceof Error ? err.message.slice(0, 100) : 'refused')
-      return
-    }
-    ws.on('message', (data, isBinary) => {
-      try {
-        if (isBinary) {
-          const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(/** @type {any} */ (data))
-          frame.call('send', new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length))
-        } else {
-          frame.call(JSON.parse(String(data)).op)
-        }
-      } catch (err) {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event: 'error', message: err instanceof Error ? err.message : String(err) }))
-      }
-    })
-    ws.on('close', () => session.detachWebxdc(frame))
-  }
-  const sessions = new Set()
-  bridges.on('connection', (socket) => {
-    const session = new RoomSession({
-      piazza,
-      endpoint: backend.url,
-      admin: backend.admin,
-      send: (event, payload) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ event, payload }))
-      }
-    })
-    sessions.add(session)
-    socket.on('message', async (data) => {
-      let request
-      try {
-        request = JSON.parse(String(data))
-      } catch {
-        return socket.close(1003, 'not JSON')
-      }
-      try {
-        let result = await session.call(request.method, request.args)
-        if (request.method === 'openWebxdc') {
-          const opened = /** @type {{ app: string, scope: string }} */ (result)
-          const ticket = crypto.randomBytes(16).toString('hex')
-          tickets.set(ticket, { session, app: opened.app })
-          result = { ...opened, tag: 'iframe', src: `/webxdc/${ticket}/index.html` }
-        }
-        socket.send(JSON.stringify({ id: request.id, result: result === undefined ? null : result }))
-      } catch (err) {
-        socket.send(JSON.stringify({ id: request.id, error: err instanceof Error ? err.message : String(err) }))
-      }
-    })
-    socket.on('close', () => {
-      sessions.delete(session)
-      for (const [ticket, t] of tickets) if (t.session === session) tickets.delete(ticket)
-      session.close()
-    })
   })
   await new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(undefined)))
   const address = server.address()
@@ -156,10 +115,7 @@ async function startWeb ({ port = 0, env = process.env } = {}) {
   return {
     url,
     close: async () => {
-      for (const session of sessions) await session.close()
-      for (const client of [...bridges.clients, ...frames.clients]) client.terminate()
-      await new Promise((resolve) => bridges.close(() => resolve(undefined)))
-      await new Promise((resolve) => frames.close(() => resolve(undefined)))
+      server.closeAllConnections()
       await new Promise((resolve) => server.close(() => resolve(undefined)))
       await backend.close()
     }

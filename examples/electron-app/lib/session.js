@@ -1,8 +1,8 @@
 'use strict'
 // The sample's main-process logic: one person's Piazza clients, driven by the renderer's calls
-// and reporting back through `send(event, payload)`. Nothing here knows about Electron: the
-// same module serves Electron's IPC (main.js), the WebSocket bridge of web mode (web.js), and
-// plain Node in the tests.
+// and reporting back through `send(event, payload)`. Nothing here knows about Electron or
+// Node: the same module serves Electron's IPC (main.js), web mode's page (renderer/web-bridge.js,
+// over piazza-rtc/web; web.js serves this file to it as an ES module), and Node in the tests.
 //
 // A person in a room holds two clients, as a TRTC + RTM app would:
 // - a TRTCCloud for the room itself: who is in it, enter/exit with reasons, kick and dismiss;
@@ -48,7 +48,7 @@ const webxdcScope = (me, app) => `webxdc-${app}-${me.room}`
 class RoomSession {
   /**
    * @param {object} options
-   * @param {typeof import('piazza-rtc')} options.piazza the addon
+   * @param {typeof import('piazza-rtc')} options.piazza the addon (in web mode's page: piazza-rtc/web, the same API)
    * @param {string} options.endpoint the server URL
    * @param {import('./backend').Admin} options.admin
    * @param {(event: string, payload: unknown) => void} options.send
@@ -125,7 +125,7 @@ class RoomSession {
       throw new SessionError(`Could not enter the room: ${lastError || `error ${result}`}`)
     }
     // The members already there were announced with the entry (synchronously after it).
-    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setTimeout(resolve, 0))
     const host = this.members.size === 0
     this.me = { appId, userId, room, host }
 
@@ -144,7 +144,7 @@ class RoomSession {
   async sendChat (text) {
     const { me, rtm } = this.need()
     if (typeof text !== 'string' || text.trim() === '') throw new SessionError('Nothing to send.')
-    if (Buffer.byteLength(text) > 4000) throw new SessionError('That message is too long (4000 bytes at most).')
+    if (new TextEncoder().encode(text).length > 4000) throw new SessionError('That message is too long (4000 bytes at most).')
     await rtm.publish(chatChannel(me), text.trim(), { customType: 'chat' })
     await this.setTyping(false)
     return { sent: true, from: me.userId }
