@@ -193,3 +193,47 @@ module.exports = (ctx) => {
     await page.close()
   })
 }
+
+module.exports.restore = (ctx) => {
+  test('past the presence timeout: SUSPENDED, a new session rebuilt (subscription, state, stream channel, topic), a request sent meanwhile answered in the new session', async (t) => {
+    const proxy = await Proxy.start(ctx.server.port)
+    t.after(() => proxy.close())
+    const page = await ctx.page()
+    await login(page, 'rs-web', { endpoint: proxy.url, presenceTimeout: 5, pongTimeoutMs: 500 })
+    const bob = await ctx.node('rs-node')
+    await bob.subscribe('rs', { withPresence: true })
+    await page.evaluate(async () => {
+      const rtm = window.clients['rs-web'].client
+      await rtm.presence.setState('rs', 'MESSAGE', { mood: 'ok' })
+      await rtm.subscribe('rs')
+      const st = rtm.createStreamChannel('rs-stage')
+      await st.join()
+      await st.joinTopic('t')
+    })
+    await until(() => bob.seen.presence.find((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_JOIN'), 'the join')
+    proxy.refuse(true)
+    proxy.cut()
+    await seen(page, 'rs-web', 'linkState', 1, { currentState: 'DISCONNECTED' })
+    const inFlight = page.evaluate(() => window.clients['rs-web'].client.presence.whoNow('rs', 'MESSAGE').then(() => null, window.failure))
+    await until(() => bob.seen.presence.find((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_TIMEOUT'), 'REMOTE_TIMEOUT', 9000)
+    await seen(page, 'rs-web', 'linkState', 1, { currentState: 'SUSPENDED' })
+    proxy.refuse(false)
+    // The next attempt comes within the backoff's 10 s cap.
+    await page.waitForFunction(() => window.clients['rs-web'].seen.linkState.some((e) => e.currentState === 'CONNECTED' && e.operation === 'RECONNECTED'), null, { timeout: 12000 })
+    const [back] = await seen(page, 'rs-web', 'linkState', 1, { currentState: 'CONNECTED', operation: 'RECONNECTED' })
+    assert.deepEqual([back.isResumed, back.unrestoredChannels, back.affectedChannels], [false, [], ['rs', 'rs-stage']])
+    const failed = await inFlight
+    assert.equal(failed, null, 'a request sent while the link was down is answered in the new session')
+    const rejoin = await until(() => bob.seen.presence.filter((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_JOIN')[1], 'the rebuilt subscription')
+    assert.deepEqual(rejoin.stateChanged, { mood: 'ok' }, 'the states came back with it')
+    await bob.publish('rs', 'after the restore')
+    await seen(page, 'rs-web', 'message', 1, { message: 'after the restore' })
+    const stage = bob.createStreamChannel('rs-stage')
+    await stage.join()
+    const sub = await stage.subscribeTopic('t', { users: ['rs-web'] })
+    assert.deepEqual(sub.succeedUsers, ['rs-web'], 'the topic was joined again')
+    await stage.leave()
+    await page.evaluate(() => window.clients['rs-web'].client.logout())
+    await page.close()
+  })
+}

@@ -12,3 +12,5 @@ before(() => ctx.start())
 after(() => ctx.close())
 
 for (const cases of ['./rtm.cases', './rooms.cases', './e2e.cases', './errors.cases', './example.cases']) require(cases)(ctx)
+// The slowest last (it waits out a 5 s presence timeout).
+require('./rtm.cases').restore(ctx)

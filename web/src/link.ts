@@ -61,6 +61,9 @@ interface Pending {
   reject: (error: RTMError) => void
   deadline: number
   frame: Wire | null
+  /** The request without its id, and its payload: re-numbered when a new session rebuilds first. */
+  body: Frame | null
+  payload?: Uint8Array
   epoch: number
   track: Frame | null
   restore: string | null
@@ -94,6 +97,7 @@ function timeoutCode (op: string): number {
 }
 
 const now = (): number => Date.now()
+const encode = (frame: Frame, payload?: Uint8Array): Wire => (payload ? encodeBinary(frame, payload) : JSON.stringify(frame))
 const errorOf = (op: string, f: Frame): RTMError => new RTMError(op, f.code, f.reason, f.name)
 
 type Connected = { ws: WebSocket, welcome: Frame }
@@ -112,7 +116,8 @@ export class Link {
   private epoch = 0
   private nextId = 1
   private pending = new Map<number, Pending>()
-  private queue: Wire[] = []
+  /** Requests submitted while the link is down (by id), sent when it is up again. */
+  private queue: number[] = []
   private held: Wire[] = []
   private ws: WebSocket | null = null
   private attempt: WebSocket | null = null
@@ -155,8 +160,8 @@ export class Link {
       this.phase = 'loggingOut'
       if (this.connected) {
         const id = this.nextId++
-        this.pending.set(id, { op: 'logout', resolve: () => {}, reject: () => {}, deadline: now() + 2000, frame: null, epoch: this.epoch, track: null, restore: null })
-        this.send(JSON.stringify({ op: 'logout', id }))
+        this.pending.set(id, { op: 'logout', resolve: () => {}, reject: () => {}, deadline: now() + 2000, frame: null, body: null, epoch: this.epoch, track: null, restore: null })
+        this.ws?.send(JSON.stringify({ op: 'logout', id }))
       } else {
         this.finishLogout()
       }
@@ -171,10 +176,11 @@ export class Link {
       }
       const id = this.nextId++
       const full = { ...frame, id }
-      const wire = payload ? encodeBinary(full, payload) : JSON.stringify(full)
+      const wire = encode(full, payload)
       const track = Memory.tracks(frame.op) ? full : null
-      this.pending.set(id, { op: operation, resolve, reject, deadline: now() + timeoutMs, frame: wire, epoch: this.epoch, track, restore: null })
-      this.send(wire)
+      this.pending.set(id, { op: operation, resolve, reject, deadline: now() + timeoutMs, frame: wire, body: frame, payload, epoch: this.epoch, track, restore: null })
+      if (this.connected && this.ws) this.ws.send(wire)
+      else this.queue.push(id)
     })
   }
 
@@ -184,11 +190,6 @@ export class Link {
     if (this.connected && this.ws) return this.ws.send(wire)
     if (this.held.length >= MAX_HELD) { this.held.shift(); this.heldDropped++ }
     this.held.push(wire)
-  }
-
-  private send (wire: Wire): void {
-    if (this.connected && this.ws) this.ws.send(wire)
-    else this.queue.push(wire)
   }
 
   // ---- the supervisor of one login
@@ -318,7 +319,8 @@ export class Link {
     this.maxRealtimeBytes = welcome.limits?.maxRealtimeBytes ?? this.maxRealtimeBytes
     const sameSession = this.session?.id === welcome.session
     this.session = { id: welcome.session, secret: welcome.resumeSecret }
-    const queued = this.queue
+    const queuedIds = this.queue
+    const queued = queuedIds.map((id) => this.pending.get(id)?.frame).filter((f): f is Wire => !!f)
     const held = this.held
     this.queue = []
     this.held = []
@@ -354,11 +356,24 @@ export class Link {
       const frame = { ...step.frame, id }
       this.pending.set(id, {
         op: step.frame.op, resolve: () => {}, reject: () => {}, deadline: now() + this.config.requestTimeoutMs,
-        frame: null, epoch: this.epoch, track: frame, restore: step.channel
+        frame: null, body: null, epoch: this.epoch, track: frame, restore: step.channel
       })
       out.push(JSON.stringify(frame))
     }
-    for (const wire of [...out, ...queued, ...held]) ws.send(wire)
+    // What was submitted while the link was down goes after the rebuild, with ids above its
+    // ids (a new session refuses ids that do not increase).
+    for (const old of queuedIds) {
+      const p = this.pending.get(old)
+      if (!p || !p.body) continue
+      this.pending.delete(old)
+      const id = this.nextId++
+      const full = { ...p.body, id }
+      p.frame = encode(full, p.payload)
+      if (p.track) p.track = full
+      this.pending.set(id, p)
+      out.push(p.frame)
+    }
+    for (const wire of [...out, ...held]) ws.send(wire)
     this.restoring = steps.length > 0 ? { waiting: steps.length, unrestored: [] } : null
     if (steps.length === 0) this.restored([])
   }
