@@ -195,13 +195,15 @@ module.exports = (ctx) => {
 }
 
 module.exports.restore = (ctx) => {
-  test('past the presence timeout: SUSPENDED, a new session rebuilt (subscription, state, stream channel, topic), a request sent meanwhile answered in the new session', async (t) => {
+  test('past the presence timeout: SUSPENDED, a new session rebuilt (subscription, state, stream channel, topic) with the presence delta, a request sent meanwhile answered in the new session', async (t) => {
     const proxy = await Proxy.start(ctx.server.port)
     t.after(() => proxy.close())
     const page = await ctx.page()
     await login(page, 'rs-web', { endpoint: proxy.url, presenceTimeout: 5, pongTimeoutMs: 500 })
     const bob = await ctx.node('rs-node')
     await bob.subscribe('rs', { withPresence: true })
+    const gone = await ctx.node('rs-gone')
+    await gone.subscribe('rs')
     await page.evaluate(async () => {
       const rtm = window.clients['rs-web'].client
       await rtm.presence.setState('rs', 'MESSAGE', { mood: 'ok' })
@@ -211,9 +213,14 @@ module.exports.restore = (ctx) => {
       await st.joinTopic('t')
     })
     await until(() => bob.seen.presence.find((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_JOIN'), 'the join')
+    await seen(page, 'rs-web', 'presence', 1, { eventType: 'SNAPSHOT', channelName: 'rs' })
     proxy.refuse(true)
     proxy.cut()
     await seen(page, 'rs-web', 'linkState', 1, { currentState: 'DISCONNECTED' })
+    // While the browser is away, one user leaves and another comes.
+    await gone.logout()
+    const late = await ctx.node('rs-late')
+    await late.subscribe('rs')
     const inFlight = page.evaluate(() => window.clients['rs-web'].client.presence.whoNow('rs', 'MESSAGE').then(() => null, window.failure))
     await until(() => bob.seen.presence.find((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_TIMEOUT'), 'REMOTE_TIMEOUT', 9000)
     await seen(page, 'rs-web', 'linkState', 1, { currentState: 'SUSPENDED' })
@@ -226,6 +233,10 @@ module.exports.restore = (ctx) => {
     assert.equal(failed, null, 'a request sent while the link was down is answered in the new session')
     const rejoin = await until(() => bob.seen.presence.filter((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_JOIN')[1], 'the rebuilt subscription')
     assert.deepEqual(rejoin.stateChanged, { mood: 'ok' }, 'the states came back with it')
+    const snapshots = await seen(page, 'rs-web', 'presence', 2, { eventType: 'SNAPSHOT', channelName: 'rs' })
+    assert.deepEqual(snapshots[1].snapshot.map((u) => u.userId).sort(), ['rs-late', 'rs-node', 'rs-web'])
+    assert.deepEqual([snapshots[1].interval.join.users, snapshots[1].interval.leave.users, snapshots[1].interval.totalOccupancy],
+      [['rs-late'], ['rs-gone'], 3], 'the fresh SNAPSHOT carries who came and went meanwhile')
     await bob.publish('rs', 'after the restore')
     await seen(page, 'rs-web', 'message', 1, { message: 'after the restore' })
     const stage = bob.createStreamChannel('rs-stage')

@@ -11,6 +11,7 @@
 import { encodeBinary, decodeBinary } from './bytes'
 import { ErrorCode, RTMError, codeName } from './errors'
 import { Memory } from './memory'
+import { PresenceViews } from './views'
 import type { Cipher } from './cipher'
 
 export type LinkStateName = 'IDLE' | 'CONNECTING' | 'CONNECTED' | 'DISCONNECTED' | 'SUSPENDED' | 'FAILED'
@@ -108,6 +109,7 @@ export class Link {
   phase: 'idle' | 'loggingIn' | 'loggedIn' | 'loggingOut' = 'idle'
   state: LinkStateName = 'IDLE'
   readonly memory = new Memory()
+  private readonly views = new PresenceViews()
   maxMessageBytes = 32768
   maxRealtimeBytes = 128000
   /** Datagrams / custom messages dropped while the link was down. */
@@ -351,6 +353,7 @@ export class Link {
       }
     }
     const steps = this.memory.restoreSteps()
+    this.views.markRestoring(this.memory.presenceChannels())
     for (const step of steps) {
       const id = this.nextId++
       const frame = { ...step.frame, id }
@@ -440,6 +443,9 @@ export class Link {
       case 'pong': case 'welcome': return
       case 'room':
         if (frame.e?.event === 'exit') this.memory.room = null
+        break
+      case 'presence':
+        if (frame.e) this.views.observe(frame.e)
     }
     return this.hooks.event(frame, payload)
   }
@@ -462,6 +468,8 @@ export class Link {
     if (answer && p.track) {
       if (p.track.op === 'renewToken' && !p.track.channel) this.token = p.track.token
       this.memory.record(p.track, answer)
+      if (p.track.op === 'unsubscribe') this.views.forget('MESSAGE', p.track.channel)
+      if (p.track.op === 'leave') this.views.forget('STREAM', p.track.channel)
     }
     if (answer) p.resolve(answer)
     else p.reject(errorOf(p.op, error as Frame))
@@ -517,6 +525,7 @@ export class Link {
     this.session = null
     this.restoring = null
     this.memory.clear()
+    this.views.clear()
     this.stopTimers()
     this.setLink('FAILED', 'SERVER_REJECT', FATAL_REASONS[code] ?? 'LOGIN_REJECTED')
     this.failAll(ErrorCode.RTM_ERROR_NOT_LOGIN, `the server ended the session: ${reason}`)
@@ -539,6 +548,7 @@ export class Link {
     this.phase = 'idle'
     this.generation++
     this.memory.clear()
+    this.views.clear()
     this.session = null
     this.restoring = null
     this.connected = false

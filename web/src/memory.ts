@@ -124,6 +124,14 @@ export class Memory {
     return steps
   }
 
+  /** Channels with presence that a restore gives a new SNAPSHOT: [channelType, channel]. */
+  presenceChannels (): Array<[string, string]> {
+    const out: Array<[string, string]> = []
+    for (const [channel, o] of this.subscriptions) if (o.withPresence !== false) out.push(['MESSAGE', channel])
+    for (const [channel, s] of this.streams) if (s.join.withPresence !== false) out.push(['STREAM', channel])
+    return out
+  }
+
   /** Every channel the session is in (for `affectedChannels`). */
   channels (): string[] {
     const all = new Set([...this.subscriptions.keys(), ...this.streams.keys()])
