@@ -14,8 +14,7 @@ export interface RealtimeListener {
 }
 
 /** The channel Piazza returns: a RealtimeListener that also tells why its join was refused. */
-export declare class WebxdcRealtimeChannel implements RealtimeListener {
-  private constructor()
+export interface WebxdcRealtimeChannel extends RealtimeListener {
   /**
    * The RTMError that refused the join (no privilege for the scope, not logged in…), or null.
    * Once set, send and setListener throw it; leave() is allowed once.

@@ -2,12 +2,15 @@
 // `window.webxdc`. The shapes are those of `@webxdc/types` (RealtimeListener, Webxdc's
 // selfAddr / selfName / joinRealtimeChannel), declared here so nothing depends on it.
 import type { RTM } from './index'
-import type { CreateWebxdcOptions, PiazzaWebxdc } from './webxdc-api'
+import type { CreateWebxdcOptions, PiazzaWebxdc, WebxdcRealtimeChannel as WebxdcRealtimeChannelShape } from './webxdc-api'
 
 // The shapes (RealtimeListener, WebxdcRealtimeChannel, CreateWebxdcOptions, PiazzaWebxdc) are
 // webxdc-api.d.ts's, shared with the browser client.
-export { WebxdcRealtimeChannel } from './webxdc-api'
 export type { RealtimeListener, CreateWebxdcOptions, PiazzaWebxdc } from './webxdc-api'
+
+/** The channel `joinRealtimeChannel()` returns (its members: webxdc-api.d.ts). */
+export declare class WebxdcRealtimeChannel { private constructor() }
+export interface WebxdcRealtimeChannel extends WebxdcRealtimeChannelShape {}
 
 /** Largest datagram `send` takes, in bytes (128000). */
 export declare const MAX_REALTIME_BYTES: number

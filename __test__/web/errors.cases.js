@@ -86,7 +86,8 @@ module.exports = (ctx) => {
   })
 
   test('tokens: a refused login is FAILED with the code; a signed token logs in and is renewed without reconnecting', async (t) => {
-    const secured = await Server.start({ host: '127.0.0.1', port: 0, logLevel: 'error', apps: { secure: { certificate: 'c'.repeat(32) } } })
+    const apps = { secure: { certificate: 'c'.repeat(32) }, 1400000009: { certificate: 'd'.repeat(32) } }
+    const secured = await Server.start({ host: '127.0.0.1', port: 0, logLevel: 'error', apps })
     t.after(() => secured.close())
     const token = (userId, expireSeconds = 600) => generateToken({ appId: 'secure', appCertificate: 'c'.repeat(32), userId, expireSeconds })
     const page = await ctx.page()
@@ -110,6 +111,28 @@ module.exports = (ctx) => {
     assert.ok(renewed.r.timestamp > 0)
     assert.equal(renewed.bad.errorCode, fromNode.errorCode, 'a bad token is INVALID_TOKEN, as at login')
     assert.deepEqual(renewed.states, ['CONNECTING', 'CONNECTED', 'IDLE'], 'no reconnect')
+
+    // A token with less than 30 s left: WILL_EXPIRE at once (RTM: token + tokenPrivilegeWillExpire; TRTC: onWarning 9001).
+    await page.evaluate(async ([endpoint, short]) => {
+      const rtm = window.track('tok-short', new window.P.RTM('secure', 'short', { endpoint }), ['token', 'tokenPrivilegeWillExpire'])
+      await rtm.login({ token: short })
+    }, [secured.url, token('short', 20)])
+    const [will] = await seen(page, 'tok-short', 'token')
+    assert.equal(will.eventType, 'WILL_EXPIRE')
+    assert.deepEqual(await seen(page, 'tok-short', 'tokenPrivilegeWillExpire'), [''])
+    const userSig = generateToken({ appId: '1400000009', appCertificate: 'd'.repeat(32), userId: 'sig', expireSeconds: 20 })
+    await page.evaluate(([endpoint, userSig]) => {
+      const trtc = window.track('sig', new window.P.TRTCCloud({ endpoint }), ['onEnterRoom', 'onWarning', 'onError'])
+      trtc.enterRoom({ sdkAppId: 1400000009, userId: 'sig', userSig, roomId: 9 }, 0)
+    }, [secured.url, userSig])
+    const [[entered]] = await seen(page, 'sig', 'onEnterRoom')
+    assert.ok(entered > 0, `entered with a userSig (${entered})`)
+    const [[warning]] = await seen(page, 'sig', 'onWarning')
+    assert.equal(warning, 9001)
+    await page.evaluate(([fresh]) => window.clients.sig.client.renewUserSig(fresh), [generateToken({ appId: '1400000009', appCertificate: 'd'.repeat(32), userId: 'sig', expireSeconds: 600 })])
+    await page.evaluate(() => { window.clients['tok-short'].client.logout(); window.clients.sig.client.destroy() })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.deepEqual(await page.evaluate(() => window.clients.sig.seen.onError), [], 'the renewal was accepted')
     await page.close()
   })
 }

@@ -5,6 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { TRTCCloud, TRTCAppScene } = require('../..')
+const { Proxy } = require('../proxy')
 const { until, seen } = require('./harness')
 
 const ROOM_EVENTS = ['onEnterRoom', 'onExitRoom', 'onRemoteUserEnterRoom', 'onRemoteUserLeaveRoom', 'onError', 'onRecvCustomCmdMsg']
@@ -94,6 +95,33 @@ module.exports = (ctx) => {
     const entries = await seen(page, 'leaver', 'onEnterRoom', 2)
     assert.equal(entries[1][0], -3318)
     await page.evaluate(() => window.clients.leaver.client.destroy())
+    await page.close()
+  })
+
+  test('rooms: a cut link is onConnectionLost, onTryToReconnect, then onConnectionRecovery; nobody else hears anything', async (t) => {
+    const proxy = await Proxy.start(ctx.server.port)
+    t.after(() => proxy.close())
+    const host = nodeRoom(ctx, t)
+    host.enterRoom({ sdkAppId: 1400000001, userId: 'host3', strRoomId: 'cut-room' }, TRTCAppScene.TRTCAppSceneVideoCall)
+    await until(() => host.seen.onEnterRoom.length, 'the host entering')
+    const page = await ctx.page()
+    await page.evaluate(([endpoint, types]) => {
+      const trtc = window.track('flaky', new window.P.TRTCCloud({ endpoint, presenceTimeout: 5, pongTimeoutMs: 500 }), [...types, 'onConnectionLost', 'onTryToReconnect', 'onConnectionRecovery'])
+      trtc.enterRoom({ sdkAppId: 1400000001, userId: 'flaky', strRoomId: 'cut-room' }, 0)
+    }, [proxy.url, ROOM_EVENTS])
+    await seen(page, 'flaky', 'onEnterRoom')
+    await until(() => host.seen.onRemoteUserEnterRoom.find(([u]) => u === 'flaky'), 'the host seeing flaky')
+    proxy.cut()
+    await seen(page, 'flaky', 'onConnectionLost')
+    await seen(page, 'flaky', 'onTryToReconnect')
+    await seen(page, 'flaky', 'onConnectionRecovery')
+    // Still in the room: a custom message gets through, and the host saw no leave.
+    assert.equal(await page.evaluate(() => window.clients.flaky.client.sendCustomCmdMsg(1, 'back', true, true)), true)
+    await until(() => host.seen.onRecvCustomCmdMsg.find(([u]) => u === 'flaky'), 'the message after the recovery')
+    assert.equal(host.seen.onRemoteUserLeaveRoom.length, 0)
+    await page.evaluate(() => window.clients.flaky.client.destroy())
+    await until(() => host.seen.onRemoteUserLeaveRoom.find(([u]) => u === 'flaky'), 'the leave on destroy')
+    assert.deepEqual(host.seen.onRemoteUserLeaveRoom[0], ['flaky', 0])
     await page.close()
   })
 }

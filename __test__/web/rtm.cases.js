@@ -65,6 +65,16 @@ module.exports = (ctx) => {
     await page.close()
   })
 
+  test('privateConfig.accessPointHosts: an unreachable host first, then a plain host:port (ws:// in an http page)', async () => {
+    const page = await ctx.page()
+    const port = new URL(ctx.server.url).port
+    await login(page, 'ap-web', { privateConfig: { accessPointHosts: ['ws://127.0.0.1:1', `127.0.0.1:${port}`] } })
+    const [up] = await seen(page, 'ap-web', 'linkState', 1, { currentState: 'CONNECTED' })
+    assert.equal(up.reasonCode, 'LOGIN_SUCCESS')
+    await page.evaluate(() => window.clients['ap-web'].client.logout())
+    await page.close()
+  })
+
   test('presence: the browser is seen joining, changing state and leaving; it sees SNAPSHOT and remote events', async () => {
     const page = await ctx.page()
     const bob = await ctx.node('pres-node')
