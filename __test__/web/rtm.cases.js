@@ -209,7 +209,7 @@ module.exports.restore = (ctx) => {
     const proxy = await Proxy.start(ctx.server.port)
     t.after(() => proxy.close())
     const page = await ctx.page()
-    await login(page, 'rs-web', { endpoint: proxy.url, presenceTimeout: 5, pongTimeoutMs: 500 })
+    await login(page, 'rs-web', { endpoint: proxy.url, presenceTimeout: 5, pongTimeoutMs: 500, requestTimeoutMs: 30000 })
     const bob = await ctx.node('rs-node')
     await bob.subscribe('rs', { withPresence: true })
     const gone = await ctx.node('rs-gone')

@@ -42,13 +42,8 @@ export class RTMError extends Error {
   }
 }
 
-export const E = {
-  INVALID_PARAMETER: ErrorCode.RTM_ERROR_INVALID_PARAMETER,
-  NOT_LOGIN: ErrorCode.RTM_ERROR_NOT_LOGIN
-}
-
 /** An RTMError for a bad argument (INVALID_PARAMETER unless `code` says otherwise). */
-export function invalid (operation: string, reason: string, code: number = E.INVALID_PARAMETER): RTMError {
+export function invalid (operation: string, reason: string, code: number = ErrorCode.RTM_ERROR_INVALID_PARAMETER): RTMError {
   return new RTMError(operation, code, reason)
 }
 

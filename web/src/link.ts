@@ -149,7 +149,8 @@ export class Link {
     return new Promise((resolve, reject) => {
       this.login = { resolve, reject }
       this.sweeper = setInterval(() => this.expire(), 100)
-      void this.supervise(generation)
+      // Events never come inside the call that caused them (CONNECTING included).
+      queueMicrotask(() => void this.supervise(generation))
     })
   }
 
@@ -165,7 +166,7 @@ export class Link {
         this.pending.set(id, { op: 'logout', resolve: () => {}, reject: () => {}, deadline: now() + 2000, frame: null, body: null, epoch: this.epoch, track: null, restore: null })
         this.ws?.send(JSON.stringify({ op: 'logout', id }))
       } else {
-        this.finishLogout()
+        queueMicrotask(() => this.finishLogout())
       }
     })
   }
