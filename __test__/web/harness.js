@@ -6,6 +6,7 @@
 // Pages record their clients' events in `window.clients[name].seen[type]`; Node waits on them.
 const fs = require('node:fs')
 const http = require('node:http')
+const net = require('node:net')
 const path = require('node:path')
 const { chromium } = require('playwright-core')
 const { Server, RTM } = require('../..')
@@ -111,16 +112,41 @@ async function until (check, what, timeout = WAIT) {
 }
 
 /** Waits in the page until client `name` has recorded `n` events of `type` (matching `match`, a JSON subset). */
-async function seen (page, name, type, n = 1, match = {}) {
+async function seen (page, name, type, n = 1, match = {}, timeout = WAIT) {
   const handle = await page.waitForFunction(([name, type, n, match]) => {
     const list = (window.clients[name] && window.clients[name].seen[type]) || []
     const hits = list.filter((e) => Object.entries(match).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)))
     return hits.length >= n ? hits : null
-  }, [name, type, n, match])
+  }, [name, type, n, match], { timeout })
   return handle.jsonValue()
+}
+
+/**
+ * A TCP proxy whose open connections can be frozen (`stall()`): nothing passes either way and
+ * nothing closes — a half-open link that only the heartbeat can find. New connections pass.
+ */
+async function stallingProxy (targetPort) {
+  const stalled = new Set()
+  const live = new Set()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1')
+    const pair = [client, upstream]
+    live.add(pair)
+    for (const s of pair) s.on('error', () => {})
+    client.on('data', (d) => { if (!stalled.has(pair)) upstream.write(d) })
+    upstream.on('data', (d) => { if (!stalled.has(pair)) client.write(d) })
+    client.on('close', () => { upstream.destroy(); live.delete(pair) })
+    upstream.on('close', () => { client.destroy(); live.delete(pair) })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `ws://127.0.0.1:${server.address().port}`,
+    stall: () => { for (const pair of live) stalled.add(pair) },
+    close: () => { for (const pair of live) for (const s of pair) s.destroy(); return new Promise((resolve) => server.close(resolve)) }
+  }
 }
 
 /** `{ bytes: [...] }` (as the page records a Uint8Array) from bytes. */
 const bytes = (u8) => ({ bytes: Array.from(u8) })
 
-module.exports = { Context, until, seen, bytes, WAIT }
+module.exports = { Context, until, seen, bytes, stallingProxy, WAIT }

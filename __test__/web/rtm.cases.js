@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { Proxy } = require('../proxy')
-const { until, seen, bytes } = require('./harness')
+const { until, seen, bytes, stallingProxy } = require('./harness')
 
 const EVENTS = ['message', 'presence', 'topic', 'linkState', 'status', 'storage', 'lock', 'error']
 
@@ -255,6 +255,25 @@ module.exports.restore = (ctx) => {
     assert.deepEqual(sub.succeedUsers, ['rs-web'], 'the topic was joined again')
     await stage.leave()
     await page.evaluate(() => window.clients['rs-web'].client.logout())
+    await page.close()
+  })
+
+  test('a half-open link (nothing passes, nothing closes) is found by the heartbeat (KEEP_ALIVE_TIMEOUT) and resumed', async (t) => {
+    const proxy = await stallingProxy(ctx.server.port)
+    t.after(() => proxy.close())
+    const page = await ctx.page()
+    await login(page, 'hb-web', { endpoint: proxy.url, heartbeatInterval: 5, pongTimeoutMs: 500 })
+    const bob = await ctx.node('hb-node')
+    await page.evaluate(() => window.clients['hb-web'].client.subscribe('hb'))
+    proxy.stall()
+    for (let i = 0; i < 3; i++) await bob.publish('hb', `during ${i}`)
+    const [lost] = await seen(page, 'hb-web', 'linkState', 1, { currentState: 'DISCONNECTED' }, 8000)
+    assert.deepEqual([lost.operation, lost.reasonCode], ['HEARTBEAT_TIMEOUT', 'KEEP_ALIVE_TIMEOUT'])
+    const [back] = await seen(page, 'hb-web', 'linkState', 1, { currentState: 'CONNECTED', operation: 'RECONNECTED' })
+    assert.equal(back.isResumed, true)
+    const got = await seen(page, 'hb-web', 'message', 3)
+    assert.deepEqual(got.map((m) => m.message), ['during 0', 'during 1', 'during 2'])
+    await page.evaluate(() => window.clients['hb-web'].client.logout())
     await page.close()
   })
 }

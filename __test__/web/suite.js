@@ -12,5 +12,5 @@ before(() => ctx.start())
 after(() => ctx.close())
 
 for (const cases of ['./rtm.cases', './rooms.cases', './e2e.cases', './errors.cases', './example.cases']) require(cases)(ctx)
-// The slowest last (it waits out a 5 s presence timeout).
+// The slowest last (they wait out a 5 s presence timeout, a 5 s heartbeat).
 require('./rtm.cases').restore(ctx)
