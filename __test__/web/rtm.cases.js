@@ -4,6 +4,7 @@
 // cut connection that resumes with nothing lost.
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const { TRTCCloud } = require('../..')
 const { Proxy } = require('../proxy')
 const { until, seen, bytes, stallingProxy } = require('./harness')
 
@@ -205,7 +206,7 @@ module.exports = (ctx) => {
 }
 
 module.exports.restore = (ctx) => {
-  test('past the presence timeout: SUSPENDED, a new session rebuilt (subscription, state, stream channel, topic) with the presence delta, a request sent meanwhile answered in the new session', async (t) => {
+  test('past the presence timeout: SUSPENDED, a new session rebuilt (subscription, state, stream channel, topic, room) with the presence delta, a request sent meanwhile answered in the new session', async (t) => {
     const proxy = await Proxy.start(ctx.server.port)
     t.after(() => proxy.close())
     const page = await ctx.page()
@@ -224,6 +225,20 @@ module.exports.restore = (ctx) => {
     })
     await until(() => bob.seen.presence.find((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_JOIN'), 'the join')
     await seen(page, 'rs-web', 'presence', 1, { eventType: 'SNAPSHOT', channelName: 'rs' })
+    // A room member through the same proxy: its room is entered again in the new session.
+    const host = new TRTCCloud({ endpoint: ctx.server.url })
+    t.after(() => host.destroy())
+    const hostSeen = { enter: [], leave: [] }
+    host.on('onRemoteUserEnterRoom', (u) => hostSeen.enter.push(u))
+    host.on('onRemoteUserLeaveRoom', (u, reason) => hostSeen.leave.push([u, reason]))
+    host.enterRoom({ sdkAppId: 1400000001, userId: 'rs-host', strRoomId: 'rs-room' }, 0)
+    await page.evaluate(([endpoint]) => {
+      const trtc = window.track('rs-trtc', new window.P.TRTCCloud({ endpoint, presenceTimeout: 5, pongTimeoutMs: 500 }),
+        ['onEnterRoom', 'onExitRoom', 'onConnectionLost', 'onConnectionRecovery', 'onRemoteUserEnterRoom', 'onError'])
+      trtc.enterRoom({ sdkAppId: 1400000001, userId: 'rs-trtc', strRoomId: 'rs-room' }, 0)
+    }, [proxy.url])
+    await seen(page, 'rs-trtc', 'onEnterRoom')
+    await until(() => hostSeen.enter.includes('rs-trtc'), 'the host seeing the room member')
     proxy.refuse(true)
     proxy.cut()
     await seen(page, 'rs-web', 'linkState', 1, { currentState: 'DISCONNECTED' })
@@ -247,6 +262,11 @@ module.exports.restore = (ctx) => {
     assert.deepEqual(snapshots[1].snapshot.map((u) => u.userId).sort(), ['rs-late', 'rs-node', 'rs-web'])
     assert.deepEqual([snapshots[1].interval.join.users, snapshots[1].interval.leave.users, snapshots[1].interval.totalOccupancy],
       [['rs-late'], ['rs-gone'], 3], 'the fresh SNAPSHOT carries who came and went meanwhile')
+    await seen(page, 'rs-trtc', 'onConnectionRecovery')
+    assert.deepEqual(hostSeen.leave, [['rs-trtc', 1]], 'the room member timed out meanwhile')
+    await until(() => hostSeen.enter.filter((u) => u === 'rs-trtc').length === 2, 'the room entered again')
+    assert.deepEqual(await page.evaluate(() => [window.clients['rs-trtc'].seen.onExitRoom, window.clients['rs-trtc'].seen.onError]), [[], []])
+    await page.evaluate(() => window.clients['rs-trtc'].client.destroy())
     await bob.publish('rs', 'after the restore')
     await seen(page, 'rs-web', 'message', 1, { message: 'after the restore' })
     const stage = bob.createStreamChannel('rs-stage')
