@@ -9,6 +9,7 @@ export { RTMPresence, RTMStorage, RTMLock, RTMHistory } from './apis'
 export { TRTCCloud, TRTCAppScene, TRTCRoleType, TRTCParams, TRTCSwitchRoomParam, TRTCWarningCode } from './trtc'
 export { ErrorCode, TRTCErrorCode, RTMError } from './errors'
 export { createWebxdc } from './webxdc'
+export { Emitter as PiazzaEmitter } from './emitter'
 
 export const ChannelType = Object.freeze({ MESSAGE: 'MESSAGE', STREAM: 'STREAM', USER: 'USER' } as const)
 export const MessageType = Object.freeze({ STRING: 'STRING', BINARY: 'BINARY' } as const)
