@@ -262,9 +262,10 @@ module.exports.restore = (ctx) => {
     assert.deepEqual(snapshots[1].snapshot.map((u) => u.userId).sort(), ['rs-late', 'rs-node', 'rs-web'])
     assert.deepEqual([snapshots[1].interval.join.users, snapshots[1].interval.leave.users, snapshots[1].interval.totalOccupancy],
       [['rs-late'], ['rs-gone'], 3], 'the fresh SNAPSHOT carries who came and went meanwhile')
-    await seen(page, 'rs-trtc', 'onConnectionRecovery')
+    // The room's link has a backoff of its own: its next attempt comes within the 10 s cap too.
+    await seen(page, 'rs-trtc', 'onConnectionRecovery', 1, {}, 12000)
     assert.deepEqual(hostSeen.leave, [['rs-trtc', 1]], 'the room member timed out meanwhile')
-    await until(() => hostSeen.enter.filter((u) => u === 'rs-trtc').length === 2, 'the room entered again')
+    await until(() => hostSeen.enter.filter((u) => u === 'rs-trtc').length === 2, 'the room entered again', 12000)
     assert.deepEqual(await page.evaluate(() => [window.clients['rs-trtc'].seen.onExitRoom, window.clients['rs-trtc'].seen.onError]), [[], []])
     await page.evaluate(() => window.clients['rs-trtc'].client.destroy())
     await bob.publish('rs', 'after the restore')
