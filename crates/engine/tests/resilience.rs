@@ -201,10 +201,19 @@ async fn a_server_restart_on_the_same_port_starts_a_new_session_and_restores() {
     alice.ask(json!({"op":"subscribe","channel":"c"})).await.unwrap();
     first.close().await;
     wait_state(&mut alice, LinkState::Disconnected).await;
+    // Sent while the link is down: it goes after the restore, numbered after it (ids must
+    // increase within the new session), and is answered.
+    let client = alice.client.clone();
+    let away = tokio::spawn(async move {
+        client.call(|c, r| c.publish(r, "c", text("sent while away"), PublishOptions::default())).await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let second = server_with(|c| c.port = port).await;
     let back = wait_state(&mut alice, LinkState::Connected).await;
     assert!(!back.is_resumed);
     assert_eq!(back.affected_channels, ["c"]);
+    away.await.unwrap().expect("the request sent while away is answered by the new session");
+    assert_eq!(alice.next_message().await.payload, text("sent while away"));
     let bob = login(&second, "bob").await;
     bob.client.call(|c, r| c.publish(r, "c", text("on the new server"), PublishOptions::default())).await.unwrap();
     assert_eq!(alice.next_message().await.payload, text("on the new server"));

@@ -156,9 +156,41 @@ impl Inner {
                     let op = Op::Restore { channel: step.channel.clone(), track: Box::new(step.frame.clone()) };
                     state.pending.insert(id, Pending { route: super::Route::Ignore, deadline, op, frame: None, epoch });
                 }
-                for frame in frames.into_iter().rev() {
-                    state.outgoing.push_front(frame);
+                // Requests submitted while the link was down carry ids below the restore steps'
+                // and would reach the new session after them (ids must increase within a
+                // session): they are numbered again, after the steps, in their order.
+                let mut queued: Vec<u64> = state
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.epoch == epoch && p.frame.is_some() && matches!(p.op, Op::Request { .. }))
+                    .map(|(id, _)| *id)
+                    .collect();
+                queued.sort_unstable();
+                let frame_ptr = |m: &Message| match m {
+                    Message::Text(t) => t.as_str().as_ptr() as usize,
+                    Message::Binary(b) => b.as_ptr() as usize,
+                    _ => 0,
+                };
+                let mut moved = std::collections::HashSet::new();
+                let mut renumbered = Vec::new();
+                for old in queued {
+                    let Some(mut pending) = state.pending.remove(&old) else { continue };
+                    let Some(frame) = pending.frame.take() else { continue };
+                    let id = state.take_id();
+                    let Some(again) = crate::protocol::codec::with_id(&frame, id) else {
+                        pending.frame = Some(frame);
+                        state.pending.insert(old, pending);
+                        continue;
+                    };
+                    moved.insert(frame_ptr(&frame));
+                    pending.frame = Some(again.clone());
+                    state.pending.insert(id, pending);
+                    renumbered.push(again);
                 }
+                let rest: Vec<Message> = state.outgoing.drain(..).filter(|m| !moved.contains(&frame_ptr(m))).collect();
+                state.outgoing.extend(frames);
+                state.outgoing.extend(renumbered);
+                state.outgoing.extend(rest);
                 let restoring = !steps.is_empty();
                 state.restoring = restoring.then(|| Restoring { waiting: steps.len(), unrestored: Vec::new() });
                 (Arrival::NewSession, None, restoring)

@@ -100,6 +100,29 @@ pub fn decode_client(message: Message) -> Result<Inbound, DecodeError> {
 }
 
 /// Encodes a binary frame: header length, JSON header, payload.
+/// A request frame as encoded, with its `id` replaced (`None` for a frame that is not a request
+/// as the client encodes them).
+pub fn with_id(message: &Message, id: u64) -> Option<Message> {
+    let renumber = |header: &[u8]| -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(header).ok()?;
+        object.contains_key("id").then_some(())?;
+        object.insert("id".into(), id.into());
+        Some(object)
+    };
+    match message {
+        Message::Text(text) => {
+            let object = renumber(text.as_bytes())?;
+            Some(Message::Text(serde_json::to_string(&object).ok()?.into()))
+        }
+        Message::Binary(data) => {
+            let (header, offset) = split_binary(data).ok()?;
+            let object = renumber(header)?;
+            Some(Message::Binary(encode_binary(&object, &data[offset..])))
+        }
+        _ => None,
+    }
+}
+
 pub fn encode_binary(header: &impl Serialize, payload: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(4 + 160 + payload.len());
     buf.put_u32(0);
