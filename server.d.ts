@@ -133,6 +133,16 @@ export interface ServerStorageOptions {
   historyMaxAgeSeconds?: number
   /** Largest `messageCount` of one getMessages page (default 100; more: RTM_ERROR_INVALID_PARAMETER). */
   maxHistoryPage?: number
+  /** Largest whole metadata of a channel or user as JSON, bytes (default 1048576, capped at half of `connection.outboundQueueBytes`; more: RTM_ERROR_STORAGE_METADATA_LENGTH_OVERFLOW). */
+  maxMetadataBytes?: number
+  /** Bytes of messages in one getMessages answer; past them the page ends early with `newStart` (default 1048576, capped at half of `connection.outboundQueueBytes`). */
+  historyPageBytes?: number
+  /**
+   * With `path`: milliseconds within which a `storeInHistory` message reaches the disk after its
+   * answer (it is in the database file, safe from a crash of the server, before the answer);
+   * 0 = synced before the answer, as metadata and lock changes always are (default 100, at most 60000).
+   */
+  historySyncMs?: number
 }
 
 /** Cluster mode settings (with redisUrl). */

@@ -50,6 +50,9 @@ const DELIVERY_WINDOW: u64 = 256;
 enum Store {
     Memory,
     Sqlite,
+    /// The SQLite store with `historySyncMs: 0` (history on disk before each answer): the
+    /// fan-out only, the rest is the same as `Sqlite`.
+    SqliteSynced,
     Redis,
 }
 
@@ -58,6 +61,7 @@ impl Store {
         match self {
             Store::Memory => "memory",
             Store::Sqlite => "sqlite",
+            Store::SqliteSynced => "sqlite-synced",
             Store::Redis => "redis",
         }
     }
@@ -114,7 +118,7 @@ pub async fn run(quick: bool) {
     if let Err(why) = &redis {
         eprintln!("storage: the Redis measurements are skipped: {why}");
     }
-    for store in [Store::Memory, Store::Sqlite, Store::Redis] {
+    for store in [Store::Memory, Store::Sqlite, Store::SqliteSynced, Store::Redis] {
         eprintln!("storage: {} store…", store.name());
         let url = match (&redis, store) {
             (Err(why), Store::Redis) => {
@@ -180,12 +184,18 @@ impl Running {
         let (mut dir, mut redis) = (None, None);
         let note = match store {
             Store::Memory => "in-process server, memory store".to_string(),
-            Store::Sqlite => {
+            Store::Sqlite | Store::SqliteSynced => {
                 let path = std::env::temp_dir().join(format!("piazza-bench-storage-{}", unique()));
                 config.storage.path = Some(path.to_string_lossy().into_owned());
                 dir = Some(path);
+                let history = if store == Store::SqliteSynced {
+                    config.storage.history_sync_ms = 0;
+                    "history synced before each answer (historySyncMs 0)".to_string()
+                } else {
+                    format!("history synced within {} ms (historySyncMs)", config.storage.history_sync_ms)
+                };
                 format!(
-                    "in-process server, SQLite file store (WAL, synchronous=FULL) in {} ({})",
+                    "in-process server, SQLite file store (WAL, synchronous=FULL; {history}) in {} ({})",
                     std::env::temp_dir().display(),
                     filesystem_of(&std::env::temp_dir())
                 )
@@ -250,6 +260,10 @@ async fn logout(client: &Client) {
 
 async fn measure_store(running: &Running, quick: bool, timing: Timing) {
     let (server, peer, note) = (&running.server, running.store.name(), running.note.as_str());
+    if running.store == Store::SqliteSynced {
+        emit("storage-fanout", peer, quick, note, fanout_both(server, timing).await);
+        return;
+    }
     let one = match login(server, "meta-one").await {
         Ok(client) => client,
         Err(e) => {
@@ -450,11 +464,27 @@ async fn closed_loops(loops: Vec<(Client, String)>, op: Op, timing: Timing) -> R
 
 // ----- fan-out with and without history
 
-/// The fan-out without, then with `storeInHistory`, each on its own channel and connections.
+/// Rounds of the fan-out without and with `storeInHistory`, alternated so that a change of
+/// the machine's load during the measurement weighs on both alike.
+const FANOUT_ROUNDS: u32 = 2;
+
+/// The fan-out without, then with `storeInHistory`, [`FANOUT_ROUNDS`] times (each on its own
+/// channel and connections, each for half the window); rates and latencies are the rounds'
+/// means, losses and errors their sums.
 async fn fanout_both(server: &Server, timing: Timing) -> Result<Metrics, String> {
-    let off = fanout(server, 0, false, timing).await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let on = fanout(server, 1, true, timing).await?;
+    let half = Timing { warmup: timing.warmup, window: timing.window / FANOUT_ROUNDS };
+    let (mut off, mut on) = (Metrics::new(), Metrics::new());
+    for round in 0..FANOUT_ROUNDS {
+        for (into, store_in_history) in [(&mut off, false), (&mut on, true)] {
+            let measured = fanout(server, 2 * round + u32::from(store_in_history), store_in_history, half).await?;
+            for (name, value) in measured {
+                let summed = matches!(name.as_str(), "lost" | "errors" | "failed_connections");
+                let share = if summed { value } else { value / f64::from(FANOUT_ROUNDS) };
+                *into.entry(name).or_insert(0.0) += share;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let mut metrics = Metrics::new();
     for (suffix, m) in [("off", &off), ("on", &on)] {
         for (name, value) in m {

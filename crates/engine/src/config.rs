@@ -76,6 +76,10 @@ pub struct StorageConfig {
     /// Bytes of messages in one `getMessages` answer; past them the page ends early (with
     /// `newStart`). Capped at half of `connection.outboundQueueBytes`.
     pub history_page_bytes: usize,
+    /// Database file: milliseconds within which a `storeInHistory` message is synced to disk
+    /// after its answer (it is in the file, safe from a crash of the server, before it); 0 =
+    /// synced before the answer, as metadata and lock changes always are. At most 60000.
+    pub history_sync_ms: u64,
 }
 
 impl Default for StorageConfig {
@@ -92,6 +96,7 @@ impl Default for StorageConfig {
             history_max_age_seconds: 7 * 24 * 3600,
             max_history_page: 100,
             history_page_bytes: 1024 * 1024,
+            history_sync_ms: 100,
         }
     }
 }
@@ -337,6 +342,9 @@ impl ServerConfig {
             if value == 0 {
                 return Err(Error::invalid(format!("storage.{name} must be at least 1")));
             }
+        }
+        if s.history_sync_ms > 60_000 {
+            return Err(Error::invalid("storage.historySyncMs must be at most 60000 (a minute)"));
         }
         if s.path.is_some() && self.redis_url.is_some() {
             return Err(Error::invalid(

@@ -250,3 +250,27 @@ async fn concurrent_updates_are_never_lost() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `historySyncMs`, an appended message is answered once it is in the database's log, and
+/// checkpointed into the main file (which syncs the log first) within the interval.
+#[tokio::test]
+async fn sqlite_history_reaches_the_main_file_within_the_sync_interval() {
+    let dir = temp_dir();
+    let store = SqliteStore::open_with(&dir, std::time::Duration::from_millis(50)).unwrap();
+    let main_file = dir.join(piazza_engine::store::SQLITE_FILE_NAME);
+    let in_main_file = |marker: &str| {
+        let bytes = std::fs::read(&main_file).unwrap();
+        bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+    };
+    store.append("h/a".into(), entry(1, "marker-one-7f3a"), keep(10)).await.unwrap();
+    assert!(!in_main_file("marker-one-7f3a"), "answered from the log, before the checkpoint");
+    let started = std::time::Instant::now();
+    while !in_main_file("marker-one-7f3a") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "never checkpointed");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(30), "synced at the interval, not at once");
+    let listed = store.range("h/a".into(), u64::MAX, 0, 10, keep(10)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

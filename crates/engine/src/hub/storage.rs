@@ -29,8 +29,8 @@ use crate::time::now_ms;
 /// Storage requests one session may have queued; more are refused (never dropped silently).
 const QUEUE: usize = 256;
 
-/// History appends of one session sent to the store at once.
-const APPEND_BATCH: usize = 128;
+/// History appends of one session in the store's hands at once (see `storage_task`).
+const APPENDS_IN_FLIGHT: usize = 256;
 
 /// One job of a session's storage queue.
 pub enum StorageJob {
@@ -558,52 +558,62 @@ fn storage_event(
     }
 }
 
-/// The session's storage task: its jobs one at a time, in order.
+/// The session's storage task: its jobs in order, answered in order. History appends are
+/// independent writes: up to [`APPENDS_IN_FLIGHT`] of them go to the store without waiting
+/// for each other (the file store commits those that reach it together in one transaction,
+/// one disk sync, and Redis pipelines them), while the next ones keep arriving. Any other job
+/// waits until the appends before it are answered, and runs alone.
 async fn storage_task(
     hub: super::stop::WeakHub,
     session: std::sync::Weak<Session>,
     mut jobs: mpsc::Receiver<StorageJob>,
 ) {
-    let mut next = None;
+    use futures_util::stream::{FuturesOrdered, StreamExt};
+    let mut appends = FuturesOrdered::new();
+    let mut next: Option<StorageJob> = None;
+    let mut open = true;
     loop {
-        let job = match next.take() {
-            Some(job) => job,
-            None => match jobs.recv().await {
-                Some(job) => job,
-                None => return,
-            },
-        };
-        let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
-        // History appends waiting back to back go to the store together (answered in order):
-        // they are independent writes, and the file store then commits them in one transaction
-        // (one disk sync) instead of one each. Any other job waits for them.
-        let mut batch = vec![job];
-        if matches!(batch[0], StorageJob::Append { .. }) {
-            while batch.len() < APPEND_BATCH {
-                match jobs.try_recv() {
-                    Ok(job @ StorageJob::Append { .. }) => batch.push(job),
-                    Ok(other) => {
-                        next = Some(other);
-                        break;
-                    }
-                    Err(_) => break,
+        if let Some(job) = next.take_if(|_| appends.is_empty()) {
+            let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
+            let id = job.id();
+            let result = hub.run_storage(&session, job).await;
+            answer_job(&hub, &session, id, result);
+            continue;
+        }
+        if !open && next.is_none() && appends.is_empty() {
+            return;
+        }
+        let take = open && next.is_none() && appends.len() < APPENDS_IN_FLIGHT;
+        tokio::select! {
+            biased;
+            Some((id, result)) = appends.next(), if !appends.is_empty() => {
+                let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
+                answer_job(&hub, &session, id, result);
+            }
+            job = jobs.recv(), if take => match job {
+                None => open = false,
+                Some(job @ StorageJob::Append { .. }) => {
+                    let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
+                    let id = job.id();
+                    appends.push_back(async move { (id, hub.run_storage(&session, job).await) });
                 }
-            }
+                Some(other) => next = Some(other),
+            },
         }
-        let ids: Vec<Option<u64>> = batch.iter().map(StorageJob::id).collect();
-        let results = futures_util::future::join_all(batch.into_iter().map(|job| hub.run_storage(&session, job))).await;
-        for (id, result) in ids.into_iter().zip(results) {
-            let frames = match result {
-                Ok(frames) => frames,
-                Err(e) => vec![server::err(id, &e)],
-            };
-            // The first frame is the answer (none yet for an acquireLock that waits).
-            if let (Some(id), Some(answer)) = (id, frames.first()) {
-                session.remember_answer(id, answer);
-            }
-            for frame in frames {
-                hub.push(&session, frame);
-            }
-        }
+    }
+}
+
+/// Sends a storage job's frames; the first is its answer (none yet for an acquireLock that
+/// waits), kept for a repeat of its id.
+fn answer_job(hub: &Hub, session: &Arc<Session>, id: Option<u64>, result: Result<Vec<Message>>) {
+    let frames = match result {
+        Ok(frames) => frames,
+        Err(e) => vec![server::err(id, &e)],
+    };
+    if let (Some(id), Some(answer)) = (id, frames.first()) {
+        session.remember_answer(id, answer);
+    }
+    for frame in frames {
+        hub.push(session, frame);
     }
 }

@@ -87,7 +87,8 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn crate::store::Store
     }
     if let Some(path) = &config.storage.path {
         let dir = std::path::PathBuf::from(path);
-        let store = tokio::task::spawn_blocking(move || crate::store::SqliteStore::open(&dir))
+        let sync = std::time::Duration::from_millis(config.storage.history_sync_ms);
+        let store = tokio::task::spawn_blocking(move || crate::store::SqliteStore::open_with(&dir, sync))
             .await
             .map_err(|e| Error::new(ErrorCode::InitServiceFailed, format!("opening the storage database: {e}")))??;
         tracing::info!(path = %path, "storage in a database file");

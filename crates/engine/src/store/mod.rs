@@ -30,7 +30,7 @@ pub use self::memory::MemoryStore;
 pub use self::metadata::{MetaDetail, MetaItem, MetaMode, MetaOptions, StorageData};
 pub use self::redis::RedisStore;
 pub use self::service::{HistoryKey, HistoryMessage, HistoryPage, HistoryQuery, MetaTarget, Storage};
-pub use self::sqlite::SqliteStore;
+pub use self::sqlite::{SqliteStore, FILE_NAME as SQLITE_FILE_NAME};
 use crate::error::Result;
 
 /// What a [`Store`] call returns: owned arguments in, a `Send` future out.

@@ -3,13 +3,20 @@
 //! embedded database: one file, transactions, a write-ahead log, and a format anyone can open
 //! with the `sqlite3` tool to inspect or back up.
 //!
-//! Durability: WAL with `synchronous=FULL`, so a change is on disk when its answer goes out.
+//! Durability: WAL with `synchronous=FULL`, so a metadata or lock change is on disk when its
+//! answer goes out. A history append is answered once it is in the database file (it survives
+//! a crash of the server process) and synced to disk within `history_sync` (it survives a
+//! power loss from then on): batches of appends alone commit with `synchronous=NORMAL`, and a
+//! checkpoint (or the next synced commit) syncs them. With `history_sync` zero, appends are
+//! synced before their answers too.
+//!
 //! Nothing blocks a tokio worker: the connection lives on its own thread, which takes jobs from
 //! a queue and runs everything queued at that moment in one transaction (one fsync for the
 //! batch: group commit), each job in its own savepoint. Answers are sent after the commit.
 
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
@@ -30,10 +37,18 @@ const TRIM_EVERY: i64 = 32;
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 /// A job runs in the batch's transaction (`Some`), or is refused without running (`None`: the
 /// transaction could not begin, or an earlier job's failure rolled it back).
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+type Work = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+
+struct Job {
+    /// Whether the job's change must be on disk before its answer (every job but a history
+    /// append, unless `history_sync` is zero).
+    synced: bool,
+    work: Work,
+}
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    history_sync: Duration,
 }
 
 fn failed(e: impl std::fmt::Display) -> Error {
@@ -53,8 +68,15 @@ CREATE INDEX IF NOT EXISTS history_by_key_ts ON history (key, ts);
 ";
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database in directory `dir`.
+    /// Opens (creating when missing) the database in directory `dir`; every change is on disk
+    /// before its answer.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, Duration::ZERO)
+    }
+
+    /// Opens the database in `dir`; history appends are synced to disk within `history_sync`
+    /// of their answers (see the module's documentation), every other change before its answer.
+    pub fn open_with(dir: &Path, history_sync: Duration) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
         let conn = Connection::open(&path).map_err(|e| failed(format!("cannot open {}: {e}", path.display())))?;
@@ -64,9 +86,9 @@ impl SqliteStore {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("piazza-sqlite".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, history_sync))
             .map_err(|e| failed(format!("cannot start the storage thread: {e}")))?;
-        Ok(SqliteStore { jobs })
+        Ok(SqliteStore { jobs, history_sync })
     }
 
     /// Runs `work` on the database thread, inside a transaction; answers after the commit.
@@ -74,8 +96,17 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<T> {
+        self.submit_as(true, work)
+    }
+
+    /// [`Self::submit`]; `synced`: whether the commit must reach the disk before the answer.
+    fn submit_as<T: Send + 'static>(
+        &self,
+        synced: bool,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<T> {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn: Option<&Connection>| -> Reply {
+        let work: Work = Box::new(move |conn: Option<&Connection>| -> Reply {
             let result = match conn {
                 None => Err("the storage transaction is not open".to_string()),
                 Some(conn) => {
@@ -93,7 +124,7 @@ impl SqliteStore {
                 let _ = tx.send(answer);
             })
         });
-        let sent = self.jobs.send(job);
+        let sent = self.jobs.send(Job { synced, work });
         Box::pin(async move {
             sent.map_err(|_| failed("the storage thread has stopped"))?;
             rx.await.map_err(|_| failed("the storage thread has stopped"))?
@@ -101,14 +132,52 @@ impl SqliteStore {
     }
 }
 
+/// Syncs what commits with `synchronous=NORMAL` left unsynced: a checkpoint syncs the WAL
+/// first.
+fn sync(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::error!(error = %e, "storage database: syncing the history to disk failed");
+    }
+}
+
 /// The database thread: batches of jobs, one transaction each.
-fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
+fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration) {
+    // When the oldest commit not yet synced must be synced.
+    let mut sync_by: Option<Instant> = None;
+    let mut full = true;
+    loop {
+        let first = match sync_by {
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Some(by) => match queue.recv_timeout(by.saturating_duration_since(Instant::now())) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    sync(&conn);
+                    sync_by = None;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    sync(&conn);
+                    return;
+                }
+            },
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
+            }
+        }
+        // A commit with synchronous=FULL syncs the whole WAL: the unsynced commits before it too.
+        let synced = batch.iter().any(|job| job.synced);
+        if synced != full {
+            let pragma = if synced { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+            match conn.execute_batch(pragma) {
+                Ok(()) => full = synced,
+                Err(e) => tracing::error!(error = %e, "storage database: {pragma} failed"),
             }
         }
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
@@ -119,7 +188,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
             .into_iter()
             .map(|job| {
                 let open = begun.is_ok() && !conn.is_autocommit();
-                job(open.then_some(&conn))
+                (job.work)(open.then_some(&conn))
             })
             .collect();
         let committed = match begun {
@@ -130,6 +199,10 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             tracing::error!(error = ?committed, "storage database: a transaction failed");
+        } else if full {
+            sync_by = None;
+        } else if sync_by.is_none() {
+            sync_by = Some(Instant::now() + history_sync);
         }
         for reply in replies {
             reply(committed.clone());
@@ -168,7 +241,7 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, key: String, entry: HistoryEntry, keep: Retention) -> StoreFuture<()> {
-        self.submit(move |conn| {
+        self.submit_as(self.history_sync.is_zero(), move |conn| {
             conn.prepare_cached("INSERT INTO history (key, ts, body) VALUES (?1, ?2, ?3)")?.execute(params![
                 key,
                 clamp(entry.ts),
