@@ -97,6 +97,8 @@ function timeoutCode (op: string): number {
   return ErrorCode.RTM_ERROR_NOT_CONNECTED
 }
 
+/** The package version (esbuild's define, web/build.mjs). */
+declare const __VERSION__: string
 const now = (): number => Date.now()
 const encode = (frame: Frame, payload?: Uint8Array): Wire => (payload ? encodeBinary(frame, payload) : JSON.stringify(frame))
 const errorOf = (op: string, f: Frame): RTMError => new RTMError(op, f.code, f.reason, f.name)
@@ -266,7 +268,7 @@ export class Link {
       op: 'hello', v: 1, appId: this.config.appId, userId: this.config.userId, kind: this.config.kind,
       heartbeat: this.config.heartbeat, presenceTimeout: this.config.presenceTimeout,
       resume: this.session ? { session: this.session.id, secret: this.session.secret, received: this.received } : null,
-      agent: 'piazza-rtc-web'
+      agent: `piazza-rtc-web/${__VERSION__}`
     }
     if (this.token) hello.token = this.token
     return hello
