@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The soak test (crates/bench/src/bin/soak.rs) for N seconds (default 60; `npm run soak` runs
+# 600): 200 churning clients against a piazza-server process, failing on any violation.
+# The server is the release-built one: the platform package's, staged by `npm run
+# test:package` (scripts/dist.sh), when it is newer than every engine source; otherwise
+# target/release/piazza-server, built here. The load generator itself is a debug build (cargo
+# test has compiled its dependencies already): it keeps up with this load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+
+server=""
+for candidate in npm/*/piazza-server; do
+  if [ -x "$candidate" ] && [ -z "$(find crates/engine/src Cargo.lock -newer "$candidate" -print -quit)" ]; then
+    server=$candidate
+    break
+  fi
+done
+if [ -z "$server" ]; then
+  cargo build --release -q -p piazza-engine --bin piazza-server
+  server=target/release/piazza-server
+fi
+echo "soak: ${seconds} s against $server"
+cargo build -q -p piazza-bench --bin soak
+exec target/debug/soak --seconds "$seconds" --server "$server"
