@@ -9,14 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 
+# This machine's platform package (as lib/platform.js names it) and its server binary.
+staged=$(node -p "const p = require('./lib/platform.js'); 'npm/' + p.platformName() + '/' + p.serverBinaryName()")
 server=""
-for candidate in npm/*/piazza-server; do
-  if [ -x "$candidate" ] && [ -z "$(find crates/engine/src Cargo.lock -newer "$candidate" -print -quit)" ]; then
-    server=$candidate
-    break
-  fi
-done
-if [ -z "$server" ]; then
+if [ -x "$staged" ] && [ -z "$(find crates/engine/src crates/engine/Cargo.toml Cargo.toml Cargo.lock -newer "$staged" -print -quit)" ]; then
+  server=$staged
+else
   cargo build --release -q -p piazza-engine --bin piazza-server
   server=target/release/piazza-server
 fi

@@ -321,7 +321,7 @@ async fn a_vanished_client_times_out_after_its_presence_timeout_and_its_states_g
 
 /// A joiner's SNAPSHOT comes before every presence event of the channel, however busy the
 /// channel is: others join and leave while it subscribes again and again, and the view it
-/// builds (SNAPSHOT, then events) must agree with the channel's membership at the end.
+/// builds (SNAPSHOT, then events) never sees a user join twice or leave without being there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_presence_event_overtakes_the_joiners_snapshot() {
     let server = server_with(|c| c.connection.frames_per_second = 0).await;

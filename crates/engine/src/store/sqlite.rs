@@ -4,18 +4,19 @@
 //! with the `sqlite3` tool to inspect or back up.
 //!
 //! Durability: WAL with `synchronous=FULL`, so a metadata or lock change is on disk when its
-//! answer goes out. A history append is answered once it is in the database file (it survives
+//! answer goes out. A history append is answered once it is in the write-ahead log (it survives
 //! a crash of the server process) and synced to disk within `history_sync` (it survives a
-//! power loss from then on): batches of appends alone commit with `synchronous=NORMAL`, and a
-//! checkpoint (or the next synced commit) syncs them. With `history_sync` zero, appends are
-//! synced before their answers too.
+//! power loss from then on): batches of appends alone commit with `synchronous=NORMAL`, and an
+//! fsync of the log when the interval is up (or the next commit with `synchronous=FULL` that
+//! writes) syncs them. With `history_sync` zero, appends are synced before their answers too.
 //!
 //! Nothing blocks a tokio worker: the connection lives on its own thread, which takes jobs from
 //! a queue and runs everything queued at that moment in one transaction (one fsync for the
 //! batch: group commit), each job in its own savepoint. Answers are sent after the commit.
 
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -49,6 +50,8 @@ struct Job {
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     history_sync: Duration,
+    /// Syncs of the log that history appends left unsynced.
+    syncs: Arc<AtomicU64>,
 }
 
 fn failed(e: impl std::fmt::Display) -> Error {
@@ -84,11 +87,21 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
         let (jobs, queue) = mpsc::channel::<Job>();
+        let syncs = Arc::new(AtomicU64::new(0));
         std::thread::Builder::new()
             .name("piazza-sqlite".into())
-            .spawn(move || run(conn, queue, history_sync))
+            .spawn({
+                let syncs = syncs.clone();
+                let wal = path.with_file_name(format!("{FILE_NAME}-wal"));
+                move || run(conn, queue, history_sync, wal, syncs)
+            })
             .map_err(|e| failed(format!("cannot start the storage thread: {e}")))?;
-        Ok(SqliteStore { jobs, history_sync })
+        Ok(SqliteStore { jobs, history_sync, syncs })
+    }
+
+    /// How many times the log was synced for history appends answered before their sync.
+    pub fn history_syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the database thread, inside a transaction; answers after the commit.
@@ -132,20 +145,31 @@ impl SqliteStore {
     }
 }
 
-/// Syncs what commits with `synchronous=NORMAL` left unsynced: a checkpoint syncs the WAL
-/// first.
-fn sync(conn: &Connection) {
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::error!(error = %e, "storage database: syncing the history to disk failed");
+/// Syncs what commits with `synchronous=NORMAL` left unsynced: they are in the write-ahead log,
+/// which an fsync makes durable (a checkpoint would too, but skips it while another process
+/// reads the database, e.g. a backup).
+fn sync(wal: &Path, syncs: &AtomicU64) {
+    match std::fs::File::open(wal).and_then(|f| f.sync_data()) {
+        Ok(()) => {
+            syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        // No log: everything is in the database file (a checkpoint reset it), synced.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::error!(error = %e, "storage database: syncing the history to disk failed"),
     }
 }
 
 /// The database thread: batches of jobs, one transaction each.
-fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration) {
+fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration, wal: PathBuf, syncs: Arc<AtomicU64>) {
     // When the oldest commit not yet synced must be synced.
     let mut sync_by: Option<Instant> = None;
     let mut full = true;
     loop {
+        // Due: sync now, even while jobs keep coming.
+        if sync_by.is_some_and(|by| Instant::now() >= by) {
+            sync(&wal, &syncs);
+            sync_by = None;
+        }
         let first = match sync_by {
             None => match queue.recv() {
                 Ok(job) => job,
@@ -153,13 +177,9 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration) {
             },
             Some(by) => match queue.recv_timeout(by.saturating_duration_since(Instant::now())) {
                 Ok(job) => job,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    sync(&conn);
-                    sync_by = None;
-                    continue;
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    sync(&conn);
+                    sync(&wal, &syncs);
                     return;
                 }
             },
@@ -171,7 +191,6 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration) {
                 Err(_) => break,
             }
         }
-        // A commit with synchronous=FULL syncs the whole WAL: the unsynced commits before it too.
         let synced = batch.iter().any(|job| job.synced);
         if synced != full {
             let pragma = if synced { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
@@ -180,6 +199,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration) {
                 Err(e) => tracing::error!(error = %e, "storage database: {pragma} failed"),
             }
         }
+        let changes = conn.total_changes();
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
         // Jobs run only inside the transaction: if it could not begin, or a failure rolled it
         // back (SQLite then returns to autocommit), the rest are refused without running — a
@@ -199,7 +219,10 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration) {
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             tracing::error!(error = ?committed, "storage database: a transaction failed");
+        } else if conn.total_changes() == changes {
+            // Nothing written (reads, a compare that failed): SQLite neither wrote nor synced.
         } else if full {
+            // A commit with synchronous=FULL synced the whole log, earlier commits too.
             sync_by = None;
         } else if sync_by.is_none() {
             sync_by = Some(Instant::now() + history_sync);
