@@ -153,6 +153,13 @@ export interface ServerClusterOptions {
   nodeId?: string
   /** Milliseconds without a heartbeat after which a node is dead and its users time out (default 3000). */
   nodeTimeoutMs?: number
+  /**
+   * Messages of each message channel kept in Redis, so that a client whose node died gets what it
+   * missed from another node, once and in order (default 1000, at most 100000; 0 = off).
+   */
+  recoveryMessages?: number
+  /** Seconds a channel's recovery log outlives its last message, and the oldest message it keeps (default 300, 1–86400). */
+  recoverySeconds?: number
 }
 
 export interface ServerStats {

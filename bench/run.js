@@ -42,7 +42,7 @@ const PARTS = {
   'join-storm': { scenarios: 'join-storm', peers: 'piazza' },
   // Plain Piazza is measured again in this part (as piazza-alone), so the three setups are
   // compared within one run.
-  cluster: { scenarios: 'fanout,latency60,latency500', peers: 'piazza,piazza-redis,piazza-two-nodes', alias: { piazza: 'piazza-alone' } },
+  cluster: { scenarios: 'fanout,latency60,latency500', peers: 'piazza,piazza-redis,piazza-two-nodes,piazza-two-nodes-no-recovery', alias: { piazza: 'piazza-alone' } },
   js: { js: true },
   // piazza-bench storage: in-process servers per store (memory, SQLite, Redis). One run unless
   // --runs= is given (a run takes about three minutes).
@@ -160,6 +160,7 @@ const PEER_NAMES = {
   'piazza-alone': 'Piazza (cluster comparison), one process',
   'piazza-redis': 'Piazza, one node on Redis',
   'piazza-two-nodes': 'Piazza, two nodes on Redis',
+  'piazza-two-nodes-no-recovery': 'Piazza, two nodes on Redis, recovery off',
   memory: 'Storage benchmark, memory store',
   sqlite: 'Storage benchmark, SQLite store',
   'sqlite-synced': 'Storage benchmark, SQLite store with historySyncMs 0',
@@ -320,7 +321,7 @@ function idleTable (m) {
 function clusterTable (m) {
   const rows = ['| setup | fan-out (closed loop) | fan-out p50 / p99 | 60 msg/s: p50 / p99 / p99.9 | 500 msg/s: p50 / p99 / p99.9 | lost | server CPU (fan-out) |',
     '| --- | --- | --- | --- | --- | --- | --- |']
-  const setups = [['piazza-alone', 'one process, no Redis'], ['piazza-redis', 'one node on Redis (publishes also go through Redis)'], ['piazza-two-nodes', 'two nodes: publisher on A, 1,000 subscribers on B']]
+  const setups = [['piazza-alone', 'one process, no Redis'], ['piazza-redis', 'one node on Redis (publishes also go through Redis)'], ['piazza-two-nodes', 'two nodes: publisher on A, 1,000 subscribers on B'], ['piazza-two-nodes-no-recovery', 'the same, recovery off (`--recovery-messages 0`)']]
   for (const [peer, what] of setups) {
     const f = m.fanout?.[peer]
     const l60 = m.latency60?.[peer]
@@ -451,7 +452,10 @@ are compared within one run; the figures of plain Piazza differ from the tables 
 machine's drift between runs), in cluster mode on the Redis at 127.0.0.1:6379 (one
 \`redis-server\` process on the same 2 cores). With two nodes every message crosses Redis:
 publisher → node A → Redis pub/sub → node B → 1,000 subscribers. Server CPU counts both nodes
-(not Redis).
+(not Redis). With recovery on (the default) a message-channel publish is one Lua script on
+Redis — the channel's offset, the message appended to its capped recovery log, the publish — and
+every node delivers it as it comes back ([SCALING.md](SCALING.md#recovery-after-a-node-dies)); the
+last row turns recovery off, so the two last rows show what it costs.
 
 ${clusterTable(m)}
 

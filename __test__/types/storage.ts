@@ -133,7 +133,9 @@ async function server (): Promise<void> {
     storage: {
       path: '/var/lib/piazza', maxMetadataItems: 2, maxMetadataKeyBytes: 16, maxMetadataValueBytes: 8,
       maxUserMetadataSubscriptions: 1, maxLocksPerChannel: 1, historyMaxMessages: 10, historyMaxAgeSeconds: 60, maxHistoryPage: 5,
+      maxMetadataBytes: 4096, historyPageBytes: 65536, historySyncMs: 0,
     },
+    cluster: { recoveryMessages: 500, recoverySeconds: 60 },
   }
   const s = await Server.start(options)
   await s.close()

@@ -34,13 +34,15 @@ pub enum Peer {
     PiazzaRedis,
     /// Two piazza-server nodes on one Redis: publishers on node A, subscribers on node B.
     PiazzaTwoNodes,
+    /// `PiazzaTwoNodes` with cluster recovery off (`--recovery-messages 0`): what recovery costs.
+    PiazzaTwoNodesNoRecovery,
 }
 
 impl Peer {
     /// The wire protocol the load generator speaks to this peer.
     pub fn protocol(self) -> Peer {
         match self {
-            Peer::PiazzaRedis | Peer::PiazzaTwoNodes => Peer::Piazza,
+            Peer::PiazzaRedis | Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery => Peer::Piazza,
             other => other,
         }
     }

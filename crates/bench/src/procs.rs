@@ -55,10 +55,12 @@ pub fn unavailable(peer: Peer) -> Option<String> {
         Peer::SocketIo if !repo_root().join("node_modules/socket.io").exists() => {
             Some("the socket.io npm package is not installed (npm install)".into())
         }
-        Peer::PiazzaRedis | Peer::PiazzaTwoNodes if !redis_reachable() => {
+        Peer::PiazzaRedis | Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery if !redis_reachable() => {
             Some(format!("no Redis answers at {} (bash scripts/redis.sh starts one)", redis_url()))
         }
-        Peer::Piazza | Peer::PiazzaRedis | Peer::PiazzaTwoNodes if !sibling("piazza-server").exists() => {
+        Peer::Piazza | Peer::PiazzaRedis | Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery
+            if !sibling("piazza-server").exists() =>
+        {
             Some(format!("{} is missing (cargo build --release -p piazza-engine)", sibling("piazza-server").display()))
         }
         _ => None,
@@ -101,13 +103,22 @@ impl Server {
                 server.note = format!("{}; cluster mode on Redis ({}), one node", server.note, redis_version());
                 Ok(server)
             }
-            Peer::PiazzaTwoNodes => {
-                let publishing = Server::start_one(Peer::Piazza, &cluster("a")).await?;
-                let mut server = Server::start_one(Peer::Piazza, &cluster("b")).await?;
+            Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery => {
+                let off = peer == Peer::PiazzaTwoNodesNoRecovery;
+                let node = |name: &str| {
+                    let mut args = cluster(name);
+                    if off {
+                        args.extend(["--recovery-messages".to_string(), "0".to_string()]);
+                    }
+                    args
+                };
+                let publishing = Server::start_one(Peer::Piazza, &node("a")).await?;
+                let mut server = Server::start_one(Peer::Piazza, &node("b")).await?;
                 server.note = format!(
-                    "{}; cluster mode on Redis ({}), publishers on node A, subscribers on node B, CPU of both nodes",
+                    "{}; cluster mode on Redis ({}), publishers on node A, subscribers on node B, CPU of both nodes, recovery {}",
                     server.note,
-                    redis_version()
+                    redis_version(),
+                    if off { "off" } else { "on (1000 messages per channel)" }
                 );
                 server.publish_addr = publishing.addr.clone();
                 server.children.extend(publishing.children);
@@ -151,7 +162,9 @@ impl Server {
                 c.current_dir(repo_root());
                 (c, String::new())
             }
-            Peer::PiazzaRedis | Peer::PiazzaTwoNodes => unreachable!("started as Piazza nodes"),
+            Peer::PiazzaRedis | Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery => {
+                unreachable!("started as Piazza nodes")
+            }
             Peer::Bare => {
                 let mut c = Command::new(std::env::current_exe().expect("own path"));
                 c.args(["bare-server", "--port", &p]);

@@ -112,11 +112,23 @@ pub struct ClusterConfig {
     /// A node whose heartbeat is older than this is dead; the survivors time out its users.
     /// It heartbeats three times per period.
     pub node_timeout_ms: u64,
+    /// Messages of each message channel kept in Redis for recovery: a client that comes back
+    /// on any node (its node died) gets what it missed, once and in order. 0 = off.
+    pub recovery_messages: usize,
+    /// Seconds a channel's recovery log is kept after its last message (and the oldest age of
+    /// a message in it).
+    pub recovery_seconds: u64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { prefix: "piazza".into(), node_id: None, node_timeout_ms: 3000 }
+        ClusterConfig {
+            prefix: "piazza".into(),
+            node_id: None,
+            node_timeout_ms: 3000,
+            recovery_messages: 1000,
+            recovery_seconds: 300,
+        }
     }
 }
 
@@ -415,6 +427,12 @@ impl ServerConfig {
             {
                 return Err(Error::invalid("cluster.nodeId takes 1-64 letters, digits, '-', '_', '.'"));
             }
+        }
+        if self.cluster.recovery_messages > 100_000 {
+            return Err(Error::invalid("cluster.recoveryMessages must be at most 100000 (0 = off)"));
+        }
+        if !(1..=86_400).contains(&self.cluster.recovery_seconds) {
+            return Err(Error::invalid("cluster.recoverySeconds must be within 1..=86400"));
         }
         if !(300..=600_000).contains(&self.cluster.node_timeout_ms) {
             return Err(Error::invalid("cluster.nodeTimeoutMs must be within 300..=600000"));

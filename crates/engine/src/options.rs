@@ -94,6 +94,8 @@ options! {
     "cluster.prefix", "redis-prefix", "PIAZZA_REDIS_PREFIX", Kind::Text, "Cluster mode: prefix of every Redis key and channel";
     "cluster.nodeId", "node-id", "PIAZZA_NODE_ID", Kind::Text, "Cluster mode: this node's id [default: random]";
     "cluster.nodeTimeoutMs", "node-timeout-ms", "PIAZZA_NODE_TIMEOUT_MS", U64, "Cluster mode: milliseconds without a heartbeat before a node counts as dead";
+    "cluster.recoveryMessages", "recovery-messages", "PIAZZA_RECOVERY_MESSAGES", U64, "Cluster mode: messages of each message channel kept in Redis, so a client whose node died gets what it missed on another (0 = off)";
+    "cluster.recoverySeconds", "recovery-seconds", "PIAZZA_RECOVERY_SECONDS", U64, "Cluster mode: seconds a channel's recovery log outlives its last message (and the oldest message kept)";
     "storage.path", "data-dir", "PIAZZA_DATA_DIR", Kind::Path, "Directory of the storage database (metadata, locks, history survive restarts); without it they live in memory (cluster mode: in Redis)";
     "storage.maxMetadataItems", "max-metadata-items", "PIAZZA_MAX_METADATA_ITEMS", U64, "Items in one channel's or user's metadata";
     "storage.maxMetadataKeyBytes", "max-metadata-key-bytes", "PIAZZA_MAX_METADATA_KEY_BYTES", U64, "Longest metadata item key, bytes";

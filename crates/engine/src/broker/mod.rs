@@ -37,6 +37,10 @@ pub enum Route {
 pub enum Audience {
     /// Members that subscribed `withMessage`.
     Messages,
+    /// Members that subscribed `withMessage`: a message of a channel's recovery log (cluster
+    /// mode with recovery), with its offset. A member still recovering only notes the offset
+    /// (its recovery reads the log up to it); one that recovered skips what it was replayed.
+    Logged { offset: u64 },
     /// Members that asked for presence events. `change` is the version of the local roster
     /// change the event is about: a member whose SNAPSHOT was taken at or after it already
     /// has it. `None` (another node's change, an INTERVAL, an outage) goes to every member

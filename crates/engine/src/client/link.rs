@@ -166,33 +166,30 @@ impl Inner {
                     .map(|(id, _)| *id)
                     .collect();
                 queued.sort_unstable();
-                let frame_ptr = |m: &Message| match m {
-                    Message::Text(t) => t.as_str().as_ptr() as usize,
-                    Message::Binary(b) => b.as_ptr() as usize,
-                    _ => 0,
-                };
                 let mut moved = std::collections::HashSet::new();
-                let mut renumbered = Vec::new();
+                let (mut renumbered, mut unsendable) = (Vec::new(), Vec::new());
                 for old in queued {
                     let Some(mut pending) = state.pending.remove(&old) else { continue };
                     let Some(frame) = pending.frame.take() else { continue };
+                    moved.insert(super::frame_key(&frame));
                     let id = state.take_id();
                     let Some(again) = crate::protocol::codec::with_id(&frame, id) else {
-                        pending.frame = Some(frame);
-                        state.pending.insert(old, pending);
+                        // Not a frame this client encodes: it cannot go in this session.
+                        unsendable.push(pending);
                         continue;
                     };
-                    moved.insert(frame_ptr(&frame));
                     pending.frame = Some(again.clone());
                     state.pending.insert(id, pending);
                     renumbered.push(again);
                 }
-                let rest: Vec<Message> = state.outgoing.drain(..).filter(|m| !moved.contains(&frame_ptr(m))).collect();
+                let rest: Vec<Message> =
+                    state.outgoing.drain(..).filter(|m| !moved.contains(&super::frame_key(m))).collect();
                 state.outgoing.extend(frames);
                 state.outgoing.extend(renumbered);
                 state.outgoing.extend(rest);
+                failed_in_flight.extend(unsendable);
                 let restoring = !steps.is_empty();
-                state.restoring = restoring.then(|| Restoring { waiting: steps.len(), unrestored: Vec::new() });
+                state.restoring = restoring.then(|| Restoring { waiting: steps.len(), ..Restoring::default() });
                 (Arrival::NewSession, None, restoring)
             }
         };
@@ -309,7 +306,10 @@ impl Inner {
             }
             ServerFrame::Err { id: Some(id), error } => self.complete(id, Err(error)),
             ServerFrame::Err { id: None, error } => tracing::warn!("server reported: {error}"),
-            ServerFrame::Message { header, message_type, encrypted, payload } => {
+            ServerFrame::Message { header, message_type, encrypted, offset, payload } => {
+                if let Some(offset) = offset {
+                    self.saw_offset(header, offset);
+                }
                 let payload = if encrypted {
                     match self.decrypt(payload, Some(message_type), header) {
                         Some(payload) => payload,

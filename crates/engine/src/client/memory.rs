@@ -37,6 +37,8 @@ pub(crate) struct Memory {
     user_metadata: BTreeSet<String>,
     /// The TRTC room entered (with role and scene).
     room: Option<EnterRoom>,
+    /// Cluster recovery: the offset of the last message received per subscribed channel.
+    offsets: HashMap<String, u64>,
 }
 
 /// One request that rebuilds part of the session, and the channel it restores (for
@@ -47,6 +49,13 @@ pub(crate) struct RestoreStep {
 }
 
 impl Memory {
+    /// A message of a subscribed channel came with its recovery offset.
+    pub fn saw_offset(&mut self, channel: &str, offset: u64) {
+        if self.subscriptions.contains_key(channel) {
+            self.offsets.insert(channel.to_string(), offset);
+        }
+    }
+
     /// Records a request the server accepted (`answer` is its response object).
     pub fn record(&mut self, frame: &ClientFrame, answer: &RawValue) {
         match frame {
@@ -55,6 +64,7 @@ impl Memory {
             }
             ClientFrame::Unsubscribe(f) => {
                 self.subscriptions.remove(&f.channel);
+                self.offsets.remove(&f.channel);
                 self.states.remove(&(ChannelType::Message, f.channel.clone()));
             }
             ClientFrame::Join(f) => {
@@ -165,6 +175,7 @@ impl Memory {
         match frame {
             ClientFrame::Subscribe(f) => {
                 self.subscriptions.remove(&f.channel);
+                self.offsets.remove(&f.channel);
             }
             ClientFrame::Join(f) => {
                 self.streams.remove(&f.channel);
@@ -233,8 +244,10 @@ impl Memory {
             steps.push(RestoreStep { frame, channel: channel.clone() });
         }
         for (channel, o) in &self.subscriptions {
-            let frame = ClientFrame::Subscribe(Subscribe::new(channel.clone(), *o));
-            steps.push(RestoreStep { frame, channel: channel.clone() });
+            let mut subscribe = Subscribe::new(channel.clone(), *o);
+            // In cluster mode with recovery: the messages after the last one received follow.
+            subscribe.since = self.offsets.get(channel).copied();
+            steps.push(RestoreStep { frame: ClientFrame::Subscribe(subscribe), channel: channel.clone() });
         }
         for (channel, stream) in &self.streams {
             steps.push(RestoreStep { frame: ClientFrame::Join(stream.join.clone()), channel: channel.clone() });

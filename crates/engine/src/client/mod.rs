@@ -144,6 +144,10 @@ pub(crate) struct SessionTicket {
 pub(crate) struct Restoring {
     waiting: usize,
     unrestored: Vec<String>,
+    /// Subscriptions restored with `since` (cluster recovery), and how many the server said
+    /// it recovered whole.
+    recovering: usize,
+    recovered: usize,
 }
 
 pub(crate) struct State {
@@ -450,6 +454,16 @@ fn timestamp_response() -> Box<RawValue> {
 }
 
 /// Encodes a request frame (with its payload, if any).
+/// Identifies a queued frame: the address of its buffer, which its clones share (the copy in
+/// `pending` and the one in `outgoing`).
+fn frame_key(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.as_str().as_ptr() as usize,
+        Message::Binary(b) => b.as_ptr() as usize,
+        _ => 0,
+    }
+}
+
 fn encode_request(frame: &ClientFrame, payload: Option<&[u8]>) -> Message {
     match payload {
         Some(bytes) => Message::Binary(encode_binary(frame, bytes)),
@@ -610,6 +624,16 @@ impl Inner {
                     }
                 }
                 (Op::Restore { channel, track }, result) => {
+                    if let (ClientFrame::Subscribe(f), Some(restoring)) = (&**track, state.restoring.as_mut()) {
+                        if f.since.is_some() {
+                            restoring.recovering += 1;
+                            let whole = result.as_ref().is_ok_and(|answer| {
+                                serde_json::from_str::<serde_json::Value>(answer.get())
+                                    .is_ok_and(|a| a["recovered"] == serde_json::Value::Bool(true))
+                            });
+                            restoring.recovered += usize::from(whole);
+                        }
+                    }
                     match result {
                         Ok(answer) => state.memory.record(track, answer),
                         Err(e) => {
@@ -661,7 +685,16 @@ impl Inner {
                 .filter(|(_, p)| p.deadline <= now && !matches!(p.op, Op::Login))
                 .map(|(id, _)| *id)
                 .collect();
-            ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect()
+            let expired: Vec<Pending> = ids.into_iter().filter_map(|id| state.pending.remove(&id)).collect();
+            // Not sent yet (the link is down): the app is told TIMEOUT, so it must never go.
+            if !state.connected {
+                let unsent: std::collections::HashSet<usize> =
+                    expired.iter().filter_map(|p| p.frame.as_ref()).map(frame_key).collect();
+                if !unsent.is_empty() {
+                    state.outgoing.retain(|m| !unsent.contains(&frame_key(m)));
+                }
+            }
+            expired
         };
         let mut logout = false;
         for pending in expired {
@@ -774,8 +807,26 @@ impl Inner {
             LinkReason::ReconnectSuccess,
         );
         event.affected_channels = self.state.lock().memory.channels();
+        // Every message channel got what it missed (cluster recovery): nothing was lost.
+        event.is_resumed =
+            restored.recovering > 0 && restored.recovered == restored.recovering && restored.unrestored.is_empty();
         event.unrestored_channels = restored.unrestored;
         self.set_link_with(event);
+    }
+
+    /// A message came with its recovery offset: remembered for its channel.
+    pub(crate) fn saw_offset(&self, header: &RawValue, offset: u64) {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Where {
+            channel_type: ChannelType,
+            channel_name: String,
+        }
+        if let Ok(at) = serde_json::from_str::<Where>(header.get()) {
+            if at.channel_type == ChannelType::Message {
+                self.state.lock().memory.saw_offset(&at.channel_name, offset);
+            }
+        }
     }
 
     pub(crate) fn received_payload(bytes: &Bytes, payload: &[u8]) -> Bytes {

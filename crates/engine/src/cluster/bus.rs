@@ -6,11 +6,12 @@
 //! [`MemoryNet`] (several nodes in one process, for tests). The cluster logic above the bus is
 //! the same for both, so the contract tests run against both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
@@ -30,6 +31,43 @@ pub trait BusSink: Send + Sync {
 /// The topic every node subscribes to: directory changes and "reload me".
 pub const DIRECTORY_TOPIC: &str = "directory";
 
+/// The first byte of a logged message on its topic: `L<offset>\n<bytes>` (see [`Bus::log`]).
+pub const LOGGED: u8 = b'L';
+
+/// How much of a topic's recovery log to keep: `messages` at most, none older than `seconds`,
+/// and the log itself `seconds` after its last message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogKeep {
+    pub messages: usize,
+    pub seconds: u64,
+}
+
+/// A read of a recovery log: entries after the asked offset, oldest first, and the offset of
+/// the topic's last message (0: none, or the log expired).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LogRead {
+    pub entries: Vec<(u64, Bytes)>,
+    pub last: u64,
+}
+
+/// A logged message as it travels on its topic.
+pub fn logged(offset: u64, bytes: &[u8]) -> Bytes {
+    let head = format!("{offset}\n");
+    let mut out = BytesMut::with_capacity(1 + head.len() + bytes.len());
+    out.put_u8(LOGGED);
+    out.put_slice(head.as_bytes());
+    out.put_slice(bytes);
+    out.freeze()
+}
+
+/// The offset and bytes of a logged message (`None`: not one).
+pub fn parse_logged(message: &[u8]) -> Option<(u64, &[u8])> {
+    let rest = message.strip_prefix(&[LOGGED])?;
+    let newline = rest.iter().position(|b| *b == b'\n')?;
+    let offset = std::str::from_utf8(&rest[..newline]).ok()?.parse().ok()?;
+    Some((offset, &rest[newline + 1..]))
+}
+
 /// The shared engine, seen from one node. Calls never block: work is queued and done in order.
 pub trait Bus: Send + Sync {
     /// This node's id.
@@ -37,7 +75,16 @@ pub trait Bus: Send + Sync {
     /// Starts delivering events to `sink` (called once).
     fn start(&self, sink: Weak<dyn BusSink>);
     fn publish(&self, topic: &str, bytes: Bytes);
+    /// Appends `bytes` to the recovery log of `topic` under the topic's next offset and
+    /// publishes it on the topic as [`logged`], in one atomic step: the log's order is the order
+    /// every node receives them in.
+    fn log(&self, topic: &str, bytes: Bytes, keep: LogKeep);
+    /// The recovery log of `topic` after offset `after` (at most `keep.messages` entries).
+    fn read_log(&self, topic: &str, after: u64, keep: LogKeep) -> BoxFuture<'static, Result<LogRead, String>>;
     fn subscribe(&self, topic: &str);
+    /// Resolves once this node's subscription to `topic` is active: what is published on it
+    /// from then on reaches the node.
+    fn subscribed(&self, topic: &str) -> BoxFuture<'static, ()>;
     fn unsubscribe(&self, topic: &str);
     /// Stores (or, with `None`, removes) one of this node's directory entries.
     fn store(&self, key: &str, value: Option<Bytes>);
@@ -68,8 +115,17 @@ enum NetEvent {
     Down { to: String, node: String, claimed: bool },
 }
 
+/// One topic's recovery log on a [`MemoryNet`]: its last offset, and entries with their time.
+#[derive(Default)]
+struct NetLog {
+    last: u64,
+    entries: VecDeque<(u64, Bytes, Instant)>,
+    touched: Option<Instant>,
+}
+
 struct NetInner {
     nodes: Mutex<HashMap<String, NetNode>>,
+    logs: Mutex<HashMap<String, NetLog>>,
     events: mpsc::UnboundedSender<NetEvent>,
     node_timeout: Duration,
 }
@@ -85,7 +141,12 @@ impl MemoryNet {
     /// A net whose nodes are declared dead `node_timeout` after they are killed.
     pub fn new(node_timeout: Duration) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<NetEvent>();
-        let inner = Arc::new(NetInner { nodes: Mutex::new(HashMap::new()), events: tx, node_timeout });
+        let inner = Arc::new(NetInner {
+            nodes: Mutex::new(HashMap::new()),
+            logs: Mutex::new(HashMap::new()),
+            events: tx,
+            node_timeout,
+        });
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
@@ -185,10 +246,66 @@ impl Bus for MemoryBus {
         }
     }
 
+    fn log(&self, topic: &str, bytes: Bytes, keep: LogKeep) {
+        if !self.up() {
+            return;
+        }
+        let offset = {
+            let mut logs = self.net.logs.lock();
+            let log = logs.entry(topic.to_string()).or_default();
+            let now = Instant::now();
+            let ttl = Duration::from_secs(keep.seconds);
+            if log.touched.is_some_and(|t| now.duration_since(t) > ttl) {
+                *log = NetLog::default();
+            }
+            log.last += 1;
+            log.touched = Some(now);
+            log.entries.push_back((log.last, bytes.clone(), now));
+            while log.entries.len() > keep.messages
+                || log.entries.front().is_some_and(|(_, _, at)| now.duration_since(*at) > ttl)
+            {
+                log.entries.pop_front();
+            }
+            log.last
+        };
+        // Sent while the log's order holds: the events task delivers in the order sent.
+        let message = logged(offset, &bytes);
+        let logs = self.net.logs.lock();
+        self.publish(topic, message);
+        drop(logs);
+    }
+
+    fn read_log(&self, topic: &str, after: u64, keep: LogKeep) -> BoxFuture<'static, Result<LogRead, String>> {
+        let read = if !self.up() {
+            Err("the cluster's engine is unreachable".to_string())
+        } else {
+            let logs = self.net.logs.lock();
+            let ttl = Duration::from_secs(keep.seconds);
+            Ok(match logs.get(topic).filter(|l| l.touched.is_some_and(|t| t.elapsed() <= ttl)) {
+                None => LogRead::default(),
+                Some(log) => LogRead {
+                    entries: log
+                        .entries
+                        .iter()
+                        .filter(|(o, _, at)| *o > after && at.elapsed() <= ttl)
+                        .map(|(o, b, _)| (*o, b.clone()))
+                        .collect(),
+                    last: log.last,
+                },
+            })
+        };
+        Box::pin(async move { read })
+    }
+
     fn subscribe(&self, topic: &str) {
         if let Some(node) = self.net.nodes.lock().get_mut(&self.id) {
             node.topics.insert(topic.to_string());
         }
+    }
+
+    fn subscribed(&self, _topic: &str) -> BoxFuture<'static, ()> {
+        // Subscriptions here take effect at once.
+        Box::pin(async {})
     }
 
     fn unsubscribe(&self, topic: &str) {

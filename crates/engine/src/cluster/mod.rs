@@ -4,7 +4,10 @@
 //! - **Fan-out** ([`Cluster`] is the hub's [`Broker`]): a frame published on a node is pushed
 //!   to that node's members at once and sent on the route's topic; every other node that has
 //!   members for the route subscribed to the topic and delivers it to its own members. A node
-//!   skips its own messages, so each member gets a frame exactly once.
+//!   skips its own messages, so each member gets a frame exactly once. With recovery on, a
+//!   message-channel message goes through the channel's recovery log instead ([`Bus::log`]):
+//!   every node, its own included, delivers it as it comes back, with its offset
+//!   (`hub::recovery`).
 //! - **Directory** ([`directory`]): each node publishes entries about its sessions (online
 //!   users, visible channel members and their states, room members, topic publishers, room
 //!   bans) — stored under the node's key in the bus, and announced on the directory topic — and
@@ -31,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 
 use self::bus::{Bus, BusSink, DIRECTORY_TOPIC};
+pub use self::bus::{LogKeep, LogRead};
 pub use self::directory::{Entry, Mirror};
 use crate::broker::{Audience, Broker, Delivery, DeliveryHandler, Route};
 use crate::protocol::RoomId;
@@ -140,7 +144,7 @@ enum WireAudience {
 impl From<&Audience> for WireAudience {
     fn from(a: &Audience) -> Self {
         match a {
-            Audience::Messages => WireAudience::Messages,
+            Audience::Messages | Audience::Logged { .. } => WireAudience::Messages,
             Audience::Presence { .. } => WireAudience::Presence,
             Audience::Everyone => WireAudience::Everyone,
             Audience::BestEffort => WireAudience::BestEffort,
@@ -253,6 +257,8 @@ pub struct Cluster {
     /// This node's entries (stored again after the bus comes back).
     own: Mutex<BTreeMap<String, Entry>>,
     mirror: RwLock<Mirror>,
+    /// Recovery logs of message channels (`None`: off).
+    keep: Option<LogKeep>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -262,8 +268,10 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    pub fn new(bus: Arc<dyn Bus>) -> Arc<Self> {
+    /// A node on `bus`; `keep`: the recovery logs of message channels (`None`: off).
+    pub fn new(bus: Arc<dyn Bus>, keep: Option<LogKeep>) -> Arc<Self> {
         Arc::new(Cluster {
+            keep,
             node: Arc::from(bus.node()),
             bus,
             handler: OnceLock::new(),
@@ -350,6 +358,41 @@ impl Cluster {
     pub fn close(&self) {
         self.bus.close();
     }
+
+    /// What recovery logs keep (`None`: recovery is off).
+    pub fn recovery(&self) -> Option<LogKeep> {
+        self.keep
+    }
+
+    /// Whether a delivery goes through its route's recovery log: messages of message channels.
+    fn logged(&self, delivery: &Delivery) -> bool {
+        self.keep.is_some()
+            && matches!(delivery.route, Route::Channel { .. })
+            && matches!(delivery.audience, Audience::Messages)
+            && matches!(delivery.frame, Message::Binary(_))
+    }
+
+    /// Resolves once this node receives what is published on `route`.
+    pub fn subscribed(&self, route: &Route) -> futures_util::future::BoxFuture<'static, ()> {
+        self.bus.subscribed(&route_topic(route))
+    }
+
+    /// The messages of `route`'s recovery log after `after`, as frames carrying their offsets,
+    /// oldest first; and the route's last offset.
+    pub async fn read_log(&self, route: &Route, after: u64) -> Result<(Vec<(u64, Message)>, u64), String> {
+        let keep = self.keep.ok_or("recovery is off")?;
+        let read = self.bus.read_log(&route_topic(route), after, keep).await?;
+        let frames = read
+            .entries
+            .iter()
+            .filter_map(|(offset, bytes)| {
+                let (kind, header, body) = decode(bytes)?;
+                let (_, delivery) = (kind == KIND_DELIVERY).then(|| decode_delivery(header, body))??;
+                Some((*offset, crate::protocol::server::with_offset(&delivery.frame, *offset)?))
+            })
+            .collect();
+        Ok((frames, read.last))
+    }
 }
 
 impl Broker for Cluster {
@@ -358,6 +401,14 @@ impl Broker for Cluster {
     }
 
     fn publish(&self, delivery: Delivery) {
+        if let (true, true, Some(keep)) = (self.logged(&delivery), self.is_up(), self.keep) {
+            // Every node, this one too, delivers it as it comes back with its offset: one order
+            // for all, the log's.
+            if let Some(bytes) = encode_delivery(&self.node, &delivery) {
+                self.bus.log(&route_topic(&delivery.route), bytes, keep);
+            }
+            return;
+        }
         if let Some(bytes) = encode_delivery(&self.node, &delivery) {
             self.bus.publish(&route_topic(&delivery.route), bytes);
         }
@@ -378,6 +429,17 @@ impl Broker for Cluster {
 
 impl BusSink for Cluster {
     fn message(&self, _topic: &str, bytes: &[u8]) {
+        if let Some((offset, bytes)) = bus::parse_logged(bytes) {
+            let Some((KIND_DELIVERY, header, body)) = decode(bytes) else { return };
+            let Some((_, mut delivery)) = decode_delivery(header, body) else { return };
+            let Some(frame) = crate::protocol::server::with_offset(&delivery.frame, offset) else { return };
+            delivery.frame = frame;
+            delivery.audience = Audience::Logged { offset };
+            if let Some(handler) = self.handler.get().and_then(Weak::upgrade) {
+                handler.deliver(&delivery);
+            }
+            return;
+        }
         let Some((kind, header, body)) = decode(bytes) else {
             tracing::warn!("undecodable cluster message ({} bytes)", bytes.len());
             return;

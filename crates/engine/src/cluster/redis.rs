@@ -12,21 +12,24 @@
 //! connection, re-established (and re-subscribed) after a loss. Pub/sub is at-most-once: what
 //! was published while a node's subscription connection was down is lost to that node.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, watch};
 
-use super::bus::{Bus, BusSink, DIRECTORY_TOPIC};
+use super::bus::{Bus, BusSink, LogKeep, LogRead, DIRECTORY_TOPIC};
 use crate::error::{Error, ErrorCode, Result};
 
 enum Op {
     Publish(String, Bytes),
+    /// Keys of the offset counter, the log stream and the topic; the bytes; what to keep.
+    Log([String; 3], Bytes, LogKeep),
     Store(String, Option<Bytes>),
     Forget(String),
     Reload(Option<String>),
@@ -55,7 +58,59 @@ pub struct RedisBus {
     pending: Mutex<Option<Pending>>,
     /// `true` once the node left: ends its heartbeat and pub/sub tasks (so does dropping it).
     closed: watch::Sender<bool>,
+    /// For reads that need an answer (recovery logs), beside the command task's pipeline.
+    reads: ConnectionManager,
+    /// Which subscriptions are active, and who waits for one.
+    active: Arc<Mutex<Active>>,
 }
+
+/// The topics (full channel names) the pub/sub connection has subscribed, confirmed by Redis,
+/// and the waiters for others.
+#[derive(Default)]
+struct Active {
+    topics: HashSet<String>,
+    waiters: HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Active {
+    fn confirmed(&mut self, topic: &str) {
+        self.topics.insert(topic.to_string());
+        for waiter in self.waiters.remove(topic).unwrap_or_default() {
+            let _ = waiter.send(());
+        }
+    }
+}
+
+/// Appends a message to a topic's recovery log and publishes it with its offset (see
+/// [`Bus::log`]). KEYS: offset counter, log stream, topic; ARGV: bytes, messages, seconds.
+const LOG_SCRIPT: &str = r#"
+local o = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'o', o, 'p', ARGV[1])
+redis.call('XTRIM', KEYS[2], 'MINID', '~', now - tonumber(ARGV[3]) * 1000)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', KEYS[3], 'L' .. o .. '\n' .. ARGV[1])
+return o
+"#;
+
+/// Reads a recovery log after an offset. KEYS: offset counter, log stream; ARGV: after, at
+/// most. Returns the last offset, then offset and bytes of each entry, oldest first.
+const READ_SCRIPT: &str = r#"
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = last - tonumber(ARGV[1])
+local out = {last}
+if n <= 0 then return out end
+if n > tonumber(ARGV[2]) then n = tonumber(ARGV[2]) end
+local rows = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', n)
+for i = #rows, 1, -1 do
+  local f = rows[i][2]
+  out[#out + 1] = f[2]
+  out[#out + 1] = f[4]
+end
+return out
+"#;
 
 impl std::fmt::Debug for RedisBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,6 +139,7 @@ impl RedisBus {
             .map_err(unavailable)?;
         let mut probe = commands.clone();
         redis::cmd("PING").query_async::<()>(&mut probe).await.map_err(unavailable)?;
+        let reads = commands.clone();
         let (ops_tx, ops) = mpsc::unbounded_channel();
         let (subs_tx, subs) = mpsc::unbounded_channel();
         Ok(Arc::new(RedisBus {
@@ -95,6 +151,8 @@ impl RedisBus {
             subs: subs_tx,
             pending: Mutex::new(Some(Pending { ops, subs, commands })),
             closed: watch::channel(false).0,
+            reads,
+            active: Arc::new(Mutex::new(Active::default())),
         }))
     }
 
@@ -115,15 +173,75 @@ impl Bus for RedisBus {
         // The command task ends by itself once it has sent the goodbye of `close`.
         let heartbeat = heartbeat_loop(keys.clone(), commands, self.node_timeout, sink.clone());
         tokio::spawn(until_closed(self.closed.subscribe(), heartbeat));
-        tokio::spawn(until_closed(self.closed.subscribe(), pubsub_loop(keys, self.client.clone(), subs, sink)));
+        let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone());
+        tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
     }
 
     fn publish(&self, topic: &str, bytes: Bytes) {
         let _ = self.ops.send(Op::Publish(self.key(&format!("t:{topic}")), bytes));
     }
 
+    fn log(&self, topic: &str, bytes: Bytes, keep: LogKeep) {
+        let keys =
+            [self.key(&format!("logseq:{topic}")), self.key(&format!("log:{topic}")), self.key(&format!("t:{topic}"))];
+        let _ = self.ops.send(Op::Log(keys, bytes, keep));
+    }
+
+    fn read_log(
+        &self,
+        topic: &str,
+        after: u64,
+        keep: LogKeep,
+    ) -> BoxFuture<'static, std::result::Result<LogRead, String>> {
+        let mut conn = self.reads.clone();
+        let (seq, log) = (self.key(&format!("logseq:{topic}")), self.key(&format!("log:{topic}")));
+        Box::pin(async move {
+            let values: Vec<redis::Value> = redis::cmd("EVAL")
+                .arg(READ_SCRIPT)
+                .arg(2)
+                .arg(&seq)
+                .arg(&log)
+                .arg(after)
+                .arg(keep.messages)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| format!("reading the recovery log failed: {e}"))?;
+            let number = |v: &redis::Value| -> Option<u64> {
+                match v {
+                    redis::Value::Int(n) => u64::try_from(*n).ok(),
+                    redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+                    _ => None,
+                }
+            };
+            let bad = || "the recovery log answered something unexpected".to_string();
+            let last = values.first().and_then(number).ok_or_else(bad)?;
+            let mut entries = Vec::with_capacity(values.len() / 2);
+            for pair in values[1..].chunks(2) {
+                let [offset, redis::Value::BulkString(bytes)] = pair else { return Err(bad()) };
+                let offset = number(offset).ok_or_else(bad)?;
+                if offset > after {
+                    entries.push((offset, Bytes::copy_from_slice(bytes)));
+                }
+            }
+            Ok(LogRead { entries, last })
+        })
+    }
+
     fn subscribe(&self, topic: &str) {
         let _ = self.subs.send(SubOp::Subscribe(self.key(&format!("t:{topic}"))));
+    }
+
+    fn subscribed(&self, topic: &str) -> BoxFuture<'static, ()> {
+        let full = self.key(&format!("t:{topic}"));
+        let mut active = self.active.lock();
+        if active.topics.contains(&full) {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        active.waiters.entry(full).or_default().push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 
     fn unsubscribe(&self, topic: &str) {
@@ -217,6 +335,10 @@ async fn command_loop(
             match op {
                 Op::Publish(channel, bytes) => {
                     pipe.cmd("PUBLISH").arg(channel).arg(bytes.as_ref()).ignore();
+                }
+                Op::Log([seq, log, topic], bytes, keep) => {
+                    pipe.cmd("EVAL").arg(LOG_SCRIPT).arg(3).arg(seq).arg(log).arg(topic);
+                    pipe.arg(bytes.as_ref()).arg(keep.messages).arg(keep.seconds).ignore();
                 }
                 Op::Store(key, Some(value)) => {
                     pipe.cmd("HSET").arg(keys.dir(&keys.node)).arg(key).arg(value.as_ref()).ignore();
@@ -345,6 +467,7 @@ async fn pubsub_loop(
     client: redis::Client,
     mut subs: mpsc::UnboundedReceiver<SubOp>,
     sink: Weak<dyn BusSink>,
+    active: Arc<Mutex<Active>>,
 ) {
     let topic_prefix = keys.topic_prefix();
     let mut topics: HashSet<String> = HashSet::new();
@@ -378,6 +501,12 @@ async fn pubsub_loop(
             }
         };
         backoff = Duration::from_millis(50);
+        {
+            let mut active = active.lock();
+            for topic in &topics {
+                active.confirmed(topic);
+            }
+        }
         loop {
             tokio::select! {
                 message = stream.next() => match message {
@@ -392,9 +521,13 @@ async fn pubsub_loop(
                     let result = match op {
                         Some(SubOp::Subscribe(t)) => {
                             let result = if topics.insert(t.clone()) { sub_sink.subscribe(&t).await } else { Ok(()) };
+                            if result.is_ok() {
+                                active.lock().confirmed(&t);
+                            }
                             result
                         }
                         Some(SubOp::Unsubscribe(t)) => {
+                            active.lock().topics.remove(&t);
                             if topics.remove(&t) { sub_sink.unsubscribe(&t).await } else { Ok(()) }
                         }
                         None => return,
@@ -406,6 +539,7 @@ async fn pubsub_loop(
             }
         }
         tracing::debug!("redis pub/sub connection lost; reconnecting");
+        active.lock().topics.clear();
         report(&sink, false);
     }
 }

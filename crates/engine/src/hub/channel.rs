@@ -44,17 +44,20 @@ impl MessageChannel {
     }
 }
 
-/// `SubscribeResponse`, `UnsubscribeResponse`, `PublishResponse`: `{ timestamp, channelName }`.
+/// `SubscribeResponse`, `UnsubscribeResponse`, `PublishResponse`: `{ timestamp, channelName }`;
+/// a `subscribe` with `since` also says whether every message after it was `recovered`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelResponse {
     pub timestamp: u64,
     pub channel_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
 }
 
 impl ChannelResponse {
     pub fn now(channel: impl Into<String>) -> Self {
-        ChannelResponse { timestamp: now_ms(), channel_name: channel.into() }
+        ChannelResponse { timestamp: now_ms(), channel_name: channel.into(), recovered: None }
     }
 }
 
@@ -84,8 +87,9 @@ pub(super) fn too_frequent(channel: &str, rate: u32) -> Error {
 pub type Stored = Option<(HistoryKey, HistoryMessage)>;
 
 impl Hub {
-    /// RTM `subscribe`: joins a message channel (a second call updates the options).
-    pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<ChannelResponse> {
+    /// RTM `subscribe`: joins a message channel (a second call updates the options). With
+    /// the offset to recover after when the new member recovers (see `Hub::recover`).
+    pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<(ChannelResponse, Option<u64>)> {
         names::channel(&req.channel)?;
         let options = req.options();
         let app = self.session_app(session)?;
@@ -105,6 +109,7 @@ impl Hub {
             state.channels.insert(name.clone(), options);
             state.pending_states.remove(&(ChannelType::Message, name.clone())).unwrap_or_default()
         };
+        let recovering = req.since.is_some() && options.with_message && self.recovery().is_some();
         let member = Member {
             session: session.clone(),
             with_message: options.with_message,
@@ -115,6 +120,9 @@ impl Hub {
             with_lock: false,
             // Set with the presence SNAPSHOT, which follows the answer.
             presence_after: (!options.with_presence).then_some(0),
+            // Cluster recovery: the messages after `since` come from the log first.
+            recovering: recovering.then(|| Arc::new(std::sync::atomic::AtomicU64::new(0))),
+            replayed: 0,
             states: states.clone(),
         };
         let (channel, joined) = self.join_channel(&app, &name, member);
@@ -122,11 +130,12 @@ impl Hub {
             self.leave_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
+        let since = req.since.filter(|_| recovering && joined.is_some());
         if let Some((occupancy, change)) = joined {
             let arrival = Arrival { session, states: &states, quiet: options.be_quiet, occupancy, change };
             self.arrive(&app, &Presence::Message(channel), arrival);
         }
-        Ok(ChannelResponse::now(req.channel))
+        Ok((ChannelResponse::now(req.channel), since))
     }
 
     /// RTM `unsubscribe`.
@@ -270,6 +279,6 @@ impl Hub {
             };
             (key, message)
         });
-        Ok((ChannelResponse { timestamp: header.timestamp, channel_name: req.channel }, stored))
+        Ok((ChannelResponse { timestamp: header.timestamp, channel_name: req.channel, recovered: None }, stored))
     }
 }

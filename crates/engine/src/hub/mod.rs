@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod presence;
 pub(crate) mod rate;
 mod realtime;
+mod recovery;
 pub mod room;
 pub mod roster;
 pub mod session;
@@ -596,13 +597,13 @@ impl Hub {
             return;
         }
         // withPresence: its SNAPSHOT follows a successful subscribe or join.
-        let presence = match &frame {
+        let mut presence = match &frame {
             ClientFrame::Subscribe(f) if f.with_presence => Some((ChannelType::Message, f.channel.clone())),
             ClientFrame::Join(f) if f.with_presence => Some((ChannelType::Stream, f.channel.clone())),
             _ => None,
         };
         // withMetadata / withLock: their SNAPSHOTs follow a successful subscribe or join.
-        let snapshot = match &frame {
+        let mut snapshot = match &frame {
             ClientFrame::Subscribe(f) if f.with_metadata || f.with_lock => {
                 Some((ChannelType::Message, f.channel.clone(), f.with_metadata, f.with_lock))
             }
@@ -613,7 +614,21 @@ impl Hub {
         };
         let mut after = Vec::new();
         let result: Result<Option<Message>> = match frame {
-            ClientFrame::Subscribe(f) => self.subscribe(session, f).map(|r| reply(id, &r)),
+            ClientFrame::Subscribe(f) => match self.subscribe(session, f) {
+                // Cluster recovery: answered once what the client missed is on its way.
+                Ok((response, Some(since))) => {
+                    let (channel, presence) =
+                        presence.take().map_or((response.channel_name.clone(), false), |(_, c)| (c, true));
+                    let snapshot = snapshot.take().map(|(channel_type, channel, metadata, locks)| {
+                        storage::StorageJob::Snapshot { channel_type, channel, metadata, locks }
+                    });
+                    let recovery = recovery::Recovery { id, channel, since, response, presence, snapshot };
+                    self.recover(session, recovery);
+                    Ok(None)
+                }
+                Ok((response, None)) => Ok(reply(id, &response)),
+                Err(e) => Err(e),
+            },
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),
             ClientFrame::Publish(f) if f.store_in_history => self.publish_and_keep(session, id, f, payload),
             ClientFrame::Publish(f) => self.publish(session, f, payload).map(|(r, _)| reply(id, &r)),

@@ -27,13 +27,18 @@ pub struct Member {
     /// gets the events of later changes only, so none overtakes the SNAPSHOT and none repeats
     /// it (see `Hub::presence_snapshot`).
     pub presence_after: Option<u64>,
+    /// Cluster recovery in progress (`subscribe` with `since`): the highest offset of a logged
+    /// message that reached it meanwhile, not sent (see `Hub::recover`).
+    pub recovering: Option<Arc<AtomicU64>>,
+    /// Logged messages up to this offset were sent by the recovery: skipped when they come live.
+    pub replayed: u64,
     pub states: States,
 }
 
 impl Member {
     fn wants(&self, audience: &Audience) -> bool {
         match audience {
-            Audience::Messages => self.with_message,
+            Audience::Messages | Audience::Logged { .. } => self.with_message,
             Audience::Presence { change } => {
                 self.with_presence
                     && self.presence_after.is_some_and(|after| change.is_none_or(|change| change > after))
@@ -66,6 +71,10 @@ impl Roster {
     pub fn upsert(&mut self, member: Member) -> bool {
         if let Some(&i) = self.index.get(&member.session.user) {
             let existing = &mut self.list[i];
+            // Another session of the user, or presence asked for now: a SNAPSHOT is due again.
+            if existing.session.id != member.session.id || (member.with_presence && !existing.with_presence) {
+                existing.presence_after = member.presence_after;
+            }
             existing.with_message = member.with_message;
             existing.with_presence = member.with_presence;
             existing.quiet = member.quiet;
@@ -161,6 +170,15 @@ impl Roster {
         for member in self.list.iter().filter(|m| m.wants(audience)) {
             if skip.is_some_and(|s| *s == *member.session.user) {
                 continue;
+            }
+            if let Audience::Logged { offset } = audience {
+                if let Some(seen) = &member.recovering {
+                    seen.fetch_max(*offset, Ordering::AcqRel);
+                    continue;
+                }
+                if *offset <= member.replayed {
+                    continue;
+                }
             }
             tally.record(&member.session, member.session.outbox.push(frame.clone()));
         }

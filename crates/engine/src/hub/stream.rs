@@ -256,6 +256,8 @@ impl Hub {
             with_lock: false,
             // Set with the presence SNAPSHOT, which follows the answer.
             presence_after: (!req.with_presence).then_some(0),
+            recovering: None,
+            replayed: 0,
             states: states.clone(),
         };
         let channel_name = name.clone();

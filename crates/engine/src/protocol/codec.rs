@@ -99,7 +99,6 @@ pub fn decode_client(message: Message) -> Result<Inbound, DecodeError> {
     }
 }
 
-/// Encodes a binary frame: header length, JSON header, payload.
 /// A request frame as encoded, with its `id` replaced (`None` for a frame that is not a request
 /// as the client encodes them).
 pub fn with_id(message: &Message, id: u64) -> Option<Message> {
@@ -123,6 +122,7 @@ pub fn with_id(message: &Message, id: u64) -> Option<Message> {
     }
 }
 
+/// Encodes a binary frame: header length, JSON header, payload.
 pub fn encode_binary(header: &impl Serialize, payload: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(4 + 160 + payload.len());
     buf.put_u32(0);

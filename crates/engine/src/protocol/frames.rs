@@ -311,6 +311,11 @@ pub struct Subscribe {
     pub with_metadata: bool,
     #[serde(default)]
     pub with_lock: bool,
+    /// Cluster recovery: the offset (`o`) of the last message of this channel the client got
+    /// before its node went away; the messages after it follow the answer (`recovered` says
+    /// whether all of them were still kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
 }
 
 /// The options of RTM `subscribe` (`SubscribeOptions`): what the client asks for, and what the
@@ -340,7 +345,7 @@ impl Subscribe {
     /// The frame subscribing to `channel` with `options` (its `id` is set when it is sent).
     pub fn new(channel: String, options: SubscribeOptions) -> Self {
         let SubscribeOptions { with_message, with_presence, be_quiet, with_metadata, with_lock } = options;
-        Subscribe { id: 0, channel, with_message, with_presence, be_quiet, with_metadata, with_lock }
+        Subscribe { id: 0, channel, with_message, with_presence, be_quiet, with_metadata, with_lock, since: None }
     }
 
     pub fn options(&self) -> SubscribeOptions {

@@ -37,6 +37,10 @@ enum ServerFrameSchema {
     /// Binary frame header of a message or topic message: `mt` repeats `e.messageType`, `enc`
     /// marks an end-to-end encrypted payload; the payload is the message.
     Msg {
+        /// Cluster recovery: the message's offset in its channel's log (message channels, in
+        /// cluster mode with recovery on); a `subscribe` with `since` resumes after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        o: Option<u64>,
         mt: MessageType,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         enc: bool,

@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use bytes::{BufMut, BytesMut};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -269,6 +270,21 @@ pub fn message(header: &MessageHeader, payload: &[u8], encrypted: bool) -> Messa
     ))
 }
 
+/// A message frame (binary, from [`message`]) with its offset in its channel's recovery log:
+/// `{"o":<offset>,` before the rest of the header. `None` for any other frame.
+pub fn with_offset(frame: &Message, offset: u64) -> Option<Message> {
+    let Message::Binary(data) = frame else { return None };
+    let (header, start) = split_binary(data).ok()?;
+    let rest = header.strip_prefix(b"{")?;
+    let field = format!("{{\"o\":{offset},");
+    let mut out = BytesMut::with_capacity(data.len() + field.len());
+    out.put_u32((field.len() + rest.len()) as u32);
+    out.put_slice(field.as_bytes());
+    out.put_slice(rest);
+    out.put_slice(&data[start..]);
+    Some(Message::Binary(out.freeze()))
+}
+
 /// A realtime datagram: binary frame with header `{"t":"rt","scope":…}` and the data.
 pub fn realtime(scope: &str, payload: &[u8], encrypted: bool) -> Message {
     #[derive(Serialize)]
@@ -310,6 +326,8 @@ pub enum ServerFrame<'a> {
         header: &'a RawValue,
         message_type: MessageType,
         encrypted: bool,
+        /// Cluster recovery: the message's offset in its channel's log.
+        offset: Option<u64>,
         payload: &'a [u8],
     },
     Realtime {
@@ -350,6 +368,8 @@ struct Envelope<'a> {
     scope: Option<Cow<'a, str>>,
     #[serde(default)]
     enc: bool,
+    #[serde(default)]
+    o: Option<u64>,
 }
 
 /// Decodes a server frame (text: the whole message; binary: header and payload).
@@ -378,6 +398,7 @@ pub fn decode_server(data: &[u8], binary: bool) -> Result<ServerFrame<'_>, Strin
             header: envelope.e.ok_or_else(|| missing("e"))?,
             message_type: envelope.mt.ok_or_else(|| missing("mt"))?,
             encrypted: envelope.enc,
+            offset: envelope.o,
             payload,
         },
         FrameKind::Rt => ServerFrame::Realtime {

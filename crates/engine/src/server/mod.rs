@@ -138,7 +138,13 @@ impl Server {
         let store = open_store(&config).await?;
         let config = Arc::new(config);
         let hub = match bus {
-            Some(bus) => Hub::with_cluster(config, crate::cluster::Cluster::new(bus), store),
+            Some(bus) => {
+                let keep = (config.cluster.recovery_messages > 0).then_some(crate::cluster::LogKeep {
+                    messages: config.cluster.recovery_messages,
+                    seconds: config.cluster.recovery_seconds,
+                });
+                Hub::with_cluster(config, crate::cluster::Cluster::new(bus, keep), store)
+            }
             None => Hub::with_store(config, store),
         };
         if hub.storage().kind() == "sqlite" {
