@@ -250,8 +250,8 @@ module.exports.restore = (ctx) => {
     await until(() => bob.seen.presence.find((e) => e.publisher === 'rs-web' && e.eventType === 'REMOTE_TIMEOUT'), 'REMOTE_TIMEOUT', 9000)
     await seen(page, 'rs-web', 'linkState', 1, { currentState: 'SUSPENDED' })
     proxy.refuse(false)
-    // The next attempt comes within the backoff's 10 s cap.
-    await page.waitForFunction(() => window.clients['rs-web'].seen.linkState.some((e) => e.currentState === 'CONNECTED' && e.operation === 'RECONNECTED'), null, { timeout: 12000 })
+    // The next attempt comes within the backoff's 10 s cap (15 s: margin for the attempt itself).
+    await page.waitForFunction(() => window.clients['rs-web'].seen.linkState.some((e) => e.currentState === 'CONNECTED' && e.operation === 'RECONNECTED'), null, { timeout: 15000 })
     const [back] = await seen(page, 'rs-web', 'linkState', 1, { currentState: 'CONNECTED', operation: 'RECONNECTED' })
     assert.deepEqual([back.isResumed, back.unrestoredChannels, back.affectedChannels], [false, [], ['rs', 'rs-stage']])
     const failed = await inFlight
@@ -262,10 +262,11 @@ module.exports.restore = (ctx) => {
     assert.deepEqual(snapshots[1].snapshot.map((u) => u.userId).sort(), ['rs-late', 'rs-node', 'rs-web'])
     assert.deepEqual([snapshots[1].interval.join.users, snapshots[1].interval.leave.users, snapshots[1].interval.totalOccupancy],
       [['rs-late'], ['rs-gone'], 3], 'the fresh SNAPSHOT carries who came and went meanwhile')
-    // The room's link has a backoff of its own: its next attempt comes within the 10 s cap too.
-    await seen(page, 'rs-trtc', 'onConnectionRecovery', 1, {}, 12000)
+    // The room's link has a backoff of its own: its next attempt comes within the 10 s cap too
+    // (15 s: margin for the attempt itself).
+    await seen(page, 'rs-trtc', 'onConnectionRecovery', 1, {}, 15000)
     assert.deepEqual(hostSeen.leave, [['rs-trtc', 1]], 'the room member timed out meanwhile')
-    await until(() => hostSeen.enter.filter((u) => u === 'rs-trtc').length === 2, 'the room entered again', 12000)
+    await until(() => hostSeen.enter.filter((u) => u === 'rs-trtc').length === 2, 'the room entered again', 15000)
     assert.deepEqual(await page.evaluate(() => [window.clients['rs-trtc'].seen.onExitRoom, window.clients['rs-trtc'].seen.onError]), [[], []])
     await page.evaluate(() => window.clients['rs-trtc'].client.destroy())
     await bob.publish('rs', 'after the restore')

@@ -2,14 +2,21 @@
 // package's (lib/presence.js, storage.js, lock.js, history.js) — the same arguments, checks
 // and answers — over the client's link.
 
+import type { RTMPresence as PresenceApi, WhoNowResponse, WhereNowResponse, SetStateResponse, GetStateResponse, RemoveStateResponse } from '../../common'
+import type {
+  RTMStorage as StorageApi, RTMLock as LockApi, RTMHistory as HistoryApi,
+  AcquireLockResponse, GetChannelMetadataResponse, GetLockResponse, GetMessagesResponse, GetUserMetadataResponse, ReleaseLockResponse, RemoveChannelMetadataResponse, RemoveLockResponse, RemoveUserMetadataResponse, RevokeLockResponse, SetChannelMetadataResponse, SetLockResponse, SetUserMetadataResponse, SubscribeUserMetaResponse, UnsubscribeUserMetaResponse, UpdateChannelMetadataResponse, UpdateUserMetadataResponse
+} from '../../storage'
 import { fromBase64 } from './bytes'
 import { ErrorCode, RTMError, invalid, checkString, checkOptions, bool, channelName, userIdName, lockName } from './errors'
 import type { RtmInternals } from './rtm'
 
 type Frame = Record<string, any>
+/** A server's answer: the response type each public method declares (the shared API's); the wire frame is that shape. */
+type Answer = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Runs a request whose checks may throw: every failure is a rejection. */
-export function call (operation: string, run: () => Promise<Frame>): Promise<Frame> {
+export function call (operation: string, run: () => Promise<Frame>): Promise<Answer> {
   try {
     return run()
   } catch (e) {
@@ -24,10 +31,10 @@ function twoTypes (operation: string, channelType: unknown, a: string, b: string
 }
 const presenceType = (op: string, t: unknown): void => twoTypes(op, t, 'MESSAGE', 'STREAM')
 
-export class RTMPresence {
+export class RTMPresence implements PresenceApi {
   constructor (private readonly rtm: RtmInternals) {}
 
-  whoNow (channel: string, channelType: string, options?: Frame): Promise<Frame> {
+  whoNow (channel: string, channelType: string, options?: Frame): Promise<WhoNowResponse> {
     return call('whoNow', () => {
       checkString('whoNow', channel, 'channelName')
       presenceType('whoNow', channelType)
@@ -40,9 +47,9 @@ export class RTMPresence {
     })
   }
 
-  getOnlineUsers (channel: string, channelType: string, options?: Frame): Promise<Frame> { return this.whoNow(channel, channelType, options) }
+  getOnlineUsers (channel: string, channelType: string, options?: Frame): Promise<WhoNowResponse> { return this.whoNow(channel, channelType, options) }
 
-  whereNow (userId: string): Promise<Frame> {
+  whereNow (userId: string): Promise<WhereNowResponse> {
     return call('whereNow', () => {
       checkString('whereNow', userId, 'userId')
       userIdName('whereNow', userId)
@@ -50,9 +57,9 @@ export class RTMPresence {
     })
   }
 
-  getUserChannels (userId: string): Promise<Frame> { return this.whereNow(userId) }
+  getUserChannels (userId: string): Promise<WhereNowResponse> { return this.whereNow(userId) }
 
-  setState (channel: string, channelType: string, state: Record<string, string>): Promise<Frame> {
+  setState (channel: string, channelType: string, state: Record<string, string>): Promise<SetStateResponse> {
     return call('setState', () => {
       checkString('setState', channel, 'channelName')
       presenceType('setState', channelType)
@@ -69,7 +76,7 @@ export class RTMPresence {
     })
   }
 
-  getState (userId: string, channel: string, channelType: string): Promise<Frame> {
+  getState (userId: string, channel: string, channelType: string): Promise<GetStateResponse> {
     return call('getState', () => {
       checkString('getState', userId, 'userId')
       checkString('getState', channel, 'channelName')
@@ -80,7 +87,7 @@ export class RTMPresence {
     })
   }
 
-  removeState (channel: string, channelType: string, options?: { states?: string[] }): Promise<Frame> {
+  removeState (channel: string, channelType: string, options?: { states?: string[] }): Promise<RemoveStateResponse> {
     return call('removeState', () => {
       checkString('removeState', channel, 'channelName')
       presenceType('removeState', channelType)
@@ -133,10 +140,10 @@ function metaOptions (operation: string, o: Frame): Frame {
 
 const WIRE_OPS: Record<string, string> = { set: 'setMetadata', update: 'updateMetadata', remove: 'removeMetadata' }
 
-export class RTMStorage {
+export class RTMStorage implements StorageApi {
   constructor (private readonly rtm: RtmInternals) {}
 
-  private write (operation: string, mode: string, target: Frame, data: unknown, options: unknown): Promise<Frame> {
+  private write (operation: string, mode: string, target: Frame, data: unknown, options: unknown): Promise<Answer> {
     return call(operation, () => {
       const o = checkOptions(operation, options)
       let t = target
@@ -154,19 +161,19 @@ export class RTMStorage {
     })
   }
 
-  setChannelMetadata (channel: string, channelType: string, data: unknown, options?: unknown): Promise<Frame> {
+  setChannelMetadata (channel: string, channelType: string, data: unknown, options?: unknown): Promise<SetChannelMetadataResponse> {
     return this.write('setChannelMetadata', 'set', { channel, channelType }, data, options)
   }
 
-  updateChannelMetadata (channel: string, channelType: string, data: unknown, options?: unknown): Promise<Frame> {
+  updateChannelMetadata (channel: string, channelType: string, data: unknown, options?: unknown): Promise<UpdateChannelMetadataResponse> {
     return this.write('updateChannelMetadata', 'update', { channel, channelType }, data, options)
   }
 
-  removeChannelMetadata (channel: string, channelType: string, options?: unknown): Promise<Frame> {
+  removeChannelMetadata (channel: string, channelType: string, options?: unknown): Promise<RemoveChannelMetadataResponse> {
     return this.write('removeChannelMetadata', 'remove', { channel, channelType }, undefined, options)
   }
 
-  getChannelMetadata (channel: string, channelType: string): Promise<Frame> {
+  getChannelMetadata (channel: string, channelType: string): Promise<GetChannelMetadataResponse> {
     return call('getChannelMetadata', () => {
       checkString('getChannelMetadata', channel, 'channelName')
       twoTypes('getChannelMetadata', channelType, 'MESSAGE', 'STREAM')
@@ -174,11 +181,11 @@ export class RTMStorage {
     })
   }
 
-  setUserMetadata (data: unknown, options?: unknown): Promise<Frame> { return this.write('setUserMetadata', 'set', {}, data, options) }
-  updateUserMetadata (data: unknown, options?: unknown): Promise<Frame> { return this.write('updateUserMetadata', 'update', {}, data, options) }
-  removeUserMetadata (options?: unknown): Promise<Frame> { return this.write('removeUserMetadata', 'remove', {}, undefined, options) }
+  setUserMetadata (data: unknown, options?: unknown): Promise<SetUserMetadataResponse> { return this.write('setUserMetadata', 'set', {}, data, options) }
+  updateUserMetadata (data: unknown, options?: unknown): Promise<UpdateUserMetadataResponse> { return this.write('updateUserMetadata', 'update', {}, data, options) }
+  removeUserMetadata (options?: unknown): Promise<RemoveUserMetadataResponse> { return this.write('removeUserMetadata', 'remove', {}, undefined, options) }
 
-  getUserMetadata (options?: { userId?: string }): Promise<Frame> {
+  getUserMetadata (options?: { userId?: string }): Promise<GetUserMetadataResponse> {
     return call('getUserMetadata', () => {
       const o = checkOptions('getUserMetadata', options)
       const userId = o.userId === undefined ? this.rtm.userId : o.userId
@@ -187,10 +194,10 @@ export class RTMStorage {
     })
   }
 
-  subscribeUserMetadata (userId: string): Promise<Frame> { return this.userOp('subscribeUserMetadata', userId) }
-  unsubscribeUserMetadata (userId: string): Promise<Frame> { return this.userOp('unsubscribeUserMetadata', userId) }
+  subscribeUserMetadata (userId: string): Promise<SubscribeUserMetaResponse> { return this.userOp('subscribeUserMetadata', userId) }
+  unsubscribeUserMetadata (userId: string): Promise<UnsubscribeUserMetaResponse> { return this.userOp('unsubscribeUserMetadata', userId) }
 
-  private userOp (op: string, userId: string): Promise<Frame> {
+  private userOp (op: string, userId: string): Promise<Answer> {
     return call(op, () => {
       checkString(op, userId, 'userId')
       userIdName(op, userId)
@@ -199,10 +206,10 @@ export class RTMStorage {
   }
 }
 
-export class RTMLock {
+export class RTMLock implements LockApi {
   constructor (private readonly rtm: RtmInternals) {}
 
-  private lock (operation: string, channel: string, channelType: string, name: string, extra: () => Frame, timeoutMs?: (f: Frame) => number | undefined): Promise<Frame> {
+  private lock (operation: string, channel: string, channelType: string, name: string, extra: () => Frame, timeoutMs?: (f: Frame) => number | undefined): Promise<Answer> {
     return call(operation, () => {
       checkString(operation, channel, 'channelName')
       twoTypes(operation, channelType, 'MESSAGE', 'STREAM')
@@ -215,7 +222,7 @@ export class RTMLock {
     })
   }
 
-  setLock (channel: string, channelType: string, name: string, options?: { ttl?: number }): Promise<Frame> {
+  setLock (channel: string, channelType: string, name: string, options?: { ttl?: number }): Promise<SetLockResponse> {
     return this.lock('setLock', channel, channelType, name, () => {
       const o = checkOptions('setLock', options)
       if (o.ttl !== undefined && !Number.isSafeInteger(o.ttl)) throw invalid('setLock', `ttl must be an integer number of seconds, got ${JSON.stringify(o.ttl)}`)
@@ -224,29 +231,29 @@ export class RTMLock {
   }
 
   /** With `retry: true` it waits as long as it takes (no request timeout), as the Node client. */
-  acquireLock (channel: string, channelType: string, name: string, options?: { retry?: boolean }): Promise<Frame> {
+  acquireLock (channel: string, channelType: string, name: string, options?: { retry?: boolean }): Promise<AcquireLockResponse> {
     return this.lock('acquireLock', channel, channelType, name, () => {
       const o = checkOptions('acquireLock', options)
       return { retry: flag('acquireLock', o.retry, 'retry') }
     }, (f) => (f.retry ? 365 * 24 * 3600 * 1000 : undefined))
   }
 
-  releaseLock (channel: string, channelType: string, name: string): Promise<Frame> {
+  releaseLock (channel: string, channelType: string, name: string): Promise<ReleaseLockResponse> {
     return this.lock('releaseLock', channel, channelType, name, () => ({}))
   }
 
-  removeLock (channel: string, channelType: string, name: string): Promise<Frame> {
+  removeLock (channel: string, channelType: string, name: string): Promise<RemoveLockResponse> {
     return this.lock('removeLock', channel, channelType, name, () => ({}))
   }
 
-  revokeLock (channel: string, channelType: string, name: string, owner: string): Promise<Frame> {
+  revokeLock (channel: string, channelType: string, name: string, owner: string): Promise<RevokeLockResponse> {
     return this.lock('revokeLock', channel, channelType, name, () => {
       checkString('revokeLock', owner, 'owner')
       return { owner }
     })
   }
 
-  getLock (channel: string, channelType: string): Promise<Frame> {
+  getLock (channel: string, channelType: string): Promise<GetLockResponse> {
     return call('getLock', () => {
       checkString('getLock', channel, 'channelName')
       twoTypes('getLock', channelType, 'MESSAGE', 'STREAM')
@@ -262,10 +269,10 @@ function count (operation: string, value: unknown, what: string, fallback: numbe
   return value as number
 }
 
-export class RTMHistory {
+export class RTMHistory implements HistoryApi {
   constructor (private readonly rtm: RtmInternals) {}
 
-  getMessages (channel: string, channelType: string, options?: Frame): Promise<Frame> {
+  getMessages (channel: string, channelType: string, options?: Frame): Promise<GetMessagesResponse> {
     const op = 'getMessages'
     return call(op, () => {
       checkString(op, channel, 'channelName')

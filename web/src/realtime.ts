@@ -1,13 +1,14 @@
 // A webxdc-style realtime channel of the browser client (lib/realtime.js): best-effort
 // datagrams to the members of a scope connected now; sealed when encryption is on.
 
+import type { RealtimeChannel as RealtimeChannelApi } from '../../common'
 import { encodeBinary } from './bytes'
 import { ErrorCode, RTMError, invalid } from './errors'
 import type { RtmInternals } from './rtm'
 
 export const MAX_REALTIME_BYTES = 128000
 
-export class RealtimeChannel {
+export class RealtimeChannel implements RealtimeChannelApi {
   /** @internal */
   _listener: ((data: Uint8Array) => void) | null = null
   /** @internal Called instead of a console warning when the join is refused (webxdc). */

@@ -2,6 +2,7 @@
 // The same methods, arguments, checks, error codes and events; payloads are sealed and opened
 // with WebCrypto (cipher.ts) when the config asks for end-to-end encryption.
 
+import type { RTMClientApi, LoginResponse, LogoutResponse, RenewTokenResponse, SubscribeResponse, UnsubscribeResponse, PublishResponse } from '../../common'
 import { Emitter } from './emitter'
 import { Link, type LinkStateEvent } from './link'
 import { Cipher, type Mode } from './cipher'
@@ -15,6 +16,8 @@ import { RTMStreamChannel } from './stream'
 import { RealtimeChannel } from './realtime'
 
 type Frame = Record<string, any>
+/** A server's answer: the response type each public method declares (the shared API's); the wire frame is that shape. */
+type Answer = any // eslint-disable-line @typescript-eslint/no-explicit-any
 const EVENTS = new Set(['message', 'presence', 'topic', 'storage', 'lock', 'linkState', 'token', 'tokenPrivilegeWillExpire', 'status', 'error'])
 const MODES = new Set(['NONE', 'AES_128_GCM', 'AES_256_GCM'])
 const STATUS_OF_LINK: Record<string, string> = {
@@ -64,7 +67,7 @@ export interface RtmInternals {
 export const INTERNALS = Symbol('piazza.internals')
 
 /** The RTM client (agora-rtm-sdk 2.x `RTM` shape) in a browser. */
-export class RTM extends Emitter {
+export class RTM extends Emitter implements RTMClientApi {
   readonly appId: string
   readonly userId: string
   readonly presence: RTMPresence
@@ -150,21 +153,21 @@ export class RTM extends Emitter {
     this.removeListener(eventName, listener)
   }
 
-  login (options?: { token?: string }): Promise<Frame> {
+  login (options?: { token?: string }): Promise<LoginResponse> {
     try {
       const o = checkOptions('login', options)
       if (o.token !== undefined && o.token !== null && typeof o.token !== 'string') throw invalid('login', 'token must be a string')
-      return this._link.start((o.token as string) || null)
+      return this._link.start((o.token as string) || null) as Promise<Answer>
     } catch (e) {
       return Promise.reject(e)
     }
   }
 
-  logout (): Promise<Frame> {
-    return this._link.stop()
+  logout (): Promise<LogoutResponse> {
+    return this._link.stop() as Promise<Answer>
   }
 
-  renewToken (token: string, options?: { channelName?: string }): Promise<Frame> {
+  renewToken (token: string, options?: { channelName?: string }): Promise<RenewTokenResponse> {
     return this._call('renewToken', () => {
       checkString('renewToken', token, 'token')
       const o = checkOptions('renewToken', options)
@@ -175,7 +178,7 @@ export class RTM extends Emitter {
     })
   }
 
-  subscribe (channel: string, options?: Frame): Promise<Frame> {
+  subscribe (channel: string, options?: Frame): Promise<SubscribeResponse> {
     return this._call('subscribe', () => {
       checkString('subscribe', channel, 'channelName')
       const o = checkOptions('subscribe', options)
@@ -187,7 +190,7 @@ export class RTM extends Emitter {
     })
   }
 
-  unsubscribe (channel: string): Promise<Frame> {
+  unsubscribe (channel: string): Promise<UnsubscribeResponse> {
     return this._call('unsubscribe', () => {
       checkString('unsubscribe', channel, 'channelName')
       channelName('unsubscribe', channel)
@@ -195,7 +198,7 @@ export class RTM extends Emitter {
     })
   }
 
-  publish (channel: string, message: string | Uint8Array | ArrayBuffer, options?: Frame): Promise<Frame> {
+  publish (channel: string, message: string | Uint8Array | ArrayBuffer, options?: Frame): Promise<PublishResponse> {
     const op = 'publish'
     return this._call(op, () => {
       checkString(op, channel, 'channelName')
@@ -248,7 +251,7 @@ export class RTM extends Emitter {
   // ---- internals
 
   /** Runs a call whose checks may throw: every failure is a rejection. */
-  private _call<T> (operation: string, run: () => Promise<T>): Promise<T> {
+  private _call (operation: string, run: () => Promise<Frame>): Promise<Answer> {
     try {
       return run()
     } catch (e) {

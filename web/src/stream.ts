@@ -1,12 +1,17 @@
 // A stream channel of the browser client (lib/stream.js): join / leave / release, topics,
 // topic messages (sealed when encryption is on), topic subscriptions.
 
+import type {
+  RTMStreamChannel as StreamChannelApi, JoinChannelResponse, LeaveChannelResponse, ReleaseChannelResponse, JoinTopicResponse, LeaveTopicResponse, PublishTopicMessageResponse, SubscribeTopicResponse, UnsubscribeTopicResponse, GetSubscribedUserListResponse
+} from '../../common'
 import { bytesOf, toPayload } from './bytes'
 import { ErrorCode, RTMError, invalid, checkString, checkOptions, bool, channelName, topicName, checkCustomType } from './errors'
 import { call } from './apis'
 import type { RtmInternals } from './rtm'
 
 type Frame = Record<string, any>
+/** A server's answer: the response type each public method declares (the shared API's); the wire frame is that shape. */
+type Answer = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function checkUsers (operation: string, options: unknown): string[] | undefined {
   const o = checkOptions(operation, options)
@@ -20,7 +25,7 @@ function checkTopic (operation: string, topic: unknown): asserts topic is string
   topicName(operation, topic)
 }
 
-export class RTMStreamChannel {
+export class RTMStreamChannel implements StreamChannelApi {
   private released = false
   private subscribed = new Map<string, Set<string>>()
 
@@ -32,14 +37,14 @@ export class RTMStreamChannel {
     }
   }
 
-  private request (operation: string, build: () => Frame, payload?: Uint8Array): Promise<Frame> {
+  private request (operation: string, build: () => Frame, payload?: Uint8Array): Promise<Answer> {
     return call(operation, () => {
       this.check(operation)
       return this.rtm.link.request(operation, { channel: this.channelName, ...build() }, payload)
     })
   }
 
-  join (options?: Frame): Promise<Frame> {
+  join (options?: Frame): Promise<JoinChannelResponse> {
     return this.request('join', () => {
       const o = checkOptions('join', options)
       if (o.token !== undefined && typeof o.token !== 'string') throw invalid('join', 'token must be a string')
@@ -52,18 +57,18 @@ export class RTMStreamChannel {
     }).then((r) => { this.subscribed.clear(); return r })
   }
 
-  leave (): Promise<Frame> {
+  leave (): Promise<LeaveChannelResponse> {
     return this.request('leave', () => ({ op: 'leave' })).then((r) => { this.subscribed.clear(); return r })
   }
 
-  release (): Promise<Frame> {
+  release (): Promise<ReleaseChannelResponse> {
     try { this.check('release') } catch (e) { return Promise.reject(e) }
     const leaving = this.leave().catch(() => null)
     this.released = true
     return leaving.then(() => ({ timestamp: Date.now(), channelName: this.channelName }))
   }
 
-  joinTopic (topic: string, options?: { meta?: unknown }): Promise<Frame> {
+  joinTopic (topic: string, options?: { meta?: unknown }): Promise<JoinTopicResponse> {
     return this.request('joinTopic', () => {
       checkTopic('joinTopic', topic)
       const o = checkOptions('joinTopic', options)
@@ -75,11 +80,11 @@ export class RTMStreamChannel {
     })
   }
 
-  leaveTopic (topic: string): Promise<Frame> {
+  leaveTopic (topic: string): Promise<LeaveTopicResponse> {
     return this.request('leaveTopic', () => { checkTopic('leaveTopic', topic); return { op: 'leaveTopic', topic } })
   }
 
-  publishTopicMessage (topic: string, message: string | Uint8Array | ArrayBuffer, options?: { customType?: string }): Promise<Frame> {
+  publishTopicMessage (topic: string, message: string | Uint8Array | ArrayBuffer, options?: { customType?: string }): Promise<PublishTopicMessageResponse> {
     const op = 'publishTopicMessage'
     return call(op, () => {
       this.check(op)
@@ -104,7 +109,7 @@ export class RTMStreamChannel {
     })
   }
 
-  subscribeTopic (topic: string, options?: { users?: string[] }): Promise<Frame> {
+  subscribeTopic (topic: string, options?: { users?: string[] }): Promise<SubscribeTopicResponse> {
     return this.request('subscribeTopic', () => {
       checkTopic('subscribeTopic', topic)
       const users = checkUsers('subscribeTopic', options)
@@ -117,7 +122,7 @@ export class RTMStreamChannel {
     })
   }
 
-  unsubscribeTopic (topic: string, options?: { users?: string[] }): Promise<Frame> {
+  unsubscribeTopic (topic: string, options?: { users?: string[] }): Promise<UnsubscribeTopicResponse> {
     let users: string[] | undefined
     return this.request('unsubscribeTopic', () => {
       checkTopic('unsubscribeTopic', topic)
@@ -130,7 +135,7 @@ export class RTMStreamChannel {
     })
   }
 
-  getSubscribedUserList (topic: string): Frame {
+  getSubscribedUserList (topic: string): GetSubscribedUserListResponse {
     this.check('getSubscribedUserList')
     if (typeof topic !== 'string') throw invalid('getSubscribedUserList', 'topicName must be a string')
     return { timestamp: Date.now(), topicName: topic, subscribed: [...(this.subscribed.get(topic) ?? [])] }

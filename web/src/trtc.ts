@@ -5,6 +5,7 @@
 // 0 | 1 | 2 | 3); custom messages with per-cmdId sequence numbers and gap reports; the link's
 // loss and recovery. Operations run one at a time, in call order; callbacks are asynchronous.
 
+import type { TRTCCloudApi } from '../../common'
 import { Emitter } from './emitter'
 import { Link, type LinkStateEvent } from './link'
 import { bytesOf, encodeBinary } from './bytes'
@@ -82,7 +83,7 @@ class Bucket {
 
 let shared: TRTCCloud | null = null
 
-export class TRTCCloud extends Emitter {
+export class TRTCCloud extends Emitter implements TRTCCloudApi {
   private readonly options: Frame
   private link: Link | null = null
   private login: { appId: string, userId: string, userSig: string } | null = null
