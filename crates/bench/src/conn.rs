@@ -165,7 +165,9 @@ impl Subscriber {
                 until_text(&mut ws, "bare subscribe", |t| t == "ok").await?;
                 Subscriber::Bare(ws)
             }
-            Peer::PiazzaRedis | Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery => unreachable!("protocol() speaks Piazza to them"),
+            Peer::PiazzaRedis | Peer::PiazzaTwoNodes | Peer::PiazzaTwoNodesNoRecovery => {
+                unreachable!("protocol() speaks Piazza to them")
+            }
         })
     }
 }

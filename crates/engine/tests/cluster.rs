@@ -13,7 +13,7 @@ use common::*;
 use piazza_engine::client::{
     ClientConfig, ClientEvent, LinkReason, LinkState, Payload, PublishOptions, SubscribeOptions,
 };
-use piazza_engine::cluster::bus::{Bus, MemoryNet};
+use piazza_engine::cluster::bus::{parse_logged, Bus, LogKeep, LogRead, MemoryNet};
 use piazza_engine::cluster::redis::RedisBus;
 use piazza_engine::config::{Secret, ServerConfig};
 use piazza_engine::protocol::SessionKind;
@@ -513,6 +513,9 @@ mod contract {
         fn node_down(&self, node: &str, claimed: bool) {
             self.downs.lock().push((node.to_string(), claimed));
         }
+        fn unlogged(&self, bytes: &[u8]) {
+            self.messages.lock().push(("unlogged".to_string(), bytes.to_vec()));
+        }
     }
 
     async fn eventually(what: &str, check: impl Fn() -> bool) {
@@ -580,6 +583,39 @@ mod contract {
         buses[0].publish("t2", Bytes::from_static(b"nobody"));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(sinks[2].messages.lock().len(), 21);
+
+        // A log: consecutive offsets (starting above any earlier life of the log), published with
+        // them to subscribers in order, read back after any offset.
+        let keep = LogKeep { messages: 5, seconds: 60 };
+        buses[1].subscribe("t3");
+        assert!(tokio::time::timeout(Duration::from_secs(2), buses[1].subscribed("t3")).await.is_ok(), "confirmed");
+        for i in 0..8u8 {
+            buses[0].log("t3", Bytes::from(vec![i]), keep);
+        }
+        let t3 =
+            || sinks[1].messages.lock().iter().filter(|(t, _)| t == "t3").map(|(_, b)| b.clone()).collect::<Vec<_>>();
+        eventually("logged deliveries", || t3().len() == 8).await;
+        let delivered: Vec<(u64, u8)> = t3()
+            .iter()
+            .map(|m| {
+                let (offset, bytes) = parse_logged(m).expect("a logged message");
+                (offset, bytes[0])
+            })
+            .collect();
+        let first = delivered[0].0;
+        assert!(first > 1_000_000, "a new log starts from the clock: {first}");
+        assert_eq!(delivered, (0..8u8).map(|i| (first + u64::from(i), i)).collect::<Vec<_>>());
+        let read = buses[2].read_log("t3", first + 4, keep).await.unwrap();
+        assert_eq!(read.last, first + 7);
+        assert_eq!(
+            read.entries.iter().map(|(o, b)| (*o, b[0])).collect::<Vec<_>>(),
+            [(first + 5, 5), (first + 6, 6), (first + 7, 7)]
+        );
+        let all = buses[2].read_log("t3", 0, keep).await.unwrap();
+        assert!(all.entries.len() >= 5 && all.entries.len() < 8, "kept about 5: {}", all.entries.len());
+        assert_eq!(all.entries.last().unwrap().0, first + 7);
+        assert_eq!(buses[2].read_log("t3", first + 7, keep).await.unwrap().entries, []);
+        assert_eq!(buses[2].read_log("never", 3, keep).await.unwrap(), LogRead::default());
 
         // Stored entries are loaded by the others.
         buses[0].store("k1", Some(Bytes::from_static(b"v1")));

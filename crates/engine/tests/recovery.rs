@@ -145,3 +145,93 @@ async fn a_node_killed_mid_stream_loses_nothing_for_its_clients() {
     }
     assert!(lost.is_empty(), "subscribers with messages lost or repeated (missing, received): {lost:?}");
 }
+
+/// The next frame of a raw connection as JSON: a text frame whole, a binary one's header.
+async fn next_frame(ws: &mut common::RawWs) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a frame").unwrap().unwrap();
+        common::check_server_frame(&message);
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Binary(data) => {
+                let len = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
+                let mut header: serde_json::Value = serde_json::from_slice(&data[4..4 + len]).unwrap();
+                header["payload"] = String::from_utf8_lossy(&data[4 + len..]).into();
+                return header;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn send(ws: &mut common::RawWs, frame: serde_json::Value) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into())).await.unwrap();
+}
+
+/// The wire contract, as a third-party client sees it: message frames carry `o`; a `subscribe`
+/// with `since` answers `recovered` and sends what came after `since` that the log still
+/// keeps, then the live messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_since_sends_what_the_log_keeps_and_says_whether_anything_is_missing() {
+    use piazza_engine::cluster::bus::{Bus, MemoryNet};
+    use serde_json::json;
+    let net = MemoryNet::new(Duration::from_millis(NODE_TIMEOUT_MS));
+    let mut config = ServerConfig::default();
+    config.connection.connections_per_ip_per_second = 0;
+    config.connection.frames_per_second = 0;
+    config.limits.publish_rate_per_channel = 0;
+    config.cluster.node_id = Some("a".into());
+    config.cluster.recovery_messages = 3;
+    let bus: Arc<dyn Bus> = net.node("a");
+    let server = Server::start_on(config, Some(bus)).await.unwrap();
+    let mut watcher = common::raw_session(&server, "watcher").await;
+    send(&mut watcher, json!({"op":"subscribe","id":1,"channel":"c","withPresence":false})).await;
+    assert!(next_frame(&mut watcher).await["r"]["recovered"].is_null(), "no since, no recovered");
+    let mut publisher = common::raw_session(&server, "publisher").await;
+    for n in 0..6 {
+        let publish = json!({"op":"publish","id":n + 1,"channel":"c","messageType":"STRING","data":format!("m{n}")});
+        send(&mut publisher, publish).await;
+        assert_eq!(next_frame(&mut publisher).await["t"], "ok");
+    }
+    let mut offsets = Vec::new();
+    for n in 0..6 {
+        let frame = next_frame(&mut watcher).await;
+        assert_eq!((frame["t"].as_str(), frame["payload"].as_str()), (Some("msg"), Some(format!("m{n}").as_str())));
+        offsets.push(frame["o"].as_u64().expect("an offset"));
+    }
+    assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1), "consecutive: {offsets:?}");
+
+    let since = |user: &str, o: u64| {
+        (user.to_string(), json!({"op":"subscribe","id":1,"channel":"c","withPresence":false,"since":o}))
+    };
+    // Since the 2nd: the log kept the last 3 only — recovered: false, and those 3 follow.
+    let (user, frame) = since("late", offsets[1]);
+    let mut late = common::raw_session(&server, &user).await;
+    send(&mut late, frame).await;
+    assert_eq!(next_frame(&mut late).await["r"]["recovered"], false);
+    for (n, offset) in offsets.iter().enumerate().skip(3) {
+        let frame = next_frame(&mut late).await;
+        assert_eq!((frame["payload"].as_str(), frame["o"].as_u64()), (Some(format!("m{n}").as_str()), Some(*offset)));
+    }
+    // Since the 4th: all kept — recovered: true, the 5th and 6th follow, then live ones.
+    let (user, frame) = since("behind", offsets[3]);
+    let mut behind = common::raw_session(&server, &user).await;
+    send(&mut behind, frame).await;
+    assert_eq!(next_frame(&mut behind).await["r"]["recovered"], true);
+    for n in 4..6 {
+        assert_eq!(next_frame(&mut behind).await["payload"], format!("m{n}"));
+    }
+    // Since the last: nothing missed.
+    let (user, frame) = since("current", offsets[5]);
+    let mut current = common::raw_session(&server, &user).await;
+    send(&mut current, frame).await;
+    assert_eq!(next_frame(&mut current).await["r"]["recovered"], true);
+    send(&mut publisher, json!({"op":"publish","id":7,"channel":"c","messageType":"STRING","data":"m6"})).await;
+    for ws in [&mut late, &mut behind, &mut current, &mut watcher] {
+        let frame = next_frame(ws).await;
+        assert_eq!((frame["payload"].as_str(), frame["o"].as_u64()), (Some("m6"), Some(offsets[5] + 1)), "live, once");
+    }
+}

@@ -144,9 +144,9 @@ pub(crate) struct SessionTicket {
 pub(crate) struct Restoring {
     waiting: usize,
     unrestored: Vec<String>,
-    /// Subscriptions restored with `since` (cluster recovery), and how many the server said
-    /// it recovered whole.
-    recovering: usize,
+    /// Subscriptions with messages restored, and how many the server said it recovered whole
+    /// (cluster recovery, with `since`).
+    message_channels: usize,
     recovered: usize,
 }
 
@@ -625,8 +625,8 @@ impl Inner {
                 }
                 (Op::Restore { channel, track }, result) => {
                     if let (ClientFrame::Subscribe(f), Some(restoring)) = (&**track, state.restoring.as_mut()) {
-                        if f.since.is_some() {
-                            restoring.recovering += 1;
+                        restoring.message_channels += usize::from(f.with_message);
+                        if f.since.is_some() && f.with_message {
                             let whole = result.as_ref().is_ok_and(|answer| {
                                 serde_json::from_str::<serde_json::Value>(answer.get())
                                     .is_ok_and(|a| a["recovered"] == serde_json::Value::Bool(true))
@@ -807,9 +807,11 @@ impl Inner {
             LinkReason::ReconnectSuccess,
         );
         event.affected_channels = self.state.lock().memory.channels();
-        // Every message channel got what it missed (cluster recovery): nothing was lost.
-        event.is_resumed =
-            restored.recovering > 0 && restored.recovered == restored.recovering && restored.unrestored.is_empty();
+        // Every message channel got what it missed (cluster recovery): nothing was lost. A
+        // channel without an offset (no message yet when the link dropped) cannot say so.
+        event.is_resumed = restored.message_channels > 0
+            && restored.recovered == restored.message_channels
+            && restored.unrestored.is_empty();
         event.unrestored_channels = restored.unrestored;
         self.set_link_with(event);
     }

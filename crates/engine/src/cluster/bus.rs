@@ -26,6 +26,8 @@ pub trait BusSink: Send + Sync {
     /// `node` stopped heartbeating. Exactly one surviving node gets `claimed`: it announces
     /// the dead node's users and clears its entries.
     fn node_down(&self, node: &str, claimed: bool);
+    /// A message given to [`Bus::log`] could not be logged (the engine failed): `bytes` as given.
+    fn unlogged(&self, bytes: &[u8]);
 }
 
 /// The topic every node subscribes to: directory changes and "reload me".
@@ -250,15 +252,25 @@ impl Bus for MemoryBus {
         if !self.up() {
             return;
         }
-        let offset = {
+        {
             let mut logs = self.net.logs.lock();
             let log = logs.entry(topic.to_string()).or_default();
             let now = Instant::now();
             let ttl = Duration::from_secs(keep.seconds);
             if log.touched.is_some_and(|t| now.duration_since(t) > ttl) {
-                *log = NetLog::default();
+                // The log expires; its offset counter is kept (as on Redis, for longer).
+                log.entries.clear();
             }
             log.last += 1;
+            if log.last == 1 {
+                // A new log: its offsets start above any it had before (as on Redis).
+                log.last = u64::try_from(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+                )
+                .unwrap_or(0)
+                    * 1000
+                    + 1;
+            }
             log.touched = Some(now);
             log.entries.push_back((log.last, bytes.clone(), now));
             while log.entries.len() > keep.messages
@@ -266,13 +278,9 @@ impl Bus for MemoryBus {
             {
                 log.entries.pop_front();
             }
-            log.last
+            // Sent while the log's lock is held: the events task delivers in the order sent.
+            self.publish(topic, logged(log.last, &bytes));
         };
-        // Sent while the log's order holds: the events task delivers in the order sent.
-        let message = logged(offset, &bytes);
-        let logs = self.net.logs.lock();
-        self.publish(topic, message);
-        drop(logs);
     }
 
     fn read_log(&self, topic: &str, after: u64, keep: LogKeep) -> BoxFuture<'static, Result<LogRead, String>> {
@@ -281,7 +289,7 @@ impl Bus for MemoryBus {
         } else {
             let logs = self.net.logs.lock();
             let ttl = Duration::from_secs(keep.seconds);
-            Ok(match logs.get(topic).filter(|l| l.touched.is_some_and(|t| t.elapsed() <= ttl)) {
+            Ok(match logs.get(topic) {
                 None => LogRead::default(),
                 Some(log) => LogRead {
                     entries: log

@@ -427,7 +427,23 @@ impl Broker for Cluster {
     }
 }
 
+impl Cluster {
+    /// A message that did not reach its log: delivered to this node's members (without an
+    /// offset), as a plain publish would have been.
+    fn deliver_unlogged(&self, bytes: &[u8]) {
+        let Some((KIND_DELIVERY, header, body)) = decode(bytes) else { return };
+        let Some((_, delivery)) = decode_delivery(header, body) else { return };
+        if let Some(handler) = self.handler.get().and_then(Weak::upgrade) {
+            handler.deliver(&delivery);
+        }
+    }
+}
+
 impl BusSink for Cluster {
+    fn unlogged(&self, bytes: &[u8]) {
+        self.deliver_unlogged(bytes);
+    }
+
     fn message(&self, _topic: &str, bytes: &[u8]) {
         if let Some((offset, bytes)) = bus::parse_logged(bytes) {
             let Some((KIND_DELIVERY, header, body)) = decode(bytes) else { return };

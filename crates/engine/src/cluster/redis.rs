@@ -82,16 +82,23 @@ impl Active {
 }
 
 /// Appends a message to a topic's recovery log and publishes it with its offset (see
-/// [`Bus::log`]). KEYS: offset counter, log stream, topic; ARGV: bytes, messages, seconds.
+/// [`Bus::log`]). KEYS: offset counter, log stream, topic; ARGV: bytes, messages, seconds of
+/// the log, seconds of the counter (it outlives the log: a client whose offset equals it after
+/// a quiet spell missed nothing).
 const LOG_SCRIPT: &str = r#"
-local o = redis.call('INCR', KEYS[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local o = redis.call('INCR', KEYS[1])
+if o == 1 then
+  -- A new log (or one that expired): its offsets start above any it had before.
+  o = redis.call('INCRBY', KEYS[1], now * 1000)
+end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'o', o, 'p', ARGV[1])
 redis.call('XTRIM', KEYS[2], 'MINID', '~', now - tonumber(ARGV[3]) * 1000)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('PUBLISH', KEYS[3], 'L' .. o .. '\n' .. ARGV[1])
+-- Lua's tostring would print a large offset in exponent form.
+redis.call('PUBLISH', KEYS[3], 'L' .. string.format('%.0f', o) .. '\n' .. ARGV[1])
 return o
 "#;
 
@@ -245,7 +252,10 @@ impl Bus for RedisBus {
     }
 
     fn unsubscribe(&self, topic: &str) {
-        let _ = self.subs.send(SubOp::Unsubscribe(self.key(&format!("t:{topic}"))));
+        let full = self.key(&format!("t:{topic}"));
+        // Not active from now on: a recovery waits for the subscription that follows.
+        self.active.lock().topics.remove(&full);
+        let _ = self.subs.send(SubOp::Unsubscribe(full));
     }
 
     fn store(&self, key: &str, value: Option<Bytes>) {
@@ -304,6 +314,8 @@ impl Keys {
 const DIRECTORY_TTL_MS: u64 = 15 * 60 * 1000;
 /// Ops taken in one pipeline.
 const BATCH: usize = 512;
+/// How long a recovery log's offset counter outlives the channel's last message.
+const COUNTER_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
 fn report(sink: &Weak<dyn BusSink>, up: bool) {
     if let Some(sink) = sink.upgrade() {
@@ -329,6 +341,7 @@ async fn command_loop(
         let mut pipe = redis::pipe();
         let mut commands = 0usize;
         let mut reloads = Vec::new();
+        let mut logged = Vec::new();
         let mut close = false;
         for op in batch.drain(..) {
             commands += !matches!(op, Op::Reload(_)) as usize;
@@ -338,7 +351,8 @@ async fn command_loop(
                 }
                 Op::Log([seq, log, topic], bytes, keep) => {
                     pipe.cmd("EVAL").arg(LOG_SCRIPT).arg(3).arg(seq).arg(log).arg(topic);
-                    pipe.arg(bytes.as_ref()).arg(keep.messages).arg(keep.seconds).ignore();
+                    pipe.arg(bytes.as_ref()).arg(keep.messages).arg(keep.seconds).arg(COUNTER_TTL_SECONDS).ignore();
+                    logged.push(bytes);
                 }
                 Op::Store(key, Some(value)) => {
                     pipe.cmd("HSET").arg(keys.dir(&keys.node)).arg(key).arg(value.as_ref()).ignore();
@@ -361,6 +375,12 @@ async fn command_loop(
         if commands > 0 {
             if let Err(e) = pipe.query_async::<()>(&mut conn).await {
                 tracing::debug!("redis commands failed: {e}");
+                // Messages that did not reach their log still reach this node's members.
+                if let Some(sink) = sink.upgrade() {
+                    for bytes in logged.drain(..) {
+                        sink.unlogged(&bytes);
+                    }
+                }
                 report(&sink, false);
             }
         }

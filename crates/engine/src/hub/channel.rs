@@ -83,13 +83,17 @@ pub(super) fn too_frequent(channel: &str, rate: u32) -> Error {
     )
 }
 
+/// A new member that recovers (cluster recovery): the offset it has, and its held messages
+/// (which identify it).
+pub(super) type Recovering = (u64, Arc<parking_lot::Mutex<super::roster::Held>>);
+
 /// A message to keep in history: where, and what.
 pub type Stored = Option<(HistoryKey, HistoryMessage)>;
 
 impl Hub {
     /// RTM `subscribe`: joins a message channel (a second call updates the options). With
     /// the offset to recover after when the new member recovers (see `Hub::recover`).
-    pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<(ChannelResponse, Option<u64>)> {
+    pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<(ChannelResponse, Option<Recovering>)> {
         names::channel(&req.channel)?;
         let options = req.options();
         let app = self.session_app(session)?;
@@ -110,6 +114,7 @@ impl Hub {
             state.pending_states.remove(&(ChannelType::Message, name.clone())).unwrap_or_default()
         };
         let recovering = req.since.is_some() && options.with_message && self.recovery().is_some();
+        let token: Option<Arc<parking_lot::Mutex<super::roster::Held>>> = recovering.then(Default::default);
         let member = Member {
             session: session.clone(),
             with_message: options.with_message,
@@ -121,7 +126,7 @@ impl Hub {
             // Set with the presence SNAPSHOT, which follows the answer.
             presence_after: (!options.with_presence).then_some(0),
             // Cluster recovery: the messages after `since` come from the log first.
-            recovering: recovering.then(|| Arc::new(std::sync::atomic::AtomicU64::new(0))),
+            recovering: token.clone(),
             replayed: 0,
             states: states.clone(),
         };
@@ -130,7 +135,7 @@ impl Hub {
             self.leave_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
         }
-        let since = req.since.filter(|_| recovering && joined.is_some());
+        let since = req.since.zip(token).filter(|_| joined.is_some());
         if let Some((occupancy, change)) = joined {
             let arrival = Arrival { session, states: &states, quiet: options.be_quiet, occupancy, change };
             self.arrive(&app, &Presence::Message(channel), arrival);

@@ -616,13 +616,13 @@ impl Hub {
         let result: Result<Option<Message>> = match frame {
             ClientFrame::Subscribe(f) => match self.subscribe(session, f) {
                 // Cluster recovery: answered once what the client missed is on its way.
-                Ok((response, Some(since))) => {
+                Ok((response, Some((since, token)))) => {
                     let (channel, presence) =
                         presence.take().map_or((response.channel_name.clone(), false), |(_, c)| (c, true));
                     let snapshot = snapshot.take().map(|(channel_type, channel, metadata, locks)| {
                         storage::StorageJob::Snapshot { channel_type, channel, metadata, locks }
                     });
-                    let recovery = recovery::Recovery { id, channel, since, response, presence, snapshot };
+                    let recovery = recovery::Recovery { id, channel, since, token, response, presence, snapshot };
                     self.recover(session, recovery);
                     Ok(None)
                 }

@@ -27,9 +27,9 @@ pub struct Member {
     /// gets the events of later changes only, so none overtakes the SNAPSHOT and none repeats
     /// it (see `Hub::presence_snapshot`).
     pub presence_after: Option<u64>,
-    /// Cluster recovery in progress (`subscribe` with `since`): the highest offset of a logged
-    /// message that reached it meanwhile, not sent (see `Hub::recover`).
-    pub recovering: Option<Arc<AtomicU64>>,
+    /// Cluster recovery in progress (`subscribe` with `since`): the logged messages that reached
+    /// it meanwhile, held until the recovery sends them after the log's (see `hub::recovery`).
+    pub recovering: Option<Arc<parking_lot::Mutex<Held>>>,
     /// Logged messages up to this offset were sent by the recovery: skipped when they come live.
     pub replayed: u64,
     pub states: States,
@@ -49,6 +49,29 @@ impl Member {
             // Topic subscriptions live in the stream channel, which filters itself.
             Audience::TopicSubscribers { .. } => false,
         }
+    }
+}
+
+/// Logged messages held for a recovering member, in the order they came (the log's).
+#[derive(Default)]
+pub struct Held {
+    pub frames: Vec<(u64, Message)>,
+    pub bytes: usize,
+    /// More came than [`HELD_MAX_BYTES`]: the recovery reads them from the log instead.
+    pub overflowed: bool,
+}
+
+/// Bytes of live messages held for one recovering member at most.
+pub const HELD_MAX_BYTES: usize = 1024 * 1024;
+
+impl Held {
+    fn hold(&mut self, offset: u64, frame: &Message) {
+        if self.overflowed || self.bytes + frame.len() > HELD_MAX_BYTES {
+            self.overflowed = true;
+            return;
+        }
+        self.bytes += frame.len();
+        self.frames.push((offset, frame.clone()));
     }
 }
 
@@ -74,6 +97,11 @@ impl Roster {
             // Another session of the user, or presence asked for now: a SNAPSHOT is due again.
             if existing.session.id != member.session.id || (member.with_presence && !existing.with_presence) {
                 existing.presence_after = member.presence_after;
+            }
+            // Another session: its own recovery (or none), nothing replayed yet.
+            if existing.session.id != member.session.id {
+                existing.recovering = member.recovering.clone();
+                existing.replayed = member.replayed;
             }
             existing.with_message = member.with_message;
             existing.with_presence = member.with_presence;
@@ -171,14 +199,16 @@ impl Roster {
             if skip.is_some_and(|s| *s == *member.session.user) {
                 continue;
             }
-            if let Audience::Logged { offset } = audience {
-                if let Some(seen) = &member.recovering {
-                    seen.fetch_max(*offset, Ordering::AcqRel);
+            match (audience, &member.recovering) {
+                (Audience::Logged { offset }, Some(held)) => {
+                    held.lock().hold(*offset, frame);
                     continue;
                 }
-                if *offset <= member.replayed {
-                    continue;
-                }
+                (Audience::Logged { offset }, None) if *offset <= member.replayed => continue,
+                // Not in the log (published while Redis was unreachable): a recovering member
+                // cannot get it in order.
+                (Audience::Messages, Some(_)) => continue,
+                _ => {}
             }
             tally.record(&member.session, member.session.outbox.push(frame.clone()));
         }
