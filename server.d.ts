@@ -138,9 +138,9 @@ export interface ServerStorageOptions {
   /** Bytes of messages in one getMessages answer; past them the page ends early with `newStart` (default 1048576, capped at half of `connection.outboundQueueBytes`). */
   historyPageBytes?: number
   /**
-   * With `path`: milliseconds within which a `storeInHistory` message reaches the disk after its
-   * answer (it is in the database file, safe from a crash of the server, before the answer);
-   * 0 = synced before the answer, as metadata and lock changes always are (default 100, at most 60000).
+   * With `path`: 0 (the default) puts a `storeInHistory` message on disk before its answer, as
+   * metadata and lock changes always are; N (at most 60000) answers once it is in the database
+   * file (safe from a crash of the server) and puts it on disk within N ms — for slow disks.
    */
   historySyncMs?: number
 }

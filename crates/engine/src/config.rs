@@ -76,9 +76,10 @@ pub struct StorageConfig {
     /// Bytes of messages in one `getMessages` answer; past them the page ends early (with
     /// `newStart`). Capped at half of `connection.outboundQueueBytes`.
     pub history_page_bytes: usize,
-    /// Database file: milliseconds within which a `storeInHistory` message is synced to disk
-    /// after its answer (it is in the file, safe from a crash of the server, before it); 0 =
-    /// synced before the answer, as metadata and lock changes always are. At most 60000.
+    /// Database file: 0 (the default) syncs a `storeInHistory` message to disk before its
+    /// answer, as metadata and lock changes always are; N > 0 answers once it is in the file
+    /// (safe from a crash of the server) and syncs it within N milliseconds (for disks whose
+    /// sync is slow). At most 60000.
     pub history_sync_ms: u64,
 }
 
@@ -96,7 +97,7 @@ impl Default for StorageConfig {
             history_max_age_seconds: 7 * 24 * 3600,
             max_history_page: 100,
             history_page_bytes: 1024 * 1024,
-            history_sync_ms: 100,
+            history_sync_ms: 0,
         }
     }
 }

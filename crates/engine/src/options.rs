@@ -107,7 +107,7 @@ options! {
     "storage.historyMaxMessages", "history-max-messages", "PIAZZA_HISTORY_MAX_MESSAGES", U64, "Messages kept in history per channel (or user inbox)";
     "storage.historyMaxAgeSeconds", "history-max-age-seconds", "PIAZZA_HISTORY_MAX_AGE_SECONDS", U64, "Seconds a stored message is kept, 0 = until the count drops it";
     "storage.maxHistoryPage", "max-history-page", "PIAZZA_MAX_HISTORY_PAGE", U64, "Largest messageCount of one getMessages page";
-    "storage.historySyncMs", "history-sync-ms", "PIAZZA_HISTORY_SYNC_MS", U64, "Database file: milliseconds within which a storeInHistory message reaches the disk after its answer (it is in the file before it); 0 = before the answer, as metadata and locks always do";
+    "storage.historySyncMs", "history-sync-ms", "PIAZZA_HISTORY_SYNC_MS", U64, "Database file: 0 (default) = a storeInHistory message is on disk before its answer, as metadata and locks always are; N = it is in the file before its answer and on disk within N ms (for slow disks)";
 }
 
 /// The port the standalone server listens on when no source sets one (`Server.start` in Node

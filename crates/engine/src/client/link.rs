@@ -189,7 +189,7 @@ impl Inner {
                 state.outgoing.extend(rest);
                 failed_in_flight.extend(unsendable);
                 let restoring = !steps.is_empty();
-                state.restoring = restoring.then(|| Restoring { waiting: steps.len(), ..Restoring::default() });
+                state.restoring = restoring.then(|| Restoring::of(steps.len()));
                 (Arrival::NewSession, None, restoring)
             }
         };

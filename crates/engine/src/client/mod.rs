@@ -19,6 +19,7 @@ mod events;
 mod link;
 mod memory;
 mod ops;
+mod restore;
 pub mod room;
 mod storage;
 mod transport;
@@ -42,6 +43,7 @@ pub use self::events::{
 };
 use self::memory::{Memory, PresenceViews};
 pub use self::ops::{CustomMessage, JoinOptions, WhoNowOptions};
+use self::restore::Restoring;
 pub use self::storage::{LockAction, MetadataOf};
 use crate::error::{Error, ErrorCode, Result};
 use crate::names;
@@ -137,17 +139,6 @@ pub(crate) enum Phase {
 pub(crate) struct SessionTicket {
     id: String,
     secret: String,
-}
-
-/// A restore in progress: answers still expected, channels that failed.
-#[derive(Debug, Default)]
-pub(crate) struct Restoring {
-    waiting: usize,
-    unrestored: Vec<String>,
-    /// Subscriptions with messages restored, and how many the server said it recovered whole
-    /// (cluster recovery, with `since`).
-    message_channels: usize,
-    recovered: usize,
 }
 
 pub(crate) struct State {
@@ -483,20 +474,6 @@ impl State {
         self.next_id += 1;
         id
     }
-
-    /// One restore step was answered; returns the finished restore after the last one.
-    fn restore_step_done(&mut self, channel: &str, ok: bool) -> Option<Restoring> {
-        let restoring = self.restoring.as_mut()?;
-        if !ok && !restoring.unrestored.iter().any(|c| c == channel) {
-            restoring.unrestored.push(channel.to_string());
-        }
-        restoring.waiting -= 1;
-        if restoring.waiting == 0 {
-            self.restoring.take()
-        } else {
-            None
-        }
-    }
 }
 
 impl Inner {
@@ -625,14 +602,7 @@ impl Inner {
                 }
                 (Op::Restore { channel, track }, result) => {
                     if let (ClientFrame::Subscribe(f), Some(restoring)) = (&**track, state.restoring.as_mut()) {
-                        restoring.message_channels += usize::from(f.with_message);
-                        if f.since.is_some() && f.with_message {
-                            let whole = result.as_ref().is_ok_and(|answer| {
-                                serde_json::from_str::<serde_json::Value>(answer.get())
-                                    .is_ok_and(|a| a["recovered"] == serde_json::Value::Bool(true))
-                            });
-                            restoring.recovered += usize::from(whole);
-                        }
+                        restoring.subscribe_answered(f, &result);
                     }
                     match result {
                         Ok(answer) => state.memory.record(track, answer),
@@ -796,39 +766,6 @@ impl Inner {
             event.previous_state = std::mem::replace(&mut state.link, event.current_state);
         }
         self.sink.emit(ClientEvent::LinkState(event));
-    }
-
-    /// A restore finished: report CONNECTED with the channels that could not be rebuilt.
-    fn restored(&self, restored: Restoring) {
-        let mut event = LinkStateEvent::new(
-            LinkState::Connected,
-            LinkState::Connected,
-            LinkOperation::Reconnected,
-            LinkReason::ReconnectSuccess,
-        );
-        event.affected_channels = self.state.lock().memory.channels();
-        // Every message channel got what it missed (cluster recovery): nothing was lost. A
-        // channel without an offset (no message yet when the link dropped) cannot say so.
-        event.is_resumed = restored.message_channels > 0
-            && restored.recovered == restored.message_channels
-            && restored.unrestored.is_empty();
-        event.unrestored_channels = restored.unrestored;
-        self.set_link_with(event);
-    }
-
-    /// A message came with its recovery offset: remembered for its channel.
-    pub(crate) fn saw_offset(&self, header: &RawValue, offset: u64) {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Where {
-            channel_type: ChannelType,
-            channel_name: String,
-        }
-        if let Ok(at) = serde_json::from_str::<Where>(header.get()) {
-            if at.channel_type == ChannelType::Message {
-                self.state.lock().memory.saw_offset(&at.channel_name, offset);
-            }
-        }
     }
 
     pub(crate) fn received_payload(bytes: &Bytes, payload: &[u8]) -> Bytes {
