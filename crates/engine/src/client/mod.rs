@@ -602,7 +602,7 @@ impl Inner {
                 }
                 (Op::Restore { channel, track }, result) => {
                     if let (ClientFrame::Subscribe(f), Some(restoring)) = (&**track, state.restoring.as_mut()) {
-                        restoring.subscribe_answered(f, &result);
+                        restoring.subscribe_answered(f, result);
                     }
                     match result {
                         Ok(answer) => state.memory.record(track, answer),
