@@ -123,9 +123,13 @@ impl SqliteStore {
             let result = match conn {
                 None => Err("the storage transaction is not open".to_string()),
                 Some(conn) => {
-                    let result = conn.execute_batch("SAVEPOINT job").and_then(|()| work(conn));
-                    let undo = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-                    let _ = conn.execute_batch(undo);
+                    // Prepared once: parsing them for every job cost as much as the work.
+                    let savepoint = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
+                    let result = savepoint("SAVEPOINT job").and_then(|()| work(conn));
+                    if result.is_err() {
+                        let _ = savepoint("ROLLBACK TO job");
+                    }
+                    let _ = savepoint("RELEASE job");
                     result.map_err(|e| e.to_string())
                 }
             };
