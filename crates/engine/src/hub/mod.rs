@@ -626,7 +626,20 @@ impl Hub {
                     self.recover(session, recovery);
                     Ok(None)
                 }
-                Ok((response, None)) => Ok(reply(id, &response)),
+                Ok((response, None)) => match self.until_subscribed(session, &response.channel_name) {
+                    // Cluster recovery: this node delivers the channel's messages only as they
+                    // come back from Redis, so the answer waits until they reach it.
+                    Some(wait) => {
+                        let (channel, presence) =
+                            presence.take().map_or((response.channel_name.clone(), false), |(_, c)| (c, true));
+                        let snapshot = snapshot.take().map(|(channel_type, channel, metadata, locks)| {
+                            storage::StorageJob::Snapshot { channel_type, channel, metadata, locks }
+                        });
+                        self.answer_when_subscribed(session, wait, id, response, channel, presence, snapshot);
+                        Ok(None)
+                    }
+                    None => Ok(reply(id, &response)),
+                },
                 Err(e) => Err(e),
             },
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 
 use tokio_tungstenite::tungstenite::Message;
@@ -62,6 +63,47 @@ impl Hub {
     /// What recovery logs keep, when this node is in a cluster with recovery on.
     pub(super) fn recovery(&self) -> Option<LogKeep> {
         self.cluster().and_then(|c| c.recovery())
+    }
+
+    /// With recovery on, what to wait for before answering a `subscribe` of `channel`: the
+    /// node's Redis subscription to it, when not active yet (`None`: nothing to wait for).
+    pub(super) fn until_subscribed(&self, session: &Session, channel: &str) -> Option<BoxFuture<'static, ()>> {
+        use futures_util::FutureExt;
+        self.recovery()?;
+        let route = Route::Channel { app: session.app.clone(), channel: Arc::from(channel) };
+        let mut wait = self.cluster()?.subscribed(&route);
+        (&mut wait).now_or_never().is_none().then_some(wait)
+    }
+
+    /// Answers a `subscribe` once `wait` resolves (or after [`SUBSCRIBE_WAIT`]), then sends its
+    /// SNAPSHOTs: a message published after the answer reaches the new member.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn answer_when_subscribed(
+        &self,
+        session: &Arc<Session>,
+        wait: BoxFuture<'static, ()>,
+        id: Option<u64>,
+        response: ChannelResponse,
+        channel: String,
+        presence: bool,
+        snapshot: Option<StorageJob>,
+    ) {
+        let session = session.clone();
+        self.spawn_timer(move |hub| async move {
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, wait).await;
+            let Some(hub) = hub.upgrade() else { return };
+            let answer = server::ok(id.unwrap_or(0), &response);
+            if let Some(id) = id {
+                session.remember_answer(id, &answer);
+            }
+            hub.push(&session, answer);
+            if presence {
+                hub.presence_snapshot(&session, ChannelType::Message, &channel);
+            }
+            if let Some(job) = snapshot {
+                hub.queue_storage(&session, job);
+            }
+        });
     }
 
     /// Recovers a new member that subscribed with `since`, then answers (see the module).
