@@ -92,7 +92,7 @@ pub type Stored = Option<(HistoryKey, HistoryMessage)>;
 
 impl Hub {
     /// RTM `subscribe`: joins a message channel (a second call updates the options). With
-    /// the offset to recover after when the new member recovers (see `Hub::recover`).
+    /// the offset to recover after when the new member recovers (see `hub::recovery`).
     pub fn subscribe(&self, session: &Arc<Session>, req: Subscribe) -> Result<(ChannelResponse, Option<Recovering>)> {
         names::channel(&req.channel)?;
         let options = req.options();

@@ -603,45 +603,20 @@ impl Hub {
             _ => None,
         };
         // withMetadata / withLock: their SNAPSHOTs follow a successful subscribe or join.
+        let snapshot = |channel_type, channel: &String, metadata, locks| {
+            let channel = channel.clone();
+            (metadata || locks).then_some(storage::StorageJob::Snapshot { channel_type, channel, metadata, locks })
+        };
         let mut snapshot = match &frame {
-            ClientFrame::Subscribe(f) if f.with_metadata || f.with_lock => {
-                Some((ChannelType::Message, f.channel.clone(), f.with_metadata, f.with_lock))
-            }
-            ClientFrame::Join(f) if f.with_metadata || f.with_lock => {
-                Some((ChannelType::Stream, f.channel.clone(), f.with_metadata, f.with_lock))
-            }
+            ClientFrame::Subscribe(f) => snapshot(ChannelType::Message, &f.channel, f.with_metadata, f.with_lock),
+            ClientFrame::Join(f) => snapshot(ChannelType::Stream, &f.channel, f.with_metadata, f.with_lock),
             _ => None,
         };
         let mut after = Vec::new();
         let result: Result<Option<Message>> = match frame {
-            ClientFrame::Subscribe(f) => match self.subscribe(session, f) {
-                // Cluster recovery: answered once what the client missed is on its way.
-                Ok((response, Some((since, token)))) => {
-                    let (channel, presence) =
-                        presence.take().map_or((response.channel_name.clone(), false), |(_, c)| (c, true));
-                    let snapshot = snapshot.take().map(|(channel_type, channel, metadata, locks)| {
-                        storage::StorageJob::Snapshot { channel_type, channel, metadata, locks }
-                    });
-                    let recovery = recovery::Recovery { id, channel, since, token, response, presence, snapshot };
-                    self.recover(session, recovery);
-                    Ok(None)
-                }
-                Ok((response, None)) => match self.until_subscribed(session, &response.channel_name) {
-                    // Cluster recovery: this node delivers the channel's messages only as they
-                    // come back from Redis, so the answer waits until they reach it.
-                    Some(wait) => {
-                        let (channel, presence) =
-                            presence.take().map_or((response.channel_name.clone(), false), |(_, c)| (c, true));
-                        let snapshot = snapshot.take().map(|(channel_type, channel, metadata, locks)| {
-                            storage::StorageJob::Snapshot { channel_type, channel, metadata, locks }
-                        });
-                        self.answer_when_subscribed(session, wait, id, response, channel, presence, snapshot);
-                        Ok(None)
-                    }
-                    None => Ok(reply(id, &response)),
-                },
-                Err(e) => Err(e),
-            },
+            ClientFrame::Subscribe(f) => self
+                .subscribe(session, f)
+                .map(|(r, recovering)| self.answer_subscribe(session, id, r, recovering, &mut presence, &mut snapshot)),
             ClientFrame::Unsubscribe(f) => self.unsubscribe(session, f).map(|r| reply(id, &r)),
             ClientFrame::Publish(f) if f.store_in_history => self.publish_and_keep(session, id, f, payload),
             ClientFrame::Publish(f) => self.publish(session, f, payload).map(|(r, _)| reply(id, &r)),
@@ -684,8 +659,7 @@ impl Hub {
                 for frame in after {
                     self.push(session, frame);
                 }
-                if let Some((channel_type, channel, metadata, locks)) = snapshot {
-                    let job = storage::StorageJob::Snapshot { channel_type, channel, metadata, locks };
+                if let Some(job) = snapshot {
                     self.queue_storage(session, job);
                 }
             }

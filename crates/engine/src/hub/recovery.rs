@@ -18,12 +18,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 
 use tokio_tungstenite::tungstenite::Message;
 
-use super::channel::ChannelResponse;
+use super::channel::{ChannelResponse, Recovering};
 use super::roster::Held;
 use super::stop::WeakHub;
 use super::storage::StorageJob;
@@ -37,16 +36,26 @@ const MAX_READS: usize = 20;
 /// How long to wait for the node's subscription to a channel before reading its log anyway.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
-/// A `subscribe` with `since` whose answer waits for its recovery.
-pub(super) struct Recovery {
-    pub id: Option<u64>,
-    pub channel: String,
-    pub since: u64,
-    /// The member's held messages: identify the member this recovery is for.
-    pub token: Arc<Mutex<Held>>,
-    pub response: ChannelResponse,
-    pub presence: bool,
-    pub snapshot: Option<StorageJob>,
+/// A `subscribe` whose answer waits (cluster recovery), and what follows the answer.
+struct Deferred {
+    id: Option<u64>,
+    response: ChannelResponse,
+    /// A presence SNAPSHOT follows (`withPresence`).
+    presence: bool,
+    /// Storage and lock SNAPSHOTs follow (`withMetadata` / `withLock`).
+    snapshot: Option<StorageJob>,
+}
+
+impl Deferred {
+    /// The SNAPSHOTs that follow the answer.
+    fn then(self, hub: &Hub, session: &Arc<Session>) {
+        if self.presence {
+            hub.presence_snapshot(session, ChannelType::Message, &self.response.channel_name);
+        }
+        if let Some(job) = self.snapshot {
+            hub.queue_storage(session, job);
+        }
+    }
 }
 
 /// What one pass under the roster's lock found.
@@ -65,60 +74,64 @@ impl Hub {
         self.cluster().and_then(|c| c.recovery())
     }
 
-    /// With recovery on, what to wait for before answering a `subscribe` of `channel`: the
-    /// node's Redis subscription to it, when not active yet (`None`: nothing to wait for).
-    pub(super) fn until_subscribed(&self, session: &Session, channel: &str) -> Option<BoxFuture<'static, ()>> {
-        use futures_util::FutureExt;
-        self.recovery()?;
-        let route = Route::Channel { app: session.app.clone(), channel: Arc::from(channel) };
-        let mut wait = self.cluster()?.subscribed(&route);
-        (&mut wait).now_or_never().is_none().then_some(wait)
-    }
-
-    /// Answers a `subscribe` once `wait` resolves (or after [`SUBSCRIBE_WAIT`]), then sends its
-    /// SNAPSHOTs: a message published after the answer reaches the new member.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn answer_when_subscribed(
+    /// The answer to a successful `subscribe`: now (`Some`), or, with recovery on, later —
+    /// after the recovery of a member that asked for it (`recovering`), or once the node's Redis
+    /// subscription to the channel is active (its messages reach the node only through Redis,
+    /// so a message published after the answer must find it subscribed). A deferred answer
+    /// takes the SNAPSHOTs that follow it (`presence`, `snapshot`) along.
+    pub(super) fn answer_subscribe(
         &self,
         session: &Arc<Session>,
-        wait: BoxFuture<'static, ()>,
         id: Option<u64>,
         response: ChannelResponse,
-        channel: String,
-        presence: bool,
-        snapshot: Option<StorageJob>,
-    ) {
+        recovering: Option<Recovering>,
+        presence: &mut Option<(ChannelType, String)>,
+        snapshot: &mut Option<StorageJob>,
+    ) -> Option<Message> {
+        use futures_util::FutureExt;
+        let waiting = match (recovering, self.recovery().and(self.cluster())) {
+            (Some(recovering), _) => Err(recovering),
+            (None, Some(cluster)) => {
+                let route =
+                    Route::Channel { app: session.app.clone(), channel: Arc::from(response.channel_name.as_str()) };
+                let mut wait = cluster.subscribed(&route);
+                match (&mut wait).now_or_never() {
+                    Some(()) => return super::reply(id, &response),
+                    None => Ok(wait),
+                }
+            }
+            (None, None) => return super::reply(id, &response),
+        };
+        let deferred = Deferred { id, response, presence: presence.take().is_some(), snapshot: snapshot.take() };
         let session = session.clone();
-        self.spawn_timer(move |hub| async move {
-            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, wait).await;
-            let Some(hub) = hub.upgrade() else { return };
-            let answer = server::ok(id.unwrap_or(0), &response);
-            if let Some(id) = id {
-                session.remember_answer(id, &answer);
-            }
-            hub.push(&session, answer);
-            if presence {
-                hub.presence_snapshot(&session, ChannelType::Message, &channel);
-            }
-            if let Some(job) = snapshot {
-                hub.queue_storage(&session, job);
-            }
-        });
-    }
-
-    /// Recovers a new member that subscribed with `since`, then answers (see the module).
-    pub(super) fn recover(&self, session: &Arc<Session>, recovery: Recovery) {
-        let session = session.clone();
-        self.spawn_timer(move |hub| run(hub, session, recovery));
+        match waiting {
+            Err((since, token)) => self.spawn_timer(move |hub| run(hub, session, since, token, deferred)),
+            Ok(wait) => self.spawn_timer(move |hub| async move {
+                let _ = tokio::time::timeout(SUBSCRIBE_WAIT, wait).await;
+                let Some(hub) = hub.upgrade() else { return };
+                send_answer(&hub, &session, deferred.id, server::ok(deferred.id.unwrap_or(0), &deferred.response));
+                deferred.then(&hub, &session);
+            }),
+        }
+        None
     }
 }
 
-async fn run(hub: WeakHub, session: Arc<Session>, recovery: Recovery) {
+/// Sends a deferred answer, kept for a repeat of its id.
+fn send_answer(hub: &Hub, session: &Arc<Session>, id: Option<u64>, answer: Message) {
+    if let Some(id) = id {
+        session.remember_answer(id, &answer);
+    }
+    hub.push(session, answer);
+}
+
+async fn run(hub: WeakHub, session: Arc<Session>, since: u64, token: Arc<Mutex<Held>>, mut deferred: Deferred) {
     let Some(hub) = hub.upgrade() else { return };
     let Some(cluster) = hub.cluster().cloned() else { return };
-    let route = Route::Channel { app: session.app.clone(), channel: Arc::from(recovery.channel.as_str()) };
+    let channel = deferred.response.channel_name.clone();
+    let route = Route::Channel { app: session.app.clone(), channel: Arc::from(channel.as_str()) };
     let confirmed = tokio::time::timeout(SUBSCRIBE_WAIT, cluster.subscribed(&route)).await.is_ok();
-    let Recovery { id, channel, since, token, mut response, presence, snapshot } = recovery;
+    let id = deferred.id;
     // Replayed at most: half of what a connection may have queued.
     let mut budget = hub.config().connection.outbound_queue_bytes / 2;
     let mut sent = since;
@@ -145,8 +158,8 @@ async fn run(hub: WeakHub, session: Arc<Session>, recovery: Recovery) {
         if read == 0 {
             // Whether the client gets every message after `since`: known at the first read
             // (later reads only fill what came while reading).
-            response.recovered = Some(whole && confirmed);
-            answer = Some(server::ok(id.unwrap_or(0), &response));
+            deferred.response.recovered = Some(whole && confirmed);
+            answer = Some(server::ok(id.unwrap_or(0), &deferred.response));
         }
         let give_up = read + 1 == MAX_READS;
         match pass(&hub, &session, &channel, id, &token, &mut answer, frames, last_read, give_up) {
@@ -154,22 +167,14 @@ async fn run(hub: WeakHub, session: Arc<Session>, recovery: Recovery) {
             Pass::Gone => {
                 // Left or replaced meanwhile: the request is still answered.
                 if let Some(answer) = answer.take() {
-                    if let Some(id) = id {
-                        session.remember_answer(id, &answer);
-                    }
-                    hub.push(&session, answer);
+                    send_answer(&hub, &session, id, answer);
                 }
                 return;
             }
             Pass::Again(upto) => sent = upto,
         }
     }
-    if presence {
-        hub.presence_snapshot(&session, ChannelType::Message, &channel);
-    }
-    if let Some(job) = snapshot {
-        hub.queue_storage(&session, job);
-    }
+    deferred.then(&hub, &session);
 }
 
 /// One pass under the roster's lock: the answer (first pass), the messages read, then the held
@@ -194,10 +199,7 @@ fn pass(
     };
     let Some(member) = roster.get_mut(&session.user).filter(ours) else { return Pass::Gone };
     if let Some(answer) = answer.take() {
-        if let Some(id) = id {
-            session.remember_answer(id, &answer);
-        }
-        hub.push(session, answer);
+        send_answer(hub, session, id, answer);
     }
     let mut upto = 0;
     for (offset, frame) in frames {
