@@ -418,6 +418,12 @@ export declare namespace RTMEvents {
     reasonCode: LinkStateChangeReasonCode
     affectedChannels: string[]
     unrestoredChannels: string[]
+    /**
+     * `CONNECTED` after a drop with nothing lost: the session resumed (the same server, within
+     * the presence timeout), or — in cluster mode with recovery, after the node died — every
+     * message channel got the messages it missed from another node (the browser client does not
+     * recover across nodes yet).
+     */
     isResumed: boolean
   }
   /** Deprecated connection status event (emitted alongside linkState). */
