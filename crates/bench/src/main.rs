@@ -93,6 +93,12 @@ enum Command {
         /// Shorter windows: every store in under a minute.
         #[arg(long)]
         quick: bool,
+        /// Only these stores (memory, sqlite, sqlite-deferred, redis); all when not given.
+        #[arg(long, value_delimiter = ',')]
+        stores: Vec<String>,
+        /// Only the fan-out with and without history (to look into its cost).
+        #[arg(long)]
+        fanout_only: bool,
     },
     /// The bare tokio-tungstenite broadcast server (a baseline peer).
     BareServer {
@@ -199,7 +205,7 @@ async fn main() {
                 }
             }
         }
-        Command::Storage { quick } => storage::run(quick).await,
+        Command::Storage { quick, stores, fanout_only } => storage::run(quick, &stores, fanout_only).await,
         Command::BareServer { port } => bare::serve(port).await,
         Command::Blast { port, events, size } => blast::serve(port, events, size).await,
         Command::Plot { input, output } => {

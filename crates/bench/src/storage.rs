@@ -40,11 +40,14 @@ const MANY_CLIENTS: usize = 100;
 const PIPELINE: usize = 64;
 const SUBSCRIBERS: usize = 100;
 const SIZE: usize = 128;
-/// Publishes the fan-out publisher leaves unanswered at most (the server queues 256 history
-/// appends per session).
-const ANSWER_WINDOW: usize = 128;
 /// Messages published and not yet delivered to every subscriber, at most.
 const DELIVERY_WINDOW: u64 = 256;
+/// Publishes the fan-out publisher leaves unanswered at most: as many as may be undelivered, so
+/// that in both phases the subscribers' window is what paces the publisher (with a smaller one,
+/// the phase with history would measure how long an answer takes rather than what the fan-out
+/// can carry; that time is reported on its own, `answer_p50_us`). The server takes up to 512
+/// unanswered history publishes per session (256 in the store's hands, 256 queued).
+const ANSWER_WINDOW: usize = DELIVERY_WINDOW as usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Store {
@@ -107,8 +110,9 @@ const SCENARIOS: [&str; 8] = [
     "storage-lock",
 ];
 
-/// Runs every measurement and prints one JSON object per line.
-pub async fn run(quick: bool) {
+/// Runs every measurement (of `stores`, every store when empty; only the fan-out when
+/// `fanout_only`) and prints one JSON object per line.
+pub async fn run(quick: bool, stores: &[String], fanout_only: bool) {
     let timing = if quick {
         Timing { warmup: Duration::from_millis(250), window: Duration::from_secs(1) }
     } else {
@@ -119,6 +123,9 @@ pub async fn run(quick: bool) {
         eprintln!("storage: the Redis measurements are skipped: {why}");
     }
     for store in [Store::Memory, Store::Sqlite, Store::SqliteDeferred, Store::Redis] {
+        if !stores.is_empty() && !stores.iter().any(|s| s == store.name()) {
+            continue;
+        }
         eprintln!("storage: {} store…", store.name());
         let url = match (&redis, store) {
             (Err(why), Store::Redis) => {
@@ -132,7 +139,12 @@ pub async fn run(quick: bool) {
         };
         match Running::start(store, &url).await {
             Ok(running) => {
-                measure_store(&running, quick, timing).await;
+                if fanout_only {
+                    let name = store.name();
+                    emit("storage-fanout", name, quick, &running.note, fanout_both(&running.server, timing).await);
+                } else {
+                    measure_store(&running, quick, timing).await;
+                }
                 running.stop().await;
             }
             Err(why) => {
@@ -144,6 +156,7 @@ pub async fn run(quick: bool) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     match &redis {
+        _ if fanout_only || !stores.is_empty() => {}
         Ok(url) => {
             let note = redis_note();
             for in_flight in [1, PIPELINE] {
@@ -491,8 +504,12 @@ async fn fanout_both(server: &Server, timing: Timing) -> Result<Metrics, String>
             metrics.insert(format!("{name}_{suffix}"), *value);
         }
     }
-    let (a, b) = (off["deliveries_per_s"], on["deliveries_per_s"]);
+    let rate = |m: &Metrics| m.get("deliveries_per_s").copied().unwrap_or(0.0);
+    let (a, b) = (rate(&off), rate(&on));
     metrics.insert("cost_pct".into(), if a > 0.0 { (a - b) / a * 100.0 } else { 0.0 });
+    let cpu = |m: &Metrics| m.get("cpu_ns_per_delivery").copied().unwrap_or(0.0);
+    let (a, b) = (cpu(&off), cpu(&on));
+    metrics.insert("cpu_cost_pct".into(), if a > 0.0 { (b - a) / a * 100.0 } else { 0.0 });
     Ok(metrics)
 }
 
@@ -533,11 +550,14 @@ async fn fanout(server: &Server, channel: u32, store_in_history: bool, timing: T
     tokio::time::sleep(timing.warmup).await;
     record.store(true, Ordering::Relaxed);
     let received = || progress.iter().map(|p| p.received.load(Ordering::Relaxed)).sum::<u64>();
-    let (r0, a0, t0) = (received(), answered.load(Ordering::Relaxed), Instant::now());
+    let me = std::process::id();
+    let (r0, a0, c0, t0) =
+        (received(), answered.load(Ordering::Relaxed), crate::procs::cpu_seconds(me), Instant::now());
     tokio::time::sleep(timing.window).await;
     let (r1, a1, elapsed) = (received(), answered.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
+    let cpu = crate::procs::cpu_seconds(me) - c0;
     running.store(false, Ordering::Relaxed);
-    let (sent, publish_errors) = publishing.await.map_err(|e| e.to_string())??;
+    let (sent, publish_errors, answers) = publishing.await.map_err(|e| e.to_string())??;
     let deadline = Instant::now() + Duration::from_secs(5);
     while progress.iter().any(|p| p.last_seq.load(Ordering::Acquire) < sent) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -555,8 +575,13 @@ async fn fanout(server: &Server, channel: u32, store_in_history: bool, timing: T
     let mut metrics = Metrics::new();
     metrics.insert("deliveries_per_s".into(), (r1 - r0) as f64 / elapsed);
     metrics.insert("publishes_per_s".into(), (a1 - a0) as f64 / elapsed);
+    // Server and load generator together (one process): what a delivery costs the machine.
+    metrics.insert("cpu_ns_per_delivery".into(), cpu * 1e9 / (r1 - r0).max(1) as f64);
     metrics.insert("p50_us".into(), latency.value_at_quantile(0.5) as f64);
     metrics.insert("p99_us".into(), latency.value_at_quantile(0.99) as f64);
+    // From the publish to its answer (with history: once the message is kept).
+    metrics.insert("answer_p50_us".into(), answers.value_at_quantile(0.5) as f64);
+    metrics.insert("answer_p99_us".into(), answers.value_at_quantile(0.99) as f64);
     metrics.insert("lost".into(), lost as f64);
     metrics.insert("errors".into(), errors as f64);
     metrics.insert("failed_connections".into(), failed as f64);
@@ -564,8 +589,8 @@ async fn fanout(server: &Server, channel: u32, store_in_history: bool, timing: T
 }
 
 /// The publisher: stamped 128-byte messages, at most `ANSWER_WINDOW` unanswered and
-/// `DELIVERY_WINDOW` not yet delivered to every subscriber. Returns the last sequence number
-/// and the publishes refused.
+/// `DELIVERY_WINDOW` not yet delivered to every subscriber. Returns the last sequence number,
+/// the publishes refused and the times from publishes to their answers.
 async fn publish(
     client: Client,
     channel: u32,
@@ -573,14 +598,16 @@ async fn publish(
     progress: Arc<Vec<Arc<Progress>>>,
     running: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64, Histogram<u64>), String> {
     let options = PublishOptions { store_in_history, ..Default::default() };
     let name = format!("c{channel}");
     let delivered = || progress.iter().map(|p| p.last_seq.load(Ordering::Acquire)).min().unwrap_or(0);
     let mut pending = FuturesUnordered::new();
     let (mut seq, mut errors, mut first_error) = (0u64, 0u64, None);
-    let mut answer = |result: Result<Result<_, piazza_engine::Error>, oneshot::error::RecvError>| {
+    let mut latency = histogram();
+    let mut answer = |(result, sent): (Result<Result<_, piazza_engine::Error>, oneshot::error::RecvError>, Instant)| {
         answered.fetch_add(1, Ordering::Relaxed);
+        let _ = latency.record(sent.elapsed().as_micros() as u64);
         let failure = match result {
             Ok(Ok(_)) => return,
             Ok(Err(e)) => e.to_string(),
@@ -601,7 +628,8 @@ async fn publish(
         let payload = Payload::Binary(Stamp { stream: channel, seq, sent_ns: now_ns() }.binary(SIZE).into());
         let (tx, rx) = oneshot::channel();
         client.publish(Route::Oneshot(tx), &name, payload, options.clone()).map_err(|e| e.to_string())?;
-        pending.push(rx);
+        let sent = Instant::now();
+        pending.push(async move { (rx.await, sent) });
     }
     while let Some(result) = pending.next().await {
         answer(result);
@@ -609,7 +637,7 @@ async fn publish(
     if let Some(e) = first_error {
         eprintln!("  {errors} publish(es) refused, the first with: {e}");
     }
-    Ok((seq, errors))
+    Ok((seq, errors, latency))
 }
 
 // ----- Redis

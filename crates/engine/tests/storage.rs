@@ -254,6 +254,56 @@ async fn a_restarted_server_on_the_same_data_dir_has_its_metadata_history_and_fr
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Hundreds of `storeInHistory` publishes in flight at once (no more than a session may queue) on the file store (the session's
+/// storage task hands what is queued to the store together): every one answered in order of
+/// sending, every one kept in that order, and a metadata write sent between them runs after
+/// the appends before it and before those after it.
+#[tokio::test]
+async fn pipelined_history_publishes_are_all_kept_in_order_on_the_file_store() {
+    use futures_util::future::{join_all, BoxFuture};
+    let dir = std::env::temp_dir().join(format!(
+        "piazza-pipelined-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.to_string_lossy().to_string();
+    let server = server_with(|c| {
+        c.storage.path = Some(path.clone());
+        c.storage.max_history_page = 500;
+        c.limits.publish_rate_per_channel = 0;
+    })
+    .await;
+    let alice = login(&server, "alice").await;
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    let mut calls: Vec<BoxFuture<'_, Result<(), piazza_engine::Error>>> = Vec::new();
+    let alice = &alice;
+    for i in 0..250 {
+        let keep = keep.clone();
+        let text = Payload::Text(format!("m{i}"));
+        calls.push(Box::pin(
+            async move { alice.client.call(move |c, r| c.publish(r, "pipe", text, keep)).await.map(drop) },
+        ));
+        if i == 124 {
+            calls.push(Box::pin(async {
+                alice.ask(set_meta("pipe", json!([{"key":"half","value":"v"}]), json!({}))).await.map(drop)
+            }));
+        }
+    }
+    let answers = join_all(calls).await;
+    assert!(answers.iter().all(|a| a.is_ok()), "{:?}", answers.iter().find(|a| a.is_err()));
+    let page = alice.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"pipe","messageCount":500})).await;
+    let page = page.unwrap();
+    let kept: Vec<&str> =
+        page["messageList"].as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
+    let sent: Vec<String> = (0..250).rev().map(|i| format!("m{i}")).collect();
+    assert_eq!(kept, sent, "all kept, newest first, in the order they were sent");
+    let meta = alice.ask(json!({"op":"getMetadata","channelType":"MESSAGE","channel":"pipe"})).await.unwrap();
+    assert_eq!(meta["metadata"]["half"]["value"], "v");
+    server.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn two_nodes_racing_on_one_redis_have_exactly_one_winner() {
     let prefix = format!("storagerace{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));

@@ -45,6 +45,13 @@ fn entry(ts: u64, body: &str) -> HistoryEntry {
     HistoryEntry { ts, body: Bytes::from(body.to_string()) }
 }
 
+/// Appends one entry, which must be kept.
+async fn append(store: &dyn Store, key: String, entry: HistoryEntry, keep: Retention) {
+    let kept = store.append(vec![(key, entry)], keep).await.unwrap();
+    assert_eq!(kept.len(), 1, "one result per entry");
+    kept.into_iter().next().unwrap().unwrap();
+}
+
 /// The primitives: documents with compare-and-set, history lists with retention.
 async fn primitives(store: Arc<dyn Store>) {
     let k = |s: &str| s.to_string();
@@ -63,7 +70,7 @@ async fn primitives(store: Arc<dyn Store>) {
 
     // History: newest first, bounded by start/end/limit, trimmed by count and by age.
     for ts in 1..=5 {
-        store.append(k("h"), entry(ts * 10, &format!("m{ts}")), keep(4)).await.unwrap();
+        append(&*store, k("h"), entry(ts * 10, &format!("m{ts}")), keep(4)).await;
     }
     let all = store.range(k("h"), u64::MAX, 0, 100, keep(4)).await.unwrap();
     let ts: Vec<u64> = all.iter().map(|e| e.ts).collect();
@@ -76,13 +83,30 @@ async fn primitives(store: Arc<dyn Store>) {
     let young = store.range(k("h"), u64::MAX, 0, 100, aged).await.unwrap();
     assert_eq!(young.iter().map(|e| e.ts).collect::<Vec<_>>(), vec![50, 40], "age retention drops older than 35");
     // Same timestamp twice: both kept (entries are distinct by body).
-    store.append(k("same"), entry(7, "x"), keep(10)).await.unwrap();
-    store.append(k("same"), entry(7, "y"), keep(10)).await.unwrap();
+    append(&*store, k("same"), entry(7, "x"), keep(10)).await;
+    append(&*store, k("same"), entry(7, "y"), keep(10)).await;
     assert_eq!(store.range(k("same"), 7, 7, 10, keep(10)).await.unwrap().len(), 2);
     // Binary bodies survive untouched.
     let bytes = Bytes::from_static(&[0, 159, 146, 150, 10, 255]);
-    store.append(k("bin"), HistoryEntry { ts: 1, body: bytes.clone() }, keep(10)).await.unwrap();
+    append(&*store, k("bin"), HistoryEntry { ts: 1, body: bytes.clone() }, keep(10)).await;
     assert_eq!(store.range(k("bin"), 1, 1, 10, keep(10)).await.unwrap()[0].body, bytes);
+    // Several entries in one call, to two lists: one result each, each list in order.
+    let batch: Vec<(String, HistoryEntry)> =
+        (1..=6).map(|i| (k(if i % 2 == 0 { "even" } else { "odd" }), entry(100 + i, &format!("b{i}")))).collect();
+    let kept = store.append(batch, keep(10)).await.unwrap();
+    assert_eq!(kept.len(), 6);
+    assert!(kept.iter().all(|r| r.is_ok()), "{kept:?}");
+    let bodies = |key: &str| {
+        let store = store.clone();
+        let key = k(key);
+        async move {
+            let found = store.range(key, u64::MAX, 0, 10, keep(10)).await.unwrap();
+            found.into_iter().map(|e| String::from_utf8(e.body.to_vec()).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(bodies("even").await, vec!["b6", "b4", "b2"]);
+    assert_eq!(bodies("odd").await, vec!["b5", "b3", "b1"]);
+    assert!(store.append(Vec::new(), keep(10)).await.unwrap().is_empty(), "nothing to append");
 }
 
 fn channel(name: &str) -> MetaTarget {
@@ -170,7 +194,8 @@ async fn semantics(store: Arc<dyn Store>) {
             timestamp: *ts,
             payload,
         };
-        storage.append_history(&key, &message).await.unwrap();
+        let kept = storage.append_history(vec![(key.clone(), message)]).await;
+        assert!(matches!(kept.as_slice(), [Ok(())]), "{kept:?}");
     }
     let page = storage.history(&key, HistoryQuery { count: 3, start: 0, end: 0 }).await.unwrap();
     let ts: Vec<u64> = page.messages.iter().map(|m| m.timestamp).collect();
@@ -269,7 +294,7 @@ async fn sqlite_history_is_synced_within_the_interval() {
         }
     };
     // Answered first, synced later — also when a read comes in between.
-    store.append(k("h"), entry(1, "one"), keep(10)).await.unwrap();
+    append(&store, k("h"), entry(1, "one"), keep(10)).await;
     assert_eq!(store.history_syncs(), 0, "answered before the sync");
     assert_eq!(store.range(k("h"), u64::MAX, 0, 10, keep(10)).await.unwrap().len(), 1);
     synced_within(&store, 1);
@@ -277,14 +302,14 @@ async fn sqlite_history_is_synced_within_the_interval() {
     let busy = Instant::now();
     let mut ts = 2;
     while busy.elapsed() < interval * 3 {
-        store.append(k("h"), entry(ts, "busy"), keep(10)).await.unwrap();
+        append(&store, k("h"), entry(ts, "busy"), keep(10)).await;
         store.range(k("h"), u64::MAX, 0, 1, keep(10)).await.unwrap();
         ts += 1;
     }
     assert!(store.history_syncs() >= 2, "{} syncs in {:?} of appends", store.history_syncs(), busy.elapsed());
     // A metadata write (synced before its answer) syncs the log, the append before it too.
     let before = store.history_syncs();
-    store.append(k("h"), entry(ts, "then metadata"), keep(10)).await.unwrap();
+    append(&store, k("h"), entry(ts, "then metadata"), keep(10)).await;
     assert!(store.swap(vec![(k("a"), None)], vec![(k("a"), Some(k("1")))]).await.unwrap());
     std::thread::sleep(interval * 2);
     assert_eq!(store.history_syncs(), before, "nothing left to sync");

@@ -37,15 +37,23 @@ pub enum StorageJob {
     /// A storage, lock or history request.
     Request { id: Option<u64>, frame: ClientFrame },
     /// A `storeInHistory` publish, already delivered: keep it, then answer.
-    Append { id: Option<u64>, response: ChannelResponse, key: HistoryKey, message: HistoryMessage },
+    Append(Append),
     /// `withMetadata` / `withLock` after a subscribe or join: the SNAPSHOT events.
     Snapshot { channel_type: ChannelType, channel: String, metadata: bool, locks: bool },
+}
+
+/// A `storeInHistory` publish waiting to be kept: its request, its answer, what to keep where.
+pub struct Append {
+    id: Option<u64>,
+    response: ChannelResponse,
+    key: HistoryKey,
+    message: HistoryMessage,
 }
 
 impl StorageJob {
     fn id(&self) -> Option<u64> {
         match self {
-            StorageJob::Request { id, .. } | StorageJob::Append { id, .. } => *id,
+            StorageJob::Request { id, .. } | StorageJob::Append(Append { id, .. }) => *id,
             StorageJob::Snapshot { .. } => None,
         }
     }
@@ -208,19 +216,14 @@ impl Hub {
         let app = self.session_app(session)?;
         // A request queued before a logout is not run after it (an `Append` is: its message was
         // delivered already).
-        if session.is_ended() && !matches!(job, StorageJob::Append { .. }) {
+        if session.is_ended() && !matches!(job, StorageJob::Append(_)) {
             return Err(Error::new(ErrorCode::NotLogin, "the session ended before this request ran"));
         }
         let storage = self.shared.storage.clone();
         match job {
-            StorageJob::Append { id, response, key, message } => {
-                storage.append_history(&key, &message).await.map_err(|e| {
-                    Error::new(
-                        ErrorCode::HistoryOperationFailed,
-                        format!("the message was delivered but could not be kept in history: {}", e.reason),
-                    )
-                })?;
-                Ok(ok(id, &response))
+            StorageJob::Append(append) => {
+                let (_, result) = keep(storage, vec![append]).await.pop().expect("one answer per append");
+                result
             }
             StorageJob::Snapshot { channel_type, channel, metadata, locks } => {
                 // Under the channel's order lock: a write of this node is either in the
@@ -526,7 +529,7 @@ impl Hub {
         let permit = self.storage_sender(session).try_reserve_owned().map_err(|_| queue_full())?;
         let (response, stored) = self.publish(session, f, payload)?;
         let (key, message) = stored.expect("a storeInHistory publish has something to keep");
-        permit.send(StorageJob::Append { id, response, key, message });
+        permit.send(StorageJob::Append(Append { id, response, key, message }));
         Ok(None)
     }
 }
@@ -558,11 +561,33 @@ fn storage_event(
     }
 }
 
+/// Keeps the messages of appends taken together (one call to the store) and makes each one's
+/// answer, in order.
+async fn keep(storage: Arc<crate::store::Storage>, batch: Vec<Append>) -> Vec<(Option<u64>, Result<Vec<Message>>)> {
+    let (answers, items): (Vec<_>, Vec<_>) =
+        batch.into_iter().map(|a| ((a.id, a.response), (a.key, a.message))).unzip();
+    let kept = storage.append_history(items).await;
+    answers
+        .into_iter()
+        .zip(kept)
+        .map(|((id, response), kept)| {
+            let answer = kept.map(|()| ok(id, &response)).map_err(|e| {
+                Error::new(
+                    ErrorCode::HistoryOperationFailed,
+                    format!("the message was delivered but could not be kept in history: {}", e.reason),
+                )
+            });
+            (id, answer)
+        })
+        .collect()
+}
+
 /// The session's storage task: its jobs in order, answered in order. History appends are
-/// independent writes: up to [`APPENDS_IN_FLIGHT`] of them go to the store without waiting
-/// for each other (the file store commits those that reach it together in one transaction,
-/// one disk sync, and Redis pipelines them), while the next ones keep arriving. Any other job
-/// waits until the appends before it are answered, and runs alone.
+/// independent writes: those queued together go to the store in one call, and up to
+/// [`APPENDS_IN_FLIGHT`] of them are in the store's hands without waiting for each other (the
+/// file store commits what reaches it together in one transaction, one disk sync, and Redis
+/// pipelines them), while the next ones keep arriving. Any other job waits until the appends
+/// before it are answered, and runs alone.
 async fn storage_task(
     hub: super::stop::WeakHub,
     session: std::sync::Weak<Session>,
@@ -570,6 +595,7 @@ async fn storage_task(
 ) {
     use futures_util::stream::{FuturesOrdered, StreamExt};
     let mut appends = FuturesOrdered::new();
+    let mut in_flight = 0;
     let mut next: Option<StorageJob> = None;
     let mut open = true;
     loop {
@@ -583,19 +609,35 @@ async fn storage_task(
         if !open && next.is_none() && appends.is_empty() {
             return;
         }
-        let take = open && next.is_none() && appends.len() < APPENDS_IN_FLIGHT;
+        let take = open && next.is_none() && in_flight < APPENDS_IN_FLIGHT;
         tokio::select! {
             biased;
-            Some((id, result)) = appends.next(), if !appends.is_empty() => {
+            Some(answers) = appends.next(), if !appends.is_empty() => {
+                let answers: Vec<(Option<u64>, Result<Vec<Message>>)> = answers;
+                in_flight -= answers.len();
                 let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
-                answer_job(&hub, &session, id, result);
+                for (id, result) in answers {
+                    answer_job(&hub, &session, id, result);
+                }
             }
             job = jobs.recv(), if take => match job {
                 None => open = false,
-                Some(job @ StorageJob::Append { .. }) => {
-                    let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
-                    let id = job.id();
-                    appends.push_back(async move { (id, hub.run_storage(&session, job).await) });
+                Some(StorageJob::Append(first)) => {
+                    let mut batch = vec![first];
+                    // What is queued behind it goes along, up to what may be in flight.
+                    while in_flight + batch.len() < APPENDS_IN_FLIGHT {
+                        match jobs.try_recv() {
+                            Ok(StorageJob::Append(more)) => batch.push(more),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    in_flight += batch.len();
+                    let Some(hub) = hub.upgrade() else { return };
+                    appends.push_back(keep(hub.shared.storage.clone(), batch));
                 }
                 Some(other) => next = Some(other),
             },

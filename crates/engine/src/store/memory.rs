@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use parking_lot::Mutex;
 
 use super::{Doc, HistoryEntry, Retention, Store, StoreFuture};
+use crate::error::Result;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -49,14 +50,20 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(matches) })
     }
 
-    fn append(&self, key: String, entry: HistoryEntry, keep: Retention) -> StoreFuture<()> {
+    fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>> {
         let mut history = self.history.lock();
-        let list = history.entry(key).or_default();
-        // Keep the list sorted by time even if two appends arrive out of order.
-        let at = list.iter().rposition(|e| e.ts <= entry.ts).map_or(0, |i| i + 1);
-        list.insert(at, entry);
-        trim(list, keep);
-        Box::pin(async { Ok(()) })
+        let kept = entries
+            .into_iter()
+            .map(|(key, entry)| {
+                let list = history.entry(key).or_default();
+                // Keep the list sorted by time even if two appends arrive out of order.
+                let at = list.iter().rposition(|e| e.ts <= entry.ts).map_or(0, |i| i + 1);
+                list.insert(at, entry);
+                trim(list, keep);
+                Ok(())
+            })
+            .collect();
+        Box::pin(async { Ok(kept) })
     }
 
     fn range(

@@ -51,8 +51,11 @@ pub trait Store: Send + Sync + 'static {
     /// nothing and answers `false`. Durable before it answers on stores that persist.
     fn swap(&self, expect: Vec<(String, Doc)>, write: Vec<(String, Doc)>) -> StoreFuture<bool>;
 
-    /// Appends an entry to the history list `key`, then drops what `keep` no longer allows.
-    fn append(&self, key: String, entry: HistoryEntry, keep: Retention) -> StoreFuture<()>;
+    /// Appends each entry to its history list (`(key, entry)`, in order), then drops what `keep`
+    /// no longer allows. One result per entry: an entry whose result is an error was not kept
+    /// (a failure of the whole call: none was). Durable before it answers on stores that
+    /// persist (the SQLite store's `history_sync` may defer that, see its documentation).
+    fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>>;
 
     /// The entries of `key` with `end <= ts <= start`, newest first, at most `limit`, none older
     /// than `keep` allows.

@@ -100,16 +100,20 @@ impl Store for RedisStore {
         })
     }
 
-    fn append(&self, key: String, entry: HistoryEntry, keep: Retention) -> StoreFuture<()> {
-        let mut conn = self.conn.clone();
-        let script = self.append.clone();
-        let key = self.key(&key);
-        Box::pin(async move {
-            let mut invocation = script.prepare_invoke();
-            invocation.key(&key).arg(entry.ts).arg(entry.body.as_ref()).arg(keep.max_count).arg(keep.oldest());
-            let _: i64 = invocation.invoke_async(&mut conn).await.map_err(failed)?;
-            Ok(())
-        })
+    fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>> {
+        // One script call per entry, sent together: the connection pipelines them, in order.
+        let calls: Vec<_> = entries
+            .into_iter()
+            .map(|(key, entry)| {
+                let (mut conn, script, key) = (self.conn.clone(), self.append.clone(), self.key(&key));
+                async move {
+                    let mut invocation = script.prepare_invoke();
+                    invocation.key(&key).arg(entry.ts).arg(entry.body.as_ref()).arg(keep.max_count).arg(keep.oldest());
+                    invocation.invoke_async::<i64>(&mut conn).await.map(drop).map_err(failed)
+                }
+            })
+            .collect();
+        Box::pin(async move { Ok(futures_util::future::join_all(calls).await) })
     }
 
     fn range(

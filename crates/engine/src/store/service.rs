@@ -298,8 +298,22 @@ impl Storage {
         }
     }
 
-    /// Keeps a message in `key`'s history.
-    pub async fn append_history(&self, key: &HistoryKey, message: &HistoryMessage) -> Result<()> {
+    /// Keeps messages in their history lists (`(key, message)`); one result per message, in
+    /// order: a message whose result is an error was not kept.
+    pub async fn append_history(&self, items: Vec<(HistoryKey, HistoryMessage)>) -> Vec<Result<()>> {
+        let count = items.len();
+        let entries = items.into_iter().map(|(key, message)| (key.key(), self.entry(&message))).collect();
+        match self.store.append(entries, self.retention()).await {
+            Ok(kept) if kept.len() == count => kept,
+            Ok(_) => {
+                vec![Err(Error::new(ErrorCode::HistoryOperationFailed, "the store lost track of an append")); count]
+            }
+            Err(e) => vec![Err(e); count],
+        }
+    }
+
+    /// A message as its history list keeps it: a JSON header line, then the payload as sent.
+    fn entry(&self, message: &HistoryMessage) -> HistoryEntry {
         let header = HistoryHeader {
             // Fixed width: a store that orders equal timestamps by body (Redis) keeps them in order.
             u: format!("{:016x}.{:016x}", self.tag, self.seq.fetch_add(1, Ordering::Relaxed)),
@@ -313,8 +327,7 @@ impl Storage {
         body.put_slice(&header);
         body.put_u8(b'\n');
         body.put_slice(&message.payload);
-        let entry = HistoryEntry { ts: message.timestamp, body: body.freeze() };
-        self.store.append(key.key(), entry, self.retention()).await
+        HistoryEntry { ts: message.timestamp, body: body.freeze() }
     }
 
     fn decode(entry: HistoryEntry) -> Result<HistoryMessage> {

@@ -12,7 +12,9 @@
 //!
 //! Nothing blocks a tokio worker: the connection lives on its own thread, which takes jobs from
 //! a queue and runs everything queued at that moment in one transaction (one fsync for the
-//! batch: group commit), each job in its own savepoint. Answers are sent after the commit.
+//! batch: group commit), each job in its own savepoint (history appends need none: each entry is
+//! one statement, which SQLite undoes by itself when it fails). Answers are sent after the
+//! commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,8 +33,10 @@ pub const FILE_NAME: &str = "piazza.sqlite3";
 /// Jobs run in one transaction at most.
 const BATCH: usize = 256;
 
-/// History lists are trimmed (count and age) every this many appends.
-const TRIM_EVERY: i64 = 32;
+/// History lists are trimmed (count and age) about every this many appends (reads skip what
+/// is beyond retention meanwhile): the trim scans the newest `max_count` entries of the list,
+/// so doing it less often makes an append cheaper.
+const TRIM_EVERY: i64 = 256;
 
 /// What a job leaves to do once its transaction committed (or failed): send its answer.
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
@@ -109,19 +113,23 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<T> {
-        self.submit_as(true, work)
+        self.submit_as(true, false, work)
     }
 
-    /// [`Self::submit`]; `synced`: whether the commit must reach the disk before the answer.
+    /// [`Self::submit`]; `synced`: whether the commit must reach the disk before the answer;
+    /// `atomic`: whether `work` changes nothing when it fails (one statement), so that it needs
+    /// no savepoint of its own.
     fn submit_as<T: Send + 'static>(
         &self,
         synced: bool,
+        atomic: bool,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<T> {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let work: Work = Box::new(move |conn: Option<&Connection>| -> Reply {
             let result = match conn {
                 None => Err("the storage transaction is not open".to_string()),
+                Some(conn) if atomic => work(conn).map_err(|e| e.to_string()),
                 Some(conn) => {
                     // Prepared once: parsing them for every job cost as much as the work.
                     let savepoint = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
@@ -237,6 +245,20 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration, wal
     }
 }
 
+/// Drops what `keep` no longer allows from the history list `key`; each statement is atomic.
+fn trim(conn: &Connection, key: &str, keep: Retention) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM history WHERE key = ?1 AND rowid IN \
+         (SELECT rowid FROM history WHERE key = ?1 ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+    )?
+    .execute(params![key, keep.max_count as i64])?;
+    if keep.oldest() > 0 {
+        conn.prepare_cached("DELETE FROM history WHERE key = ?1 AND ts < ?2")?
+            .execute(params![key, clamp(keep.oldest())])?;
+    }
+    Ok(())
+}
+
 fn read(conn: &Connection, key: &str) -> rusqlite::Result<Doc> {
     conn.prepare_cached("SELECT doc FROM docs WHERE key = ?1")?.query_row([key], |row| row.get(0)).optional()
 }
@@ -267,28 +289,25 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append(&self, key: String, entry: HistoryEntry, keep: Retention) -> StoreFuture<()> {
-        self.submit_as(self.history_sync.is_zero(), move |conn| {
-            conn.prepare_cached("INSERT INTO history (key, ts, body) VALUES (?1, ?2, ?3)")?.execute(params![
-                key,
-                clamp(entry.ts),
-                entry.body.as_ref()
-            ])?;
-            // Trimming scans the list: it runs every TRIM_EVERY appends, not on each. Reads stay
-            // exact meanwhile (`range` looks at the newest `max_count` only, none too old).
-            if conn.last_insert_rowid() % TRIM_EVERY != 0 {
-                return Ok(());
+    fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>> {
+        // Atomic: each insert is one statement (SQLite undoes a failed statement by itself, and
+        // that entry's answer says so), and trimming afterwards cannot undo an entry kept.
+        self.submit_as(self.history_sync.is_zero(), true, move |conn| {
+            let mut insert = conn.prepare_cached("INSERT INTO history (key, ts, body) VALUES (?1, ?2, ?3)")?;
+            let mut kept = Vec::with_capacity(entries.len());
+            for (key, entry) in &entries {
+                let inserted = insert.execute(params![key, clamp(entry.ts), entry.body.as_ref()]);
+                // Trimming scans the list: it runs every TRIM_EVERY appends, not on each. Reads
+                // stay exact meanwhile (`range` looks at the newest `max_count` only, none too old).
+                if inserted.is_ok() && conn.last_insert_rowid() % TRIM_EVERY == 0 {
+                    if let Err(e) = trim(conn, key, keep) {
+                        // Retention is space, not an answer: the next trim of the list retries.
+                        tracing::warn!(error = %e, "storage database: trimming a history list failed");
+                    }
+                }
+                kept.push(inserted.map(drop).map_err(failed));
             }
-            conn.prepare_cached(
-                "DELETE FROM history WHERE key = ?1 AND rowid IN \
-                 (SELECT rowid FROM history WHERE key = ?1 ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?2)",
-            )?
-            .execute(params![key, keep.max_count as i64])?;
-            if keep.oldest() > 0 {
-                conn.prepare_cached("DELETE FROM history WHERE key = ?1 AND ts < ?2")?
-                    .execute(params![key, clamp(keep.oldest())])?;
-            }
-            Ok(())
+            Ok(kept)
         })
     }
 
