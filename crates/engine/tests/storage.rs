@@ -254,10 +254,10 @@ async fn a_restarted_server_on_the_same_data_dir_has_its_metadata_history_and_fr
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Hundreds of `storeInHistory` publishes in flight at once (no more than a session may queue) on the file store (the session's
-/// storage task hands what is queued to the store together): every one answered in order of
-/// sending, every one kept in that order, and a metadata write sent between them runs after
-/// the appends before it and before those after it.
+/// Hundreds of `storeInHistory` publishes in flight at once on the file store (no more than a
+/// session may queue; its storage task hands what is queued to the store together): every one
+/// answered, every one kept in the order sent, and a metadata write sent between them answered
+/// too.
 #[tokio::test]
 async fn pipelined_history_publishes_are_all_kept_in_order_on_the_file_store() {
     use futures_util::future::{join_all, BoxFuture};
