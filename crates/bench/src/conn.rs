@@ -232,7 +232,8 @@ pub async fn run_subscriber(
                 // Acknowledge received frames once a second, as the SDK's heartbeat does, so the
                 // server can let go of its resume buffer.
                 let mut frames = 0u64;
-                let mut ack = tokio::time::interval(Duration::from_secs(1));
+                let every = std::env::var("ACK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+                let mut ack = tokio::time::interval(Duration::from_millis(every));
                 loop {
                     tokio::select! {
                         frame = ws.next() => match frame {

@@ -218,6 +218,29 @@ async fn semantics(store: Arc<dyn Store>) {
     assert_eq!(too_many.code, ErrorCode::InvalidParameter);
 }
 
+/// The SQLite store trims a history list every so many appends *to that list*: lists whose
+/// appends interleave are all trimmed (none grows without bound on disk).
+#[tokio::test]
+async fn sqlite_trims_every_history_list_even_when_appends_interleave() {
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir).unwrap();
+    let lists = ["a", "b", "c", "d"];
+    for round in 0..3 {
+        let batch: Vec<(String, HistoryEntry)> =
+            (0..800).map(|i| (lists[i % 4].to_string(), entry((round * 800 + i) as u64, "x"))).collect();
+        assert!(store.append(batch, keep(10)).await.unwrap().iter().all(|r| r.is_ok()));
+    }
+    for list in lists {
+        assert_eq!(store.range(list.to_string(), u64::MAX, 0, 100, keep(10)).await.unwrap().len(), 10);
+    }
+    let db = rusqlite::Connection::open(dir.join(piazza_engine::store::SQLITE_FILE_NAME)).unwrap();
+    for list in lists {
+        let rows: i64 = db.query_row("SELECT count(*) FROM history WHERE key = ?1", [list], |r| r.get(0)).unwrap();
+        // 600 appended: trimmed to 10 after the 256th and the 512th, then 88 more.
+        assert_eq!(rows, 10 + 88, "list {list}: {rows} rows kept on disk");
+    }
+}
+
 #[tokio::test]
 async fn memory_store_keeps_the_contract() {
     primitives(Arc::new(MemoryStore::new())).await;

@@ -28,6 +28,11 @@ impl Hub {
         self.cluster().map(|c| c.node().to_string())
     }
 
+    /// Whether this node can reach its cluster's Redis now (`None`: not in a cluster).
+    pub fn cluster_up(&self) -> Option<bool> {
+        self.cluster().map(|c| c.is_up())
+    }
+
     /// Leaves the cluster (after the sessions ended, at shutdown).
     pub fn leave_cluster(&self) {
         if let Some(cluster) = self.cluster() {

@@ -154,6 +154,12 @@ impl Server {
                 tracing::info!(freed, "locks held before the restart were freed");
             }
         }
+        // The bus reports its link a moment after it started: a node that serves before that
+        // would refuse its first cluster-wide requests ("cannot reach the cluster's Redis").
+        let linked = std::time::Instant::now();
+        while hub.cluster_up() == Some(false) && linked.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
         let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx, handshakes };

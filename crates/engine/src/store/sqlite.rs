@@ -16,6 +16,7 @@
 //! one statement, which SQLite undoes by itself when it fails). Answers are sent after the
 //! commit.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -33,10 +34,10 @@ pub const FILE_NAME: &str = "piazza.sqlite3";
 /// Jobs run in one transaction at most.
 const BATCH: usize = 256;
 
-/// History lists are trimmed (count and age) about every this many appends (reads skip what
-/// is beyond retention meanwhile): the trim scans the newest `max_count` entries of the list,
-/// so doing it less often makes an append cheaper.
-const TRIM_EVERY: i64 = 256;
+/// A history list is trimmed (count and age) after this many appends to it (reads skip what is
+/// beyond retention meanwhile): the trim scans the newest `max_count` entries of the list, so
+/// doing it less often makes an append cheaper.
+const TRIM_EVERY: u32 = 256;
 
 /// What a job leaves to do once its transaction committed (or failed): send its answer.
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
@@ -56,6 +57,9 @@ pub struct SqliteStore {
     history_sync: Duration,
     /// Syncs of the log that history appends left unsynced.
     syncs: Arc<AtomicU64>,
+    /// Appends to each history list since its last trim (used on the database thread only; a
+    /// list is forgotten when trimmed).
+    untrimmed: Arc<parking_lot::Mutex<HashMap<String, u32>>>,
 }
 
 fn failed(e: impl std::fmt::Display) -> Error {
@@ -100,7 +104,7 @@ impl SqliteStore {
                 move || run(conn, queue, history_sync, wal, syncs)
             })
             .map_err(|e| failed(format!("cannot start the storage thread: {e}")))?;
-        Ok(SqliteStore { jobs, history_sync, syncs })
+        Ok(SqliteStore { jobs, history_sync, syncs, untrimmed: Arc::default() })
     }
 
     /// How many times the log was synced for history appends answered before their sync.
@@ -245,6 +249,20 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration, wal
     }
 }
 
+/// Counts an append to `key`; whether its list is due for a trim (then it starts counting again).
+fn due(untrimmed: &mut HashMap<String, u32>, key: &str) -> bool {
+    let count = match untrimmed.get_mut(key) {
+        Some(count) => count,
+        None => untrimmed.entry(key.to_string()).or_default(),
+    };
+    *count += 1;
+    if *count < TRIM_EVERY {
+        return false;
+    }
+    untrimmed.remove(key);
+    true
+}
+
 /// Drops what `keep` no longer allows from the history list `key`; each statement is atomic.
 fn trim(conn: &Connection, key: &str, keep: Retention) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -292,14 +310,17 @@ impl Store for SqliteStore {
     fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>> {
         // Atomic: each insert is one statement (SQLite undoes a failed statement by itself, and
         // that entry's answer says so), and trimming afterwards cannot undo an entry kept.
+        let untrimmed = self.untrimmed.clone();
         self.submit_as(self.history_sync.is_zero(), true, move |conn| {
+            let mut untrimmed = untrimmed.lock();
             let mut insert = conn.prepare_cached("INSERT INTO history (key, ts, body) VALUES (?1, ?2, ?3)")?;
             let mut kept = Vec::with_capacity(entries.len());
             for (key, entry) in &entries {
                 let inserted = insert.execute(params![key, clamp(entry.ts), entry.body.as_ref()]);
-                // Trimming scans the list: it runs every TRIM_EVERY appends, not on each. Reads
-                // stay exact meanwhile (`range` looks at the newest `max_count` only, none too old).
-                if inserted.is_ok() && conn.last_insert_rowid() % TRIM_EVERY == 0 {
+                // Trimming scans the list: it runs every TRIM_EVERY appends to it, not on each.
+                // Reads stay exact meanwhile (`range` looks at the newest `max_count` only, none
+                // too old).
+                if inserted.is_ok() && due(&mut untrimmed, key) {
                     if let Err(e) = trim(conn, key, keep) {
                         // Retention is space, not an answer: the next trim of the list retries.
                         tracing::warn!(error = %e, "storage database: trimming a history list failed");
