@@ -276,22 +276,33 @@ async fn pipelined_history_publishes_are_all_kept_in_order_on_the_file_store() {
     .await;
     let alice = login(&server, "alice").await;
     let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    // The order answers arrive in (each call notes its place in the sending order).
+    let answered = std::sync::Mutex::new(Vec::new());
+    let answered = &answered;
     let mut calls: Vec<BoxFuture<'_, Result<(), piazza_engine::Error>>> = Vec::new();
     let alice = &alice;
     for i in 0..250 {
         let keep = keep.clone();
         let text = Payload::Text(format!("m{i}"));
-        calls.push(Box::pin(
-            async move { alice.client.call(move |c, r| c.publish(r, "pipe", text, keep)).await.map(drop) },
-        ));
+        let place = calls.len();
+        calls.push(Box::pin(async move {
+            let answer = alice.client.call(move |c, r| c.publish(r, "pipe", text, keep)).await.map(drop);
+            answered.lock().unwrap().push(place);
+            answer
+        }));
         if i == 124 {
-            calls.push(Box::pin(async {
-                alice.ask(set_meta("pipe", json!([{"key":"half","value":"v"}]), json!({}))).await.map(drop)
+            let place = calls.len();
+            calls.push(Box::pin(async move {
+                let answer = alice.ask(set_meta("pipe", json!([{"key":"half","value":"v"}]), json!({}))).await;
+                answered.lock().unwrap().push(place);
+                answer.map(drop)
             }));
         }
     }
     let answers = join_all(calls).await;
     assert!(answers.iter().all(|a| a.is_ok()), "{:?}", answers.iter().find(|a| a.is_err()));
+    let order = answered.lock().unwrap().clone();
+    assert_eq!(order, (0..251).collect::<Vec<_>>(), "answered in the order sent, the metadata write in its place");
     let page = alice.ask(json!({"op":"getMessages","channelType":"MESSAGE","channel":"pipe","messageCount":500})).await;
     let page = page.unwrap();
     let kept: Vec<&str> =
@@ -300,6 +311,56 @@ async fn pipelined_history_publishes_are_all_kept_in_order_on_the_file_store() {
     assert_eq!(kept, sent, "all kept, newest first, in the order they were sent");
     let meta = alice.ask(json!({"op":"getMetadata","channelType":"MESSAGE","channel":"pipe"})).await.unwrap();
     assert_eq!(meta["metadata"]["half"]["value"], "v");
+    server.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `storeInHistory` publishes sent right before a logout: their messages were delivered, so
+/// they are kept even though the session ends while they are in the store's hands (the file
+/// store: its answers take a disk sync).
+#[tokio::test]
+async fn history_publishes_sent_just_before_a_logout_are_all_kept() {
+    let dir = std::env::temp_dir().join(format!(
+        "piazza-logout-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.to_string_lossy().to_string();
+    let server = server_with(|c| {
+        c.storage.path = Some(path.clone());
+        c.storage.max_history_page = 500;
+        c.limits.publish_rate_per_channel = 0;
+    })
+    .await;
+    let alice = login(&server, "alice").await;
+    let keep = PublishOptions { store_in_history: true, ..Default::default() };
+    for i in 0..200 {
+        let (tx, _answer) = tokio::sync::oneshot::channel();
+        let text = Payload::Text(format!("m{i}"));
+        alice.client.publish(piazza_engine::client::Route::Oneshot(tx), "bye", text, keep.clone()).unwrap();
+    }
+    alice
+        .client
+        .call(|c, r| {
+            c.logout(r);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    drop(alice);
+    let bob = login(&server, "bob").await;
+    let ask = json!({"op":"getMessages","channelType":"MESSAGE","channel":"bye","messageCount":500});
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let count = loop {
+        let page = bob.ask(ask.clone()).await.unwrap();
+        let count = page["messageList"].as_array().unwrap().len();
+        if count == 200 || Instant::now() > deadline {
+            break count;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(count, 200, "every message delivered before the logout is in history");
     server.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -234,11 +234,21 @@ async fn sqlite_trims_every_history_list_even_when_appends_interleave() {
         assert_eq!(store.range(list.to_string(), u64::MAX, 0, 100, keep(10)).await.unwrap().len(), 10);
     }
     let db = rusqlite::Connection::open(dir.join(piazza_engine::store::SQLITE_FILE_NAME)).unwrap();
+    let rows = |list: &str| -> i64 {
+        db.query_row("SELECT count(*) FROM history WHERE key = ?1", [list], |r| r.get(0)).unwrap()
+    };
     for list in lists {
-        let rows: i64 = db.query_row("SELECT count(*) FROM history WHERE key = ?1", [list], |r| r.get(0)).unwrap();
-        // 600 appended: trimmed to 10 after the 256th and the 512th, then 88 more.
-        assert_eq!(rows, 10 + 88, "list {list}: {rows} rows kept on disk");
+        // 600 appended: trimmed at the 1st, the 257th and the 513th (to 10), then 87 more.
+        assert_eq!(rows(list), 10 + 87, "list {list}: rows kept on disk");
     }
+    // A quiet list (fewer appends than a trim waits for) is trimmed once the store reopens.
+    let batch: Vec<(String, HistoryEntry)> = (0..30).map(|i| ("quiet".to_string(), entry(i, "q"))).collect();
+    assert!(store.append(batch, keep(10)).await.unwrap().iter().all(|r| r.is_ok()));
+    assert_eq!(rows("quiet"), 30);
+    drop(store);
+    let store = SqliteStore::open(&dir).unwrap();
+    append(&store, "quiet".to_string(), entry(100, "q"), keep(10)).await;
+    assert_eq!(rows("quiet"), 10, "trimmed at its first append after the reopen");
 }
 
 #[tokio::test]

@@ -221,6 +221,7 @@ impl Hub {
         }
         let storage = self.shared.storage.clone();
         match job {
+            // The storage task hands appends to `keep` in batches; one that reaches here is kept alone.
             StorageJob::Append(append) => {
                 let (_, result) = keep(storage, vec![append]).await.pop().expect("one answer per append");
                 result
@@ -600,7 +601,9 @@ async fn storage_task(
     let mut open = true;
     loop {
         if let Some(job) = next.take_if(|_| appends.is_empty()) {
-            let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
+            let Some(hub) = hub.upgrade() else { return };
+            // A request of a session that is gone is not run (nobody is there for its answer).
+            let Some(session) = session.upgrade() else { continue };
             let id = job.id();
             let result = hub.run_storage(&session, job).await;
             answer_job(&hub, &session, id, result);
@@ -615,9 +618,13 @@ async fn storage_task(
             Some(answers) = appends.next(), if !appends.is_empty() => {
                 let answers: Vec<(Option<u64>, Result<Vec<Message>>)> = answers;
                 in_flight -= answers.len();
-                let (Some(hub), Some(session)) = (hub.upgrade(), session.upgrade()) else { return };
-                for (id, result) in answers {
-                    answer_job(&hub, &session, id, result);
+                let Some(hub) = hub.upgrade() else { return };
+                // The session may be gone: the appends after these are kept all the same (their
+                // messages were delivered), only nobody is there for the answers.
+                if let Some(session) = session.upgrade() {
+                    for (id, result) in answers {
+                        answer_job(&hub, &session, id, result);
+                    }
                 }
             }
             job = jobs.recv(), if take => match job {

@@ -157,7 +157,11 @@ impl Server {
         // The bus reports its link a moment after it started: a node that serves before that
         // would refuse its first cluster-wide requests ("cannot reach the cluster's Redis").
         let linked = std::time::Instant::now();
-        while hub.cluster_up() == Some(false) && linked.elapsed() < Duration::from_secs(5) {
+        while hub.cluster_up() == Some(false) {
+            if linked.elapsed() >= Duration::from_secs(5) {
+                tracing::warn!("the cluster's Redis link is not up after 5 s; serving anyway (cluster-wide requests are refused until it is)");
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let (shutdown, shutdown_rx) = watch::channel(false);

@@ -52,9 +52,11 @@ pub trait Store: Send + Sync + 'static {
     fn swap(&self, expect: Vec<(String, Doc)>, write: Vec<(String, Doc)>) -> StoreFuture<bool>;
 
     /// Appends each entry to its history list (`(key, entry)`, in order), then drops what `keep`
-    /// no longer allows. One result per entry: an entry whose result is an error was not kept
-    /// (a failure of the whole call: none was). Durable before it answers on stores that
-    /// persist (the SQLite store's `history_sync` may defer that, see its documentation).
+    /// no longer allows. One result per entry: on the memory and SQLite stores an entry whose
+    /// result is an error was not kept (a failure of the whole call: none was); on Redis an
+    /// error may also mean the answer was lost after the append ran (a timeout, a dropped
+    /// connection). Durable before it answers on stores that persist (the SQLite store's
+    /// `history_sync` may defer the sync, see its documentation).
     fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>>;
 
     /// The entries of `key` with `end <= ts <= start`, newest first, at most `limit`, none older

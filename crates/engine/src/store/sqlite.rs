@@ -57,8 +57,8 @@ pub struct SqliteStore {
     history_sync: Duration,
     /// Syncs of the log that history appends left unsynced.
     syncs: Arc<AtomicU64>,
-    /// Appends to each history list since its last trim (used on the database thread only; a
-    /// list is forgotten when trimmed).
+    /// Appends to each history list since its last trim (used on the database thread only;
+    /// see `due`).
     untrimmed: Arc<parking_lot::Mutex<HashMap<String, u32>>>,
 }
 
@@ -249,17 +249,31 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, history_sync: Duration, wal
     }
 }
 
-/// Counts an append to `key`; whether its list is due for a trim (then it starts counting again).
+/// The error of a job whose transaction was rolled back under it.
+fn rolled_back() -> rusqlite::Error {
+    let code = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT);
+    rusqlite::Error::SqliteFailure(code, Some("the storage transaction was rolled back".into()))
+}
+
+/// Lists counted in `untrimmed` at most; past that the counts start over.
+const UNTRIMMED_LISTS: usize = 100_000;
+
+/// Counts an append to `key`; whether its list is due for a trim: its first append since the
+/// store opened (or since the counts started over), then every [`TRIM_EVERY`] appends. So a
+/// quiet list is trimmed at least once per start of the server, and the counts stay bounded.
 fn due(untrimmed: &mut HashMap<String, u32>, key: &str) -> bool {
-    let count = match untrimmed.get_mut(key) {
-        Some(count) => count,
-        None => untrimmed.entry(key.to_string()).or_default(),
-    };
-    *count += 1;
-    if *count < TRIM_EVERY {
-        return false;
+    if let Some(count) = untrimmed.get_mut(key) {
+        *count += 1;
+        if *count < TRIM_EVERY {
+            return false;
+        }
+        *count = 0;
+        return true;
     }
-    untrimmed.remove(key);
+    if untrimmed.len() >= UNTRIMMED_LISTS {
+        untrimmed.clear();
+    }
+    untrimmed.insert(key.to_string(), 0);
     true
 }
 
@@ -308,25 +322,32 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, entries: Vec<(String, HistoryEntry)>, keep: Retention) -> StoreFuture<Vec<Result<()>>> {
-        // Atomic: each insert is one statement (SQLite undoes a failed statement by itself, and
-        // that entry's answer says so), and trimming afterwards cannot undo an entry kept.
+        // No savepoint: each insert is one statement, which SQLite undoes by itself when it fails
+        // (that entry's answer says so) — unless the failure rolled back the whole transaction
+        // (a full disk, an I/O error): then the job stops there, before anything else could
+        // commit on its own, and the batch is answered as failed.
         let untrimmed = self.untrimmed.clone();
         self.submit_as(self.history_sync.is_zero(), true, move |conn| {
             let mut untrimmed = untrimmed.lock();
             let mut insert = conn.prepare_cached("INSERT INTO history (key, ts, body) VALUES (?1, ?2, ?3)")?;
             let mut kept = Vec::with_capacity(entries.len());
             for (key, entry) in &entries {
-                let inserted = insert.execute(params![key, clamp(entry.ts), entry.body.as_ref()]);
+                let inserted = insert.execute(params![key, clamp(entry.ts), entry.body.as_ref()]).map(drop);
                 // Trimming scans the list: it runs every TRIM_EVERY appends to it, not on each.
                 // Reads stay exact meanwhile (`range` looks at the newest `max_count` only, none
                 // too old).
-                if inserted.is_ok() && due(&mut untrimmed, key) {
-                    if let Err(e) = trim(conn, key, keep) {
-                        // Retention is space, not an answer: the next trim of the list retries.
-                        tracing::warn!(error = %e, "storage database: trimming a history list failed");
-                    }
+                let trimmed = match inserted {
+                    Ok(()) if due(&mut untrimmed, key) => trim(conn, key, keep),
+                    _ => Ok(()),
+                };
+                if conn.is_autocommit() {
+                    return Err(inserted.and(trimmed).err().unwrap_or_else(rolled_back));
                 }
-                kept.push(inserted.map(drop).map_err(failed));
+                if let Err(e) = trimmed {
+                    // Retention is space, not an answer: the next trim of the list retries.
+                    tracing::warn!(error = %e, "storage database: trimming a history list failed");
+                }
+                kept.push(inserted.map_err(failed));
             }
             Ok(kept)
         })
