@@ -229,11 +229,10 @@ pub async fn run_subscriber(
     let result: Result<()> = async {
         match sub {
             Subscriber::Piazza(mut ws) => {
-                // Acknowledge received frames once a second, as the SDK's heartbeat does, so the
-                // server can let go of its resume buffer.
+                // Acknowledge received frames every 5 s, as the SDK's heartbeat does by default
+                // (its shortest interval), so the server can let go of its resume buffer.
                 let mut frames = 0u64;
-                let every = std::env::var("ACK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-                let mut ack = tokio::time::interval(Duration::from_millis(every));
+                let mut ack = tokio::time::interval(Duration::from_secs(5));
                 loop {
                     tokio::select! {
                         frame = ws.next() => match frame {

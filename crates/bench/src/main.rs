@@ -59,6 +59,8 @@ pub enum Scenario {
     Latency60,
     /// 500 messages/s into 1,000 subscribers: latency.
     Latency500,
+    /// 1,000 messages/s into 1,000 subscribers: latency.
+    Latency1000,
     /// 10,000 idle connections: server memory per connection.
     Idle,
     /// 10,000 clients subscribe with presence to one channel at once (Piazza only).
@@ -76,7 +78,7 @@ struct Cli {
 enum Command {
     /// Measure scenarios against peers; one JSON object per line on stdout.
     Run {
-        #[arg(long, value_delimiter = ',', default_values = ["fanout", "channels", "latency60", "latency500", "idle", "join-storm"])]
+        #[arg(long, value_delimiter = ',', default_values = ["fanout", "channels", "latency60", "latency500", "latency1000", "idle", "join-storm"])]
         scenarios: Vec<Scenario>,
         #[arg(long, value_delimiter = ',', default_values = ["piazza", "nats", "socket-io", "bare"])]
         peers: Vec<Peer>,
@@ -160,6 +162,7 @@ fn load(scenario: Scenario, quick: bool) -> Load {
         },
         Scenario::Latency60 => Load { mode: Mode::Rate { per_second: 60.0 }, duration: duration * 2, ..base },
         Scenario::Latency500 => Load { mode: Mode::Rate { per_second: 500.0 }, ..base },
+        Scenario::Latency1000 => Load { mode: Mode::Rate { per_second: 1000.0 }, ..base },
         Scenario::Idle | Scenario::JoinStorm => base,
     }
 }

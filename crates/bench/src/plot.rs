@@ -37,13 +37,13 @@ pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
     register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
         .map_err(|_| "the font could not be read".to_string())?;
 
-    let root = BitMapBackend::new(output, (1100, 480)).into_drawing_area();
+    let root = BitMapBackend::new(output, (1500, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root
         .titled("End-to-end latency into 1,000 subscribers (lower is better)", ("sans-serif", 22))
         .map_err(|e| e.to_string())?;
-    let panels = root.split_evenly((1, 2));
-    for (panel, scenario) in panels.iter().zip(["latency60", "latency500"]) {
+    let panels = root.split_evenly((1, 3));
+    for (panel, scenario) in panels.iter().zip(["latency60", "latency500", "latency1000"]) {
         let Some(peers) = data.get(scenario) else { continue };
         let values = peers.values().flat_map(|m| PERCENTILES.iter().filter_map(|(k, _)| m.get(*k).copied()));
         let top = values.fold(1.0f64, f64::max) / 1000.0 * 2.0;

@@ -9,6 +9,7 @@ mod channel;
 mod cluster;
 #[cfg(test)]
 mod events_tests;
+mod frames;
 mod locks;
 pub mod outbox;
 pub mod presence;

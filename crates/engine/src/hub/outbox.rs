@@ -20,13 +20,13 @@
 //! - best-effort frames (realtime datagrams, [`Outbox::push_droppable`]) are dropped, and
 //!   counted, once the unsent bytes reach half the limit; they never close a connection.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::frames::Segmented;
 use crate::protocol::{close, codec};
 
 /// What happened to a pushed frame.
@@ -67,8 +67,9 @@ pub enum ResumeGap {
 
 #[derive(Default)]
 struct Inner {
-    /// Frames kept: sent-but-unacknowledged ones, then unsent ones.
-    frames: VecDeque<Message>,
+    /// Frames kept: sent-but-unacknowledged ones, then unsent ones (in segments: see
+    /// `hub::frames`).
+    frames: Segmented<Message>,
     /// Sequence number of `frames[0]` (sequence numbers start at 1).
     base: u64,
     /// Sequence number of the next frame to write.
@@ -247,8 +248,7 @@ impl Outbox {
             // Rewind: everything after `received` is sent again.
             let resend: usize = inner
                 .frames
-                .iter()
-                .skip((received + 1 - inner.base) as usize)
+                .iter_from((received + 1 - inner.base) as usize)
                 .take((sent_end - received) as usize)
                 .map(frame_len)
                 .sum();
@@ -366,7 +366,7 @@ impl Outbox {
                 if inner.unsent_index() < inner.frames.len() {
                     let start = inner.unsent_index();
                     let mut taken = 0usize;
-                    for frame in inner.frames.iter().skip(start) {
+                    for frame in inner.frames.iter_from(start) {
                         let large = frame_len(frame) >= LARGE_FRAME;
                         if taken > 0 && (batch.bytes.len() >= BATCH_BYTES || large) {
                             break;
@@ -379,7 +379,7 @@ impl Outbox {
                         }
                         codec::ws_encode(frame, &mut batch.bytes);
                     }
-                    let bytes: usize = inner.frames.iter().skip(start).take(taken).map(frame_len).sum();
+                    let bytes: usize = inner.frames.iter_from(start).take(taken).map(frame_len).sum();
                     inner.next_send += taken as u64;
                     batch.drained = inner.unsent_index() == inner.frames.len();
                     inner.sent_bytes += bytes;
