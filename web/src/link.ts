@@ -88,6 +88,8 @@ const LOGIN_REASONS: Record<string, string> = {
 }
 /** Most datagrams and custom messages kept while the link is down (oldest dropped first). */
 const MAX_HELD = 256
+/** Frames received since the last ping after which the link acknowledges before its heartbeat. */
+const EARLY_ACK_FRAMES = 512
 
 function timeoutCode (op: string): number {
   if (op === 'subscribe') return ErrorCode.RTM_ERROR_CHANNEL_SUBSCRIBE_TIMEOUT
@@ -389,9 +391,18 @@ export class Link {
     return new Promise((resolve) => {
       let lastSeen = now()
       const heartbeat = this.config.heartbeat * 1000
+      // A ping every heartbeat, and sooner — at the next second — once EARLY_ACK_FRAMES frames
+      // arrived since the last one: the server keeps every frame not yet acknowledged for a
+      // resume, and on a busy link five seconds of them add up.
+      let pinged = now()
+      let acked = 0
       const ping = setInterval(() => {
+        if (this.received < acked) acked = 0 // a new session counts from 0
+        if (now() - pinged < heartbeat - 500 && this.received - acked < EARLY_ACK_FRAMES) return
         if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: 'ping', received: this.received }))
-      }, heartbeat)
+        pinged = now()
+        acked = this.received
+      }, 1000)
       const check = setInterval(() => {
         if (now() - lastSeen > heartbeat + this.config.pongTimeoutMs) {
           end({ lost: ['HEARTBEAT_TIMEOUT', 'KEEP_ALIVE_TIMEOUT', 'no answer from the server to the heartbeat'] })

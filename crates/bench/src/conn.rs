@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -229,10 +229,12 @@ pub async fn run_subscriber(
     let result: Result<()> = async {
         match sub {
             Subscriber::Piazza(mut ws) => {
-                // Acknowledge received frames every 5 s, as the SDK's heartbeat does by default
-                // (its shortest interval), so the server can let go of its resume buffer.
+                // Acknowledge received frames as the SDK does: with its heartbeat (5 s by
+                // default, its shortest), and at the next second once 512 frames arrived since
+                // the last acknowledgement; the server keeps what is not acknowledged.
                 let mut frames = 0u64;
-                let mut ack = tokio::time::interval(Duration::from_secs(5));
+                let (mut acked, mut pinged) = (0u64, Instant::now());
+                let mut ack = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     tokio::select! {
                         frame = ws.next() => match frame {
@@ -255,8 +257,12 @@ pub async fn run_subscriber(
                             None => return Err("connection ended".into()),
                         },
                         _ = ack.tick() => {
+                            if frames - acked < 512 && pinged.elapsed() < Duration::from_millis(4500) {
+                                continue;
+                            }
                             let ping = format!(r#"{{"op":"ping","received":{frames}}}"#);
                             ws.send(Message::Text(ping.into())).await.map_err(err)?;
+                            (acked, pinged) = (frames, Instant::now());
                         }
                         _ = stop.changed() => return Ok(()),
                     }

@@ -275,3 +275,33 @@ async fn datagrams_sent_while_the_link_is_down_are_bounded_newest_kept_drops_cou
     }
     assert_eq!(got, (84..100).collect::<Vec<u8>>(), "the newest 16, in order");
 }
+
+/// A client that receives many frames acknowledges them about every second, not only with its
+/// heartbeat (30 s here): the server lets go of what it kept for a resume.
+#[tokio::test]
+async fn a_busy_client_acknowledges_before_its_heartbeat() {
+    let server = server_with(|c| c.limits.publish_rate_per_channel = 0).await;
+    let mut config = config(&server, "app", "bob");
+    config.heartbeat_interval = 30;
+    let mut bob = login_with(config).await;
+    bob.ask(serde_json::json!({"op":"subscribe","channel":"busy"})).await.unwrap();
+    let alice = login(&server, "alice").await;
+    for i in 0..600 {
+        let text = piazza_engine::client::Payload::Text(format!("m{i}"));
+        alice.client.call(move |c, r| c.publish(r, "busy", text, Default::default())).await.unwrap();
+    }
+    for _ in 0..600 {
+        bob.next_message().await;
+    }
+    let retained = || {
+        let sessions = server.hub().sessions();
+        let bob = sessions.iter().find(|s| &*s.user == "bob").expect("bob's session");
+        bob.outbox.retained_frames()
+    };
+    assert!(retained() >= 600, "kept until acknowledged: {}", retained());
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while retained() >= 600 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(retained() < 600, "acknowledged within about a second, long before the 30 s heartbeat");
+}

@@ -604,6 +604,11 @@ fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
     frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((close::NORMAL, String::new()))
 }
 
+/// A link that received this many frames since its last ping acknowledges them at the next
+/// [`EARLY_ACK_EVERY`] instead of waiting for its heartbeat.
+const EARLY_ACK_FRAMES: u64 = 512;
+const EARLY_ACK_EVERY: Duration = Duration::from_secs(1);
+
 /// Pauses reading while the event sink is congested (the application is not keeping up).
 async fn wait_for_sink(inner: &Inner) {
     if let Some(room) = inner.sink.congestion() {
@@ -619,6 +624,9 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
     let writer = tokio::spawn(async move {
         let inner = writer_inner;
         let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+        let mut early = tokio::time::interval_at(Instant::now() + EARLY_ACK_EVERY, EARLY_ACK_EVERY);
+        // What the last ping acknowledged.
+        let mut acked = 0;
         let mut batch = Vec::new();
         loop {
             {
@@ -626,13 +634,19 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
                 batch.extend(state.outgoing.drain(..));
             }
             if batch.is_empty() {
-                tokio::select! {
+                let received = tokio::select! {
                     _ = inner.outgoing_ready.notified() => continue,
-                    _ = ping.tick() => {
-                        let received = inner.received.load(Ordering::Acquire);
-                        batch.push(text_frame(&ClientFrame::Ping(Ping { received })));
-                    }
-                }
+                    _ = ping.tick() => inner.received.load(Ordering::Acquire),
+                    // A busy link acknowledges sooner than its heartbeat: the server keeps every
+                    // frame not yet acknowledged for a resume, and at thousands of frames a
+                    // second five seconds of them add up.
+                    _ = early.tick() => match inner.received.load(Ordering::Acquire) {
+                        received if received.saturating_sub(acked) >= EARLY_ACK_FRAMES => received,
+                        _ => continue,
+                    },
+                };
+                acked = received;
+                batch.push(text_frame(&ClientFrame::Ping(Ping { received })));
             }
             for frame in batch.drain(..) {
                 if sink.feed(frame).await.is_err() {

@@ -401,6 +401,11 @@ impl Outbox {
         self.inner.lock().unsent_bytes
     }
 
+    /// Sent frames kept for a resume (not yet acknowledged), for tests and stats.
+    pub fn retained_frames(&self) -> usize {
+        self.inner.lock().unsent_index()
+    }
+
     /// Sequence number of the last frame queued (0 before the first).
     pub fn last_seq(&self) -> u64 {
         let inner = self.inner.lock();
