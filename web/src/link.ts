@@ -89,7 +89,7 @@ const LOGIN_REASONS: Record<string, string> = {
 /** Most datagrams and custom messages kept while the link is down (oldest dropped first). */
 const MAX_HELD = 256
 /** Frames received since the last ping after which the link acknowledges before its heartbeat. */
-const EARLY_ACK_FRAMES = 512
+const EARLY_ACK_FRAMES = 64
 
 function timeoutCode (op: string): number {
   if (op === 'subscribe') return ErrorCode.RTM_ERROR_CHANNEL_SUBSCRIBE_TIMEOUT

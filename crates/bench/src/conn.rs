@@ -230,7 +230,7 @@ pub async fn run_subscriber(
         match sub {
             Subscriber::Piazza(mut ws) => {
                 // Acknowledge received frames as the SDK does: with its heartbeat (5 s by
-                // default, its shortest), and at the next second once 512 frames arrived since
+                // default, its shortest), and at the next second once 64 frames arrived since
                 // the last acknowledgement; the server keeps what is not acknowledged.
                 let mut frames = 0u64;
                 let (mut acked, mut pinged) = (0u64, Instant::now());
@@ -257,7 +257,7 @@ pub async fn run_subscriber(
                             None => return Err("connection ended".into()),
                         },
                         _ = ack.tick() => {
-                            if frames - acked < 512 && pinged.elapsed() < Duration::from_millis(4500) {
+                            if frames - acked < 64 && pinged.elapsed() < Duration::from_millis(4500) {
                                 continue;
                             }
                             let ping = format!(r#"{{"op":"ping","received":{frames}}}"#);

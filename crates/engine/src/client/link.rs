@@ -606,7 +606,7 @@ fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
 
 /// A link that received this many frames since its last ping acknowledges them at the next
 /// [`EARLY_ACK_EVERY`] instead of waiting for its heartbeat.
-const EARLY_ACK_FRAMES: u64 = 512;
+const EARLY_ACK_FRAMES: u64 = 64;
 const EARLY_ACK_EVERY: Duration = Duration::from_secs(1);
 
 /// Pauses reading while the event sink is congested (the application is not keeping up).
