@@ -397,7 +397,6 @@ export class Link {
       let pinged = now()
       let acked = 0
       const ping = setInterval(() => {
-        if (this.received < acked) acked = 0 // a new session counts from 0
         if (now() - pinged < heartbeat - 500 && this.received - acked < EARLY_ACK_FRAMES) return
         if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: 'ping', received: this.received }))
         pinged = now()

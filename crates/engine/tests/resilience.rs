@@ -300,9 +300,9 @@ async fn a_busy_client_acknowledges_before_its_heartbeat() {
     };
     // Only an early acknowledgement can let the server drop them: the heartbeat is 30 s away.
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    // (What stays is at most the answer to that ping.)
-    while retained() > 1 && std::time::Instant::now() < deadline {
+    // (What may stay: fewer than the 64 frames that make an early ping, and the pong.)
+    while retained() > 64 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(retained() <= 1, "all 600 acknowledged within about a second, long before the heartbeat");
+    assert!(retained() <= 64, "600 received, {} still kept: no acknowledgement before the heartbeat", retained());
 }

@@ -646,6 +646,8 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
                     },
                 };
                 acked = received;
+                // The next heartbeat ping is a heartbeat from this one.
+                ping.reset();
                 batch.push(text_frame(&ClientFrame::Ping(Ping { received })));
             }
             for frame in batch.drain(..) {
