@@ -40,13 +40,7 @@ async fn join_leave_and_logout_are_announced_to_others_and_snapshot_to_the_joine
     bob.ask(sub("c")).await.unwrap();
     alice.next_typed("presence", "REMOTE_JOIN").await;
     let started = Instant::now();
-    bob.client
-        .call(|c, r| {
-            c.logout(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    bob.logout().await;
     assert_eq!(alice.next_presence(PresenceEventType::RemoteLeave).await.publisher, "bob");
     assert!(started.elapsed() < Duration::from_secs(1), "logout is announced at once");
 }

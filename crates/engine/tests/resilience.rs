@@ -140,14 +140,7 @@ async fn past_the_timeout_a_new_session_restores_everything_and_reports_the_delt
     proxy.cut();
     wait_state(&mut alice, LinkState::Disconnected).await;
     // While alice is away: leaver goes, newcomer comes, and alice times out for the others.
-    leaver
-        .client
-        .call(|c, r| {
-            c.logout(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    leaver.logout().await;
     let newcomer = login(&server, "newcomer").await;
     newcomer.ask(json!({"op":"subscribe","channel":"c"})).await.unwrap();
     let timeout = loop {

@@ -90,14 +90,7 @@ async fn clients_see_the_server_going_away_as_a_disconnect() {
     server.close().await;
     while alice.next_link_state().await.current_state != LinkState::Disconnected {}
     assert!(alice.client.is_active(), "a client keeps trying after the server went away");
-    alice
-        .client
-        .call(|c, r| {
-            c.logout(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    alice.logout().await;
     assert!(!alice.client.is_active());
 }
 
@@ -112,13 +105,7 @@ async fn stats_count_connections_users_channels_and_messages() {
     b.next_message().await;
     let s = server.stats();
     assert_eq!((s.connections, s.users, s.channels, s.messages_in, s.messages_out), (2, 2, 2, 1, 1));
-    a.client
-        .call(|c, r| {
-            c.logout(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    a.logout().await;
     eventually("a's session to end", || server.stats().users == 1).await;
     eventually("a's connection to close", || server.stats().connections == 1).await;
 }

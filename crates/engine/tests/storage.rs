@@ -99,13 +99,7 @@ async fn subscribers_get_a_snapshot_then_every_change_with_the_whole_metadata() 
     let stray = json!({"op":"releaseLock","channelType":"MESSAGE","channel":"board","lockName":"pen","ttl":10});
     assert_eq!(bob.ask(stray).await.unwrap_err().code, ErrorCode::InvalidParameter);
     // Logout releases at once.
-    bob.client
-        .call(|c, r| {
-            c.logout(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    bob.logout().await;
     let mut carol = login(&server, "carol").await;
     carol.ask(json!({"op":"subscribe","channel":"board","withLock":true})).await.unwrap();
     let snapshot = carol.next_typed("lock", "SNAPSHOT").await;
@@ -223,15 +217,34 @@ async fn a_holder_that_resumes_within_the_ttl_keeps_its_lock() {
 
 static NEXT: AtomicU32 = AtomicU32::new(1);
 
-#[tokio::test]
-async fn a_restarted_server_on_the_same_data_dir_has_its_metadata_history_and_free_locks() {
+/// A fresh data directory for one test (removed first if a run left it): its path, as the
+/// path and as the string the config takes.
+fn data_dir(name: &str) -> (std::path::PathBuf, String) {
     let dir = std::env::temp_dir().join(format!(
-        "piazza-restart-{}-{}",
+        "piazza-{name}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.to_string_lossy().to_string();
+    (dir, path)
+}
+
+/// A server on the file store in `path`, without the per-channel publish rate, whose history
+/// pages may hold 500 messages.
+async fn busy_file_server(path: &str) -> piazza_engine::server::Server {
+    let path = path.to_string();
+    server_with(|c| {
+        c.storage.path = Some(path);
+        c.storage.max_history_page = 500;
+        c.limits.publish_rate_per_channel = 0;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_restarted_server_on_the_same_data_dir_has_its_metadata_history_and_free_locks() {
+    let (dir, path) = data_dir("restart");
     let first = server_with(|c| c.storage.path = Some(path.clone())).await;
     let alice = login(&first, "alice").await;
     alice.ask(set_meta("c", json!([{"key":"k","value":"v"}]), json!({}))).await.unwrap();
@@ -261,19 +274,8 @@ async fn a_restarted_server_on_the_same_data_dir_has_its_metadata_history_and_fr
 #[tokio::test]
 async fn pipelined_history_publishes_are_all_kept_in_order_on_the_file_store() {
     use futures_util::future::{join_all, BoxFuture};
-    let dir = std::env::temp_dir().join(format!(
-        "piazza-pipelined-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.to_string_lossy().to_string();
-    let server = server_with(|c| {
-        c.storage.path = Some(path.clone());
-        c.storage.max_history_page = 500;
-        c.limits.publish_rate_per_channel = 0;
-    })
-    .await;
+    let (dir, path) = data_dir("pipelined");
+    let server = busy_file_server(&path).await;
     let alice = login(&server, "alice").await;
     let keep = PublishOptions { store_in_history: true, ..Default::default() };
     // The order answers arrive in (each call notes its place in the sending order).
@@ -320,19 +322,8 @@ async fn pipelined_history_publishes_are_all_kept_in_order_on_the_file_store() {
 /// store: its answers take a disk sync).
 #[tokio::test]
 async fn history_publishes_sent_just_before_a_logout_are_all_kept() {
-    let dir = std::env::temp_dir().join(format!(
-        "piazza-logout-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.to_string_lossy().to_string();
-    let server = server_with(|c| {
-        c.storage.path = Some(path.clone());
-        c.storage.max_history_page = 500;
-        c.limits.publish_rate_per_channel = 0;
-    })
-    .await;
+    let (dir, path) = data_dir("logout");
+    let server = busy_file_server(&path).await;
     let alice = login(&server, "alice").await;
     let keep = PublishOptions { store_in_history: true, ..Default::default() };
     for i in 0..200 {
@@ -340,14 +331,7 @@ async fn history_publishes_sent_just_before_a_logout_are_all_kept() {
         let text = Payload::Text(format!("m{i}"));
         alice.client.publish(piazza_engine::client::Route::Oneshot(tx), "bye", text, keep.clone()).unwrap();
     }
-    alice
-        .client
-        .call(|c, r| {
-            c.logout(r);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    alice.logout().await;
     drop(alice);
     let bob = login(&server, "bob").await;
     let ask = json!({"op":"getMessages","channelType":"MESSAGE","channel":"bye","messageCount":500});
@@ -404,13 +388,7 @@ async fn two_nodes_racing_on_one_redis_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn a_server_process_killed_and_started_again_on_its_data_dir_has_everything_it_answered() {
-    let dir = std::env::temp_dir().join(format!(
-        "piazza-kill-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data_dir = dir.to_string_lossy().to_string();
+    let (dir, data_dir) = data_dir("kill");
     let mut first = Standalone::start(&["--data-dir", &data_dir], &[]).await;
     let alice = login_with(ClientConfig::new("app", "alice", &first.url)).await;
     for i in 0..20 {

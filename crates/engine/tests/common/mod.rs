@@ -323,6 +323,17 @@ impl TestClient {
         }
     }
 
+    /// Logs out and waits for the answer.
+    pub async fn logout(&self) {
+        self.client
+            .call(|c, r| {
+                c.logout(r);
+                Ok(())
+            })
+            .await
+            .expect("logout is answered");
+    }
+
     /// Sends a request frame and waits for its answer.
     pub async fn ask(&self, frame: Value) -> Result<Value, piazza_engine::Error> {
         self.ask_with(frame, None).await
