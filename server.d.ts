@@ -31,6 +31,8 @@ export interface ServerConnectionOptions {
   maxConnections?: number
   /** Bytes queued for one connection before it is closed as a slow consumer (default 4 MiB). */
   outboundQueueBytes?: number
+  /** Bytes queued for all connections together (unsent, and sent but not yet acknowledged); past it the biggest queues are shed first — their unacknowledged frames forgotten, then their connections closed with 4003 (default 1 GiB; 0 = no node-wide bound; else at least `outboundQueueBytes`). */
+  outboundBudgetBytes?: number
   /** Largest WebSocket message accepted (default 256 KiB). */
   maxFrameBytes?: number
   /** Milliseconds from TCP accept to a complete hello (default 5000). */
@@ -175,6 +177,10 @@ export interface ServerStats {
   badFrames: number
   /** Realtime datagrams dropped for congested receivers (best effort, counted). */
   realtimeDropped: number
+  /** Bytes queued for every connection now (unsent, and sent but not acknowledged), counted in 16 KiB steps against `connection.outboundBudgetBytes`. */
+  outboundBytes: number
+  /** Connections closed as slow consumers (also in `slowConsumers`) because all queues together passed `connection.outboundBudgetBytes`. */
+  budgetEvictions: number
 }
 
 /** A TRTC room id: a number (roomId, 1..4294967294) or a string (strRoomId); separate namespaces. */

@@ -18,7 +18,7 @@ test('start gives a url and port; stats count; close is graceful and idempotent'
   assert.deepEqual(
     [stats.connections, stats.users, stats.channels, stats.messagesIn, stats.messagesOut, stats.dropped, stats.slowConsumers],
     [1, 1, 1, 1, 1, 0, 0])
-  assert.deepEqual(Object.keys(stats).sort(), ['badFrames', 'channels', 'connections', 'dropped', 'messagesIn', 'messagesOut', 'realtimeDropped', 'rooms', 'slowConsumers', 'streamChannels', 'users'])
+  assert.deepEqual(Object.keys(stats).sort(), ['badFrames', 'budgetEvictions', 'channels', 'connections', 'dropped', 'messagesIn', 'messagesOut', 'outboundBytes', 'realtimeDropped', 'rooms', 'slowConsumers', 'streamChannels', 'users'])
   await Promise.all([server.close(), server.close()])
   await server.close()
   const lost = await alice.events.next('linkState', (e) => e.currentState === 'DISCONNECTED')

@@ -208,6 +208,9 @@ pub struct ConnectionConfig {
     pub max_connections: usize,
     /// Bytes queued for one connection before it counts as a slow consumer.
     pub outbound_queue_bytes: usize,
+    /// Bytes queued for all connections together (unsent, and sent but unacknowledged); past
+    /// it the biggest queues are shed first (see `hub::budget`). 0 = no node-wide bound.
+    pub outbound_budget_bytes: usize,
     /// Largest WebSocket message accepted; bigger ones close the connection with 1009.
     pub max_frame_bytes: usize,
     /// Time allowed from TCP accept to a complete `hello`, in milliseconds.
@@ -229,6 +232,7 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             max_connections: 100_000,
             outbound_queue_bytes: 4 * 1024 * 1024,
+            outbound_budget_bytes: 1024 * 1024 * 1024,
             max_frame_bytes: 256 * 1024,
             handshake_timeout_ms: 5_000,
             resume_buffer_bytes: 1024 * 1024,
@@ -375,6 +379,11 @@ impl ServerConfig {
         }
         if c.outbound_queue_bytes < c.max_frame_bytes {
             return Err(Error::invalid("connection.outboundQueueBytes must be at least connection.maxFrameBytes"));
+        }
+        if c.outbound_budget_bytes != 0 && c.outbound_budget_bytes < c.outbound_queue_bytes {
+            return Err(Error::invalid(
+                "connection.outboundBudgetBytes must be 0 (no bound) or at least connection.outboundQueueBytes",
+            ));
         }
         if c.max_connections == 0 || c.handshake_timeout_ms == 0 || c.max_pending_handshakes == 0 {
             return Err(Error::invalid(

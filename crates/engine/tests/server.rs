@@ -5,8 +5,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use piazza_engine::client::{LinkReason, LinkState, Payload, Route, SubscribeOptions};
+use piazza_engine::hub::Stats;
+use piazza_engine::server::Server;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -51,6 +53,68 @@ async fn a_consumer_that_stops_reading_is_disconnected_and_counted() {
             break;
         }
     }
+}
+
+/// Publishes 4 KiB messages into `channel`, a few at a time, until `done` says so.
+async fn publish_until(server: &Server, publisher: &TestClient, channel: &str, done: impl Fn(&Stats) -> bool) {
+    let payload = Payload::Binary(vec![7u8; 4 * 1024].into());
+    let mut sent = 0;
+    while !done(&server.stats()) {
+        for _ in 0..5 {
+            publisher.client.publish(Route::Ignore, channel, payload.clone(), Default::default()).unwrap();
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(sent < 100_000, "never reached: {:?}", server.stats());
+    }
+}
+
+/// Reads `ws` until a frame containing `needle`, or its close (code and reason).
+async fn read_until(ws: &mut RawWs, needle: &[u8]) -> Option<(u16, String)> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Close(Some(f)))) => return Some((f.code.into(), f.reason.to_string())),
+            Some(Ok(m)) if m.clone().into_data().windows(needle.len()).any(|w| w == needle) => return None,
+            Some(Ok(_)) => {}
+            other => panic!("the connection ended without a close: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn past_the_node_wide_budget_the_biggest_queue_is_closed_first() {
+    let server = server_with(|c| {
+        c.limits.publish_rate_per_channel = 0;
+        c.connection.max_frame_bytes = 40 * 1024;
+        c.limits.max_realtime_bytes = 32 * 1024;
+        c.connection.outbound_queue_bytes = 1024 * 1024;
+        c.connection.outbound_budget_bytes = 1536 * 1024;
+        c.connection.resume_buffer_bytes = 32 * 1024;
+    })
+    .await;
+    // Two subscribers that stop reading, each alone in its channel.
+    let mut big = raw_session(&server, "big").await;
+    let mut small = raw_session(&server, "small").await;
+    for (ws, channel) in [(&mut big, "a"), (&mut small, "b")] {
+        let subscribe = json!({"op":"subscribe","id":1,"channel":channel,"withPresence":false});
+        ws.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+        assert_eq!(next_json(ws).await["t"], "ok");
+    }
+    let publisher = login(&server, "publisher").await;
+    // "big" queues about 900 KiB (its own bound is 1 MiB), then "small" grows until the queues
+    // together pass 1.5 MiB: the biggest queue goes, not the one that was growing.
+    publish_until(&server, &publisher, "a", |s| s.outbound_bytes >= 900 * 1024).await;
+    publish_until(&server, &publisher, "b", |s| s.budget_evictions > 0).await;
+    let stats = server.stats();
+    assert_eq!((stats.budget_evictions, stats.slow_consumers), (1, 1), "{stats:?}");
+    assert!(stats.dropped > 0 && stats.outbound_bytes <= 1536 * 1024, "{stats:?}");
+    let (code, reason) = read_until(&mut big, b"never sent").await.expect("closed");
+    assert_eq!(code, 4003);
+    assert!(reason.contains("outbound budget"), "{reason}");
+    // "small" was left alone: it reads everything queued for it, and what comes next.
+    publisher.client.call(|c, r| c.publish(r, "b", Payload::Text("after".into()), Default::default())).await.unwrap();
+    assert_eq!(read_until(&mut small, b"after").await, None, "still connected");
+    assert_eq!(server.stats().slow_consumers, 1);
 }
 
 #[tokio::test]

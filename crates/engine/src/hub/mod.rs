@@ -5,6 +5,7 @@
 //! Locking order, to stay deadlock-free: app registry → app sessions → app channels →
 //! channel members → session state → outbox.
 
+mod budget;
 mod channel;
 mod cluster;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod recovery;
 pub mod room;
 pub mod roster;
 pub mod session;
+mod stats;
 mod stop;
 mod storage;
 mod stream;
@@ -37,6 +39,7 @@ use self::outbox::{Push, ResumeGap};
 use self::presence::PresenceEventType;
 use self::rate::TokenBucket;
 pub use self::session::{Claim, QueueLimits, Session};
+pub use self::stats::{Counters, Stats, Tally};
 pub use self::storage::{channel_kind as lock_channel, target as storage_target};
 pub use self::stream::{StreamChannel, TopicEvent, TopicInfo, MAX_TOPIC_META_BYTES};
 use crate::broker::{Broker, Delivery, DeliveryHandler, MemoryBroker, Route};
@@ -48,44 +51,6 @@ use crate::protocol::{
     close, server, ChannelType, ClientFrame, Hello, Inbound, LeaveReason, SessionKind, PROTOCOL_VERSION,
 };
 use crate::time::now_ms;
-
-/// Counters of a node; read with [`Hub::stats`].
-#[derive(Default)]
-pub struct Counters {
-    pub connections: AtomicU64,
-    pub messages_in: AtomicU64,
-    pub messages_out: AtomicU64,
-    pub dropped: AtomicU64,
-    pub slow_consumers: AtomicU64,
-    pub bad_frames: AtomicU64,
-    pub realtime_dropped: AtomicU64,
-}
-
-/// A snapshot of a node's state and counters (`server.stats()`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Stats {
-    /// Open WebSocket connections.
-    pub connections: u64,
-    /// Sessions (logged-in users).
-    pub users: u64,
-    /// Message channels with at least one subscriber.
-    pub channels: u64,
-    pub stream_channels: u64,
-    pub rooms: u64,
-    /// Publishes accepted.
-    pub messages_in: u64,
-    /// Frames delivered into subscribers' queues by fan-out.
-    pub messages_out: u64,
-    /// Frames dropped (slow consumers' queues, best-effort datagrams).
-    pub dropped: u64,
-    /// Connections closed because they could not keep up.
-    pub slow_consumers: u64,
-    /// Client frames that could not be decoded.
-    pub bad_frames: u64,
-    /// Realtime datagrams dropped for congested receivers (best effort, counted).
-    pub realtime_dropped: u64,
-}
 
 /// What a publish rate applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -181,6 +146,8 @@ struct Shared {
     /// Per channel: orders this node's metadata and lock writes (with their events) against
     /// the SNAPSHOTs of new `withMetadata` / `withLock` members (see `hub::storage`).
     channel_order: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Bytes queued for every session, against `connection.outboundBudgetBytes`.
+    budget: Arc<budget::Budget>,
 }
 
 /// The state of a node. Cheap to clone.
@@ -214,44 +181,6 @@ pub struct Opened {
     pub resumed: bool,
     /// Wakes this connection's writer.
     pub ready: Arc<tokio::sync::Notify>,
-}
-
-/// What one fan-out did: how many got the frame, how many frames were dropped, and who
-/// turned out to be a slow consumer. Counted into the node's counters once per fan-out.
-#[derive(Default)]
-pub struct Tally {
-    pub delivered: u64,
-    pub dropped: u64,
-    pub realtime_dropped: u64,
-    pub slow: Vec<Arc<Session>>,
-}
-
-impl Tally {
-    pub fn record(&mut self, session: &Arc<Session>, push: Push) {
-        match push {
-            Push::Queued => self.delivered += 1,
-            Push::Overflow { dropped } => {
-                self.dropped += dropped as u64;
-                self.slow.push(session.clone());
-            }
-            Push::Lost { dropped } => self.dropped += dropped as u64,
-            Push::Dropped => {
-                self.dropped += 1;
-                self.realtime_dropped += 1;
-            }
-            Push::Closed => {}
-        }
-    }
-
-    fn commit(self, counters: &Counters) {
-        counters.messages_out.fetch_add(self.delivered, Ordering::Relaxed);
-        counters.dropped.fetch_add(self.dropped, Ordering::Relaxed);
-        counters.realtime_dropped.fetch_add(self.realtime_dropped, Ordering::Relaxed);
-        counters.slow_consumers.fetch_add(self.slow.len() as u64, Ordering::Relaxed);
-        for session in self.slow {
-            tracing::warn!(?session, "slow consumer: outbound queue overflowed, closing its connection");
-        }
-    }
 }
 
 /// The `ok` frame answering request `id`.
@@ -305,7 +234,9 @@ impl Hub {
         let authority = crate::auth::Authority::new(
             config.apps.iter().map(|(id, app)| (id.clone(), app.certificate.clone())).collect(),
         );
+        let budget = Arc::new(budget::Budget::new(config.connection.outbound_budget_bytes));
         let shared = Arc::new(Shared {
+            budget,
             authority,
             config,
             apps: RwLock::new(HashMap::new()),
@@ -427,7 +358,11 @@ impl Hub {
             user.clone(),
             hello.kind,
             (hello.heartbeat, presence_timeout),
-            QueueLimits { unsent: connection.outbound_queue_bytes, retain: connection.resume_buffer_bytes },
+            QueueLimits {
+                unsent: connection.outbound_queue_bytes,
+                retain: connection.resume_buffer_bytes,
+                budget: self.shared.budget.clone(),
+            },
         ));
         let ready = session.outbox.attach(conn, None).expect("a new outbox accepts its first connection");
         let key = session_key(hello.kind, user, session.id);
@@ -556,6 +491,7 @@ impl Hub {
             tally.delivered = 0;
             tally.commit(&self.shared.counters);
         }
+        self.shared.enforce_budget();
         outcome
     }
 
@@ -696,13 +632,14 @@ impl Hub {
             slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
             bad_frames: c.bad_frames.load(Ordering::Relaxed),
             realtime_dropped: c.realtime_dropped.load(Ordering::Relaxed),
+            outbound_bytes: self.shared.budget.used() as u64,
+            budget_evictions: self.shared.budget.evictions.load(Ordering::Relaxed),
         }
     }
 
     /// Every open session (for shutdown).
     pub fn sessions(&self) -> Vec<Arc<Session>> {
-        let apps: Vec<Arc<App>> = self.shared.apps.read().values().cloned().collect();
-        apps.iter().flat_map(|app| app.sessions.lock().values().cloned().collect::<Vec<_>>()).collect()
+        self.shared.all_sessions()
     }
 }
 
@@ -759,6 +696,7 @@ impl HubRef<'_> {
             }
         }
         tally.commit(&shared.counters);
+        shared.enforce_budget();
     }
 }
 

@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::budget::{Budget, GRANULE};
 use super::frames::Segmented;
 use crate::protocol::{close, codec};
 
@@ -81,6 +82,8 @@ struct Inner {
     attachment: Option<(u64, Arc<Notify>)>,
     /// Frames were dropped while detached: the session cannot be resumed exactly.
     lost: bool,
+    /// Kept bytes as last reported to the node's budget (a multiple of its granule).
+    reported: usize,
 }
 
 /// The outbound queue of a session; see the module docs for the policy.
@@ -90,6 +93,8 @@ pub struct Outbox {
     closed: Notify,
     limit: usize,
     retain: usize,
+    /// The node's budget for queued outbound bytes, kept informed of this queue's size.
+    budget: Option<Arc<Budget>>,
 }
 
 fn frame_len(message: &Message) -> usize {
@@ -170,6 +175,19 @@ impl Inner {
         self.unsent_bytes = 0;
         dropped
     }
+
+    /// Drops every unsent frame (plus `extra` not queued): the session can no longer be
+    /// resumed exactly, and an attached connection is closed as a slow consumer.
+    fn overflow(&mut self, extra: usize, reason: impl FnOnce() -> String) -> Push {
+        let dropped = self.drop_unsent() + extra;
+        self.lost = true;
+        if self.attachment.is_none() || self.closing.is_some() {
+            return Push::Lost { dropped };
+        }
+        self.closing = Some(Closing { code: close::SLOW_CONSUMER, reason: reason() });
+        self.wake();
+        Push::Overflow { dropped }
+    }
 }
 
 impl Outbox {
@@ -181,6 +199,25 @@ impl Outbox {
             closed: Notify::new(),
             limit,
             retain,
+            budget: None,
+        }
+    }
+
+    /// [`Outbox::new`], counted in the node's outbound `budget`.
+    pub fn with_budget(limit: usize, retain: usize, budget: Arc<Budget>) -> Self {
+        let mut outbox = Outbox::new(limit, retain);
+        outbox.budget = Some(budget);
+        outbox
+    }
+
+    /// Tells the budget this queue's size, when it moved by a granule or more.
+    fn settle(&self, inner: &mut Inner) {
+        if let Some(budget) = &self.budget {
+            let kept = (inner.unsent_bytes + inner.sent_bytes) / GRANULE * GRANULE;
+            if kept != inner.reported {
+                budget.report(inner.reported, kept);
+                inner.reported = kept;
+            }
         }
     }
 
@@ -204,27 +241,21 @@ impl Outbox {
             return Push::Dropped;
         }
         if inner.unsent_bytes + len > self.limit {
-            let dropped = inner.drop_unsent() + 1;
-            if inner.attachment.is_none() {
-                inner.lost = true;
-                return Push::Lost { dropped };
-            }
             // Frames are gone: a later resume could not be exact.
-            inner.lost = true;
-            inner.closing = Some(Closing {
-                code: close::SLOW_CONSUMER,
-                reason: format!("slow consumer: more than {} bytes queued", self.limit),
-            });
-            inner.wake();
+            let push = inner.overflow(1, || format!("slow consumer: more than {} bytes queued", self.limit));
+            self.settle(&mut inner);
             drop(inner);
-            self.closed.notify_waiters();
-            return Push::Overflow { dropped };
+            if matches!(push, Push::Overflow { .. }) {
+                self.closed.notify_waiters();
+            }
+            return push;
         }
         // Wake the writer only if it may be idle, and after letting go of the lock (the writer
         // takes it next).
         let wake = if inner.unsent_bytes == 0 { inner.attachment.as_ref().map(|(_, n)| n.clone()) } else { None };
         inner.frames.push_back(message);
         inner.unsent_bytes += len;
+        self.settle(&mut inner);
         drop(inner);
         if let Some(notify) = wake {
             notify.notify_one();
@@ -261,6 +292,7 @@ impl Outbox {
                 inner.sent_bytes -= frame_len(&frame);
                 inner.base += 1;
             }
+            self.settle(&mut inner);
         }
         if let Some((_, old)) = inner.attachment.take() {
             old.notify_one();
@@ -307,6 +339,39 @@ impl Outbox {
             inner.sent_bytes -= frame_len(&frame);
             inner.base += 1;
         }
+        self.settle(&mut inner);
+    }
+
+    /// Forgets every sent frame not yet acknowledged (the budget needs the room): a resume
+    /// from before them is no longer possible.
+    pub fn forget_sent(&self) {
+        let mut inner = self.inner.lock();
+        inner.trim(0);
+        self.settle(&mut inner);
+    }
+
+    /// Drops every unsent frame and closes the connection as a slow consumer (the budget
+    /// needs the room); see [`Push`] for the outcome.
+    pub fn evict(&self, budget: usize) -> Push {
+        let mut inner = self.inner.lock();
+        if inner.unsent_bytes == 0 {
+            return Push::Closed;
+        }
+        let push = inner.overflow(0, || {
+            format!("slow consumer: the server's outbound budget ({budget} bytes) is used up and this queue was among the biggest")
+        });
+        self.settle(&mut inner);
+        drop(inner);
+        if matches!(push, Push::Overflow { .. }) {
+            self.closed.notify_waiters();
+        }
+        push
+    }
+
+    /// Unsent and sent-but-unacknowledged bytes kept now.
+    pub fn kept_bytes(&self) -> (usize, usize) {
+        let inner = self.inner.lock();
+        (inner.unsent_bytes, inner.sent_bytes)
     }
 
     /// Asks the writer to send what is queued, then close with `code` (graceful). A later
@@ -327,6 +392,7 @@ impl Outbox {
         }
         if discard {
             inner.drop_unsent();
+            self.settle(&mut inner);
         }
         inner.closing = Some(Closing { code, reason });
         inner.wake();
@@ -385,6 +451,7 @@ impl Outbox {
                     inner.sent_bytes += bytes;
                     inner.unsent_bytes -= bytes;
                     inner.trim(self.retain);
+                    self.settle(&mut inner);
                     return true;
                 }
                 if let Some(closing) = &inner.closing {
@@ -410,6 +477,14 @@ impl Outbox {
     pub fn last_seq(&self) -> u64 {
         let inner = self.inner.lock();
         inner.base + inner.frames.len() as u64 - 1
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.report(self.inner.get_mut().reported, 0);
+        }
     }
 }
 

@@ -111,12 +111,14 @@ pub(crate) struct Tokens {
 }
 
 /// Sizes of a session's outbox.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct QueueLimits {
     /// Unsent bytes before the slow-consumer policy applies.
     pub unsent: usize,
     /// Sent bytes kept for resume.
     pub retain: usize,
+    /// The node's budget for every session's queued bytes.
+    pub budget: Arc<super::budget::Budget>,
 }
 
 impl Session {
@@ -137,7 +139,7 @@ impl Session {
             kind,
             heartbeat_secs: timing.0,
             presence_timeout_secs: timing.1,
-            outbox: Outbox::new(queue.unsent, queue.retain),
+            outbox: Outbox::with_budget(queue.unsent, queue.retain, queue.budget),
             state: Mutex::new(SessionState::default()),
             last_request: AtomicU64::new(0),
             cmd_rate: Mutex::new(CmdRate::default()),

@@ -276,7 +276,7 @@ pub async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, status: u16, message: 
 /// Prometheus text exposition of the node's stats.
 fn metrics(hub: &Hub) -> String {
     let s = hub.stats();
-    let rows: [(&str, &str, &str, u64); 10] = [
+    let rows: [(&str, &str, &str, u64); 12] = [
         ("piazza_connections", "gauge", "Open WebSocket connections", s.connections),
         ("piazza_users", "gauge", "Logged-in sessions", s.users),
         ("piazza_channels", "gauge", "Message channels with subscribers", s.channels),
@@ -287,6 +287,13 @@ fn metrics(hub: &Hub) -> String {
         ("piazza_dropped_total", "counter", "Frames dropped", s.dropped),
         ("piazza_slow_consumers_total", "counter", "Connections closed as slow consumers", s.slow_consumers),
         ("piazza_bad_frames_total", "counter", "Client frames that could not be decoded", s.bad_frames),
+        ("piazza_outbound_bytes", "gauge", "Bytes queued for all connections (16 KiB steps)", s.outbound_bytes),
+        (
+            "piazza_budget_evictions_total",
+            "counter",
+            "Connections closed to keep within the outbound budget",
+            s.budget_evictions,
+        ),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in rows {

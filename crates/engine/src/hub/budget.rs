@@ -1,0 +1,226 @@
+//! The server-wide budget for queued outbound bytes.
+//!
+//! Each outbox is bounded (`connection.outboundQueueBytes`, 4 MiB by default), but 10,000 busy
+//! connections could still ask for 40 GB. `connection.outboundBudgetBytes` (1 GiB by default,
+//! 0 = none) bounds the sum of every session's kept bytes — frames not yet written and frames
+//! written but not yet acknowledged (kept for a resume).
+//!
+//! Accounting: each outbox reports its kept bytes to the node's [`Budget`] in steps of
+//! [`GRANULE`] (one atomic operation per 16 KiB that a queue grows or shrinks, none per frame),
+//! so the total is exact to under 16 KiB per busy queue and exact for idle ones.
+//!
+//! Policy, applied after a fan-out or a direct push finds the total above the budget, until it
+//! is back under three quarters of it:
+//! 1. the biggest holders of **sent but unacknowledged** frames forget them, biggest first: no
+//!    frame is lost on a healthy link, but a resume of those sessions now fails (TooOld), and the
+//!    client starts a new session (`isResumed: false`);
+//! 2. the biggest **unsent** queues, biggest first, get the slow-consumer treatment: their unsent
+//!    frames are dropped and counted, and the connection is closed with 4003 (a detached session
+//!    can no longer be resumed). Counted in `stats().slowConsumers` and `stats().budgetEvictions`.
+//!
+//! Small queues are never touched while a bigger one remains.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::{Session, Tally};
+
+/// Kept bytes are reported in steps of this many bytes.
+pub const GRANULE: usize = 16 * 1024;
+
+/// The node's outbound budget: bytes kept by every outbox, against the limit.
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+    shedding: AtomicBool,
+    /// Connections closed (or detached sessions made unresumable) to get back under budget.
+    pub evictions: AtomicU64,
+    /// Sessions whose sent-but-unacknowledged frames were forgotten to get back under budget.
+    pub trims: AtomicU64,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes; 0 = unlimited (still counted).
+    pub fn new(limit: usize) -> Self {
+        Budget {
+            limit,
+            used: AtomicUsize::new(0),
+            shedding: AtomicBool::new(false),
+            evictions: AtomicU64::new(0),
+            trims: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes kept by every outbox now (in [`GRANULE`] steps).
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Moves an outbox's report from `before` to `after` bytes.
+    pub(super) fn report(&self, before: usize, after: usize) {
+        if after > before {
+            self.used.fetch_add(after - before, Ordering::Relaxed);
+        } else if before > after {
+            self.used.fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the total is above the budget.
+    pub fn is_over(&self) -> bool {
+        self.limit > 0 && self.used() > self.limit
+    }
+
+    /// Brings the total back under three quarters of the budget (see the module docs), if it
+    /// is over and no other thread is at it already. `sessions` lists the node's sessions; it
+    /// is called only when needed.
+    pub(super) fn shed(&self, sessions: impl FnOnce() -> Vec<Arc<Session>>, tally: &mut Tally) {
+        if !self.is_over() || self.shedding.swap(true, Ordering::Acquire) {
+            return;
+        }
+        let target = self.limit / 4 * 3;
+        let mut sessions: Vec<(usize, usize, Arc<Session>)> = sessions()
+            .into_iter()
+            .map(|s| {
+                let (unsent, sent) = s.outbox.kept_bytes();
+                (unsent, sent, s)
+            })
+            .collect();
+        // 1. Retained frames, biggest first.
+        sessions.sort_unstable_by_key(|(_, sent, _)| std::cmp::Reverse(*sent));
+        for (_, sent, session) in &sessions {
+            if self.used() <= target || *sent == 0 {
+                break;
+            }
+            session.outbox.forget_sent();
+            self.trims.fetch_add(1, Ordering::Relaxed);
+        }
+        // 2. Unsent frames, biggest first: slow consumers.
+        sessions.sort_unstable_by_key(|(unsent, _, _)| std::cmp::Reverse(*unsent));
+        for (unsent, _, session) in &sessions {
+            if self.used() <= target || *unsent == 0 {
+                break;
+            }
+            let push = session.outbox.evict(self.limit);
+            if !matches!(push, super::Push::Closed) {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+            tally.record(session, push);
+        }
+        tracing::warn!(used = self.used(), limit = self.limit, "outbound budget exceeded: shed the biggest queues");
+        self.shedding.store(false, Ordering::Release);
+    }
+}
+
+impl super::Shared {
+    /// Applies the budget's policy if the node is over it (after a fan-out or a push).
+    pub(super) fn enforce_budget(&self) {
+        if !self.budget.is_over() {
+            return;
+        }
+        let mut tally = Tally::default();
+        self.budget.shed(|| self.all_sessions(), &mut tally);
+        tally.commit(&self.counters);
+    }
+
+    /// Every session of the node.
+    pub(super) fn all_sessions(&self) -> Vec<Arc<Session>> {
+        let apps: Vec<Arc<super::App>> = self.apps.read().values().cloned().collect();
+        apps.iter().flat_map(|app| app.sessions.lock().values().cloned().collect::<Vec<_>>()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_tungstenite::tungstenite::Message;
+
+    use super::*;
+    use crate::hub::outbox::Batch;
+    use crate::hub::{Push, QueueLimits};
+    use crate::protocol::{close, SessionKind};
+
+    const KB: usize = 1024;
+
+    fn session(id: u64, budget: &Arc<Budget>) -> Arc<Session> {
+        let queue = QueueLimits { unsent: 1024 * KB, retain: 1024 * KB, budget: budget.clone() };
+        Arc::new(Session::new(id, "app".into(), format!("u{id}").into(), SessionKind::Rtm, (5, 10), queue))
+    }
+
+    fn push(session: &Session, bytes: usize) {
+        for _ in 0..bytes / KB {
+            assert_eq!(session.outbox.push(Message::Binary(vec![0; KB].into())), Push::Queued);
+        }
+    }
+
+    /// The writer of connection `conn` writes everything queued (nothing acknowledged yet).
+    async fn write_all(session: &Session, conn: u64, ready: &tokio::sync::Notify) {
+        while session.outbox.kept_bytes().0 > 0 {
+            let mut batch = Batch::default();
+            assert!(session.outbox.next_batch(conn, ready, &mut batch).await);
+        }
+    }
+
+    #[tokio::test]
+    async fn every_queued_byte_is_counted_and_given_back() {
+        let budget = Arc::new(Budget::new(0));
+        let a = session(1, &budget);
+        let ready = a.outbox.attach(1, None).unwrap();
+        push(&a, 100 * KB);
+        assert_eq!(budget.used(), 96 * KB, "counted in 16 KiB steps");
+        write_all(&a, 1, &ready).await;
+        assert_eq!(budget.used(), 96 * KB, "sent but unacknowledged frames still count");
+        a.outbox.ack(a.outbox.last_seq());
+        assert_eq!(budget.used(), 0);
+        push(&a, 40 * KB);
+        drop(ready);
+        drop(a);
+        assert_eq!(budget.used(), 0, "a session that ends gives its bytes back");
+        assert!(!budget.is_over(), "0 = no bound");
+    }
+
+    #[tokio::test]
+    async fn the_biggest_holders_are_shed_first_retained_frames_before_connections() {
+        let budget = Arc::new(Budget::new(512 * KB));
+        let (writer, big, small) = (session(1, &budget), session(2, &budget), session(3, &budget));
+        let writer_ready = writer.outbox.attach(1, None).unwrap();
+        let _big_ready = big.outbox.attach(2, None).unwrap();
+        let _small_ready = small.outbox.attach(3, None).unwrap();
+        push(&writer, 256 * KB);
+        write_all(&writer, 1, &writer_ready).await;
+        push(&big, 240 * KB);
+        push(&small, 64 * KB);
+        assert_eq!(budget.used(), 560 * KB);
+        let mut tally = Tally::default();
+        budget.shed(|| vec![small.clone(), big.clone(), writer.clone()], &mut tally);
+        // Forgetting the writer's unacknowledged 256 KiB was enough: nobody was disconnected.
+        assert_eq!((budget.used(), budget.trims.load(Ordering::Relaxed)), (304 * KB, 1));
+        assert_eq!(writer.outbox.kept_bytes(), (0, 0));
+        assert!(big.outbox.closing().is_none() && tally.slow.is_empty());
+
+        push(&big, 240 * KB);
+        assert!(budget.is_over());
+        let mut tally = Tally::default();
+        budget.shed(|| vec![small.clone(), big.clone(), writer.clone()], &mut tally);
+        // Then the biggest unsent queue, and only it.
+        let closing = big.outbox.closing().expect("the biggest queue is closed");
+        assert_eq!(closing.code, close::SLOW_CONSUMER);
+        assert!(closing.reason.contains("outbound budget"), "{}", closing.reason);
+        assert!(small.outbox.closing().is_none());
+        assert_eq!((tally.slow.len(), tally.dropped), (1, 480));
+        assert_eq!((budget.used(), budget.evictions.load(Ordering::Relaxed)), (64 * KB, 1));
+    }
+
+    #[tokio::test]
+    async fn a_detached_session_over_budget_can_no_longer_be_resumed() {
+        let budget = Arc::new(Budget::new(128 * KB));
+        let away = session(1, &budget);
+        push(&away, 160 * KB);
+        let mut tally = Tally::default();
+        budget.shed(|| vec![away.clone()], &mut tally);
+        assert_eq!((tally.dropped, tally.slow.len(), budget.used()), (160, 0, 0));
+        assert!(away.outbox.attach(2, Some(0)).is_err(), "frames were lost: no exact resume");
+    }
+}
