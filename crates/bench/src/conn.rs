@@ -20,7 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::wire::{self, Nats, Stamp};
 use crate::Peer;
 
-type Ws = WebSocketStream<TcpStream>;
+pub type Ws = WebSocketStream<TcpStream>;
 type Result<T> = std::result::Result<T, String>;
 
 /// How long to wait for any single answer while setting up.
@@ -34,7 +34,7 @@ fn channel_name(channel: u32) -> String {
     format!("c{channel}")
 }
 
-async fn ws_connect(peer: Peer, addr: &str) -> Result<Ws> {
+pub async fn ws_connect(peer: Peer, addr: &str) -> Result<Ws> {
     let path = if peer.protocol() == Peer::SocketIo { "/socket.io/?EIO=4&transport=websocket" } else { "/" };
     let tcp = TcpStream::connect(addr).await.map_err(err)?;
     tcp.set_nodelay(true).map_err(err)?;
@@ -47,7 +47,7 @@ async fn ws_connect(peer: Peer, addr: &str) -> Result<Ws> {
 }
 
 /// Reads text frames until one satisfies `done`; answers Engine.IO pings on the way.
-async fn until_text(ws: &mut Ws, what: &str, mut done: impl FnMut(&str) -> bool) -> Result<()> {
+pub async fn until_text(ws: &mut Ws, what: &str, mut done: impl FnMut(&str) -> bool) -> Result<()> {
     let wait = async {
         while let Some(frame) = ws.next().await {
             match frame.map_err(err)? {
@@ -63,7 +63,7 @@ async fn until_text(ws: &mut Ws, what: &str, mut done: impl FnMut(&str) -> bool)
     tokio::time::timeout(SETUP, wait).await.map_err(|_| format!("{what}: no answer in {SETUP:?}"))?
 }
 
-async fn piazza_hello(ws: &mut Ws, user: &str) -> Result<()> {
+pub async fn piazza_hello(ws: &mut Ws, user: &str) -> Result<()> {
     let hello = format!(
         r#"{{"op":"hello","v":1,"appId":"bench","userId":"{user}","heartbeat":60,"presenceTimeout":5,"agent":"piazza-bench"}}"#
     );

@@ -12,6 +12,7 @@ mod blast;
 mod conn;
 mod plot;
 mod procs;
+mod scale;
 mod scenario;
 mod storage;
 mod wire;
@@ -65,6 +66,12 @@ pub enum Scenario {
     Idle,
     /// 10,000 clients subscribe with presence to one channel at once (Piazza only).
     JoinStorm,
+    /// 19,000 connections on one node (the per-process descriptor limit here): connect storm,
+    /// memory per connection, broadcasts to all (Piazza only; see `scale`).
+    ScaleNode,
+    /// 100,000 connections on 6 cluster nodes through Redis, each user also in one of 10,000
+    /// presence channels: connect storm, memory, broadcasts to all (Piazza only).
+    ScaleCluster,
 }
 
 #[derive(Parser)]
@@ -116,6 +123,34 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         size: usize,
     },
+    /// The scale scenario with any sizes (one JSON line of metrics on stdout).
+    Scale {
+        #[arg(long, default_value_t = 19_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        /// Presence channels each connection also joins one of (0 = none).
+        #[arg(long, default_value_t = 0)]
+        channels: u32,
+        #[arg(long, default_value_t = 5)]
+        broadcasts: u32,
+        /// Cluster mode even with one node.
+        #[arg(long)]
+        cluster: bool,
+    },
+    /// One load-generator process of the scale scenarios (started by them).
+    ScaleWorker {
+        #[arg(long, value_delimiter = ',')]
+        addrs: Vec<String>,
+        #[arg(long)]
+        first: usize,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        channels: u32,
+        #[arg(long)]
+        broadcasts: u32,
+    },
     /// Draw the latency chart from the medians file the report script writes.
     Plot {
         #[arg(long)]
@@ -163,11 +198,32 @@ fn load(scenario: Scenario, quick: bool) -> Load {
         Scenario::Latency60 => Load { mode: Mode::Rate { per_second: 60.0 }, duration: duration * 2, ..base },
         Scenario::Latency500 => Load { mode: Mode::Rate { per_second: 500.0 }, ..base },
         Scenario::Latency1000 => Load { mode: Mode::Rate { per_second: 1000.0 }, ..base },
-        Scenario::Idle | Scenario::JoinStorm => base,
+        Scenario::Idle | Scenario::JoinStorm | Scenario::ScaleNode | Scenario::ScaleCluster => base,
     }
 }
 
+/// The scale scenarios' sizes.
+fn scale_load(scenario: Scenario, quick: bool) -> Option<scale::ScaleLoad> {
+    let (connections, nodes, channels) = match (scenario, quick) {
+        (Scenario::ScaleNode, false) => (19_000, 1, 0),
+        (Scenario::ScaleNode, true) => (4_000, 1, 0),
+        (Scenario::ScaleCluster, false) => (100_000, 6, 10_000),
+        (Scenario::ScaleCluster, true) => (12_000, 3, 1_200),
+        _ => return None,
+    };
+    Some(scale::ScaleLoad { connections, nodes, channels, broadcasts: 5, cluster: nodes > 1 })
+}
+
 async fn measure(scenario: Scenario, peer: Peer, quick: bool) -> Result<(String, Metrics), String> {
+    if let Some(load) = scale_load(scenario, quick) {
+        let workers = load.connections.div_ceil(scale::WORKER_CONNECTIONS);
+        let note = if load.nodes > 1 {
+            format!("{} piazza-server nodes (release) in cluster mode on one Redis, recovery on; load generator in {workers} processes; max-pending-handshakes 8192", load.nodes)
+        } else {
+            format!("one piazza-server (release); load generator in {workers} processes; max-pending-handshakes 8192")
+        };
+        return scale::run(&load).await.map(|m| (note, m));
+    }
     let server = procs::Server::start(peer, &[]).await?;
     let note = server.note.clone();
     let result = match scenario {
@@ -189,7 +245,9 @@ async fn main() {
             for run in 1..=runs {
                 for &scenario in &scenarios {
                     for &peer in &peers {
-                        if scenario == Scenario::JoinStorm && peer != Peer::Piazza {
+                        let piazza_only =
+                            matches!(scenario, Scenario::JoinStorm | Scenario::ScaleNode | Scenario::ScaleCluster);
+                        if piazza_only && peer != Peer::Piazza {
                             continue;
                         }
                         eprintln!("run {run}/{runs}: {scenario:?} on {peer:?}…");
@@ -210,6 +268,19 @@ async fn main() {
         }
         Command::Storage { quick, stores, fanout_only } => storage::run(quick, &stores, fanout_only).await,
         Command::BareServer { port } => bare::serve(port).await,
+        Command::Scale { connections, nodes, channels, broadcasts, cluster } => {
+            let load = scale::ScaleLoad { connections, nodes, channels, broadcasts, cluster: cluster || nodes > 1 };
+            match scale::run(&load).await {
+                Ok(metrics) => println!("{}", serde_json::to_string(&metrics).expect("serializes")),
+                Err(e) => {
+                    eprintln!("scale: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::ScaleWorker { addrs, first, count, channels, broadcasts } => {
+            scale::worker(addrs, first, count, channels, broadcasts).await
+        }
         Command::Blast { port, events, size } => blast::serve(port, events, size).await,
         Command::Plot { input, output } => {
             if let Err(e) = plot::draw(&input, &output) {

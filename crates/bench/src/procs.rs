@@ -223,13 +223,19 @@ fn redis_version() -> String {
 
 /// CPU time (user + system) a process used so far, in seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let (user, system) = cpu_split(pid);
+    user + system
+}
+
+/// CPU time a process used so far in user space and in the kernel, in seconds.
+pub fn cpu_split(pid: u32) -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return (0.0, 0.0) };
     // The command name may hold spaces: fields start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (ticks(11) + ticks(12)) / hz
+    (ticks(11) / hz, ticks(12) / hz)
 }
 
 /// Resident memory of a process now and its high-water mark, in bytes.

@@ -683,3 +683,30 @@ async fn interval_mode(backend: Backend) {
     let who = watcher.ask(json!({"op":"whoNow","channel":"crowd","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 6);
 }
+
+both!(
+    a_capped_snapshot_lists_the_first_users_of_the_cluster_memory,
+    a_capped_snapshot_lists_the_first_users_of_the_cluster_redis,
+    capped_snapshot
+);
+
+async fn capped_snapshot(backend: Backend) {
+    let capped = |c: &mut ServerConfig| c.presence.snapshot_max_users = 2;
+    let a = backend.node_with("a", capped).await;
+    let b = backend.node_with("b", capped).await;
+    let mut members = Vec::new();
+    for (user, node) in [("dan", &a), ("cat", &b), ("bob", &a), ("amy", &b)] {
+        let member = rtm(node, user).await;
+        member.ask(json!({"op":"subscribe","channel":"crowd","withPresence":false})).await.unwrap();
+        members.push(member);
+    }
+    settle().await;
+    // The first two by user id, whichever node holds them; the count is everyone's.
+    let mut zed = rtm(&a, "zed").await;
+    zed.ask(json!({"op":"subscribe","channel":"crowd","withPresence":true})).await.unwrap();
+    let snapshot = zed.next_typed("presence", "SNAPSHOT").await;
+    let users: Vec<&str> =
+        snapshot["snapshot"].as_array().unwrap().iter().map(|u| u["userId"].as_str().unwrap()).collect();
+    assert_eq!(users, ["amy", "bob"], "[{}] {snapshot}", backend.name());
+    assert_eq!(snapshot["interval"]["totalOccupancy"], 5, "[{}] {snapshot}", backend.name());
+}

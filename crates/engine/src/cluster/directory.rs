@@ -238,6 +238,24 @@ impl Mirror {
             .unwrap_or_default()
     }
 
+    /// How many visible members a channel has on other nodes (without copying them).
+    pub fn member_count(&self, app: &str, ct: ChannelType, channel: &str) -> usize {
+        self.members.get(&(app.to_string(), ct, channel.to_string())).map_or(0, BTreeMap::len)
+    }
+
+    /// The first `limit` visible members of a channel on other nodes, by user id.
+    pub fn first_members(&self, app: &str, ct: ChannelType, channel: &str, limit: usize) -> Vec<(String, States)> {
+        self.members
+            .get(&(app.to_string(), ct, channel.to_string()))
+            .map(|m| m.iter().take(limit).map(|(user, (_, states))| (user.clone(), states.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// The states of `user` in a channel, if another node holds it there.
+    pub fn member_states(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<States> {
+        self.members.get(&(app.to_string(), ct, channel.to_string()))?.get(user).map(|(_, states)| states.clone())
+    }
+
     /// The node holding `user` in a channel, if another one does.
     pub fn member_node(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<String> {
         self.members.get(&(app.to_string(), ct, channel.to_string()))?.get(user).map(|(node, _)| node.clone())

@@ -146,16 +146,22 @@ impl Hub {
         remembered || self.member_elsewhere(app, ct, channel, &session.user)
     }
 
-    /// Adds the other nodes' visible members to a local snapshot (local entries win).
+    /// Adds the other nodes' visible members to a local list sorted by user id (local entries
+    /// win); with `limit`, only the first `limit` users of the result (`local` must then hold
+    /// the first `limit` local ones), so a SNAPSHOT of a crowded channel does not copy it.
     pub(super) fn merge_members(
         &self,
         app: &str,
         ct: ChannelType,
         channel: &str,
         local: Vec<UserState>,
+        limit: Option<usize>,
     ) -> Vec<UserState> {
         let Some(cluster) = self.cluster() else { return local };
-        let remote = cluster.mirror(|m| m.members(app, ct, channel));
+        let remote = cluster.mirror(|m| match limit {
+            Some(limit) => m.first_members(app, ct, channel, limit),
+            None => m.members(app, ct, channel).into_iter().collect(),
+        });
         if remote.is_empty() {
             return local;
         }
@@ -164,7 +170,7 @@ impl Hub {
         for user in local {
             all.insert(user.user_id.clone(), user);
         }
-        all.into_values().collect()
+        all.into_values().take(limit.unwrap_or(usize::MAX)).collect()
     }
 
     /// Visible members of a channel across the cluster, given the local count and users.
@@ -178,14 +184,27 @@ impl Hub {
     ) -> usize {
         let Some(cluster) = self.cluster() else { return local };
         // `is_local` may take a roster's lock: not while the mirror's is held (a roster's lock
-        // is taken before the mirror's in `presence_snapshot`).
-        let remote: Vec<String> = cluster.mirror(|m| m.members(app, ct, channel).into_keys().collect());
-        local + remote.iter().filter(|u| !is_local(u)).count()
+        // is taken before the mirror's in `presence_snapshot`). A user on two nodes at once —
+        // moving, while its old node's entry remains — counts once; in a channel with more than
+        // EXACT_OCCUPANCY members elsewhere it may count twice for that moment: every join and
+        // leave asks, and going through every member each time made a storm of joins quadratic.
+        const EXACT_OCCUPANCY: usize = 1024;
+        let remote = cluster.mirror(|m| {
+            let count = m.member_count(app, ct, channel);
+            if count > EXACT_OCCUPANCY {
+                return Err(count);
+            }
+            Ok(m.first_members(app, ct, channel, count).into_iter().map(|(user, _)| user).collect::<Vec<_>>())
+        });
+        match remote {
+            Ok(users) => local + users.iter().filter(|u| !is_local(u)).count(),
+            Err(count) => local + count,
+        }
     }
 
     /// A user's states in a channel on another node.
     pub(super) fn remote_states(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<States> {
-        self.cluster()?.mirror(|m| m.members(app, ct, channel).remove(user))
+        self.cluster()?.mirror(|m| m.member_states(app, ct, channel, user))
     }
 
     /// Channels where `user` is visible on other nodes.

@@ -290,7 +290,7 @@ impl Hub {
             if !pending {
                 return;
             }
-            let users = self.merge_members(&app.id, channel_type, name, roster.first_visible(cap));
+            let users = self.merge_members(&app.id, channel_type, name, roster.first_visible(cap), Some(cap));
             let occupancy =
                 self.cluster_occupancy(&app.id, channel_type, name, roster.occupancy(), |u| roster.get(u).is_some());
             let event = self.snapshot_event(channel_type, name, users, occupancy);
@@ -518,7 +518,7 @@ impl Hub {
             Some(channel) => channel.roster(|r| r.snapshot()),
             None => Vec::new(),
         };
-        let users = self.merge_members(&app.id, req.channel_type, &req.channel, users);
+        let users = self.merge_members(&app.id, req.channel_type, &req.channel, users, None);
         let total_occupancy = users.len();
         let start = match &after {
             Some(last) => users.partition_point(|u| u.user_id <= *last),
