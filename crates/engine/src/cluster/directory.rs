@@ -5,6 +5,7 @@
 //! without a round trip to Redis on the request path.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,13 +81,20 @@ type TopicKey = (String, String, String);
 /// user → (node, meta).
 type Publishers = BTreeMap<String, (String, String)>;
 
-/// The other nodes' entries, indexed for the questions the hub asks.
+/// The other nodes' entries, indexed for the questions the hub asks. Every node holds one
+/// for the whole cluster, so the per-user indexes are kept small: a user's sessions and
+/// channels are short vectors (most users have one session and a few channels), node ids
+/// are shared.
 #[derive(Default)]
 pub struct Mirror {
     by_node: HashMap<String, HashMap<String, Entry>>,
-    online: HashMap<(String, SessionKind, String), BTreeMap<String, u64>>,
-    members: HashMap<ChannelKey, BTreeMap<String, (String, States)>>,
-    user_channels: HashMap<(String, String), BTreeMap<(ChannelType, String), usize>>,
+    /// Node ids, shared by the indexes.
+    node_ids: HashMap<String, Arc<str>>,
+    /// (app, kind, user) → (node, session) of each session elsewhere.
+    online: HashMap<(String, SessionKind, String), Vec<(Arc<str>, u64)>>,
+    members: HashMap<ChannelKey, BTreeMap<String, (Arc<str>, States)>>,
+    /// (app, user) → (channel type, channel, how many nodes list the user there).
+    user_channels: HashMap<(String, String), Vec<(ChannelType, String, usize)>>,
     rooms: HashMap<RoomKey, BTreeMap<String, (String, bool)>>,
     publishers: HashMap<TopicKey, Publishers>,
     bans: HashMap<(String, String, String), u64>,
@@ -133,17 +141,22 @@ impl Mirror {
     }
 
     fn index(&mut self, node: &str, entry: &Entry) {
+        let id = self.node_ids.entry(node.to_string()).or_insert_with(|| Arc::from(node)).clone();
         let node = node.to_string();
         match entry.clone() {
             Entry::Online { app, kind, user, session, .. } => {
-                self.online.entry((app, kind, user)).or_default().insert(format!("{node}/{session}"), session);
+                let sessions = self.online.entry((app, kind, user)).or_default();
+                if !sessions.iter().any(|(n, s)| **n == *node && *s == session) {
+                    sessions.push((id, session));
+                }
             }
             Entry::Member { app, ct, channel, user, states, .. } => {
-                self.members
-                    .entry((app.clone(), ct, channel.clone()))
-                    .or_default()
-                    .insert(user.clone(), (node, states));
-                *self.user_channels.entry((app, user)).or_default().entry((ct, channel)).or_default() += 1;
+                self.members.entry((app.clone(), ct, channel.clone())).or_default().insert(user.clone(), (id, states));
+                let channels = self.user_channels.entry((app, user)).or_default();
+                match channels.iter_mut().find(|(t, c, _)| *t == ct && *c == channel) {
+                    Some((_, _, count)) => *count += 1,
+                    None => channels.push((ct, channel, 1)),
+                }
             }
             Entry::RoomMember { app, room, user, announced, .. } => {
                 self.rooms.entry((app, room_key(&room))).or_default().insert(user, (node, announced));
@@ -162,7 +175,7 @@ impl Mirror {
             Entry::Online { app, kind, user, session, .. } => {
                 let key = (app.clone(), *kind, user.clone());
                 if let Some(sessions) = self.online.get_mut(&key) {
-                    sessions.remove(&format!("{node}/{session}"));
+                    sessions.retain(|(n, s)| !(**n == *node && s == session));
                     if sessions.is_empty() {
                         self.online.remove(&key);
                     }
@@ -171,7 +184,7 @@ impl Mirror {
             Entry::Member { app, ct, channel, user, .. } => {
                 let key = (app.clone(), *ct, channel.clone());
                 if let Some(members) = self.members.get_mut(&key) {
-                    if members.get(user).is_some_and(|(n, _)| n == node) {
+                    if members.get(user).is_some_and(|(n, _)| **n == *node) {
                         members.remove(user);
                     }
                     if members.is_empty() {
@@ -180,11 +193,10 @@ impl Mirror {
                 }
                 let ukey = (app.clone(), user.clone());
                 if let Some(channels) = self.user_channels.get_mut(&ukey) {
-                    let ckey = (*ct, channel.clone());
-                    if let Some(count) = channels.get_mut(&ckey) {
-                        *count -= 1;
-                        if *count == 0 {
-                            channels.remove(&ckey);
+                    if let Some(i) = channels.iter().position(|(t, c, _)| t == ct && c == channel) {
+                        channels[i].2 -= 1;
+                        if channels[i].2 == 0 {
+                            channels.swap_remove(i);
                         }
                     }
                     if channels.is_empty() {
@@ -226,7 +238,7 @@ impl Mirror {
     pub fn online(&self, app: &str, kind: SessionKind, user: &str) -> Vec<String> {
         self.online
             .get(&(app.to_string(), kind, user.to_string()))
-            .map(|s| s.keys().map(|k| k.split('/').next().unwrap_or_default().to_string()).collect())
+            .map(|s| s.iter().map(|(node, _)| node.to_string()).collect())
             .unwrap_or_default()
     }
 
@@ -258,14 +270,18 @@ impl Mirror {
 
     /// The node holding `user` in a channel, if another one does.
     pub fn member_node(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<String> {
-        self.members.get(&(app.to_string(), ct, channel.to_string()))?.get(user).map(|(node, _)| node.clone())
+        self.members.get(&(app.to_string(), ct, channel.to_string()))?.get(user).map(|(node, _)| node.to_string())
     }
 
     /// Channels where `user` is visible on other nodes.
     pub fn user_channels(&self, app: &str, user: &str) -> Vec<(ChannelType, String)> {
         self.user_channels
             .get(&(app.to_string(), user.to_string()))
-            .map(|c| c.keys().cloned().collect())
+            .map(|c| {
+                let mut channels: Vec<(ChannelType, String)> = c.iter().map(|(t, c, _)| (*t, c.clone())).collect();
+                channels.sort();
+                channels
+            })
             .unwrap_or_default()
     }
 
