@@ -45,6 +45,11 @@ const PARTS = {
   // compared within one run.
   cluster: { scenarios: 'fanout,latency60,latency500', peers: 'piazza,piazza-redis,piazza-two-nodes,piazza-two-nodes-no-recovery', alias: { piazza: 'piazza-alone' } },
   js: { js: true },
+  // 19,000 connections on one node; 100,000 on six cluster nodes through Redis (issue 18).
+  scale: { scenarios: 'scale-node,scale-cluster', peers: 'piazza', redis: true, alias: { piazza: 'piazza-scale' } },
+  // How cost grows: fan-out against subscribers, latency against the rate (one run unless
+  // --runs= is given: 30 points take about eight minutes).
+  curves: { curves: true, peers: 'piazza,nats,bare' },
   // piazza-bench storage: in-process servers per store (memory, SQLite, Redis). One run unless
   // --runs= is given (a run takes about three minutes).
   storage: { storage: true }
@@ -66,8 +71,8 @@ function lines (text) {
   return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
 }
 
-function measureRust ({ quickPass, peers, scenarios, times }) {
-  if (peers.includes('piazza-')) {
+function measureRust ({ quickPass, peers, scenarios, times, redis }) {
+  if (peers.includes('piazza-') || redis) {
     // The cluster peers share a Redis: start one (installing redis-server when missing).
     execFileSync('bash', [path.join(root, 'scripts', 'redis.sh')], { cwd: root, stdio: 'inherit' })
   }
@@ -92,6 +97,13 @@ function measureStorage ({ quickPass, times }) {
   return outcomes
 }
 
+function measureCurves ({ times }) {
+  const curveRuns = args.some((a) => a.startsWith('--runs=')) ? times : 1
+  const rust = spawnSync(bench, ['curves', `--runs=${curveRuns}`], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (rust.status !== 0) throw new Error(`piazza-bench curves exited with ${rust.status}`)
+  return lines(rust.stdout)
+}
+
 function measureJs ({ quickPass, times }) {
   const jsArgs = [path.join(__dirname, 'js-bench.js'), `--runs=${times}`]
   if (quickPass) jsArgs.push('--quick')
@@ -105,7 +117,7 @@ function measureParts (names, { quickPass, times }) {
   const outcomes = []
   for (const name of names) {
     const part = PARTS[name]
-    const measured = part.js ? measureJs({ quickPass, times }) : part.storage ? measureStorage({ quickPass, times }) : measureRust({ quickPass, times, ...part })
+    const measured = part.js ? measureJs({ quickPass, times }) : part.storage ? measureStorage({ quickPass, times }) : part.curves ? measureCurves({ times }) : measureRust({ quickPass, times, ...part })
     outcomes.push(...measured.map((o) => ({ ...o, peer: part.alias?.[o.peer] || o.peer })))
   }
   return outcomes
@@ -159,6 +171,7 @@ const PEER_NAMES = {
   'socket-io': 'Socket.IO 4',
   bare: 'bare tokio-tungstenite',
   'piazza-alone': 'Piazza (cluster comparison), one process',
+  'piazza-scale': 'Piazza, scale scenarios',
   'piazza-redis': 'Piazza, one node on Redis',
   'piazza-two-nodes': 'Piazza, two nodes on Redis',
   'piazza-two-nodes-no-recovery': 'Piazza, two nodes on Redis, recovery off',
@@ -342,6 +355,45 @@ function clusterTable (m) {
   return rows.join('\n')
 }
 
+const CURVE_SUBSCRIBERS = [100, 1000, 5000, 10000, 19000]
+const CURVE_RATES = [60, 250, 500, 1000, 2000]
+
+function curveTable (m, label, keys) {
+  const peers = ['piazza', 'nats', 'bare']
+  const rows = [`| ${label} | ${peers.map((p) => `${PEER_NAMES[p]}: deliveries/s, p99`).join(' | ')} | Piazza server CPU per delivery |`, `| --- | ${peers.map(() => '---').join(' | ')} | --- |`]
+  for (const [x, key] of keys) {
+    if (!m[key]) continue
+    const cell = (p) => m[key][p] ? `${fmtRate(m[key][p].deliveries_per_s)}, ${fmtMs(m[key][p].p99_us)}` : '—'
+    const x = m[key].piazza
+    const cpu = x && x.deliveries_per_s ? x.server_cpu_pct / 100 / x.deliveries_per_s * 1e9 : undefined
+    rows.push(`| ${x.toLocaleString('en-US')} | ${peers.map(cell).join(' | ')} | ${cpu ? `${cpu.toFixed(0)} ns` : '—'} |`)
+  }
+  return rows.join('\n')
+}
+
+function curvesSection (m, plotted) {
+  if (!Object.keys(m).some((k) => k.startsWith('curve-'))) return '(not measured: `npm run bench -- --only=curves`)'
+  return `${plotted ? '![Deliveries/s and p99 against subscribers and against the publish rate](bench-curves.png)\n\n' : ''}Fan-out, closed loop (one publisher, at most 256 messages in flight), against the number of subscribers:
+
+${curveTable(m, 'subscribers', CURVE_SUBSCRIBERS.map((n) => [n, `curve-subscribers-${n}`]))}
+
+A fixed publish rate into 1,000 subscribers:
+
+${curveTable(m, 'messages/s', CURVE_RATES.map((r) => [r, `curve-rate-${r}`]))}`
+}
+
+function scaleTable (m) {
+  const rows = ['| setup | connected (failed) | connect storm | one connection\'s hello + subscribes p50 / p99 | server memory per connection (busiest node) | RSS per node | broadcast to all: p50 / p99 / last | missing | server CPU per delivery (kernel share) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  const setups = [['scale-node', 'one node, 19,000 connections (one channel each: `all`)'], ['scale-cluster', 'six nodes on Redis, 100,000 connections, each also in one of 10,000 presence channels']]
+  for (const [scenario, what] of setups) {
+    const x = m[scenario]?.['piazza-scale']
+    if (!x) continue
+    rows.push(`| ${what} | ${x.connected} (${x.failed_connections}) | ${x.connect_storm_s.toFixed(1)} s (${fmtRate(x.connects_per_s)}) | ${x.connect_p50_ms.toFixed(0)} / ${x.connect_p99_ms.toFixed(0)} ms | ${fmtKb(x.bytes_per_connection_max_node)} | ${fmtMb(x.rss_connected_mb_max_node)} | ${x.broadcast_p50_ms.toFixed(0)} / ${x.broadcast_p99_ms.toFixed(0)} / ${x.broadcast_last_ms.toFixed(0)} ms | ${x.missing_deliveries} | ${(x.cpu_ns_per_delivery / 1000).toFixed(1)} µs (${fmtPct(100 * x.broadcast_kernel_cpu_share)}) |`)
+  }
+  return rows.length > 2 ? rows.join('\n') : '(not measured: `npm run bench -- --only=scale`)'
+}
+
 function targets (m) {
   const p = (s) => m[s]?.piazza || {}
   const peer = (s, q) => m[s]?.[q] || {}
@@ -366,6 +418,12 @@ function targets (m) {
     }
   }
   rows.push(under('idle memory per connection', '≤ 8 KB', p('idle').bytes_per_connection, 8192, fmtKb))
+  const scale = (s) => m[s]?.['piazza-scale'] || {}
+  rows.push(under('memory per connection, one node at 19,000', '≤ 8 KB', scale('scale-node').bytes_per_connection_max_node, 8192, fmtKb))
+  rows.push(under('memory per connection, 100,000 on six nodes (busiest node)', '≤ 8 KB', scale('scale-cluster').bytes_per_connection_max_node, 8192, fmtKb))
+  rows.push(under('broadcast to all 100,000: p99', '≤ 500 ms', scale('scale-cluster').broadcast_p99_ms, 500, (v) => `${v.toFixed(0)} ms`))
+  const failed = scale('scale-cluster').failed_connections === undefined ? undefined : scale('scale-cluster').failed_connections + scale('scale-cluster').missing_deliveries + scale('scale-cluster').broken_connections
+  rows.push(under('errors at 100,000 (failed connects, missing deliveries, broken connections)', '0', failed, 0, String))
   rows.push(over('JS message events', '≥ 1.5 M/s', p('js-events').events_per_s, 1.5e6, fmtRate))
   rows.push(over('Node publishes (pipelined)', '≥ 250 k/s', p('js-publishes').publishes_per_s, 250000, fmtRate))
   return ['| target | wanted | measured (median) | |', '| --- | --- | --- | --- |', ...rows].join('\n')
@@ -398,6 +456,10 @@ function writeReport (full, quickMedians, notes, errors, machines) {
   const peersOf = (byPeer) => Object.fromEntries(Object.entries(byPeer || {}).filter(([peer]) => PEERS.includes(peer)))
   fs.writeFileSync(chartInput, JSON.stringify({ latency60: peersOf(m.latency60), latency500: peersOf(m.latency500), latency1000: peersOf(m.latency1000) }))
   const plotted = spawnSync(bench, ['plot', '--input', chartInput, '--output', chart], { stdio: 'inherit' }).status === 0
+  const curveKeys = Object.keys(m).filter((k) => k.startsWith('curve-'))
+  const curvesInput = path.join(os.tmpdir(), `piazza-curves-${process.pid}.json`)
+  fs.writeFileSync(curvesInput, JSON.stringify(Object.fromEntries(curveKeys.map((k) => [k, m[k]]))))
+  const curvesPlotted = curveKeys.length > 0 && spawnSync(bench, ['plot-curves', '--input', curvesInput, '--output', path.join(docs, 'bench-curves.png')], { stdio: 'inherit' }).status === 0
   const js = (s, k) => m[s]?.piazza?.[k]
   const storm = m['join-storm']?.piazza
   const baseline = {}
@@ -479,6 +541,31 @@ last row turns recovery off, so the two last rows show what it costs.
 
 ${clusterTable(m)}
 
+## How cost grows
+
+Each point is one measurement (\`piazza-bench curves\`; \`--runs=\` for more), each peer in one process
+with every subscriber, so the subscriber axis stops at 19,000 (20,000 descriptors per process here;
+the next section goes to 100,000 with several processes). Why each curve bends where it does:
+[bench/notes.md](../bench/notes.md), "How cost grows".
+
+${curvesSection(m, curvesPlotted)}
+
+## Scale: 19,000 connections on one node, 100,000 on six
+
+A process here may hold at most 20,000 file descriptors, so \`piazza-bench scale\` spreads the
+connections over nodes (cluster mode through the local Redis) and over load-generator processes
+(\`piazza-bench scale-worker\`, at most 17,000 connections each, 200 handshakes in flight each),
+all on the same 2 cores. Connect storm: every worker opens its share at once (hello, subscribe to
+\`all\`, and in the cluster run subscribe with presence to \`c<i % 10,000>\`), timed until the last
+answer. Memory: each node's RSS 3 s after the storm above its RSS before, per connection it holds.
+Broadcast: 5 messages to \`all\`, one a second, published on node 0; the time from the send (wall
+clock, shared by the processes) to each arrival. CPU: the nodes' CPU over the broadcasts less their
+idle CPU over as long, per delivery — one message into each connection is one \`write\` each, so it
+is not the fan-out scenario's batched figure. [SCALING.md](SCALING.md#measured-19000-connections-on-one-node-100000-on-six)
+explains the figures and projects them to 1 M connections.
+
+${scaleTable(m)}
+
 ## Storage, locks and history
 
 ${storageSection(m, machines.storage)}
@@ -498,7 +585,7 @@ ${notesText.trim()}
 npm install                 # builds the addon
 npm run bench               # everything, 3 runs, rewrites this file and docs/bench-latency.png
 npm run bench -- --quick    # Piazza only, under a minute: compares with the baseline below
-npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js, storage, quick) and merge
+npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js, scale, storage, quick) and merge
 npm run bench -- --quick --only=storage      # the storage part with quick sizes, printed, not written
 target/release/piazza-bench storage --quick  # the same, as JSON lines
 target/release/piazza-bench run --scenarios fanout --peers piazza,nats --runs 1   # one cell

@@ -10,6 +10,7 @@
 mod bare;
 mod blast;
 mod conn;
+mod curves;
 mod plot;
 mod procs;
 mod scale;
@@ -151,6 +152,21 @@ enum Command {
         #[arg(long)]
         broadcasts: u32,
     },
+    /// How cost grows: fan-out against subscribers, latency against the publish rate, per peer
+    /// (one JSON line per point on stdout).
+    Curves {
+        #[arg(long, value_delimiter = ',', default_values = ["piazza", "nats", "bare"])]
+        peers: Vec<Peer>,
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// Draw the cost-curves chart from the medians file the report script writes.
+    PlotCurves {
+        #[arg(long)]
+        input: std::path::PathBuf,
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
     /// Draw the latency chart from the medians file the report script writes.
     Plot {
         #[arg(long)]
@@ -216,12 +232,8 @@ fn scale_load(scenario: Scenario, quick: bool) -> Option<scale::ScaleLoad> {
 
 async fn measure(scenario: Scenario, peer: Peer, quick: bool) -> Result<(String, Metrics), String> {
     if let Some(load) = scale_load(scenario, quick) {
-        let workers = load.connections.div_ceil(scale::WORKER_CONNECTIONS);
-        let note = if load.nodes > 1 {
-            format!("{} piazza-server nodes (release) in cluster mode on one Redis, recovery on; load generator in {workers} processes; max-pending-handshakes 8192", load.nodes)
-        } else {
-            format!("one piazza-server (release); load generator in {workers} processes; max-pending-handshakes 8192")
-        };
+        // One note for both scale scenarios (the report keys notes by peer).
+        let note = "piazza-server (release), max-pending-handshakes 8192; scale-cluster: 6 nodes in cluster mode on one Redis, recovery on; load generator in processes of at most 17,000 connections".to_string();
         return scale::run(&load).await.map(|m| (note, m));
     }
     let server = procs::Server::start(peer, &[]).await?;
@@ -282,6 +294,13 @@ async fn main() {
             scale::worker(addrs, first, count, channels, broadcasts).await
         }
         Command::Blast { port, events, size } => blast::serve(port, events, size).await,
+        Command::Curves { peers, runs } => curves::run(&peers, runs).await,
+        Command::PlotCurves { input, output } => {
+            if let Err(e) = curves::draw(&input, &output) {
+                eprintln!("plot-curves: {e}");
+                std::process::exit(1);
+            }
+        }
         Command::Plot { input, output } => {
             if let Err(e) = plot::draw(&input, &output) {
                 eprintln!("plot: {e}");

@@ -18,7 +18,7 @@ const FONTS: [&str; 3] = [
 
 const PERCENTILES: [(&str, &str); 4] = [("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9"), ("max_us", "max")];
 
-fn color(peer: &str) -> RGBColor {
+pub fn color(peer: &str) -> RGBColor {
     match peer {
         "piazza" => RGBColor(214, 39, 40),
         "nats" => RGBColor(31, 119, 180),
@@ -27,15 +27,20 @@ fn color(peer: &str) -> RGBColor {
     }
 }
 
-pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let data: Input = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+/// Makes DejaVu Sans the charts' sans-serif font.
+pub fn register_font() -> Result<(), String> {
     let font = FONTS
         .iter()
         .find_map(|p| std::fs::read(p).ok())
         .ok_or("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core)")?;
     register_font("sans-serif", FontStyle::Normal, Box::leak(font.into_boxed_slice()))
-        .map_err(|_| "the font could not be read".to_string())?;
+        .map_err(|_| "the font could not be read".to_string())
+}
+
+pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let data: Input = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    self::register_font()?;
 
     let root = BitMapBackend::new(output, (1500, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
