@@ -82,7 +82,7 @@ type Input = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
 pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let data: Input = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    crate::plot::register_font()?;
+    crate::plot::use_dejavu()?;
     let root = BitMapBackend::new(output, (1400, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root

@@ -28,7 +28,7 @@ pub fn color(peer: &str) -> RGBColor {
 }
 
 /// Makes DejaVu Sans the charts' sans-serif font.
-pub fn register_font() -> Result<(), String> {
+pub fn use_dejavu() -> Result<(), String> {
     let font = FONTS
         .iter()
         .find_map(|p| std::fs::read(p).ok())
@@ -40,7 +40,7 @@ pub fn register_font() -> Result<(), String> {
 pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let data: Input = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    self::register_font()?;
+    use_dejavu()?;
 
     let root = BitMapBackend::new(output, (1500, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
