@@ -364,8 +364,8 @@ function curveTable (m, label, keys) {
   for (const [x, key] of keys) {
     if (!m[key]) continue
     const cell = (p) => m[key][p] ? `${fmtRate(m[key][p].deliveries_per_s)}, ${fmtMs(m[key][p].p99_us)}` : '—'
-    const x = m[key].piazza
-    const cpu = x && x.deliveries_per_s ? x.server_cpu_pct / 100 / x.deliveries_per_s * 1e9 : undefined
+    const pz = m[key].piazza
+    const cpu = pz && pz.deliveries_per_s ? pz.server_cpu_pct / 100 / pz.deliveries_per_s * 1e9 : undefined
     rows.push(`| ${x.toLocaleString('en-US')} | ${peers.map(cell).join(' | ')} | ${cpu ? `${cpu.toFixed(0)} ns` : '—'} |`)
   }
   return rows.join('\n')
@@ -660,7 +660,18 @@ function main () {
     const merged = previous.medians
     for (const [scenario, byPeer] of Object.entries(fresh.medians)) merged[scenario] = { ...merged[scenario], ...byPeer }
     const errors = { ...previous.errors }
-    const remeasured = (key) => only.some((p) => p === 'storage' ? /^(storage-|redis-hset)/.test(key) : (PARTS[p]?.peers || '').split(',').includes(key.split('/')[1]))
+    // An error is cleared when the part that measures its scenario and (renamed) peer ran again.
+    const remeasured = (key) => {
+      const [scenario, peer] = key.split('/')
+      return only.some((p) => {
+        if (p === 'storage') return /^(storage-|redis-hset)/.test(key)
+        const part = PARTS[p]
+        if (!part) return false
+        const peers = (part.peers || '').split(',').map((q) => part.alias?.[q] || q)
+        const scenarios = part.curves ? scenario.startsWith('curve-') : (part.scenarios || '').split(',').includes(scenario)
+        return scenarios && peers.includes(peer)
+      })
+    }
     for (const key of Object.keys(errors)) if (remeasured(key)) delete errors[key]
     const before = previous.machines || { main: machineOfReport() || machine() }
     const machines = {

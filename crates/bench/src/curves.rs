@@ -123,7 +123,17 @@ pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
             .y_label_area_size(64)
             .build_cartesian_2d((x0..x1).log_scale(), (low * 0.7..high * 1.4).log_scale())
             .map_err(|e| e.to_string())?;
-        chart.configure_mesh().y_desc(format!("{unit}{y_desc}")).x_desc(x_desc).draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .y_labels(if high / low < 10.0 { 20 } else { 8 })
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| if *v >= 10.0 { format!("{v:.0}") } else { format!("{v:.2}") })
+            .light_line_style(WHITE)
+            .y_desc(format!("{unit}{y_desc}"))
+            .x_desc(x_desc)
+            .draw()
+            .map_err(|e| e.to_string())?;
         for (peer, points) in series {
             let c = crate::plot::color(peer);
             chart

@@ -114,8 +114,12 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     let (mut connected, mut failed) = (0u64, 0u64);
     let mut errors = Vec::new();
     let mut connect_latency = Histogram::<u64>::new(3).expect("histogram");
+    let mut held = vec![0u64; load.nodes];
     for (_, lines) in &mut children {
         let report = next_json(lines).await?;
+        for (n, count) in report["per_node"].as_array().into_iter().flatten().enumerate() {
+            held[n] += count.as_u64().unwrap_or(0);
+        }
         for v in report["connect_us"].as_array().into_iter().flatten() {
             connect_latency.record(v.as_u64().unwrap_or(0).max(1)).expect("in range");
         }
@@ -129,9 +133,9 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     let storm_cpu = cpu(&nodes) - storm_cpu;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss: Vec<u64> = nodes.iter().map(|s| procs::memory(s.pid).0).collect();
-    let held = |n: usize| (load.connections + load.nodes - 1 - n) / load.nodes;
+    // Per connection that connected (and each node's per connection it holds).
     let per_conn: Vec<f64> =
-        (0..load.nodes).map(|n| rss[n].saturating_sub(base[n]) as f64 / held(n).max(1) as f64).collect();
+        (0..load.nodes).map(|n| rss[n].saturating_sub(base[n]) as f64 / held[n].max(1) as f64).collect();
 
     // The nodes' CPU while idle, to take out of the broadcast's.
     let (idle_cpu, idle_start) = (cpu(&nodes), Instant::now());
@@ -196,7 +200,7 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     m.insert("rss_connected_mb_max_node".into(), rss.iter().copied().max().unwrap_or(0) as f64 / MB);
     m.insert("rss_peak_mb_max_node".into(), rss_after.iter().copied().max().unwrap_or(0) as f64 / MB);
     let total_above: u64 = rss.iter().zip(&base).map(|(r, b)| r.saturating_sub(*b)).sum();
-    m.insert("bytes_per_connection".into(), total_above as f64 / load.connections as f64);
+    m.insert("bytes_per_connection".into(), total_above as f64 / connected.max(1) as f64);
     m.insert("bytes_per_connection_max_node".into(), per_conn.iter().copied().fold(0.0, f64::max));
     m.insert("broadcasts".into(), f64::from(load.broadcasts));
     m.insert("deliveries".into(), deliveries);
@@ -286,17 +290,19 @@ pub async fn worker(addrs: Vec<String>, first: usize, count: usize, channels: u3
         .await;
     let mut error = None;
     let (mut open, mut connect_us) = (Vec::new(), Vec::new());
+    let mut per_node = vec![0usize; addrs.len()];
     for (i, result) in opened {
         match result {
             Ok((ws, us)) => {
                 open.push((i, ws));
                 connect_us.push(us);
+                per_node[i % addrs.len()] += 1;
             }
             Err(e) => error = error.or(Some(e)),
         }
     }
     let report = json!({"connected": open.len(), "failed": count - open.len(), "error": error,
-        "seconds": started.elapsed().as_secs_f64(), "connect_us": connect_us});
+        "seconds": started.elapsed().as_secs_f64(), "connect_us": connect_us, "per_node": per_node});
     println!("{report}");
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks: Vec<_> = open.into_iter().map(|(i, ws)| tokio::spawn(listen(ws, i, stop_rx.clone()))).collect();

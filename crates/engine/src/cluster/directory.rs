@@ -80,6 +80,10 @@ type RoomKey = (String, String);
 type TopicKey = (String, String, String);
 /// user → (node, meta).
 type Publishers = BTreeMap<String, (String, String)>;
+/// (app, kind, user) → the (node, session) of each of the user's sessions elsewhere.
+type Online = HashMap<(String, SessionKind, String), Vec<(Arc<str>, u64)>>;
+/// (app, user) → (channel type, channel, how many nodes list the user there).
+type UserChannels = HashMap<(String, String), Vec<(ChannelType, String, usize)>>;
 
 /// The other nodes' entries, indexed for the questions the hub asks. Every node holds one
 /// for the whole cluster, so the per-user indexes are kept small: a user's sessions and
@@ -90,11 +94,9 @@ pub struct Mirror {
     by_node: HashMap<String, HashMap<String, Entry>>,
     /// Node ids, shared by the indexes.
     node_ids: HashMap<String, Arc<str>>,
-    /// (app, kind, user) → (node, session) of each session elsewhere.
-    online: HashMap<(String, SessionKind, String), Vec<(Arc<str>, u64)>>,
+    online: Online,
     members: HashMap<ChannelKey, BTreeMap<String, (Arc<str>, States)>>,
-    /// (app, user) → (channel type, channel, how many nodes list the user there).
-    user_channels: HashMap<(String, String), Vec<(ChannelType, String, usize)>>,
+    user_channels: UserChannels,
     rooms: HashMap<RoomKey, BTreeMap<String, (String, bool)>>,
     publishers: HashMap<TopicKey, Publishers>,
     bans: HashMap<(String, String, String), u64>,
@@ -129,6 +131,7 @@ impl Mirror {
     /// Forgets `node`; returns its entries.
     pub fn drop_node(&mut self, node: &str) -> Vec<Entry> {
         let entries: Vec<Entry> = self.by_node.remove(node).map(|m| m.into_values().collect()).unwrap_or_default();
+        self.node_ids.remove(node);
         for entry in &entries {
             self.unindex(node, entry);
         }

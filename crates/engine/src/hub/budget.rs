@@ -5,12 +5,15 @@
 //! 0 = none) bounds the sum of every session's kept bytes — frames not yet written and frames
 //! written but not yet acknowledged (kept for a resume).
 //!
-//! Accounting: each outbox reports its kept bytes to the node's [`Budget`] in steps of
-//! [`GRANULE`] (one atomic operation per 16 KiB that a queue grows or shrinks, none per frame),
-//! so the total is exact to under 16 KiB per busy queue and exact for idle ones.
+//! Accounting: each outbox reports its kept bytes to the node's [`Budget`] once they moved by
+//! [`GRANULE`] or more since its last report, and whenever they reach zero (one atomic operation
+//! per 4 KiB that a queue grows or shrinks, none per frame), so the total is exact for idle
+//! queues and within 4 KiB for each busy one.
 //!
-//! Policy, applied after a fan-out or a direct push finds the total above the budget, until it
-//! is back under three quarters of it:
+//! Policy: a fan-out or a push that finds the total above the budget wakes the node's shedder
+//! task (which holds no other lock when it looks at the queues; at most one pass per 10 ms), and
+//! it brings the total back under three quarters of the budget, touching only queues that hold
+//! at least [`GRANULE`]:
 //! 1. the biggest holders of **sent but unacknowledged** frames forget them, biggest first: no
 //!    frame is lost on a healthy link, but a resume of those sessions now fails (TooOld), and the
 //!    client starts a new session (`isResumed: false`);
@@ -18,21 +21,34 @@
 //!    frames are dropped and counted, and the connection is closed with 4003 (a detached session
 //!    can no longer be resumed). Counted in `stats().slowConsumers` and `stats().budgetEvictions`.
 //!
-//! Small queues are never touched while a bigger one remains.
+//! Small queues are never touched while a bigger one remains. A pass that cannot get under the
+//! target (bytes of sessions that already ended and are draining a graceful close) stops there.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use super::{Session, Tally};
 
-/// Kept bytes are reported in steps of this many bytes.
-pub const GRANULE: usize = 16 * 1024;
+/// Kept bytes are reported once they moved by this many bytes (or reached zero).
+pub const GRANULE: usize = 4 * 1024;
+
+/// The shedder's pause between passes.
+const PASS_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The node's outbound budget: bytes kept by every outbox, against the limit.
 pub struct Budget {
     limit: usize,
     used: AtomicUsize,
     shedding: AtomicBool,
+    /// Wakes the shedder task.
+    wake: Notify,
+    /// The shedder task was started.
+    started: AtomicBool,
+    /// When the last warning was logged (ms since the epoch): at most one a second.
+    warned_ms: AtomicU64,
     /// Connections closed (or detached sessions made unresumable) to get back under budget.
     pub evictions: AtomicU64,
     /// Sessions whose sent-but-unacknowledged frames were forgotten to get back under budget.
@@ -46,6 +62,9 @@ impl Budget {
             limit,
             used: AtomicUsize::new(0),
             shedding: AtomicBool::new(false),
+            wake: Notify::new(),
+            started: AtomicBool::new(false),
+            warned_ms: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             trims: AtomicU64::new(0),
         }
@@ -58,6 +77,13 @@ impl Budget {
 
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// Wakes the shedder if the total is above the budget (cheap when it is not).
+    pub(super) fn check(&self) {
+        if self.is_over() {
+            self.wake.notify_one();
+        }
     }
 
     /// Moves an outbox's report from `before` to `after` bytes.
@@ -84,15 +110,15 @@ impl Budget {
         let target = self.limit / 4 * 3;
         let mut sessions: Vec<(usize, usize, Arc<Session>)> = sessions()
             .into_iter()
-            .map(|s| {
+            .filter_map(|s| {
                 let (unsent, sent) = s.outbox.kept_bytes();
-                (unsent, sent, s)
+                (unsent >= GRANULE || sent >= GRANULE).then_some((unsent, sent, s))
             })
             .collect();
         // 1. Retained frames, biggest first.
         sessions.sort_unstable_by_key(|(_, sent, _)| std::cmp::Reverse(*sent));
         for (_, sent, session) in &sessions {
-            if self.used() <= target || *sent == 0 {
+            if self.used() <= target || *sent < GRANULE {
                 break;
             }
             session.outbox.forget_sent();
@@ -101,22 +127,50 @@ impl Budget {
         // 2. Unsent frames, biggest first: slow consumers.
         sessions.sort_unstable_by_key(|(unsent, _, _)| std::cmp::Reverse(*unsent));
         for (unsent, _, session) in &sessions {
-            if self.used() <= target || *unsent == 0 {
+            if self.used() <= target || *unsent < GRANULE {
                 break;
             }
             let push = session.outbox.evict(self.limit);
-            if !matches!(push, super::Push::Closed) {
+            if matches!(push, super::Push::Overflow { .. } | super::Push::Lost { .. }) {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             }
             tally.record(session, push);
         }
-        tracing::warn!(used = self.used(), limit = self.limit, "outbound budget exceeded: shed the biggest queues");
+        let now = crate::time::now_ms();
+        if now.saturating_sub(self.warned_ms.swap(now, Ordering::Relaxed)) >= 1000 {
+            tracing::warn!(used = self.used(), limit = self.limit, "outbound budget exceeded: shed the biggest queues");
+        }
         self.shedding.store(false, Ordering::Release);
     }
 }
 
+impl super::Hub {
+    /// Starts the node's shedder task, once, if there is a runtime to run it (the hub of a
+    /// server always has one; a hub built in a plain unit test enforces nothing).
+    pub(super) fn start_shedder(&self) {
+        let budget = &self.shared.budget;
+        if budget.limit == 0
+            || tokio::runtime::Handle::try_current().is_err()
+            || budget.started.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let budget = budget.clone();
+        self.spawn_timer(move |hub| async move {
+            loop {
+                budget.wake.notified().await;
+                let Some(hub) = hub.upgrade() else { return };
+                hub.shared.enforce_budget();
+                drop(hub);
+                tokio::time::sleep(PASS_INTERVAL).await;
+            }
+        });
+    }
+}
+
 impl super::Shared {
-    /// Applies the budget's policy if the node is over it (after a fan-out or a push).
+    /// Applies the budget's policy if the node is over it. Only the shedder task calls it: it
+    /// takes every app's session map and every outbox's lock, so it must hold no other lock.
     pub(super) fn enforce_budget(&self) {
         if !self.budget.is_over() {
             return;
@@ -169,9 +223,11 @@ mod tests {
         let a = session(1, &budget);
         let ready = a.outbox.attach(1, None).unwrap();
         push(&a, 100 * KB);
-        assert_eq!(budget.used(), 96 * KB, "counted in 16 KiB steps");
+        assert_eq!(budget.used(), 100 * KB, "reported every 4 KiB");
+        push(&a, 3 * KB);
+        assert_eq!(budget.used(), 100 * KB, "within a granule of the truth");
         write_all(&a, 1, &ready).await;
-        assert_eq!(budget.used(), 96 * KB, "sent but unacknowledged frames still count");
+        assert_eq!(budget.used(), 100 * KB, "sent but unacknowledged frames still count");
         a.outbox.ack(a.outbox.last_seq());
         assert_eq!(budget.used(), 0);
         push(&a, 40 * KB);
@@ -221,6 +277,8 @@ mod tests {
         let mut tally = Tally::default();
         budget.shed(|| vec![away.clone()], &mut tally);
         assert_eq!((tally.dropped, tally.slow.len(), budget.used()), (160, 0, 0));
+        assert_eq!(away.outbox.push(Message::Binary(vec![0; KB].into())), Push::Lost { dropped: 1 });
+        assert_eq!(budget.used(), 0, "nothing more is kept for a session that cannot be resumed");
         assert!(away.outbox.attach(2, Some(0)).is_err(), "frames were lost: no exact resume");
     }
 }

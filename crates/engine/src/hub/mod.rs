@@ -365,6 +365,7 @@ impl Hub {
             },
         ));
         let ready = session.outbox.attach(conn, None).expect("a new outbox accepts its first connection");
+        self.start_shedder();
         let key = session_key(hello.kind, user, session.id);
         let replaced = {
             let mut sessions = app.sessions.lock();
@@ -491,7 +492,7 @@ impl Hub {
             tally.delivered = 0;
             tally.commit(&self.shared.counters);
         }
-        self.shared.enforce_budget();
+        self.shared.budget.check();
         outcome
     }
 
@@ -696,7 +697,7 @@ impl HubRef<'_> {
             }
         }
         tally.commit(&shared.counters);
-        shared.enforce_budget();
+        shared.budget.check();
     }
 }
 

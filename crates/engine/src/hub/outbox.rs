@@ -210,11 +210,11 @@ impl Outbox {
         outbox
     }
 
-    /// Tells the budget this queue's size, when it moved by a granule or more.
+    /// Tells the budget this queue's size, when it moved by a granule or more, or reached zero.
     fn settle(&self, inner: &mut Inner) {
         if let Some(budget) = &self.budget {
-            let kept = (inner.unsent_bytes + inner.sent_bytes) / GRANULE * GRANULE;
-            if kept != inner.reported {
+            let kept = inner.unsent_bytes + inner.sent_bytes;
+            if kept.abs_diff(inner.reported) >= GRANULE || (kept == 0 && inner.reported != 0) {
                 budget.report(inner.reported, kept);
                 inner.reported = kept;
             }
@@ -239,6 +239,11 @@ impl Outbox {
         }
         if droppable && inner.unsent_bytes + len > self.limit / 2 {
             return Push::Dropped;
+        }
+        if inner.lost && inner.attachment.is_none() {
+            // Frames were already lost while detached: no resume can deliver this one, and the
+            // next connection starts a new session. Counted, not kept.
+            return Push::Lost { dropped: 1 };
         }
         if inner.unsent_bytes + len > self.limit {
             // Frames are gone: a later resume could not be exact.
@@ -354,7 +359,8 @@ impl Outbox {
     /// needs the room); see [`Push`] for the outcome.
     pub fn evict(&self, budget: usize) -> Push {
         let mut inner = self.inner.lock();
-        if inner.unsent_bytes == 0 {
+        if inner.unsent_bytes == 0 || inner.closing.is_some() {
+            // A graceful close is draining (the session ended): its frames go out as promised.
             return Push::Closed;
         }
         let push = inner.overflow(0, || {

@@ -347,14 +347,25 @@ async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semapho
 /// were sent again a second later, so 1 % of the clients took over a second to connect.
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// Listens on the first address `host` resolves to, with [`LISTEN_BACKLOG`].
+/// Listens on the first address `host` resolves to that can be bound (as
+/// `TcpListener::bind` does), with [`LISTEN_BACKLOG`].
 async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
-    let addr = tokio::net::lookup_host((host, port))
-        .await?
-        .next()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the host resolves to no address"))?;
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the host resolves to no address");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let bound = (|| {
+            let socket =
+                if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+            // As std does on Unix (a restarted server rebinds past TIME_WAIT); on Windows the
+            // option would let two servers share a port.
+            #[cfg(unix)]
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(LISTEN_BACKLOG)
+        })();
+        match bound {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
