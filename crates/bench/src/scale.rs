@@ -272,11 +272,14 @@ async fn listen(mut ws: Ws, index: usize, mut stop: watch::Receiver<bool>) -> Se
     }
 }
 
+/// A connection of the storm and how long its hello and subscribes took (µs), or why it failed.
+type Opened = Result<(Ws, u64), String>;
+
 /// `piazza-bench scale-worker`: opens connections `first..first + count` over `addrs`, says
 /// how it went (one JSON line), listens until a line on stdin, then says what arrived.
 pub async fn worker(addrs: Vec<String>, first: usize, count: usize, channels: u32, broadcasts: u32) {
     let started = Instant::now();
-    let opened: Vec<(usize, Result<(Ws, u64), String>)> = futures_util::stream::iter(first..first + count)
+    let opened: Vec<(usize, Opened)> = futures_util::stream::iter(first..first + count)
         .map(|i| {
             let addr = addrs[i % addrs.len()].clone();
             async move {
