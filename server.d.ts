@@ -92,6 +92,8 @@ export interface ServerOptions {
   rooms?: ServerRoomsOptions
   /** Bearer token of the admin HTTP API (at least 16 characters); without it the admin routes are off. */
   adminToken?: string
+  /** Bearer token that reads `GET /metrics` and nothing else (at least 16 characters), for a scraper that should not hold the admin token. */
+  metricsToken?: string
   /**
    * Apps by id, each with the certificate its tokens are signed with. Without any, the server
    * runs in an open development mode: any app id, user id and token is accepted (and it warns).

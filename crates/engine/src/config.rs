@@ -32,6 +32,9 @@ pub struct ServerConfig {
     /// Bearer token of the admin HTTP API (`/v1/...`, and `/metrics`); without it the admin
     /// routes are off.
     pub admin_token: Option<Secret>,
+    /// Bearer token that reads `/metrics` and nothing else (for a Prometheus scraper, which
+    /// should not hold the token that can kick users).
+    pub metrics_token: Option<Secret>,
     /// `debug | info | warn | error | none`; `RUST_LOG` overrides. The engine only emits the
     /// records; the host (the binary, the Node addon) writes them.
     pub log_level: Option<String>,
@@ -143,6 +146,7 @@ impl Default for ServerConfig {
             presence: PresenceConfig::default(),
             rooms: RoomsConfig::default(),
             admin_token: None,
+            metrics_token: None,
             apps: Default::default(),
             tls: None,
             log_level: None,
@@ -307,6 +311,9 @@ impl ServerConfig {
         if copy.admin_token.is_some() {
             copy.admin_token = Some(Secret::new("***"));
         }
+        if copy.metrics_token.is_some() {
+            copy.metrics_token = Some(Secret::new("***"));
+        }
         for app in copy.apps.values_mut() {
             app.certificate = Secret::new("***");
         }
@@ -407,6 +414,9 @@ impl ServerConfig {
         }
         if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(Error::invalid("adminToken must be at least 16 characters"));
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(Error::invalid("metricsToken must be at least 16 characters"));
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;

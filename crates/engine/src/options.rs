@@ -64,6 +64,7 @@ options! {
     "logFormat", "log-format", "PIAZZA_LOG_FORMAT", Kind::Text, "Log format on stderr: text or json (one object per line) [default: text]";
     "apps", "app", "PIAZZA_APPS", Kind::App, "An app with token authentication, as ID=CERTIFICATE (repeatable; env: comma-separated). Without any, the server runs in an open development mode";
     "adminToken", "admin-token", "PIAZZA_ADMIN_TOKEN", Kind::Secret, "Bearer token of the admin HTTP API (at least 16 characters); prefer the env variable";
+    "metricsToken", "metrics-token", "PIAZZA_METRICS_TOKEN", Kind::Secret, "Bearer token that reads /metrics and nothing else (at least 16 characters); prefer the env variable";
     "tls.certPath", "tls-cert", "PIAZZA_TLS_CERT", Kind::Path, "PEM certificate chain: serve wss:// (with --tls-key)";
     "tls.keyPath", "tls-key", "PIAZZA_TLS_KEY", Kind::Path, "PEM private key of --tls-cert";
     "limits.maxMessageBytes", "max-message-bytes", "PIAZZA_MAX_MESSAGE_BYTES", U64, "Largest message payload in bytes";

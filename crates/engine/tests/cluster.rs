@@ -440,6 +440,7 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
     let talker = rtm(&b, "talker").await;
     talker.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
     settle().await;
+    assert_eq!(readyz(&a).await, (200, "up".to_string()));
 
     redis.kill();
     // Presence listeners hear that presence is out of service; publishing is refused clearly.
@@ -454,6 +455,8 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
     assert!(refused.reason.contains("Redis"), "{refused:?}");
     let who = listener.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap_err();
     assert_eq!(who.code, piazza_engine::ErrorCode::PresenceNotConnected);
+    assert_eq!(readyz(&b).await, (503, "unreachable".to_string()), "not ready while Redis is away");
+    assert_eq!(readyz(&a).await.0, 503);
 
     // Redis comes back (empty, as after a restart): the nodes store their directories again.
     let _redis = redis_server::spawn(port);
@@ -480,9 +483,23 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
         }
     }
     assert!(got, "messages flow again across nodes");
+    assert_eq!(readyz(&a).await, (200, "up".to_string()), "ready again");
+    assert_eq!(readyz(&b).await.0, 200);
     settle().await;
     let who = listener.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 2, "the directory is whole again: {who}");
+}
+
+/// `GET /readyz`: the status and what it says of Redis.
+async fn readyz(server: &Server) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    tcp.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body: serde_json::Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap();
+    (status, body["redis"].as_str().unwrap_or("").to_string())
 }
 
 /// The bus contract, checked on both implementations directly.

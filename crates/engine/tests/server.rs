@@ -158,6 +158,49 @@ async fn clients_see_the_server_going_away_as_a_disconnect() {
     assert!(!alice.client.is_active());
 }
 
+/// A GET with an optional bearer token: the status and the body.
+async fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n{auth}\r\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    (status, answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+#[tokio::test]
+async fn the_metrics_token_reads_metrics_and_nothing_else() {
+    const ADMIN: &str = "admin-token-0123456789";
+    const METRICS: &str = "metrics-token-0123456789";
+    let server = server_with(|c| {
+        c.admin_token = Some(piazza_engine::config::Secret::new(ADMIN));
+        c.metrics_token = Some(piazza_engine::config::Secret::new(METRICS));
+    })
+    .await;
+    assert_eq!(get(&server, "/metrics", None).await.0, 401);
+    assert_eq!(get(&server, "/metrics", Some("wrong-token-0123456789")).await.0, 401);
+    assert_eq!(get(&server, "/metrics", Some(METRICS)).await.0, 200);
+    assert_eq!(get(&server, "/metrics", Some(ADMIN)).await.0, 200);
+    // The admin API refuses the metrics token (a scraper cannot kick anyone).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    let body = r#"{"userIds":["b"]}"#;
+    let request = format!(
+        "POST /v1/apps/app/rooms/1/remove-users HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {METRICS}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // A short metrics token is refused at start.
+    let mut config = piazza_engine::config::ServerConfig::default();
+    config.metrics_token = Some(piazza_engine::config::Secret::new("short"));
+    assert!(config.validate().unwrap_err().to_string().contains("metricsToken"));
+}
+
 #[tokio::test]
 async fn stats_count_connections_users_channels_and_messages() {
     let server = server().await;
@@ -169,6 +212,32 @@ async fn stats_count_connections_users_channels_and_messages() {
     b.next_message().await;
     let s = server.stats();
     assert_eq!((s.connections, s.users, s.channels, s.messages_in, s.messages_out), (2, 2, 2, 1, 1));
+    // The same figures on /metrics, named by the Prometheus conventions.
+    let (status, text) = get(&server, "/metrics", None).await;
+    assert_eq!(status, 200);
+    for line in [
+        "piazza_connections 2",
+        "piazza_sessions 2",
+        "piazza_channels 2",
+        "piazza_publishes_total 1",
+        "piazza_frames_delivered_total 1",
+        "piazza_frames_dropped_total{reason=\"queue_overflow\"} 0",
+        "piazza_frames_dropped_total{reason=\"realtime_congested\"} 0",
+        "piazza_slow_consumers_total 0",
+        &format!("piazza_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")),
+        "# TYPE piazza_frames_delivered counter",
+        "# EOF",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    for name in [
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "no {name} in\n{text}");
+    }
     a.logout().await;
     eventually("a's session to end", || server.stats().users == 1).await;
     eventually("a's connection to close", || server.stats().connections == 1).await;

@@ -1,5 +1,6 @@
 //! HTTP on the WebSocket port: reading a request head, the upgrade answer, and the plain
-//! routes — `GET /healthz`, `GET /metrics`, and the admin API (`POST /v1/apps/{app}/rooms/{id}/
+//! routes — `GET /healthz` (the process answers), `GET /readyz` (it should get traffic: not
+//! draining, and in cluster mode its Redis is reachable), `GET /metrics`, and the admin API (`POST /v1/apps/{app}/rooms/{id}/
 //! remove-users | dismiss`, the same under `/str-rooms/`). Hand-rolled on `httparse` because the
 //! routes are few and the upgrade must hand the same socket to the WebSocket layer.
 
@@ -120,15 +121,30 @@ fn json_error(message: &str) -> String {
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: Request, hub: &Hub, peer: SocketAddr) {
     let path = request.path.split('?').next().unwrap_or("").to_string();
     let admin = hub.config().admin_token.clone();
-    let authorized = || {
-        let presented = request.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
-        admin.as_ref().is_some_and(|token| token.matches(presented.trim()))
-    };
+    let metrics_token = hub.config().metrics_token.clone();
+    let presented = request.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("").trim();
+    let authorized = || admin.as_ref().is_some_and(|token| token.matches(presented));
+    // The metrics token reads /metrics and nothing else; the admin token reads it too.
+    let may_read_metrics = (admin.is_none() && metrics_token.is_none())
+        || authorized()
+        || metrics_token.as_ref().is_some_and(|token| token.matches(presented));
     match (request.method.as_str(), path.as_str()) {
         ("GET", "/healthz") => respond(stream, 200, "application/json", r#"{"status":"ok"}"#).await,
-        ("GET", "/metrics") if admin.is_some() && !authorized() => unauthorized(stream).await,
-        ("GET", "/metrics") => respond(stream, 200, "text/plain; version=0.0.4", &metrics(hub)).await,
-        (_, "/healthz" | "/metrics") => {
+        ("GET", "/readyz") => {
+            let (status, body) = readiness(hub);
+            respond(stream, status, "application/json", &body).await
+        }
+        ("GET", "/metrics") if !may_read_metrics => unauthorized(stream).await,
+        ("GET", "/metrics") => {
+            respond(
+                stream,
+                200,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                &super::metrics::render(hub),
+            )
+            .await
+        }
+        (_, "/healthz" | "/readyz" | "/metrics") => {
             respond(stream, 405, "application/json", &json_error("method not allowed")).await
         }
         (_, p) if p.starts_with("/v1/") => {
@@ -161,6 +177,20 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: R
         }
         _ => respond(stream, 404, "application/json", &json_error("no such route")).await,
     }
+}
+
+/// `GET /readyz`: 200 while the node should get traffic, 503 while it is draining (closing) or,
+/// in cluster mode, cannot reach Redis (it refuses what needs the cluster then).
+pub fn readiness(hub: &Hub) -> (u16, String) {
+    let draining = hub.is_stopped();
+    let redis = match hub.cluster_up() {
+        None => "not used",
+        Some(true) => "up",
+        Some(false) => "unreachable",
+    };
+    let ready = !draining && redis != "unreachable";
+    let body = serde_json::json!({ "ready": ready, "draining": draining, "redis": redis }).to_string();
+    (if ready { 200 } else { 503 }, body)
 }
 
 async fn unauthorized<S: AsyncWrite + Unpin>(stream: &mut S) {
@@ -273,31 +303,17 @@ pub async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, status: u16, message: 
     respond(&mut stream, status, "application/json", &json_error(message)).await;
 }
 
-/// Prometheus text exposition of the node's stats.
-fn metrics(hub: &Hub) -> String {
-    let s = hub.stats();
-    let rows: [(&str, &str, &str, u64); 12] = [
-        ("piazza_connections", "gauge", "Open WebSocket connections", s.connections),
-        ("piazza_users", "gauge", "Logged-in sessions", s.users),
-        ("piazza_channels", "gauge", "Message channels with subscribers", s.channels),
-        ("piazza_stream_channels", "gauge", "Stream channels with members", s.stream_channels),
-        ("piazza_rooms", "gauge", "Rooms with members", s.rooms),
-        ("piazza_messages_in_total", "counter", "Publishes accepted", s.messages_in),
-        ("piazza_messages_out_total", "counter", "Frames delivered by fan-out", s.messages_out),
-        ("piazza_dropped_total", "counter", "Frames dropped", s.dropped),
-        ("piazza_slow_consumers_total", "counter", "Connections closed as slow consumers", s.slow_consumers),
-        ("piazza_bad_frames_total", "counter", "Client frames that could not be decoded", s.bad_frames),
-        ("piazza_outbound_bytes", "gauge", "Bytes queued for all connections (16 KiB steps)", s.outbound_bytes),
-        (
-            "piazza_budget_evictions_total",
-            "counter",
-            "Connections closed to keep within the outbound budget",
-            s.budget_evictions,
-        ),
-    ];
-    let mut out = String::new();
-    for (name, kind, help, value) in rows {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_node_is_ready_until_it_drains() {
+        let hub = Hub::new(Arc::new(crate::config::ServerConfig::default()));
+        assert_eq!(readiness(&hub), (200, r#"{"draining":false,"ready":true,"redis":"not used"}"#.to_string()));
+        hub.stop();
+        assert_eq!(readiness(&hub), (503, r#"{"draining":true,"ready":false,"redis":"not used"}"#.to_string()));
     }
-    out
 }

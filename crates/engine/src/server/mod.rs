@@ -7,6 +7,7 @@
 
 mod conn;
 mod http;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
