@@ -4,7 +4,7 @@
 // the medians, the ratios, a latency chart (docs/bench-latency.png) and the notes of
 // bench/notes.md. A quick pass is recorded too: it is the baseline of the regression check.
 //
-// `npm run bench -- --quick`: Piazza only, small and short (under a minute); compares with the
+// `npm run bench -- --quick`: Piazza only, small and short (about two minutes); compares with the
 // quick baseline committed in docs/BENCHMARKS.md and warns past 20 %.
 //
 // `npm run bench -- --only=join-storm,cluster`: measures only those parts (of main, join-storm,
@@ -31,11 +31,15 @@ const CHECKED = [
   ['channels', 'deliveries_per_s', 'higher'],
   ['latency60', 'p99_us', 'lower'],
   ['latency500', 'p99_us', 'lower'],
+  ['latency1000', 'p99_us', 'lower'],
+  ['scale-node', 'bytes_per_connection_max_node', 'lower'],
+  ['scale-node', 'connect_storm_s', 'lower'],
+  ['scale-node', 'broadcast_p99_ms', 'lower'],
   ['idle', 'bytes_per_connection', 'lower'],
   ['js-events', 'events_per_s', 'higher'],
   ['js-publishes', 'publishes_per_s', 'higher']
 ]
-const QUICK_SCENARIOS = 'fanout,channels,latency60,latency500,idle'
+const QUICK_SCENARIOS = 'fanout,channels,latency60,latency500,latency1000,idle,scale-node'
 
 /** The parts of a full run: piazza-bench scenarios × peers, and the Node addon scenarios. */
 const PARTS = {
@@ -584,7 +588,7 @@ ${notesText.trim()}
 \`\`\`sh
 npm install                 # builds the addon
 npm run bench               # everything, 3 runs, rewrites this file and docs/bench-latency.png
-npm run bench -- --quick    # Piazza only, under a minute: compares with the baseline below
+npm run bench -- --quick    # Piazza only, about two minutes: compares with the baseline below
 npm run bench -- --only=cluster,join-storm   # remeasure some parts (main, join-storm, cluster, js, scale, storage, quick) and merge
 npm run bench -- --quick --only=storage      # the storage part with quick sizes, printed, not written
 target/release/piazza-bench storage --quick  # the same, as JSON lines
