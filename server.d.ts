@@ -179,7 +179,7 @@ export interface ServerStats {
   badFrames: number
   /** Realtime datagrams dropped for congested receivers (best effort, counted). */
   realtimeDropped: number
-  /** Bytes queued for every connection now (unsent, and sent but not acknowledged), counted in 16 KiB steps against `connection.outboundBudgetBytes`. */
+  /** Bytes queued for every connection now (unsent, and sent but not acknowledged), within 4 KiB per busy connection, against `connection.outboundBudgetBytes`. */
   outboundBytes: number
   /** Connections closed as slow consumers (also in `slowConsumers`) because all queues together passed `connection.outboundBudgetBytes`. */
   budgetEvictions: number

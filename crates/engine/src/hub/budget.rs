@@ -11,15 +11,17 @@
 //! queues and within 4 KiB for each busy one.
 //!
 //! Policy: a fan-out or a push that finds the total above the budget wakes the node's shedder
-//! task (which holds no other lock when it looks at the queues; at most one pass per 10 ms), and
-//! it brings the total back under three quarters of the budget, touching only queues that hold
-//! at least [`GRANULE`]:
+//! task (which holds no other lock when it looks at the queues; at most one pass per 10 ms, and
+//! after a pass that could not get under the target, twice as long each time up to a second),
+//! and it brings the total back under three quarters of the budget, touching only queues that
+//! hold at least [`GRANULE`]:
 //! 1. the biggest holders of **sent but unacknowledged** frames forget them, biggest first: no
 //!    frame is lost on a healthy link, but a resume of those sessions now fails (TooOld), and the
 //!    client starts a new session (`isResumed: false`);
 //! 2. the biggest **unsent** queues, biggest first, get the slow-consumer treatment: their unsent
-//!    frames are dropped and counted, and the connection is closed with 4003 (a detached session
-//!    can no longer be resumed). Counted in `stats().slowConsumers` and `stats().budgetEvictions`.
+//!    frames are dropped and counted, and the connection is closed with 4003, counted in
+//!    `stats().slowConsumers` and `stats().budgetEvictions`; a detached session's frames are
+//!    dropped (counted in `stats().dropped`) and it can no longer be resumed.
 //!
 //! Small queues are never touched while a bigger one remains. A pass that cannot get under the
 //! target (bytes of sessions that already ended and are draining a graceful close) stops there.
@@ -35,8 +37,9 @@ use super::{Session, Tally};
 /// Kept bytes are reported once they moved by this many bytes (or reached zero).
 pub const GRANULE: usize = 4 * 1024;
 
-/// The shedder's pause between passes.
+/// The shedder's pause between passes, and the longest it backs off to.
 const PASS_INTERVAL: Duration = Duration::from_millis(10);
+const MAX_PASS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The node's outbound budget: bytes kept by every outbox, against the limit.
 pub struct Budget {
@@ -49,7 +52,7 @@ pub struct Budget {
     started: AtomicBool,
     /// When the last warning was logged (ms since the epoch): at most one a second.
     warned_ms: AtomicU64,
-    /// Connections closed (or detached sessions made unresumable) to get back under budget.
+    /// Connections closed to get back under budget.
     pub evictions: AtomicU64,
     /// Sessions whose sent-but-unacknowledged frames were forgotten to get back under budget.
     pub trims: AtomicU64,
@@ -112,7 +115,7 @@ impl Budget {
             .into_iter()
             .filter_map(|s| {
                 let (unsent, sent) = s.outbox.kept_bytes();
-                (unsent >= GRANULE || sent >= GRANULE).then_some((unsent, sent, s))
+                (unsent + sent >= GRANULE).then_some((unsent, sent, s))
             })
             .collect();
         // 1. Retained frames, biggest first.
@@ -131,7 +134,7 @@ impl Budget {
                 break;
             }
             let push = session.outbox.evict(self.limit);
-            if matches!(push, super::Push::Overflow { .. } | super::Push::Lost { .. }) {
+            if matches!(push, super::Push::Overflow { .. }) {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             }
             tally.record(session, push);
@@ -157,12 +160,16 @@ impl super::Hub {
         }
         let budget = budget.clone();
         self.spawn_timer(move |hub| async move {
+            let mut pause = PASS_INTERVAL;
             loop {
                 budget.wake.notified().await;
                 let Some(hub) = hub.upgrade() else { return };
                 hub.shared.enforce_budget();
                 drop(hub);
-                tokio::time::sleep(PASS_INTERVAL).await;
+                // A pass that could not get back under budget (what is left cannot be shed yet:
+                // graceful closes draining, small queues) is not repeated at once.
+                pause = if budget.is_over() { (pause * 2).min(MAX_PASS_INTERVAL) } else { PASS_INTERVAL };
+                tokio::time::sleep(pause).await;
             }
         });
     }

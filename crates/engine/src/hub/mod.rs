@@ -635,6 +635,7 @@ impl Hub {
             realtime_dropped: c.realtime_dropped.load(Ordering::Relaxed),
             outbound_bytes: self.shared.budget.used() as u64,
             budget_evictions: self.shared.budget.evictions.load(Ordering::Relaxed),
+            queue_dropped: c.queue_dropped.load(Ordering::Relaxed),
         }
     }
 

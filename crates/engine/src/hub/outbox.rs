@@ -82,7 +82,7 @@ struct Inner {
     attachment: Option<(u64, Arc<Notify>)>,
     /// Frames were dropped while detached: the session cannot be resumed exactly.
     lost: bool,
-    /// Kept bytes as last reported to the node's budget (a multiple of its granule).
+    /// Kept bytes as last reported to the node's budget (within a granule of the truth).
     reported: usize,
 }
 
@@ -243,7 +243,7 @@ impl Outbox {
         if inner.lost && inner.attachment.is_none() {
             // Frames were already lost while detached: no resume can deliver this one, and the
             // next connection starts a new session. Counted, not kept.
-            return Push::Lost { dropped: 1 };
+            return if droppable { Push::Dropped } else { Push::Lost { dropped: 1 } };
         }
         if inner.unsent_bytes + len > self.limit {
             // Frames are gone: a later resume could not be exact.

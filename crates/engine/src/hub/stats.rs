@@ -19,6 +19,9 @@ pub struct Counters {
     pub slow_consumers: AtomicU64,
     pub bad_frames: AtomicU64,
     pub realtime_dropped: AtomicU64,
+    /// Frames dropped from queues that overflowed (`dropped` less the realtime datagrams),
+    /// counted apart so that the metric never goes down between two reads.
+    pub queue_dropped: AtomicU64,
 }
 
 /// A snapshot of a node's state and counters (`server.stats()`).
@@ -45,12 +48,15 @@ pub struct Stats {
     pub bad_frames: u64,
     /// Realtime datagrams dropped for congested receivers (best effort, counted).
     pub realtime_dropped: u64,
-    /// Bytes queued for every session now (unsent, and sent but not acknowledged), counted in
-    /// 16 KiB steps against `connection.outboundBudgetBytes`.
+    /// Bytes queued for every session now (unsent, and sent but not acknowledged), within 4 KiB
+    /// per busy queue, against `connection.outboundBudgetBytes`.
     pub outbound_bytes: u64,
     /// Connections closed (also counted in `slow_consumers`) because the node's queues together
     /// passed `connection.outboundBudgetBytes`: the biggest queues go first.
     pub budget_evictions: u64,
+    /// Frames dropped from overflowing queues (for `/metrics`; `dropped` includes them).
+    #[serde(skip)]
+    pub queue_dropped: u64,
 }
 
 /// What one fan-out did: how many got the frame, how many frames were dropped, and who
@@ -60,6 +66,7 @@ pub struct Tally {
     pub delivered: u64,
     pub dropped: u64,
     pub realtime_dropped: u64,
+    pub queue_dropped: u64,
     pub slow: Vec<Arc<Session>>,
 }
 
@@ -69,9 +76,13 @@ impl Tally {
             Push::Queued => self.delivered += 1,
             Push::Overflow { dropped } => {
                 self.dropped += dropped as u64;
+                self.queue_dropped += dropped as u64;
                 self.slow.push(session.clone());
             }
-            Push::Lost { dropped } => self.dropped += dropped as u64,
+            Push::Lost { dropped } => {
+                self.dropped += dropped as u64;
+                self.queue_dropped += dropped as u64;
+            }
             Push::Dropped => {
                 self.dropped += 1;
                 self.realtime_dropped += 1;
@@ -84,6 +95,7 @@ impl Tally {
         counters.messages_out.fetch_add(self.delivered, Ordering::Relaxed);
         counters.dropped.fetch_add(self.dropped, Ordering::Relaxed);
         counters.realtime_dropped.fetch_add(self.realtime_dropped, Ordering::Relaxed);
+        counters.queue_dropped.fetch_add(self.queue_dropped, Ordering::Relaxed);
         counters.slow_consumers.fetch_add(self.slow.len() as u64, Ordering::Relaxed);
         for session in self.slow {
             tracing::warn!(?session, "slow consumer: outbound queue overflowed, closing its connection");

@@ -179,8 +179,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: R
     }
 }
 
-/// `GET /readyz`: 200 while the node should get traffic, 503 while it is draining (closing) or,
-/// in cluster mode, cannot reach Redis (it refuses what needs the cluster then).
+/// `GET /readyz`: 200 while the node should get traffic, 503 while, in cluster mode, it cannot
+/// reach Redis (it refuses what needs the cluster then) or once it is stopped (a closing server
+/// stops accepting at once, so over HTTP a probe mostly sees the refused connection).
 pub fn readiness(hub: &Hub) -> (u16, String) {
     let draining = hub.is_stopped();
     let redis = match hub.cluster_up() {

@@ -55,7 +55,7 @@ pub fn render(hub: &Hub) -> String {
     let dropped = Family::<Labels, Counter>::default();
     // Frames dropped from queues that overflowed (slow consumers, the budget, detached sessions)
     // and best-effort realtime datagrams for congested receivers.
-    dropped.get_or_create(&vec![("reason", "queue_overflow")]).inc_by(s.dropped.saturating_sub(s.realtime_dropped));
+    dropped.get_or_create(&vec![("reason", "queue_overflow")]).inc_by(s.queue_dropped);
     dropped.get_or_create(&vec![("reason", "realtime_congested")]).inc_by(s.realtime_dropped);
     registry.register("piazza_frames_dropped", "Frames dropped, by reason", dropped);
     counter(&mut registry, "piazza_slow_consumers", "Connections closed as slow consumers", s.slow_consumers);
