@@ -79,9 +79,12 @@ test('the spec\'s example runs on createWebxdc: each peer decodes the other\'s m
     // Best effort: the first few may go out before the other's join reached the server.
     assert.ok(decoded.length >= 90, `${me} decoded ${decoded.length} of 100`)
     assert.ok(decoded.every((m) => new RegExp(`^\\[\\d+\\] hello from ${other}$`).test(m)), decoded.join(', '))
-    assert.ok(decoded.includes(`[99] hello from ${other}`) || decoded.includes(`[98] hello from ${other}`))
     // In order, and nothing of its own.
     const numbers = decoded.map((m) => Number(m.match(/^\[(\d+)\]/)[1]))
+    // The end of the other's stream arrived too — up to the moment this peer left: both leave
+    // after their 100th send, so when timers drift on a busy machine the one that finishes first
+    // misses the other's last few (a CI run lost [98] and [99] that way).
+    assert.ok(Math.max(...numbers) >= 90, `${me} got up to ${Math.max(...numbers)}`)
     assert.deepEqual(numbers, [...numbers].sort((x, y) => x - y))
     assert.throws(() => left[me].send(new Uint8Array(1)), (e) => e.errorCode === ErrorCode.RTM_ERROR_CHANNEL_NOT_JOINED)
   }
