@@ -224,6 +224,7 @@ async fn stats_count_connections_users_channels_and_messages() {
         "piazza_frames_dropped_total{reason=\"queue_overflow\"} 0",
         "piazza_frames_dropped_total{reason=\"realtime_congested\"} 0",
         "piazza_slow_consumers_total 0",
+        "piazza_budget_resume_trims_total 0",
         &format!("piazza_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")),
         "# TYPE piazza_frames_delivered counter",
         "# EOF",

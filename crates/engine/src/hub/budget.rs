@@ -45,7 +45,6 @@ const MAX_PASS_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Budget {
     limit: usize,
     used: AtomicUsize,
-    shedding: AtomicBool,
     /// Wakes the shedder task.
     wake: Notify,
     /// The shedder task was started.
@@ -64,7 +63,6 @@ impl Budget {
         Budget {
             limit,
             used: AtomicUsize::new(0),
-            shedding: AtomicBool::new(false),
             wake: Notify::new(),
             started: AtomicBool::new(false),
             warned_ms: AtomicU64::new(0),
@@ -73,13 +71,9 @@ impl Budget {
         }
     }
 
-    /// Bytes kept by every outbox now (in [`GRANULE`] steps).
+    /// Bytes kept by every outbox now (within a [`GRANULE`] per busy outbox).
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
-    }
-
-    pub fn limit(&self) -> usize {
-        self.limit
     }
 
     /// Wakes the shedder if the total is above the budget (cheap when it is not).
@@ -104,10 +98,10 @@ impl Budget {
     }
 
     /// Brings the total back under three quarters of the budget (see the module docs), if it
-    /// is over and no other thread is at it already. `sessions` lists the node's sessions; it
-    /// is called only when needed.
+    /// is over (only the node's shedder task calls it). `sessions` lists the node's sessions;
+    /// it is called only when needed.
     pub(super) fn shed(&self, sessions: impl FnOnce() -> Vec<Arc<Session>>, tally: &mut Tally) {
-        if !self.is_over() || self.shedding.swap(true, Ordering::Acquire) {
+        if !self.is_over() {
             return;
         }
         let target = self.limit / 4 * 3;
@@ -143,7 +137,6 @@ impl Budget {
         if now.saturating_sub(self.warned_ms.swap(now, Ordering::Relaxed)) >= 1000 {
             tracing::warn!(used = self.used(), limit = self.limit, "outbound budget exceeded: shed the biggest queues");
         }
-        self.shedding.store(false, Ordering::Release);
     }
 }
 

@@ -636,6 +636,7 @@ impl Hub {
             outbound_bytes: self.shared.budget.used() as u64,
             budget_evictions: self.shared.budget.evictions.load(Ordering::Relaxed),
             queue_dropped: c.queue_dropped.load(Ordering::Relaxed),
+            budget_trims: self.shared.budget.trims.load(Ordering::Relaxed),
         }
     }
 

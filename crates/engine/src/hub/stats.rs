@@ -57,6 +57,10 @@ pub struct Stats {
     /// Frames dropped from overflowing queues (for `/metrics`; `dropped` includes them).
     #[serde(skip)]
     pub queue_dropped: u64,
+    /// Sessions whose unacknowledged frames the budget forgot (their next resume starts anew;
+    /// for `/metrics`).
+    #[serde(skip)]
+    pub budget_trims: u64,
 }
 
 /// What one fan-out did: how many got the frame, how many frames were dropped, and who

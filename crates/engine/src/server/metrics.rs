@@ -65,6 +65,12 @@ pub fn render(hub: &Hub) -> String {
         "Connections closed to keep all queues within the outbound budget",
         s.budget_evictions,
     );
+    counter(
+        &mut registry,
+        "piazza_budget_resume_trims",
+        "Sessions whose unacknowledged frames were forgotten to keep within the outbound budget",
+        s.budget_trims,
+    );
     counter(&mut registry, "piazza_bad_frames", "Client frames that could not be decoded", s.bad_frames);
     process(&mut registry);
     let mut out = String::new();
