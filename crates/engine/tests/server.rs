@@ -29,16 +29,7 @@ async fn a_consumer_that_stops_reading_is_disconnected_and_counted() {
     let mut healthy = login(&server, "healthy").await;
     healthy.client.call(|c, r| c.subscribe(r, "firehose", SubscribeOptions::default())).await.unwrap();
     let publisher = login(&server, "publisher").await;
-    let payload = Payload::Binary(vec![7u8; 4 * 1024].into());
-    let mut sent = 0;
-    while server.stats().slow_consumers == 0 {
-        for _ in 0..20 {
-            publisher.client.publish(Route::Ignore, "firehose", payload.clone(), Default::default()).unwrap();
-            sent += 1;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(sent < 200_000, "the stuck consumer was never cut off");
-    }
+    publish_until(&server, &publisher, "firehose", 20, |s| s.slow_consumers > 0).await;
     let stats = server.stats();
     assert_eq!(stats.slow_consumers, 1);
     assert!(stats.dropped > 0);
@@ -55,17 +46,23 @@ async fn a_consumer_that_stops_reading_is_disconnected_and_counted() {
     }
 }
 
-/// Publishes 4 KiB messages into `channel`, a few at a time, until `done` says so.
-async fn publish_until(server: &Server, publisher: &TestClient, channel: &str, done: impl Fn(&Stats) -> bool) {
+/// Publishes 4 KiB messages into `channel`, `burst` every 5 ms, until `done` says so.
+async fn publish_until(
+    server: &Server,
+    publisher: &TestClient,
+    channel: &str,
+    burst: usize,
+    done: impl Fn(&Stats) -> bool,
+) {
     let payload = Payload::Binary(vec![7u8; 4 * 1024].into());
     let mut sent = 0;
     while !done(&server.stats()) {
-        for _ in 0..5 {
+        for _ in 0..burst {
             publisher.client.publish(Route::Ignore, channel, payload.clone(), Default::default()).unwrap();
             sent += 1;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(sent < 100_000, "never reached: {:?}", server.stats());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(sent < 200_000, "never reached: {:?}", server.stats());
     }
 }
 
@@ -103,8 +100,8 @@ async fn past_the_node_wide_budget_the_biggest_queue_is_closed_first() {
     let publisher = login(&server, "publisher").await;
     // "big" queues about 900 KiB (its own bound is 1 MiB), then "small" grows until the queues
     // together pass 1.5 MiB: the biggest queue goes, not the one that was growing.
-    publish_until(&server, &publisher, "a", |s| s.outbound_bytes >= 900 * 1024).await;
-    publish_until(&server, &publisher, "b", |s| s.budget_evictions > 0).await;
+    publish_until(&server, &publisher, "a", 5, |s| s.outbound_bytes >= 900 * 1024).await;
+    publish_until(&server, &publisher, "b", 5, |s| s.budget_evictions > 0).await;
     let stats = server.stats();
     assert_eq!((stats.budget_evictions, stats.slow_consumers), (1, 1), "{stats:?}");
     assert!(stats.dropped > 0 && stats.outbound_bytes <= 1536 * 1024, "{stats:?}");
