@@ -134,22 +134,7 @@ pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
             .x_desc(x_desc)
             .draw()
             .map_err(|e| e.to_string())?;
-        for (peer, points) in series {
-            let c = crate::plot::color(peer);
-            chart
-                .draw_series(LineSeries::new(points.clone(), c.stroke_width(3)))
-                .map_err(|e| e.to_string())?
-                .label(peer)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
-            chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, c.filled()))).map_err(|e| e.to_string())?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        crate::plot::peer_lines(&mut chart, series)?;
     }
     root.present().map_err(|e| e.to_string())?;
     Ok(())

@@ -67,28 +67,46 @@ pub fn draw(input: &Path, output: &Path) -> Result<(), String> {
             .y_desc("milliseconds")
             .draw()
             .map_err(|e| e.to_string())?;
-        for (peer, metrics) in peers {
-            let points: Vec<(usize, f64)> = PERCENTILES
+        let lines = peers.iter().map(|(peer, metrics)| {
+            let points = PERCENTILES
                 .iter()
                 .enumerate()
                 .filter_map(|(i, (k, _))| metrics.get(*k).map(|us| (i, (us / 1000.0).max(0.05))))
                 .collect();
-            let c = color(peer);
-            chart
-                .draw_series(LineSeries::new(points.clone(), c.stroke_width(3)))
-                .map_err(|e| e.to_string())?
-                .label(peer.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
-            chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, c.filled()))).map_err(|e| e.to_string())?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+            (peer.as_str(), points)
+        });
+        peer_lines(&mut chart, lines)?;
     }
     root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Draws each peer's points as a line with dots in the peer's colour, and the legend.
+pub fn peer_lines<'a, 'p, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    lines: impl IntoIterator<Item = (&'p str, Vec<(X::ValueType, Y::ValueType)>)>,
+) -> Result<(), String>
+where
+    X: Ranged,
+    Y: Ranged,
+    X::ValueType: Copy + 'static,
+    Y::ValueType: Copy + 'static,
+{
+    for (peer, points) in lines {
+        let c = color(peer);
+        chart
+            .draw_series(LineSeries::new(points.clone(), c.stroke_width(3)))
+            .map_err(|e| e.to_string())?
+            .label(peer)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, c.filled()))).map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
