@@ -273,6 +273,10 @@ impl Default for PresenceConfig {
 pub struct AppConfig {
     /// The secret tokens of this app are signed with (at least 16 characters).
     pub certificate: Secret,
+    /// Bearer key of this app's backend API calls (`/v1/apps/{this app}/…` only; at least 16
+    /// characters). Without it only the admin token reaches the app's routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
 }
 
 /// TLS for `wss://`.
@@ -316,6 +320,9 @@ impl ServerConfig {
         }
         for app in copy.apps.values_mut() {
             app.certificate = Secret::new("***");
+            if app.api_key.is_some() {
+                app.api_key = Some(Secret::new("***"));
+            }
         }
         if copy.redis_url.is_some() {
             // A Redis URL may carry a password.
@@ -410,6 +417,9 @@ impl ServerConfig {
             crate::names::app_id(id)?;
             if app.certificate.expose().len() < 16 {
                 return Err(Error::invalid(format!("the certificate of app {id:?} must be at least 16 characters")));
+            }
+            if app.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
+                return Err(Error::invalid(format!("the apiKey of app {id:?} must be at least 16 characters")));
             }
         }
         if self.admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {

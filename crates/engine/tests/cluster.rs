@@ -494,7 +494,7 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
 async fn readyz(server: &Server) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
-    tcp.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
     let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);

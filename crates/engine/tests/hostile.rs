@@ -153,11 +153,11 @@ async fn pending_handshakes_are_capped_and_slots_free_at_the_handshake_timeout()
         silent.push(tokio::net::TcpStream::connect(server.local_addr()).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let answer = http(&server, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let answer = http(&server, "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     // The silent ones are dropped at the handshake timeout; an honest client gets in.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let answer = http(&server, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let answer = http(&server, "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let honest = login(&server, "honest").await;
     honest.client.call(|c, r| c.subscribe(r, "c", SubscribeOptions::default())).await.unwrap();
@@ -170,7 +170,7 @@ async fn new_connections_per_ip_are_rate_limited() {
     let mut admitted = 0;
     let mut refused = 0;
     for _ in 0..20 {
-        let answer = http(&server, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        let answer = http(&server, "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await;
         if answer.starts_with("HTTP/1.1 200") {
             admitted += 1;
         } else {

@@ -29,7 +29,7 @@ const CERT: &str = "app-certificate-0123456789";
 /// Tokens (so every session has an expiry timer) and room drop timeouts of 300 s.
 fn with_timers(c: &mut ServerConfig) {
     c.connection.connections_per_ip_per_second = 0;
-    c.apps = HashMap::from([("app".to_string(), AppConfig { certificate: Secret::new(CERT) })]);
+    c.apps = HashMap::from([("app".to_string(), AppConfig { certificate: Secret::new(CERT), api_key: None })]);
     c.rooms.drop_timeout_seconds = 300;
 }
 

@@ -168,9 +168,9 @@ async fn plain_http_routes_answer_on_the_same_port() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = server().await;
     for (request, expect) in [
-        ("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n", "200 OK"),
-        ("GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n", "piazza_connections"),
-        ("GET /nope HTTP/1.1\r\nhost: x\r\n\r\n", "404"),
+        ("GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", "200 OK"),
+        ("GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", "piazza_connections"),
+        ("GET /nope HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", "404"),
         ("BLAH\r\n\r\n", "400"),
     ] {
         let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();

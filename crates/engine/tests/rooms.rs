@@ -296,7 +296,7 @@ async fn http(server: &Server, method: &str, path: &str, token: Option<&str>, bo
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
     let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let request = format!("{method} {path} HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    let request = format!("{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 const CERT: &str = "app-certificate-0123456789";
 
 fn with_auth(c: &mut ServerConfig) {
-    c.apps = HashMap::from([("app".to_string(), AppConfig { certificate: Secret::new(CERT) })]);
+    c.apps = HashMap::from([("app".to_string(), AppConfig { certificate: Secret::new(CERT), api_key: None })]);
 }
 
 fn token(user: &str, seconds: u64, privileges: Privileges) -> String {
@@ -340,7 +340,7 @@ async fn tokens_and_certificates_never_reach_the_logs() {
     for (bearer, status) in [("wrong-admin-token-guess", "401"), (admin, "HTTP/1.1 ")] {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tcp = tokio::net::TcpStream::connect(&http).await.unwrap();
-        let request = format!("POST /v1/apps/app/rooms/1/dismiss HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {bearer}\r\ncontent-length: 0\r\n\r\n");
+        let request = format!("POST /v1/apps/app/rooms/1/dismiss HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {bearer}\r\ncontent-length: 0\r\n\r\n");
         tcp.write_all(request.as_bytes()).await.unwrap();
         let mut answer = String::new();
         tcp.read_to_string(&mut answer).await.unwrap();

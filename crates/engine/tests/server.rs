@@ -160,7 +160,9 @@ async fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, String) 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
     let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n{auth}\r\n").as_bytes()).await.unwrap();
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{auth}\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
     let status = answer[9..12].parse().unwrap();
@@ -185,13 +187,13 @@ async fn the_metrics_token_reads_metrics_and_nothing_else() {
     let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
     let body = r#"{"userIds":["b"]}"#;
     let request = format!(
-        "POST /v1/apps/app/rooms/1/remove-users HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {METRICS}\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST /v1/apps/app/rooms/1/remove-users HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {METRICS}\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     // A short metrics token is refused at start.
     let mut config = piazza_engine::config::ServerConfig::default();
     config.metrics_token = Some(piazza_engine::config::Secret::new("short"));

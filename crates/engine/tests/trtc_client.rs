@@ -225,7 +225,10 @@ async fn an_expiring_user_sig_warns_renews_and_ends_without_a_removal() {
     const CERT: &str = "app-certificate-0123456789";
     let app = APP.to_string();
     let server = server_with(|c| {
-        c.apps = std::collections::HashMap::from([(app.clone(), AppConfig { certificate: Secret::new(CERT) })])
+        c.apps = std::collections::HashMap::from([(
+            app.clone(),
+            AppConfig { certificate: Secret::new(CERT), api_key: None },
+        )])
     })
     .await;
     let sig = |user: &str, seconds| generate_token(&app, CERT, user, seconds, Privileges::default()).unwrap();

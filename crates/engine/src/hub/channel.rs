@@ -223,10 +223,21 @@ impl Hub {
     /// With `storeInHistory`, also what to keep in which history (the caller keeps it, then
     /// answers).
     pub fn publish(&self, session: &Arc<Session>, req: Publish, payload: Bytes) -> Result<(ChannelResponse, Stored)> {
+        let app = self.session_app(session)?;
+        self.publish_as(&app, &session.user, req, payload)
+    }
+
+    /// A publish by `publisher` (a session's user, or the backend API's publisher).
+    pub(super) fn publish_as(
+        &self,
+        app: &App,
+        publisher: &str,
+        req: Publish,
+        payload: Bytes,
+    ) -> Result<(ChannelResponse, Stored)> {
         let limits = &self.config().limits;
         names::custom_type(&req.custom_type)?;
         check_payload(&payload, req.message_type, limits.max_message_bytes, req.encrypted)?;
-        let app = self.session_app(session)?;
         let (route, audience, channel_name) = match req.channel_type {
             ChannelType::Message => {
                 names::channel(&req.channel)?;
@@ -249,7 +260,7 @@ impl Hub {
                     return Err(too_frequent(&req.channel, limits.publish_rate_per_channel));
                 }
                 // The receiver sees the publisher as the channel, so a reply goes back to it.
-                (Route::User { app: app.id.clone(), user }, Audience::Everyone, session.user.to_string())
+                (Route::User { app: app.id.clone(), user }, Audience::Everyone, publisher.to_string())
             }
             ChannelType::Stream => {
                 return Err(Error::new(
@@ -264,7 +275,7 @@ impl Hub {
             topic_name: String::new(),
             message_type: req.message_type,
             custom_type: req.custom_type,
-            publisher: session.user.to_string(),
+            publisher: publisher.to_string(),
             timestamp: now_ms(),
         };
         let frame = server::message(&header, &payload, req.encrypted);

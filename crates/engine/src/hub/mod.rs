@@ -5,6 +5,7 @@
 //! Locking order, to stay deadlock-free: app registry → app sessions → app channels →
 //! channel members → session state → outbox.
 
+pub mod api;
 mod budget;
 mod channel;
 mod cluster;

@@ -510,11 +510,16 @@ impl Hub {
 
     /// `presence.whoNow`: visible users, 50 per page, sorted by user id.
     pub fn who_now(&self, session: &Arc<Session>, req: WhoNow) -> Result<WhoNowResponse> {
+        let app = self.session_app(session)?;
+        self.who_now_in(&app, req)
+    }
+
+    /// `whoNow` in an app (a session's, or the backend API's).
+    pub(super) fn who_now_in(&self, app: &App, req: WhoNow) -> Result<WhoNowResponse> {
         names::channel(&req.channel)?;
         presence_channel_type(req.channel_type)?;
         let after = req.page.as_deref().filter(|p| !p.is_empty()).map(read_bookmark).transpose()?;
-        let app = self.session_app(session)?;
-        let users = match self.presence_channel(&app, req.channel_type, &req.channel) {
+        let users = match self.presence_channel(app, req.channel_type, &req.channel) {
             Some(channel) => channel.roster(|r| r.snapshot()),
             None => Vec::new(),
         };
@@ -539,8 +544,13 @@ impl Hub {
 
     /// `presence.whereNow`: the channels a user is visibly in.
     pub fn where_now(&self, session: &Arc<Session>, req: WhereNow) -> Result<WhereNowResponse> {
-        names::user_id(&req.user_id)?;
         let app = self.session_app(session)?;
+        self.where_now_in(&app, req)
+    }
+
+    /// `whereNow` in an app (a session's, or the backend API's).
+    pub(super) fn where_now_in(&self, app: &App, req: WhereNow) -> Result<WhereNowResponse> {
+        names::user_id(&req.user_id)?;
         let mut channels = Vec::new();
         if let Some(target) = app.rtm_session(&req.user_id) {
             let (messages, streams): (Vec<Arc<str>>, Vec<Arc<str>>) = {
@@ -550,7 +560,7 @@ impl Hub {
             for (channel_type, names) in [(ChannelType::Message, messages), (ChannelType::Stream, streams)] {
                 for name in names {
                     let visible = self
-                        .presence_channel(&app, channel_type, &name)
+                        .presence_channel(app, channel_type, &name)
                         .is_some_and(|c| c.roster(|r| r.get(&req.user_id).is_some_and(|m| !m.quiet)));
                     if visible {
                         channels.push(ChannelDetail { channel_name: name.to_string(), channel_type });

@@ -94,6 +94,11 @@ impl Room {
         self.len() == 0
     }
 
+    /// The members here and their roles.
+    pub fn members(&self) -> Vec<(Arc<str>, Role)> {
+        self.members.lock().iter().map(|(user, member)| (user.clone(), member.role)).collect()
+    }
+
     /// Whether `user` is a member here.
     pub fn has(&self, user: &str) -> bool {
         self.members.lock().contains_key(user)

@@ -294,25 +294,7 @@ impl Hub {
         mode: MetaMode,
         f: WriteMetadata,
     ) -> Result<Vec<Message>> {
-        let target = target(&app.id, f.channel_type, f.channel.as_deref(), f.user_id.as_deref())?;
-        let storage = self.shared.storage.clone();
-        let ordered = match &target {
-            MetaTarget::Channel { channel_type, channel, .. } => {
-                Some(self.ordered(&app.id, *channel_type, channel).await)
-            }
-            MetaTarget::User { .. } => None,
-        };
-        let (data, changed) = storage.write_metadata(&target, mode, &f.items, &f.options, &session.user).await?;
-        let total_count = data.total_count;
-        if changed {
-            let event_type = match mode {
-                MetaMode::Set => StorageEventType::Set,
-                MetaMode::Update => StorageEventType::Update,
-                MetaMode::Remove => StorageEventType::Remove,
-            };
-            self.announce_metadata(app, &target, &session.user, event_type, data);
-        }
-        drop(ordered);
+        let (target, total_count) = self.write_metadata_as(app, &session.user, mode, f).await?;
         let timestamp = now_ms();
         Ok(match &target {
             MetaTarget::Channel { channel_type, channel, .. } => ok(
@@ -321,6 +303,37 @@ impl Hub {
             ),
             MetaTarget::User { user, .. } => ok(id, &UserMetaResponse { user_id: user, total_count, timestamp }),
         })
+    }
+
+    /// A metadata write by `by` (a session's user, or the backend API): whose metadata it was,
+    /// and how many items it holds now. Members who asked are told.
+    pub(super) async fn write_metadata_as(
+        &self,
+        app: &App,
+        by: &str,
+        mode: MetaMode,
+        f: WriteMetadata,
+    ) -> Result<(MetaTarget, usize)> {
+        let target = target(&app.id, f.channel_type, f.channel.as_deref(), f.user_id.as_deref())?;
+        let storage = self.shared.storage.clone();
+        let ordered = match &target {
+            MetaTarget::Channel { channel_type, channel, .. } => {
+                Some(self.ordered(&app.id, *channel_type, channel).await)
+            }
+            MetaTarget::User { .. } => None,
+        };
+        let (data, changed) = storage.write_metadata(&target, mode, &f.items, &f.options, by).await?;
+        let total_count = data.total_count;
+        if changed {
+            let event_type = match mode {
+                MetaMode::Set => StorageEventType::Set,
+                MetaMode::Update => StorageEventType::Update,
+                MetaMode::Remove => StorageEventType::Remove,
+            };
+            self.announce_metadata(app, &target, by, event_type, data);
+        }
+        drop(ordered);
+        Ok((target, total_count))
     }
 
     /// Takes the order lock of a channel's metadata and locks on this node (released, and

@@ -163,7 +163,14 @@ where
         Err(HeadError::Closed | HeadError::Timeout) => return None,
     };
     let Some(key) = request.websocket_key() else {
-        http::serve(&mut stream, request, &ctx.hub, peer).await;
+        if request.wants_upgrade() {
+            let refusal = http::json_error("invalid WebSocket upgrade request");
+            http::respond(&mut stream, 400, "application/json", &refusal).await;
+            return None;
+        }
+        // Plain HTTP: no handshake slot is held while the connection is kept alive.
+        drop(handshake);
+        super::api::serve(stream, request.raw, ctx.hub.clone(), peer, ctx.shutdown.clone()).await;
         return None;
     };
     let answer = format!(

@@ -5,6 +5,7 @@
 //! ends its session (its outbox drains, then a 1001 close frame goes out), and `close` returns
 //! once every connection task has dropped its `done` sender — or after a bounded wait.
 
+pub mod api;
 mod conn;
 mod http;
 mod metrics;
