@@ -82,6 +82,11 @@ export declare class NativeServer {
   removeUsers(app: string, room: number | string, userIds: Array<string>): string
   /** TRTC DismissRoom. */
   dismissRoom(app: string, room: number | string): string
+  /**
+   * One backend-API request (`piazza_engine::hub::api::ApiRequest` as JSON, tagged by `op`):
+   * the answer JSON, or a rejection with `{"status","admin","reason"}` JSON.
+   */
+  api(requestJson: string): Promise<string>
   /** Graceful close; idempotent. */
   close(): Promise<void>
 }

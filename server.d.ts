@@ -1,7 +1,13 @@
 // Types of the embedded server node (lib/server.js): Server, its options, stats and admin
 // results. index.d.ts re-exports all of it (a file of its own only to keep index.d.ts short).
 
-import type { LogLevel, LogFormat } from './common'
+import type { LogLevel, LogFormat, WhoNowOptions, WhoNowResponse, WhereNowResponse } from './common'
+import type {
+  MetadataItem, MetadataOptions, RemoveChannelMetadataOptions as RemoveMetadataOptions, StorageChannelType,
+  GetChannelMetadataResponse, SetChannelMetadataResponse, UpdateChannelMetadataResponse,
+  RemoveChannelMetadataResponse, GetUserMetadataResponse, SetUserMetadataResponse, UpdateUserMetadataResponse,
+  RemoveUserMetadataResponse,
+} from './storage'
 
 export interface ServerLimits {
   /** Largest message / topic message payload in bytes (default 32768). */
@@ -51,6 +57,11 @@ export interface ServerConnectionOptions {
 export interface ServerAppOptions {
   /** The secret its tokens are signed with (at least 16 characters); see generateToken. */
   certificate: string
+  /**
+   * Bearer key of this app's backend API calls: `/v1/apps/<this app>/…` only (at least 16
+   * characters). The admin token reaches every app.
+   */
+  apiKey?: string
 }
 
 /** Serve wss:// with a certificate chain and its private key (PEM files). */
@@ -90,7 +101,7 @@ export interface ServerOptions {
   connection?: ServerConnectionOptions
   presence?: ServerPresenceOptions
   rooms?: ServerRoomsOptions
-  /** Bearer token of the admin HTTP API (at least 16 characters); without it the admin routes are off. */
+  /** Bearer token of the backend HTTP API, every app (at least 16 characters); without it and without apps' `apiKey`s the `/v1/` routes are off. */
   adminToken?: string
   /** Bearer token that reads `GET /metrics` and nothing else (at least 16 characters), for a scraper that should not hold the admin token. */
   metricsToken?: string
@@ -205,6 +216,30 @@ export declare class PiazzaAdminError extends Error {
   status: number
 }
 
+/** Options of `server.publish`. */
+export interface ServerPublishOptions {
+  /** 'MESSAGE' (default): to the channel's subscribers; 'USER': to the online user named by channelName. */
+  channelType?: 'MESSAGE' | 'USER'
+  customType?: string
+  /** Also keep it in the channel's (or the user's) history. */
+  storeInHistory?: boolean
+  /** The user id receivers see as the publisher (default 'server'). */
+  publisher?: string
+}
+export interface ServerPublishResponse {
+  timestamp: number
+  channelName: string
+}
+export interface RoomMembersResult {
+  roomId: RoomId
+  /** The room's scene, when it has members on this node. */
+  scene?: 'videoCall' | 'live' | 'audioCall' | 'voiceChatRoom'
+  total: number
+  /** Sorted by user id; on every node. */
+  members: { userId: string, role: 'anchor' | 'audience' }[]
+  timestamp: number
+}
+
 /** An embedded Piazza server node. */
 export declare class Server {
   private constructor(handle: never)
@@ -221,6 +256,29 @@ export declare class Server {
   removeUser(appId: string | number, roomId: RoomId, userIds: string[]): Promise<RemoveUserResult>
   /** TRTC DismissRoom: every member gets onExitRoom(2); the room is gone. */
   dismissRoom(appId: string | number, roomId: RoomId): Promise<DismissRoomResult>
+  /** The members of a TRTC room on every node, with their roles. */
+  roomMembers(appId: string | number, roomId: RoomId): Promise<RoomMembersResult>
+  /**
+   * Publishes from the backend (the HTTP API's `POST …/messages`): a string is a STRING
+   * message, a Uint8Array a BINARY one. Rejects with a PiazzaAdminError whose code is the RTM
+   * name (e.g. 'RTM_ERROR_CHANNEL_RECEIVER_OFFLINE') and whose status is the HTTP API's.
+   */
+  publish(appId: string | number, channelName: string, message: string | Uint8Array, options?: ServerPublishOptions): Promise<ServerPublishResponse>
+  /** presence.whoNow from the backend: 50 users a page. */
+  whoNow(appId: string | number, channelName: string, channelType?: 'MESSAGE' | 'STREAM', options?: WhoNowOptions): Promise<WhoNowResponse>
+  /** presence.whereNow from the backend. */
+  whereNow(appId: string | number, userId: string): Promise<WhereNowResponse>
+  getChannelMetadata(appId: string | number, channelName: string, channelType: StorageChannelType): Promise<GetChannelMetadataResponse>
+  /** Adds or replaces items by key (`addUserId` records 'server' as the author). */
+  setChannelMetadata(appId: string | number, channelName: string, channelType: StorageChannelType, data: MetadataItem[], options?: MetadataOptions): Promise<SetChannelMetadataResponse>
+  updateChannelMetadata(appId: string | number, channelName: string, channelType: StorageChannelType, data: MetadataItem[], options?: MetadataOptions): Promise<UpdateChannelMetadataResponse>
+  /** Removes the items of `options.data`, or every item. */
+  removeChannelMetadata(appId: string | number, channelName: string, channelType: StorageChannelType, options?: RemoveMetadataOptions): Promise<RemoveChannelMetadataResponse>
+  getUserMetadata(appId: string | number, userId: string): Promise<GetUserMetadataResponse>
+  setUserMetadata(appId: string | number, userId: string, data: MetadataItem[], options?: MetadataOptions): Promise<SetUserMetadataResponse>
+  updateUserMetadata(appId: string | number, userId: string, data: MetadataItem[], options?: MetadataOptions): Promise<UpdateUserMetadataResponse>
+  /** Removes the items of `options.data`, or every item. */
+  removeUserMetadata(appId: string | number, userId: string, options?: RemoveMetadataOptions): Promise<RemoveUserMetadataResponse>
   /** Graceful close: clients are told, queues drain. Idempotent. */
   close(): Promise<void>
 }

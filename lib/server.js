@@ -1,10 +1,12 @@
 'use strict'
-// lib/server.js: Server, an embedded Piazza server node (Server.start), and its admin calls
-// (the TRTC server API's RemoveUser and DismissRoom). An open server holds the process alive
-// (lib/keepalive.js) until it is closed.
+// lib/server.js: Server, an embedded Piazza server node (Server.start), and the backend API as
+// methods: publish, whoNow / whereNow, channel and user metadata, room members, RemoveUser and
+// DismissRoom (the same operations as the HTTP API, docs/openapi.json). An open server holds
+// the process alive (lib/keepalive.js) until it is closed.
 
 const native = require('./native')
-const { fromNative, invalid, PiazzaAdminError } = require('./errors')
+const { ERROR_NAMES, fromNative, invalid, PiazzaAdminError } = require('./errors')
+const { checkItems, checkMetadataOptions } = require('./storage')
 const { Hold, holdFinalizer } = require('./keepalive')
 
 /** Runs an admin call: its JSON answer, or a PiazzaAdminError (or RTMError) rejection. */
@@ -18,6 +20,68 @@ function adminCall (operation, fn) {
     } catch (_) { /* not ours */ }
     return Promise.reject(fromNative(operation, e))
   }
+}
+
+/** Sends one backend-API request (`{ op, ... }`, hub::api::ApiRequest): its answer, or a PiazzaAdminError. */
+function apiCall (server, build) {
+  let request
+  try {
+    request = build()
+  } catch (e) {
+    if (e instanceof PiazzaAdminError) return Promise.reject(e)
+    // An argument check of the RTM layer (lib/storage.js): the same refusal, as an admin error.
+    const code = (e.errorCode !== undefined && ERROR_NAMES.get(e.errorCode)) || 'InvalidParameter'
+    return Promise.reject(new PiazzaAdminError(code, e.reason || e.message, 400))
+  }
+  return server._native.api(JSON.stringify(request)).then((json) => JSON.parse(json), (e) => {
+    let info = null
+    try { info = JSON.parse(e.message) } catch (_) { /* not ours */ }
+    if (info && info.admin) throw new PiazzaAdminError(info.admin, info.reason, info.status)
+    throw e
+  })
+}
+
+function bad (what) {
+  return new PiazzaAdminError('InvalidParameter', what, 400)
+}
+
+/** An app id as the API takes it (numbers, as TRTC's SDKAppID, become strings). */
+function appOf (appId) {
+  if (typeof appId === 'number' && Number.isInteger(appId)) return String(appId)
+  if (typeof appId !== 'string') throw new PiazzaAdminError('InvalidParameter.AppId', 'appId must be a string', 400)
+  return appId
+}
+
+function str (value, what) {
+  if (typeof value !== 'string') throw bad(`${what} must be a string, got ${value === null ? 'null' : typeof value}`)
+  return value
+}
+
+function opts (options, known) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) throw bad('options must be an object')
+  const unknown = Object.keys(options).find((k) => !known.includes(k))
+  if (unknown !== undefined) throw bad(`unknown option ${JSON.stringify(unknown)} (known: ${known.join(', ')})`)
+  return options
+}
+
+function bool (value, what) {
+  if (value !== undefined && typeof value !== 'boolean') throw bad(`${what} must be a boolean`)
+  return value
+}
+
+const META_OPTIONS = ['majorRevision', 'lockName', 'addTimeStamp', 'addUserId']
+
+/** A metadata write request: `data` (items), or for a remove `options.data` (absent: every item). */
+function metadataWrite (operation, mode, app, target, data, options) {
+  const o = opts(options, mode === 'remove' ? [...META_OPTIONS, 'data'] : META_OPTIONS)
+  const items = mode === 'remove' ? (o.data === undefined ? [] : checkItems(operation, o.data)) : checkItems(operation, data)
+  return { op: 'writeMetadata', appId: app, mode, ...target, items, options: checkMetadataOptions(operation, o) }
+}
+
+function storageChannelType (channelType) {
+  if (channelType !== 'MESSAGE' && channelType !== 'STREAM') throw bad(`channelType must be 'MESSAGE' or 'STREAM', got ${JSON.stringify(channelType)}`)
+  return channelType
 }
 
 /** Checks a TRTC room id: a number (roomId) or a string (strRoomId). */
@@ -80,6 +144,97 @@ class Server {
       if (typeof appId !== 'string' && typeof appId !== 'number') throw new PiazzaAdminError('InvalidParameter.AppId', 'appId must be a string', 400)
       checkAdminRoom(roomId)
       return this._native.dismissRoom(String(appId), roomId)
+    })
+  }
+
+  /**
+   * Publishes from the backend (RTM publish): to a message channel, or with
+   * `{ channelType: 'USER' }` to the online user named by `channelName`. A string is a STRING
+   * message, a Uint8Array (Buffer) a BINARY one. `publisher` is the user id receivers see
+   * (default 'server').
+   */
+  publish (appId, channelName, message, options) {
+    return apiCall(this, () => {
+      const o = opts(options, ['channelType', 'customType', 'storeInHistory', 'publisher'])
+      if (o.channelType !== undefined && o.channelType !== 'MESSAGE' && o.channelType !== 'USER') {
+        throw bad(`channelType must be 'MESSAGE' or 'USER', got ${JSON.stringify(o.channelType)}`)
+      }
+      const request = { op: 'publish', appId: appOf(appId), channel: str(channelName, 'channelName'), channelType: o.channelType || 'MESSAGE' }
+      if (typeof message === 'string') request.message = message
+      else if (message instanceof Uint8Array) request.messageBase64 = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('base64')
+      else throw bad('message must be a string or a Uint8Array')
+      if (o.customType !== undefined) request.customType = str(o.customType, 'customType')
+      if (bool(o.storeInHistory, 'storeInHistory')) request.storeInHistory = true
+      if (o.publisher !== undefined) request.publisher = str(o.publisher, 'publisher')
+      return request
+    })
+  }
+
+  /** presence.whoNow from the backend: 50 users a page (`options.page` is the previous `nextPage`). */
+  whoNow (appId, channelName, channelType = 'MESSAGE', options) {
+    return apiCall(this, () => {
+      const o = opts(options, ['includedUserId', 'includedState', 'page'])
+      const request = { op: 'whoNow', appId: appOf(appId), channel: str(channelName, 'channelName'), channelType: storageChannelType(channelType) }
+      if (bool(o.includedUserId, 'includedUserId') !== undefined) request.includedUserId = o.includedUserId
+      if (bool(o.includedState, 'includedState') !== undefined) request.includedState = o.includedState
+      if (o.page !== undefined) request.page = str(o.page, 'page')
+      return request
+    })
+  }
+
+  /** presence.whereNow from the backend: the channels a user is visibly in, on every node. */
+  whereNow (appId, userId) {
+    return apiCall(this, () => ({ op: 'whereNow', appId: appOf(appId), userId: str(userId, 'userId') }))
+  }
+
+  getChannelMetadata (appId, channelName, channelType) {
+    return apiCall(this, () => ({ op: 'getMetadata', appId: appOf(appId), channel: str(channelName, 'channelName'), channelType: storageChannelType(channelType) }))
+  }
+
+  /** Adds or replaces items by key; `options` as RTMStorage's (the author is 'server'). */
+  setChannelMetadata (appId, channelName, channelType, data, options) {
+    return this._channelWrite('setChannelMetadata', 'set', appId, channelName, channelType, data, options)
+  }
+
+  updateChannelMetadata (appId, channelName, channelType, data, options) {
+    return this._channelWrite('updateChannelMetadata', 'update', appId, channelName, channelType, data, options)
+  }
+
+  /** Removes the items of `options.data`, or every item. */
+  removeChannelMetadata (appId, channelName, channelType, options) {
+    return this._channelWrite('removeChannelMetadata', 'remove', appId, channelName, channelType, undefined, options)
+  }
+
+  _channelWrite (operation, mode, appId, channelName, channelType, data, options) {
+    return apiCall(this, () => metadataWrite(operation, mode, appOf(appId), { channel: str(channelName, 'channelName'), channelType: storageChannelType(channelType) }, data, options))
+  }
+
+  getUserMetadata (appId, userId) {
+    return apiCall(this, () => ({ op: 'getMetadata', appId: appOf(appId), userId: str(userId, 'userId') }))
+  }
+
+  setUserMetadata (appId, userId, data, options) {
+    return this._userWrite('setUserMetadata', 'set', appId, userId, data, options)
+  }
+
+  updateUserMetadata (appId, userId, data, options) {
+    return this._userWrite('updateUserMetadata', 'update', appId, userId, data, options)
+  }
+
+  /** Removes the items of `options.data`, or every item. */
+  removeUserMetadata (appId, userId, options) {
+    return this._userWrite('removeUserMetadata', 'remove', appId, userId, undefined, options)
+  }
+
+  _userWrite (operation, mode, appId, userId, data, options) {
+    return apiCall(this, () => metadataWrite(operation, mode, appOf(appId), { userId: str(userId, 'userId') }, data, options))
+  }
+
+  /** The members of a TRTC room on every node, with their roles ('anchor' | 'audience'). */
+  roomMembers (appId, roomId) {
+    return apiCall(this, () => {
+      checkAdminRoom(roomId)
+      return { op: 'roomMembers', appId: appOf(appId), roomId }
     })
   }
 

@@ -155,4 +155,4 @@ class RTMStorage {
   }
 }
 
-module.exports = { RTMStorage, checkChannelType, flag }
+module.exports = { RTMStorage, checkChannelType, checkItems, checkMetadataOptions, flag }

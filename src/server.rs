@@ -3,6 +3,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use piazza_engine::config::ServerConfig;
+use piazza_engine::hub::api::ApiRequest;
 use piazza_engine::hub::room::AdminError;
 use piazza_engine::protocol::RoomId;
 use piazza_engine::server::Server;
@@ -77,6 +78,16 @@ impl NativeServer {
             .dismiss_room(&app, &room)
             .map(|r| serde_json::to_string(&r).expect("serializes"))
             .map_err(|e| admin_error(&e))
+    }
+
+    /// One backend-API request (`piazza_engine::hub::api::ApiRequest` as JSON, tagged by `op`):
+    /// the answer JSON, or a rejection with `{"status","admin","reason"}` JSON.
+    #[napi]
+    pub async fn api(&self, request_json: String) -> Result<String> {
+        let request: ApiRequest = serde_json::from_str(&request_json)
+            .map_err(|e| admin_error(&AdminError { status: 400, code: "InvalidParameter", message: e.to_string() }))?;
+        let answer = self.server.hub().api(request, "server API").await.map_err(|e| admin_error(&e))?;
+        Ok(answer.to_string())
     }
 
     /// Graceful close; idempotent.

@@ -132,6 +132,31 @@ async function rooms (server: Server): Promise<void> {
 }
 void rooms
 
+// The backend API (README.md#the-backend-api, docs/BACKEND-API.md).
+async function backend (server: Server): Promise<void> {
+  const sent = await server.publish('myapp', 'general', 'deploy at 5', { customType: 'ops', storeInHistory: true })
+  const at: number = sent.timestamp
+  await server.publish('myapp', 'alice', new Uint8Array([1]), { channelType: 'USER', publisher: 'backend' })
+  const who = await server.whoNow('myapp', 'general', 'MESSAGE', { includedState: true, page: '' })
+  const next: string = who.nextPage
+  const where = await server.whereNow('myapp', 'alice')
+  const meta = await server.getChannelMetadata('myapp', 'general', 'MESSAGE')
+  const topic: string = meta.metadata.topic.value
+  await server.setChannelMetadata('myapp', 'general', 'STREAM', [{ key: 'k', value: 'v' }], { addUserId: true })
+  await server.removeChannelMetadata('myapp', 'general', 'MESSAGE', { data: [{ key: 'k' }] })
+  const user = await server.setUserMetadata('myapp', 'alice', [{ key: 'k', value: 'v', revision: -1 }])
+  const members = await server.roomMembers(1400000001, 'lobby')
+  const role: 'anchor' | 'audience' | undefined = members.members[0]?.role
+  void [at, next, where.totalChannel, topic, user.totalCount, role]
+  // @ts-expect-error: backend publishes go to MESSAGE or USER channels
+  await server.publish('myapp', 'general', 'x', { channelType: 'STREAM' })
+  // @ts-expect-error: a message is text or bytes
+  await server.publish('myapp', 'general', 42)
+  // @ts-expect-error: metadata belongs to MESSAGE or STREAM channels
+  await server.getChannelMetadata('myapp', 'general', 'USER')
+}
+void backend
+
 // Security (README.md#security-tokens-tls-encryption): tokens, renewal, token events, encryption, TLS.
 import { generateToken, Privileges } from 'piazza-rtc'
 async function security (): Promise<void> {

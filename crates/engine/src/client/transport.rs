@@ -54,7 +54,7 @@ pub fn tls_config(ca_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>> {
 pub async fn connect(url: &str, tls: &Arc<rustls::ClientConfig>) -> io::Result<Transport> {
     let uri: tokio_tungstenite::tungstenite::http::Uri =
         url.parse().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}")))?;
-    let secure = uri.scheme_str() == Some("wss");
+    let secure = matches!(uri.scheme_str(), Some("wss" | "https"));
     let host = uri.host().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "URL without a host"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
