@@ -47,6 +47,10 @@ pub struct ServerConfig {
     pub cluster: ClusterConfig,
     /// Storage, locks and history: where they live and their limits.
     pub storage: StorageConfig,
+    /// POST events (logins, logouts, room exits, opted-in presence and messages) to these URLs,
+    /// signed (docs/OPERATIONS.md "Webhooks"; set in the options object or the TOML file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<crate::webhook::WebhooksConfig>,
 }
 
 /// Storage, locks and history (SPEC §4.6). Without `path` (and without `redisUrl`) they live in
@@ -154,6 +158,7 @@ impl Default for ServerConfig {
             redis_url: None,
             storage: StorageConfig::default(),
             cluster: ClusterConfig::default(),
+            webhooks: None,
         }
     }
 }
@@ -324,6 +329,9 @@ impl ServerConfig {
                 app.api_key = Some(Secret::new("***"));
             }
         }
+        if let Some(webhooks) = copy.webhooks.as_mut() {
+            webhooks.secret = Secret::new("***");
+        }
         if copy.redis_url.is_some() {
             // A Redis URL may carry a password.
             copy.redis_url = Some(Secret::new("***"));
@@ -427,6 +435,9 @@ impl ServerConfig {
         }
         if self.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(Error::invalid("metricsToken must be at least 16 characters"));
+        }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.validate()?;
         }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;

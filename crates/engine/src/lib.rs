@@ -32,6 +32,7 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod webhook;
 
 pub use error::{Error, ErrorCode, Result};
 

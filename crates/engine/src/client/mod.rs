@@ -22,7 +22,7 @@ mod ops;
 mod restore;
 pub mod room;
 mod storage;
-mod transport;
+pub(crate) mod transport;
 pub mod trtc;
 
 use std::collections::{HashMap, VecDeque};

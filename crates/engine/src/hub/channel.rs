@@ -281,6 +281,10 @@ impl Hub {
         let frame = server::message(&header, &payload, req.encrypted);
         self.counters().messages_in.fetch_add(1, Ordering::Relaxed);
         self.broker().publish(Delivery { route, audience, skip: None, frame });
+        if req.channel_type == ChannelType::Message {
+            let (custom, encrypted) = (&header.custom_type, req.encrypted);
+            self.hook_message(&app.id, &req.channel, publisher, req.message_type, custom, encrypted, &payload);
+        }
         // USER history is the receiver's inbox: it is named by the receiver.
         let stored = req.store_in_history.then(|| {
             let key =

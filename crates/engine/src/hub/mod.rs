@@ -12,6 +12,7 @@ mod cluster;
 #[cfg(test)]
 mod events_tests;
 mod frames;
+mod hooks;
 mod locks;
 pub mod outbox;
 pub mod presence;
@@ -149,6 +150,8 @@ struct Shared {
     channel_order: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Bytes queued for every session, against `connection.outboundBudgetBytes`.
     budget: Arc<budget::Budget>,
+    /// Where events are POSTed, when configured (see `hub::hooks`).
+    webhooks: std::sync::OnceLock<Arc<crate::webhook::Webhooks>>,
 }
 
 /// The state of a node. Cheap to clone.
@@ -249,6 +252,7 @@ impl Hub {
             stop: stop::Stop::default(),
             storage,
             lock_waiters: Mutex::new(locks::LockWaiters::default()),
+            webhooks: std::sync::OnceLock::new(),
             lock_changed: Arc::new(tokio::sync::Notify::new()),
             channel_order: Mutex::new(HashMap::new()),
         });
@@ -386,6 +390,7 @@ impl Hub {
         self.dir_online(&session, true);
         self.replace_elsewhere(&session);
         tracing::debug!(?session, "session opened");
+        self.hook_login(&session);
         Ok(Opened { session, resumed: false, ready })
     }
 
@@ -482,6 +487,7 @@ impl Hub {
             }
         }
         tracing::debug!(?session, ?reason, "session ended");
+        self.hook_session_end(session, reason);
     }
 
     /// Pushes a frame into a session's outbox, counting overflows.

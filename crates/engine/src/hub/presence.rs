@@ -339,6 +339,7 @@ impl Hub {
         event: PresenceEvent,
         change: Option<u64>,
     ) {
+        self.hook_presence(&app.id, channel.channel_type(), channel.name(), &event.publisher, event.event_type);
         let mut book = channel.book().lock();
         if occupancy > self.config().presence.interval_threshold {
             book.fold(&event);

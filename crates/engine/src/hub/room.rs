@@ -334,6 +334,9 @@ impl Hub {
             self.room_control(&app.id, &id, control);
             return Ok(EnterRoomResponse { timestamp: now_ms(), room: id, scene: room.scene, members });
         }
+        if replaced.is_none() {
+            self.hook_room_enter(session, &id, role, room.scene);
+        }
         match replaced {
             Some(old) => {
                 old.state.lock().room = None;
@@ -382,6 +385,14 @@ impl Hub {
         self.dir_room(&app.id, id, session, room.scene, None);
         // A user that moved to another node did not leave.
         let moved = session.state.lock().moved || self.remote_room_members(&app.id, id).contains_key(&*session.user);
+        if !moved {
+            let why = match reason {
+                LeaveReason::TimedOut => "timedOut",
+                LeaveReason::Removed => "removed",
+                LeaveReason::Left | LeaveReason::BecameAudience => "left",
+            };
+            self.hook_room_exit(session, id, why);
+        }
         if member.announced(room.scene) && !moved {
             self.room_announce(
                 app,
@@ -624,6 +635,7 @@ impl Hub {
         // Announced with no lock held: delivery takes the room lock again.
         let message = format!("removed from room {id} by the server");
         for member in &leaving {
+            self.hook_room_exit(&member.session, id, "removed");
             member.session.state.lock().room = None;
             self.dir_room(&app.id, id, &member.session, scene, None);
             self.push(
@@ -719,6 +731,7 @@ impl Hub {
         let members = std::mem::take(&mut *room.members.lock());
         let message = format!("room {id} was dismissed by the server");
         for member in members.values() {
+            self.hook_room_exit(&member.session, id, "dismissed");
             member.session.state.lock().room = None;
             self.dir_room(&app.id, id, &member.session, room.scene, None);
             self.push(

@@ -72,6 +72,22 @@ pub fn render(hub: &Hub) -> String {
         s.budget_trims,
     );
     counter(&mut registry, "piazza_bad_frames", "Client frames that could not be decoded", s.bad_frames);
+    if let Some(w) = hub.webhook_counters() {
+        use std::sync::atomic::Ordering::Relaxed;
+        counter(&mut registry, "piazza_webhooks_sent", "Webhook events a receiver took (2xx)", w.sent.load(Relaxed));
+        let attempts = w.failed_attempts.load(Relaxed);
+        counter(
+            &mut registry,
+            "piazza_webhook_attempts_failed",
+            "Webhook attempts that failed (retried or not)",
+            attempts,
+        );
+        let dropped = Family::<Labels, Counter>::default();
+        dropped.get_or_create(&vec![("reason", "queue_full")]).inc_by(w.dropped_queue_full.load(Relaxed));
+        dropped.get_or_create(&vec![("reason", "gave_up")]).inc_by(w.dropped_gave_up.load(Relaxed));
+        registry.register("piazza_webhooks_dropped", "Webhook events dropped, by reason", dropped);
+        gauge(&mut registry, "piazza_webhooks_queued", "Webhook events waiting to be sent", w.queued.load(Relaxed));
+    }
     process(&mut registry);
     let mut out = String::new();
     encode(&mut out, &registry).expect("writing to a String cannot fail");

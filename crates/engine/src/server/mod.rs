@@ -149,6 +149,10 @@ impl Server {
             }
             None => Hub::with_store(config, store),
         };
+        if let Some(webhooks) = &hub.config().webhooks {
+            let node = hub.config().cluster.node_id.clone().unwrap_or_else(random_node_id);
+            hub.set_webhooks(crate::webhook::Webhooks::start(webhooks.clone(), &node)?);
+        }
         if hub.storage().kind() == "sqlite" {
             // A single node that restarted: nobody holds a lock any more.
             let freed = hub.storage().free_all_locks().await?;
