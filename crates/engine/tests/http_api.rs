@@ -132,7 +132,7 @@ async fn every_route_refuses_callers_without_the_right_token() {
             // answer: a 404 for a room nobody is in, 200 for the rest).
             for token in [KEY_ONE, ADMIN] {
                 let own = call(&server, method, &path, Some(token), "").await;
-                let node_wide = path == "/v1/stats" && token == KEY_ONE;
+                let node_wide = (path == "/v1/stats" || path == "/v1/overview") && token == KEY_ONE;
                 let expected: &[u16] = if node_wide { &[403] } else { &[200, 400, 404] };
                 assert!(expected.contains(&own.status), "{method} {path} with {token}: {own:?}");
             }
@@ -148,6 +148,9 @@ async fn every_route_refuses_callers_without_the_right_token() {
     assert_eq!(call(&server, "GET", "/readyz", None, "").await.status, 200);
     assert_eq!(call(&server, "GET", "/metrics", None, "").await.status, 401);
     assert_eq!(call(&server, "GET", "/metrics", Some(KEY_ONE), "").await.status, 403);
+    // The admin page loads without a token (it holds no data; its calls need the token).
+    let page = call(&server, "GET", "/admin", None, "").await;
+    assert_eq!((page.status, page.header("content-type")), (200, Some("text/html; charset=utf-8")));
     // A short API key is refused at start.
     let config = piazza_engine::config::ServerConfig {
         apps: HashMap::from([(
@@ -349,6 +352,21 @@ async fn room_routes_list_kick_and_dismiss() {
     assert_eq!(listed.status, 200, "{listed:?}");
     assert_eq!(listed.body["members"], json!([{"userId":"fan","role":"audience"},{"userId":"host","role":"anchor"}]));
     assert_eq!((listed.body["roomId"].as_str(), listed.body["scene"].as_str()), (Some("live-1"), Some("live")));
+    // The admin page's listings: rooms with members and roles, channels with counts, apps.
+    let rooms = admin(&server, "GET", "/v1/apps/app/rooms", Value::Null).await;
+    assert_eq!(
+        rooms.body["rooms"],
+        json!([{"roomId":"live-1","scene":"live","members":[{"userId":"fan","role":"audience"},{"userId":"host","role":"anchor"}]}])
+    );
+    let mut rtm = login(&server, "reader").await;
+    rtm.ask(json!({"op":"subscribe","channel":"news"})).await.unwrap();
+    rtm.next_typed("presence", "SNAPSHOT").await;
+    let channels = admin(&server, "GET", "/v1/apps/app/channels", Value::Null).await;
+    assert_eq!(channels.body["channels"], json!([{"channelName":"news","channelType":"MESSAGE","members":1}]));
+    assert_eq!(channels.body["truncated"], false);
+    let overview = admin(&server, "GET", "/v1/overview", Value::Null).await;
+    assert_eq!(overview.body["apps"], json!([{"appId":"app","sessions":3,"channels":1,"streamChannels":0,"rooms":1}]));
+    assert_eq!(overview.body["node"]["connections"], 3);
     let numeric = admin(&server, "GET", "/v1/apps/app/rooms/live-1/members", Value::Null).await;
     assert_eq!((numeric.status, numeric.code()), (400, "InvalidParameter.RoomId"));
     let absent = admin(&server, "GET", "/v1/apps/app/rooms/9/members", Value::Null).await;

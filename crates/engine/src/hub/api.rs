@@ -93,7 +93,16 @@ pub enum ApiRequest {
     DismissRoom { app_id: String, room_id: RoomId },
     /// This node's counters and sizes (`server.stats()`).
     Stats {},
+    /// The node's counters and its apps with their sizes (the admin page).
+    Overview {},
+    /// An app's channels on this node with their member counts (the admin page).
+    Channels { app_id: String },
+    /// An app's rooms on this node with their members and roles (the admin page).
+    Rooms { app_id: String },
 }
+
+/// Most entries a listing returns (`truncated` says when there were more).
+const LIST_MAX: usize = 1_000;
 
 fn yes() -> bool {
     true
@@ -114,8 +123,10 @@ impl ApiRequest {
             | ApiRequest::WriteMetadata { app_id, .. }
             | ApiRequest::RoomMembers { app_id, .. }
             | ApiRequest::RemoveUsers { app_id, .. }
-            | ApiRequest::DismissRoom { app_id, .. } => Some(app_id),
-            ApiRequest::Stats {} => None,
+            | ApiRequest::DismissRoom { app_id, .. }
+            | ApiRequest::Channels { app_id }
+            | ApiRequest::Rooms { app_id } => Some(app_id),
+            ApiRequest::Stats {} | ApiRequest::Overview {} => None,
         }
     }
 }
@@ -240,7 +251,70 @@ impl Hub {
                 Ok(with_room(serde_json::to_value(result).expect("serializes"), &room_id))
             }
             ApiRequest::Stats {} => Ok(serde_json::to_value(self.stats()).expect("serializes")),
+            ApiRequest::Overview {} => Ok(self.overview()),
+            ApiRequest::Channels { app_id } => Ok(self.channel_list(&app_id)),
+            ApiRequest::Rooms { app_id } => Ok(self.room_listing(&app_id)),
         }
+    }
+
+    /// The node's stats and its apps, sorted by id.
+    fn overview(&self) -> Value {
+        let mut apps: Vec<Arc<App>> = self.shared.apps.read().values().cloned().collect();
+        apps.sort_by(|a, b| a.id.cmp(&b.id));
+        let apps: Vec<Value> = apps
+            .iter()
+            .map(|app| {
+                json!({
+                    "appId": &*app.id,
+                    "sessions": app.sessions.lock().len(),
+                    "channels": app.channels.read().len(),
+                    "streamChannels": app.streams.read().len(),
+                    "rooms": Hub::room_count(app),
+                })
+            })
+            .collect();
+        json!({ "node": self.stats(), "apps": apps, "timestamp": now_ms() })
+    }
+
+    /// An app's message and stream channels here, by name, with their member counts.
+    fn channel_list(&self, app_id: &str) -> Value {
+        let app = self.api_app(app_id);
+        let mut channels: Vec<(ChannelType, Arc<str>, usize)> = Vec::new();
+        for (name, channel) in app.channels.read().iter() {
+            channels.push((ChannelType::Message, name.clone(), channel.len()));
+        }
+        for (name, stream) in app.streams.read().iter() {
+            channels.push((ChannelType::Stream, name.clone(), stream.state.lock().roster.len()));
+        }
+        channels.sort_by(|a, b| (&a.1, a.0.as_str()).cmp(&(&b.1, b.0.as_str())));
+        let truncated = channels.len() > LIST_MAX;
+        let list: Vec<Value> = channels
+            .into_iter()
+            .take(LIST_MAX)
+            .map(|(channel_type, name, members)| {
+                json!({ "channelName": &*name, "channelType": channel_type, "members": members })
+            })
+            .collect();
+        json!({ "channels": list, "truncated": truncated, "timestamp": now_ms() })
+    }
+
+    /// An app's rooms here with their members and roles.
+    fn room_listing(&self, app_id: &str) -> Value {
+        let mut rooms = Hub::room_list(&self.api_app(app_id));
+        rooms.sort_by(|a, b| a.id.cmp(&b.id));
+        let truncated = rooms.len() > LIST_MAX;
+        let list: Vec<Value> = rooms
+            .iter()
+            .take(LIST_MAX)
+            .map(|room| {
+                let mut members = room.members();
+                members.sort_by(|a, b| a.0.cmp(&b.0));
+                let members: Vec<Value> =
+                    members.iter().map(|(user, role)| json!({ "userId": &**user, "role": role })).collect();
+                json!({ "roomId": room.id, "scene": room.scene, "members": members })
+            })
+            .collect();
+        json!({ "rooms": list, "truncated": truncated, "timestamp": now_ms() })
     }
 
     /// The app an API read is about: this node's, or an empty stand-in when nobody of the app

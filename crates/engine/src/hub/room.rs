@@ -742,6 +742,11 @@ impl Hub {
         tracing::debug!(app = %app.id, room = %id, members = members.len(), caller, "room members dismissed here");
     }
 
+    /// The rooms with members on this node.
+    pub(super) fn room_list(app: &App) -> Vec<Arc<Room>> {
+        app.rooms.lock().rooms.values().cloned().collect()
+    }
+
     /// Rooms with members on this node.
     pub(super) fn room_count(app: &App) -> usize {
         app.rooms.lock().rooms.len()

@@ -30,6 +30,9 @@ use crate::hub::Hub;
 use crate::protocol::{ChannelType, RoomId};
 use crate::store::{MetaItem, MetaMode, MetaOptions};
 
+/// The operator's page (`GET /admin`): one file, embedded in the binary.
+const ADMIN_PAGE: &str = include_str!("admin.html");
+
 /// Largest request body accepted (413 past it).
 pub const MAX_BODY: usize = 64 * 1024;
 /// A kept-alive connection that sends no complete request head for this long is closed.
@@ -41,7 +44,11 @@ pub enum Op {
     Health,
     Ready,
     Metrics,
+    AdminPage,
     Stats,
+    Overview,
+    Channels,
+    Rooms,
     PublishChannel,
     PublishUser,
     ChannelPresence,
@@ -67,7 +74,11 @@ pub const ROUTES: &[Route] = &[
     Route { methods: &["GET"], path: "/healthz", op: Op::Health },
     Route { methods: &["GET"], path: "/readyz", op: Op::Ready },
     Route { methods: &["GET"], path: "/metrics", op: Op::Metrics },
+    Route { methods: &["GET"], path: "/admin", op: Op::AdminPage },
     Route { methods: &["GET"], path: "/v1/stats", op: Op::Stats },
+    Route { methods: &["GET"], path: "/v1/overview", op: Op::Overview },
+    Route { methods: &["GET"], path: "/v1/apps/{appId}/channels", op: Op::Channels },
+    Route { methods: &["GET"], path: "/v1/apps/{appId}/rooms", op: Op::Rooms },
     Route { methods: &["POST"], path: "/v1/apps/{appId}/channels/{channel}/messages", op: Op::PublishChannel },
     Route { methods: &["POST"], path: "/v1/apps/{appId}/users/{userId}/messages", op: Op::PublishUser },
     Route { methods: &["GET"], path: "/v1/apps/{appId}/channels/{channel}/presence", op: Op::ChannelPresence },
@@ -282,6 +293,10 @@ async fn answer(hub: &Hub, request: Request<Incoming>, peer: SocketAddr) -> Resu
             let (status, value) = readiness(hub);
             return Ok(json_answer(status, &value));
         }
+        Op::AdminPage => {
+            // The page holds no data: it asks for the admin token and calls the API with it.
+            return Ok((200, "text/html; charset=utf-8", Bytes::from_static(ADMIN_PAGE.as_bytes())));
+        }
         Op::Metrics => {
             let open = config.admin_token.is_none() && config.metrics_token.is_none();
             if !open && caller != Caller::Admin && caller != Caller::Metrics {
@@ -453,6 +468,18 @@ fn api_request(
             parse::<Empty>(body)?;
             ApiRequest::Stats {}
         }
+        Op::Overview => {
+            parse::<Empty>(body)?;
+            ApiRequest::Overview {}
+        }
+        Op::Channels => {
+            parse::<Empty>(body)?;
+            ApiRequest::Channels { app_id }
+        }
+        Op::Rooms => {
+            parse::<Empty>(body)?;
+            ApiRequest::Rooms { app_id }
+        }
         Op::PublishChannel | Op::PublishUser => {
             let b: PublishBody = parse(body)?;
             let channel_type = if op == Op::PublishUser { ChannelType::User } else { ChannelType::Message };
@@ -526,7 +553,7 @@ fn api_request(
             parse::<Empty>(body)?;
             ApiRequest::DismissRoom { room_id: room_id()?, app_id }
         }
-        Op::Health | Op::Ready | Op::Metrics => unreachable!("answered before"),
+        Op::Health | Op::Ready | Op::Metrics | Op::AdminPage => unreachable!("answered before"),
     };
     query.done()?;
     Ok(request)
