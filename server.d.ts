@@ -122,6 +122,33 @@ export interface ServerOptions {
   cluster?: ServerClusterOptions
   /** Where metadata, locks and history live, and their limits. */
   storage?: ServerStorageOptions
+  /** POST signed events to your backend (docs/OPERATIONS.md "Webhooks"). */
+  webhooks?: ServerWebhooksOptions
+}
+
+/**
+ * Webhooks: `user.login`, `user.logout` (with `reason`), `user.timeout`, `room.enter`,
+ * `room.exit` (with `reason`), and for opted-in channels `presence.join` / `presence.leave` and
+ * `message.publish`, POSTed as JSON with `x-piazza-timestamp` and
+ * `x-piazza-signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+ */
+export interface ServerWebhooksOptions {
+  /** Every event goes to each (http:// or https://). */
+  urls: string[]
+  /** The signing key (at least 16 characters). */
+  secret: string
+  /** Channels whose presence joins and leaves are sent ('*' = any run of characters). Default none. */
+  presenceChannels?: string[]
+  /** Message channels whose messages are sent. Default none. */
+  messageChannels?: string[]
+  /** Events waiting per URL; past it the newest are dropped and counted (default 10000). */
+  queueSize?: number
+  /** One attempt's limit in ms (default 5000). */
+  timeoutMs?: number
+  /** Attempts per event (default 6). */
+  maxAttempts?: number
+  /** The first retry's wait in ms, doubling up to 30 s (default 500). */
+  retryBaseMs?: number
 }
 
 /**

@@ -238,6 +238,21 @@ async fn stats_count_connections_users_channels_and_messages() {
     ] {
         assert!(text.lines().any(|l| l.starts_with(name)), "no {name} in\n{text}");
     }
+    // One publish, one receiver: one latency sample, observed just after the write.
+    let mut sampled = String::new();
+    for _ in 0..200 {
+        let (_, text) = get(&server, "/metrics", None).await;
+        if text.lines().any(|l| l == "piazza_delivery_latency_seconds_count 1") {
+            sampled = text;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for line in
+        ["# TYPE piazza_delivery_latency_seconds histogram", "piazza_delivery_latency_seconds_bucket{le=\"+Inf\"} 1"]
+    {
+        assert!(sampled.lines().any(|l| l == line), "no {line:?} in\n{sampled}");
+    }
     a.logout().await;
     eventually("a's session to end", || server.stats().users == 1).await;
     eventually("a's connection to close", || server.stats().connections == 1).await;

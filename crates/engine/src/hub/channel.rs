@@ -235,6 +235,7 @@ impl Hub {
         req: Publish,
         payload: Bytes,
     ) -> Result<(ChannelResponse, Stored)> {
+        let _receipt = super::latency::Receipt::begin();
         let limits = &self.config().limits;
         names::custom_type(&req.custom_type)?;
         check_payload(&payload, req.message_type, limits.max_message_bytes, req.encrypted)?;

@@ -13,6 +13,7 @@ mod cluster;
 mod events_tests;
 mod frames;
 mod hooks;
+mod latency;
 mod locks;
 pub mod outbox;
 pub mod presence;
@@ -150,6 +151,8 @@ struct Shared {
     channel_order: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Bytes queued for every session, against `connection.outboundBudgetBytes`.
     budget: Arc<budget::Budget>,
+    /// Publish receipt to socket write, sampled (`hub::latency`).
+    latency: prometheus_client::metrics::histogram::Histogram,
     /// Where events are POSTed, when configured (see `hub::hooks`).
     webhooks: std::sync::OnceLock<Arc<crate::webhook::Webhooks>>,
 }
@@ -253,6 +256,7 @@ impl Hub {
             storage,
             lock_waiters: Mutex::new(locks::LockWaiters::default()),
             webhooks: std::sync::OnceLock::new(),
+            latency: latency::histogram(),
             lock_changed: Arc::new(tokio::sync::Notify::new()),
             channel_order: Mutex::new(HashMap::new()),
         });
@@ -645,6 +649,16 @@ impl Hub {
             queue_dropped: c.queue_dropped.load(Ordering::Relaxed),
             budget_trims: self.shared.budget.trims.load(Ordering::Relaxed),
         }
+    }
+
+    /// A write carried a frame of a publish received at `receipt` (`hub::latency`).
+    pub fn observe_delivery(&self, receipt: u64) {
+        latency::observe(&self.shared.latency, receipt);
+    }
+
+    /// The delivery latency histogram (shared: `/metrics` registers a handle to it).
+    pub fn delivery_latency(&self) -> &prometheus_client::metrics::histogram::Histogram {
+        &self.shared.latency
     }
 
     /// Every open session (for shutdown).

@@ -84,6 +84,9 @@ struct Inner {
     lost: bool,
     /// Kept bytes as last reported to the node's budget (within a granule of the truth).
     reported: usize,
+    /// The latency sample pending (`hub::latency`): the sequence number of a queued frame and
+    /// its publish's receipt time (0: none).
+    sample: (u64, u64),
 }
 
 /// The outbound queue of a session; see the module docs for the policy.
@@ -118,6 +121,8 @@ pub struct Batch {
     pub close: Option<Closing>,
     /// The outbox had nothing more to send when this batch was taken.
     pub drained: bool,
+    /// The receipt time of a publish whose frame this batch carries (`hub::latency`; 0: none).
+    pub receipt: u64,
 }
 
 /// A batch stops growing past this many bytes (the rest waits for the next write), so a
@@ -145,6 +150,7 @@ impl Batch {
         self.large = None;
         self.frames = 0;
         self.drained = false;
+        self.receipt = 0;
     }
 }
 
@@ -173,6 +179,8 @@ impl Inner {
         let dropped = self.frames.len() - keep;
         self.frames.truncate(keep);
         self.unsent_bytes = 0;
+        // Its frame is gone (and its sequence number will be reused).
+        self.sample = (0, 0);
         dropped
     }
 
@@ -260,6 +268,12 @@ impl Outbox {
         let wake = if inner.unsent_bytes == 0 { inner.attachment.as_ref().map(|(_, n)| n.clone()) } else { None };
         inner.frames.push_back(message);
         inner.unsent_bytes += len;
+        if inner.sample.1 == 0 {
+            let receipt = super::latency::current();
+            if receipt != 0 {
+                inner.sample = (inner.base + inner.frames.len() as u64 - 1, receipt);
+            }
+        }
         self.settle(&mut inner);
         drop(inner);
         if let Some(notify) = wake {
@@ -453,6 +467,9 @@ impl Outbox {
                     }
                     let bytes: usize = inner.frames.iter_from(start).take(taken).map(frame_len).sum();
                     inner.next_send += taken as u64;
+                    if inner.sample.1 != 0 && inner.sample.0 < inner.next_send {
+                        batch.receipt = std::mem::take(&mut inner.sample).1;
+                    }
                     batch.drained = inner.unsent_index() == inner.frames.len();
                     inner.sent_bytes += bytes;
                     inner.unsent_bytes -= bytes;

@@ -441,6 +441,7 @@ impl Hub {
 
     /// `publishTopicMessage`: to the users subscribed to this publisher in this topic.
     pub fn publish_topic(&self, session: &Arc<Session>, req: PublishTopic, payload: Bytes) -> Result<TopicResponse> {
+        let _receipt = super::latency::Receipt::begin();
         let (app, stream) = self.joined_stream(session, &req.channel)?;
         names::topic(&req.topic)?;
         names::custom_type(&req.custom_type)?;

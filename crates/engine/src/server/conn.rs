@@ -333,7 +333,7 @@ async fn run_session<S>(
 {
     let hub = &ctx.hub;
     let Opened { session, ready, .. } = opened;
-    let mut writer = tokio::spawn(write_loop(sink, control, session.clone(), conn, ready));
+    let mut writer = tokio::spawn(write_loop(ctx.hub.clone(), sink, control, session.clone(), conn, ready));
     let end = read_loop(&mut source, &session, conn, ctx).await;
     let detail = match &end {
         End::Closed => "closed".to_string(),
@@ -471,6 +471,7 @@ fn handle_frame(
 }
 
 async fn write_loop<S>(
+    hub: crate::hub::Hub,
     mut sink: Sink<S>,
     control: Arc<Control>,
     session: Arc<Session>,
@@ -518,6 +519,9 @@ async fn write_loop<S>(
                 }
                 if sink.flush().await.is_err() {
                     return;
+                }
+                if batch.receipt != 0 {
+                    hub.observe_delivery(batch.receipt);
                 }
                 batch.clear();
             }

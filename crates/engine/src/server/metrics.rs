@@ -72,6 +72,11 @@ pub fn render(hub: &Hub) -> String {
         s.budget_trims,
     );
     counter(&mut registry, "piazza_bad_frames", "Client frames that could not be decoded", s.bad_frames);
+    registry.register(
+        "piazza_delivery_latency_seconds",
+        "From a publish's receipt to the socket write carrying its frame, sampled once per write",
+        hub.delivery_latency().clone(),
+    );
     if let Some(w) = hub.webhook_counters() {
         use std::sync::atomic::Ordering::Relaxed;
         counter(&mut registry, "piazza_webhooks_sent", "Webhook events a receiver took (2xx)", w.sent.load(Relaxed));
