@@ -121,3 +121,43 @@ async fn a_slow_consumer_reads_what_was_queued_then_its_close() {
     let (code, _) = close.expect("a close frame after the queued frames, not a reset");
     assert_eq!(code, 4003);
 }
+
+/// One plain HTTP request on a new connection: the status line, or `None` when the
+/// connection was refused.
+async fn http_status(server: &piazza_engine::server::Server, request: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.ok()?;
+    tcp.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_string(&mut answer)).await;
+    answer.lines().next().map(|l| format!("{l}\n{}", answer.split("\r\n\r\n").nth(1).unwrap_or("")))
+}
+
+#[tokio::test]
+async fn while_it_drains_a_node_says_so_on_readyz_and_refuses_new_websockets() {
+    let server = server().await;
+    // A client that never answers the close keeps the drain going for the close grace.
+    let _silent = raw_session(&server, "silent").await;
+    let closing = {
+        let server = server.clone();
+        tokio::spawn(async move { server.close().await })
+    };
+    let readyz = "GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let mut draining = None;
+    for _ in 0..100 {
+        let answer = http_status(&server, readyz).await.expect("a draining node still answers HTTP");
+        if answer.starts_with("HTTP/1.1 503") {
+            draining = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let draining = draining.expect("readyz turned 503 while draining");
+    assert!(draining.contains(r#""draining":true"#), "{draining}");
+    let upgrade = "GET / HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    let refused = http_status(&server, upgrade).await.expect("an answer");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    closing.await.unwrap();
+    // Closed: nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(server.local_addr()).await.is_err());
+}

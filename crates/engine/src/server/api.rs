@@ -160,12 +160,19 @@ where
         let hub = hub.clone();
         async move { Ok::<_, Infallible>(handle(&hub, request, peer).await) }
     });
+    // A connection that arrives while the server drains gets its answer, then is closed.
+    let draining = *shutdown.borrow_and_update();
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
         .max_buf_size(64 * 1024)
+        .keep_alive(!draining)
         .serve_connection(io, service);
     tokio::pin!(connection);
+    if draining {
+        let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
+        return;
+    }
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(e) = result {

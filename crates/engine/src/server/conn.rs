@@ -173,6 +173,11 @@ where
         super::api::serve(stream, request.raw, ctx.hub.clone(), peer, ctx.shutdown.clone()).await;
         return None;
     };
+    if *ctx.shutdown.borrow() {
+        let refusal = http::json_error("the server is shutting down");
+        http::respond(&mut stream, 503, "application/json", &refusal).await;
+        return None;
+    }
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {}\r\n\r\n",
         derive_accept_key(key.as_bytes())

@@ -36,8 +36,13 @@ struct Inner {
     addr: SocketAddr,
     secure: bool,
     shutdown: watch::Sender<bool>,
+    /// Ends the accept loop, once the drain is over: until then new connections get plain HTTP
+    /// (a readiness probe sees the 503 of a draining node) and WebSocket upgrades get 503.
+    stop_accepting: watch::Sender<bool>,
     /// Receives `None` once every task holding a `done` sender has finished.
     done: tokio::sync::Mutex<Option<mpsc::Receiver<()>>>,
+    /// The accept loop: `close()` waits for it to let go of the port.
+    accepting: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A running server node. Cheap to clone; all clones control the same server.
@@ -51,8 +56,9 @@ pub struct Server {
 pub(crate) struct ConnContext {
     pub hub: Hub,
     pub shutdown: watch::Receiver<bool>,
-    /// Dropped when the task ends; `close()` waits for all of them.
-    pub _done: mpsc::Sender<()>,
+    /// Dropped when the task ends; `close()` waits for all of them (`None` in the accept
+    /// loop's own copy: it outlives the drain).
+    pub _done: Option<mpsc::Sender<()>>,
     /// Connections that have not said a valid hello yet.
     pub handshakes: Arc<Semaphore>,
 }
@@ -172,13 +178,25 @@ impl Server {
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
-        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: done_tx, handshakes };
+        let done = done_tx.downgrade();
+        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: Some(done_tx), handshakes };
         tokio::spawn(interval_flusher(ctx.clone()));
-        tokio::spawn(accept_loop(listener, ctx, Arc::new(Semaphore::new(max_connections)), acceptor));
+        let ctx = ConnContext { _done: None, ..ctx };
+        let (stop_accepting, accepting) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let accepting = tokio::spawn(accept_loop(listener, ctx, done, slots, acceptor, accepting));
         let scheme = if secure { "wss" } else { "ws" };
         tracing::info!("piazza server listening on {scheme}://{addr}");
         Ok(Server {
-            inner: Arc::new(Inner { hub, addr, secure, shutdown, done: tokio::sync::Mutex::new(Some(done_rx)) }),
+            inner: Arc::new(Inner {
+                hub,
+                addr,
+                secure,
+                shutdown,
+                stop_accepting,
+                done: tokio::sync::Mutex::new(Some(done_rx)),
+                accepting: tokio::sync::Mutex::new(Some(accepting)),
+            }),
         })
     }
 
@@ -204,9 +222,10 @@ impl Server {
         &self.inner.hub
     }
 
-    /// Graceful shutdown: stop accepting, stop the hub's timers (presence timeouts, token
+    /// Graceful shutdown: refuse new WebSocket connections (503; plain HTTP is still served, so
+    /// `/readyz` answers 503 while draining), stop the hub's timers (presence timeouts, token
     /// expiry, reaping), tell every client (close 1001 after its queue drained), wait for the
-    /// connections to finish. Idempotent; concurrent calls all return once the server is
+    /// connections to finish, then stop listening. Idempotent; concurrent calls all return once the server is
     /// closed. Once the last `Server` handle is dropped, no task holds the hub any more.
     pub async fn close(&self) {
         // Locks first: a node that is stopped leaves no lock held (its timers stop below).
@@ -219,6 +238,10 @@ impl Server {
                 tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing anyway");
             }
             self.inner.hub.leave_cluster();
+            let _ = self.inner.stop_accepting.send(true);
+            if let Some(accepting) = self.inner.accepting.lock().await.take() {
+                let _ = accepting.await;
+            }
             tracing::info!("piazza server on {} closed", self.inner.addr);
         }
     }
@@ -291,8 +314,14 @@ impl PerIp {
     }
 }
 
-async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semaphore>, tls: Option<TlsAcceptor>) {
-    let mut shutdown = ctx.shutdown.clone();
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: ConnContext,
+    done: mpsc::WeakSender<()>,
+    slots: Arc<Semaphore>,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
     let per_ip = Mutex::new(PerIp::default());
     let ip_rate = ctx.hub.config().connection.connections_per_ip_per_second;
     let handshake = Duration::from_millis(ctx.hub.config().connection.handshake_timeout_ms);
@@ -314,7 +343,8 @@ async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semapho
                             continue;
                         }
                     };
-                    let ctx = ctx.clone();
+                    // A connection accepted while the server drains is waited for too.
+                    let ctx = ConnContext { _done: done.upgrade(), ..ctx.clone() };
                     let (permit, handshake_permit) = permit;
                     // Plain and TLS connections are separate tasks: a task is as big as its
                     // largest state, and a plain connection must not pay for a TLS one.
@@ -343,7 +373,7 @@ async fn accept_loop(listener: TcpListener, ctx: ConnContext, slots: Arc<Semapho
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = stop.changed() => break,
         }
     }
 }
