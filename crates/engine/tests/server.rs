@@ -238,20 +238,26 @@ async fn stats_count_connections_users_channels_and_messages() {
     ] {
         assert!(text.lines().any(|l| l.starts_with(name)), "no {name} in\n{text}");
     }
-    // One publish, one receiver: one latency sample, observed just after the write.
-    let mut sampled = String::new();
+    // The latency histogram samples one push in eight: 24 more publishes give it samples.
+    for i in 0..24 {
+        a.client.call(|c, r| c.publish(r, "c1", Payload::Text(format!("{i}")), Default::default())).await.unwrap();
+        b.next_message().await;
+    }
+    let mut sampled = None;
     for _ in 0..200 {
         let (_, text) = get(&server, "/metrics", None).await;
-        if text.lines().any(|l| l == "piazza_delivery_latency_seconds_count 1") {
-            sampled = text;
+        let count = text.lines().find_map(|l| l.strip_prefix("piazza_delivery_latency_seconds_count "));
+        if let Some(count) = count.and_then(|c| c.parse::<u64>().ok()).filter(|c| *c >= 1) {
+            sampled = Some((count, text));
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    for line in
-        ["# TYPE piazza_delivery_latency_seconds histogram", "piazza_delivery_latency_seconds_bucket{le=\"+Inf\"} 1"]
-    {
-        assert!(sampled.lines().any(|l| l == line), "no {line:?} in\n{sampled}");
+    let (count, text) = sampled.expect("latency samples");
+    assert!(count <= 25, "{count} samples of 25 deliveries");
+    let inf = format!("piazza_delivery_latency_seconds_bucket{{le=\"+Inf\"}} {count}");
+    for line in ["# TYPE piazza_delivery_latency_seconds histogram", inf.as_str()] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
     a.logout().await;
     eventually("a's session to end", || server.stats().users == 1).await;

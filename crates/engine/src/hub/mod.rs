@@ -13,7 +13,7 @@ mod cluster;
 mod events_tests;
 mod frames;
 mod hooks;
-mod latency;
+pub mod latency;
 mod locks;
 pub mod outbox;
 pub mod presence;
@@ -152,7 +152,7 @@ struct Shared {
     /// Bytes queued for every session, against `connection.outboundBudgetBytes`.
     budget: Arc<budget::Budget>,
     /// Publish receipt to socket write, sampled (`hub::latency`).
-    latency: prometheus_client::metrics::histogram::Histogram,
+    latency: latency::Latency,
     /// Where events are POSTed, when configured (see `hub::hooks`).
     webhooks: std::sync::OnceLock<Arc<crate::webhook::Webhooks>>,
 }
@@ -256,7 +256,7 @@ impl Hub {
             storage,
             lock_waiters: Mutex::new(locks::LockWaiters::default()),
             webhooks: std::sync::OnceLock::new(),
-            latency: latency::histogram(),
+            latency: latency::Latency::default(),
             lock_changed: Arc::new(tokio::sync::Notify::new()),
             channel_order: Mutex::new(HashMap::new()),
         });
@@ -653,12 +653,12 @@ impl Hub {
 
     /// A write carried a frame of a publish received at `receipt` (`hub::latency`).
     pub fn observe_delivery(&self, receipt: u64) {
-        latency::observe(&self.shared.latency, receipt);
+        self.shared.latency.observe(receipt);
     }
 
-    /// The delivery latency histogram (shared: `/metrics` registers a handle to it).
-    pub fn delivery_latency(&self) -> &prometheus_client::metrics::histogram::Histogram {
-        &self.shared.latency
+    /// The delivery latency histogram now (for `/metrics`).
+    pub fn delivery_latency(&self) -> latency::LatencySnapshot {
+        self.shared.latency.snapshot()
     }
 
     /// Every open session (for shutdown).

@@ -269,7 +269,7 @@ impl Outbox {
         inner.frames.push_back(message);
         inner.unsent_bytes += len;
         if inner.sample.1 == 0 {
-            let receipt = super::latency::current();
+            let receipt = super::latency::sample();
             if receipt != 0 {
                 inner.sample = (inner.base + inner.frames.len() as u64 - 1, receipt);
             }

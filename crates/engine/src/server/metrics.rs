@@ -74,8 +74,8 @@ pub fn render(hub: &Hub) -> String {
     counter(&mut registry, "piazza_bad_frames", "Client frames that could not be decoded", s.bad_frames);
     registry.register(
         "piazza_delivery_latency_seconds",
-        "From a publish's receipt to the socket write carrying its frame, sampled once per write",
-        hub.delivery_latency().clone(),
+        "From a publish's receipt to the socket write carrying its frame, sampled",
+        hub.delivery_latency(),
     );
     if let Some(w) = hub.webhook_counters() {
         use std::sync::atomic::Ordering::Relaxed;
