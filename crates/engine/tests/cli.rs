@@ -126,6 +126,25 @@ fn bad_values_are_refused_and_secrets_masked() {
     ));
     assert_eq!(config["apps"]["one"]["certificate"].as_str(), Some("***"));
     assert_eq!(config["adminToken"].as_str(), Some("***"));
+    // An app's API key and the webhooks (set in the file) are read and their secrets masked.
+    let file = temp_file(
+        "hooks.toml",
+        "[apps.myapp]\ncertificate = \"certificate-0123456789\"\napiKey = \"KEY-SHOULD-NOT-LEAK-0123\"\n\
+         [webhooks]\nurls = [\"https://backend.example/hooks\"]\nsecret = \"HOOK-SHOULD-NOT-LEAK-0123\"\nmessageChannels = [\"orders-*\"]\n",
+    );
+    let output = piazza_server(&["--config", file.to_str().unwrap(), "print-config"], &[]);
+    let printed = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(!printed.contains("SHOULD-NOT-LEAK"), "{printed}");
+    let config = config_of(output);
+    assert_eq!(config["apps"]["myapp"]["apiKey"].as_str(), Some("***"));
+    assert_eq!(config["webhooks"]["secret"].as_str(), Some("***"));
+    assert_eq!(config["webhooks"]["messageChannels"][0].as_str(), Some("orders-*"));
+    assert_eq!(config["webhooks"]["queueSize"].as_integer(), Some(10_000));
+    // A webhook URL that is not http(s) is refused at start.
+    let file = temp_file("badhook.toml", "[webhooks]\nurls = [\"ftp://x/\"]\nsecret = \"webhook-secret-0123456789\"\n");
+    let output = piazza_server(&["--config", file.to_str().unwrap(), "print-config"], &[]);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("http://"), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// Starts the server on a free port, waits for its "listening" line and stops it: what it
