@@ -179,8 +179,15 @@ class RTM extends EventEmitter {
    * effect from the next event); one that throws is reported and the others still run.
    */
   _emit (eventName, payload) {
-    if (this.listenerCount(eventName) === 0) return
-    for (const fn of this.rawListeners(eventName)) safeCall(fn, payload, eventName, this)
+    // EventEmitter keeps one listener as the function itself, more as an array (copied here:
+    // a listener may remove itself, or others, while it runs).
+    const listeners = this._events[eventName]
+    if (listeners === undefined) return
+    if (typeof listeners === 'function') {
+      safeCall(listeners, payload, eventName, this)
+      return
+    }
+    for (const fn of listeners.slice()) safeCall(fn, payload, eventName, this)
   }
 
   /** Registers a request; `submit(tag)` returns null or the native error JSON. */
@@ -230,11 +237,20 @@ class RTM extends EventEmitter {
     const entries = JSON.parse(batch.json)
     const bin = batch.bin
     const settled = this._pending.size > 0
+    // The string table of the message entries, when there are any, comes last (src/sink.rs).
+    let end = entries.length
+    const last = entries[end - 1]
+    const strings = last[0] === 'S' ? last : null
+    if (strings !== null) end--
     // An exception costs its own entry only: the rest of the batch is still dispatched.
     let i = 0
-    while (i < entries.length) {
+    while (i < end) {
       try {
-        for (; i < entries.length; i++) this._dispatch(entries[i], bin)
+        for (; i < end; i++) {
+          const entry = entries[i]
+          if (entry[0] === 'm') this._emitMessage(entry, strings, bin)
+          else this._dispatch(entry, bin)
+        }
       } catch (err) {
         i++
         dispatchError(err)
@@ -242,6 +258,21 @@ class RTM extends EventEmitter {
     }
     if (settled && this._pending.size === 0) this._pendingHold.release()
     return true
+  }
+
+  /** A message event from an `m` entry and the batch's string table (the RTM `MessageEvent` shape). */
+  _emitMessage (e, s, bin) {
+    const event = {
+      channelType: s[e[1]],
+      channelName: s[e[2]],
+      topicName: s[e[3]],
+      messageType: s[e[4]],
+      customType: s[e[5]],
+      publisher: s[e[6]],
+      timestamp: e[7],
+      message: e.length > 9 ? new Uint8Array(bin.buffer, bin.byteOffset + e[9], e[10]) : e[8]
+    }
+    this._emit('message', event)
   }
 
   /** Dispatches one entry of a batch. */

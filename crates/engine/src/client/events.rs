@@ -242,6 +242,14 @@ impl LinkStateEvent {
 pub trait EventSink: Send + Sync + 'static {
     fn emit(&self, event: ClientEvent);
 
+    /// The reader goes through frames that arrived together: the events emitted until
+    /// [`EventSink::flush`] may wait for it, so that the application is woken once for all of
+    /// them (waking it costs more than an event).
+    fn hold(&self) {}
+
+    /// The burst is over: what [`EventSink::hold`] kept waiting goes out.
+    fn flush(&self) {}
+
     /// When the sink holds too many undelivered events, a future that resolves once it has
     /// room again. The client stops reading from the server meanwhile, so back-pressure
     /// reaches the server (whose slow-consumer policy then applies) instead of memory growing.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use rand::Rng;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -609,6 +609,9 @@ fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
 const EARLY_ACK_FRAMES: u64 = 64;
 const EARLY_ACK_EVERY: Duration = Duration::from_secs(1);
 
+/// Frames read in one burst at most (see `run_link`) before the application is woken.
+const BURST_FRAMES: usize = 256;
+
 /// Pauses reading while the event sink is congested (the application is not keeping up).
 async fn wait_for_sink(inner: &Inner) {
     if let Some(room) = inner.sink.congestion() {
@@ -667,17 +670,35 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
     let mut last_seen = Instant::now();
     let end = loop {
         tokio::select! {
-            item = source.next() => match item {
-                Some(Ok(Message::Text(text))) => {
-                    inner.on_frame(text.as_ref(), false);
-                    wait_for_sink(inner).await;
+            item = source.next() => {
+                // The frames that are already here go through in one burst: the application is
+                // woken once for all of their events.
+                inner.sink.hold();
+                let mut item = item;
+                let mut burst = 0;
+                let other = loop {
+                    match item {
+                        Some(Ok(Message::Text(text))) => inner.on_frame(text.as_ref(), false),
+                        Some(Ok(Message::Binary(bytes))) => inner.on_frame(&bytes, true),
+                        other => break Some(other),
+                    }
+                    burst += 1;
+                    if burst == BURST_FRAMES {
+                        break None;
+                    }
+                    match source.next().now_or_never() {
+                        Some(next) => item = next,
+                        None => break None,
+                    }
+                };
+                if burst > 0 {
                     last_seen = Instant::now();
                 }
-                Some(Ok(Message::Binary(bytes))) => {
-                    inner.on_frame(&bytes, true);
-                    wait_for_sink(inner).await;
-                    last_seen = Instant::now();
-                }
+                inner.sink.flush();
+                wait_for_sink(inner).await;
+                let Some(item) = other else { continue };
+                match item {
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => unreachable!("handled in the burst"),
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = close_parts(frame);
                     if close::is_fatal(code) {
@@ -691,7 +712,8 @@ async fn run_link(inner: &Arc<Inner>, ws: Ws, generation: u64) -> LinkEnd {
                 Some(Ok(_)) => last_seen = Instant::now(),
                 Some(Err(e)) => break LinkEnd::Lost(LinkOperation::NetworkChange, LinkReason::ConnectionError, e.to_string()),
                 None => break LinkEnd::Lost(LinkOperation::NetworkChange, LinkReason::ConnectionError, "connection closed".into()),
-            },
+                }
+            }
             _ = check.tick() => {
                 if last_seen.elapsed() > dead_after {
                     break LinkEnd::Lost(LinkOperation::HeartbeatTimeout, LinkReason::KeepAliveTimeout, "no answer from the server to the heartbeat".into());
