@@ -439,6 +439,17 @@ impl ServerConfig {
         if let Some(webhooks) = &self.webhooks {
             webhooks.validate()?;
         }
+        // Each credential names one caller: a key shared by two apps, or equal to a token,
+        // would be granted to whichever is looked at first.
+        let mut credentials: Vec<&str> =
+            self.apps.values().filter_map(|a| a.api_key.as_ref()).map(|k| k.expose()).collect();
+        credentials.extend(self.admin_token.iter().chain(&self.metrics_token).map(|t| t.expose()));
+        let count = credentials.len();
+        credentials.sort_unstable();
+        credentials.dedup();
+        if credentials.len() != count {
+            return Err(Error::invalid("adminToken, metricsToken and the apps' apiKeys must all differ"));
+        }
         if let Some(level) = &self.log_level {
             crate::logging::parse_level(level)?;
         }

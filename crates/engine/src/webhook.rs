@@ -6,7 +6,7 @@
 //! each URL's bounded queue without waiting (a full queue drops the event and counts it). One
 //! task per URL sends its queue in order over one kept-alive connection; a failure (an error, a
 //! timeout, a status that is not 2xx) is retried with exponential backoff, up to
-//! `maxAttempts`, then given up and counted. While a receiver is down its queue fills and the
+//! `maxAttempts`, then given up and counted; a refusal (4xx but 408 and 429) is not retried. While a receiver is down its queue fills and the
 //! newest events are dropped: the node's memory stays bounded, and delivery to clients does
 //! not notice.
 //!
@@ -109,6 +109,11 @@ impl Target {
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(Error::invalid(format!("webhook URL {url:?} must be http:// or https:// with a host")));
         }
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(Error::invalid(format!(
+                "webhook URL {url:?} carries credentials (user:password@): the signature authenticates the node"
+            )));
+        }
         let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         let path = uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
         Ok(Target { url: url.to_string(), authority, path })
@@ -151,8 +156,11 @@ pub struct Webhooks {
     config: WebhooksConfig,
     queues: Vec<mpsc::Sender<Bytes>>,
     next_id: AtomicU64,
-    node: String,
+    /// The node's id and a random value of this start: event ids never repeat across restarts.
+    prefix: String,
     pub counters: Arc<WebhookCounters>,
+    /// Set by [`Webhooks::close`]: the senders stop.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Webhooks {
@@ -163,6 +171,7 @@ impl Webhooks {
         let counters = Arc::new(WebhookCounters::default());
         let tls = crate::client::transport::tls_config(None)?;
         let mut queues = Vec::new();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         for url in &config.urls {
             let (tx, rx) = mpsc::channel(config.queue_size);
             let sender = Sender {
@@ -175,10 +184,11 @@ impl Webhooks {
                 counters: counters.clone(),
                 connection: None,
             };
-            tokio::spawn(sender.run(rx));
+            tokio::spawn(sender.run(rx, stopped.clone()));
             queues.push(tx);
         }
-        Ok(Arc::new(Webhooks { config, queues, next_id: AtomicU64::new(1), node: node.to_string(), counters }))
+        let prefix = format!("{node}-{:08x}", rand::random::<u32>());
+        Ok(Arc::new(Webhooks { config, queues, next_id: AtomicU64::new(1), prefix, counters, stop }))
     }
 
     /// Whether presence joins and leaves of `channel` are sent.
@@ -196,7 +206,7 @@ impl Webhooks {
     pub fn emit(&self, event_type: &str, app: &str, fields: Value) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut event = serde_json::json!({
-            "id": format!("{}-{id}", self.node),
+            "id": format!("{}-{id}", self.prefix),
             "type": event_type,
             "appId": app,
             "timestamp": crate::time::now_ms(),
@@ -215,6 +225,19 @@ impl Webhooks {
                 }
             }
         }
+    }
+}
+
+impl Webhooks {
+    /// The node is closing: waits up to `grace` for the queues to empty (the logouts of the
+    /// shutdown are in them), then stops the senders; what is still queued is dropped and
+    /// counted.
+    pub async fn close(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.counters.queued.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = self.stop.send(true);
     }
 }
 
@@ -246,45 +269,71 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(mut self, mut queue: mpsc::Receiver<Bytes>) {
-        while let Some(body) = queue.recv().await {
+    async fn run(mut self, mut queue: mpsc::Receiver<Bytes>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let body = tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopped| *stopped) => break,
+                body = queue.recv() => match body {
+                    Some(body) => body,
+                    None => return,
+                },
+            };
             self.counters.queued.fetch_sub(1, Ordering::Relaxed);
-            let mut attempt = 1;
-            loop {
-                let outcome = tokio::time::timeout(self.timeout, self.send(&body)).await;
-                match outcome {
-                    Ok(Ok(status)) if (200..300).contains(&status) => {
-                        self.counters.sent.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    failed => {
-                        self.counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                        let why = match failed {
-                            Ok(Ok(status)) => format!("status {status}"),
-                            Ok(Err(e)) => e,
-                            Err(_) => format!("no answer within {:?}", self.timeout),
-                        };
-                        // The connection may be half-used: the next attempt opens a new one.
-                        self.connection = None;
-                        if attempt >= self.attempts {
-                            self.counters.dropped_gave_up.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(url = %self.target.url, attempts = attempt, "webhook given up: {why}");
-                            break;
-                        }
-                        tracing::debug!(url = %self.target.url, attempt, "webhook attempt failed: {why}");
-                        let wait = self.retry_base.saturating_mul(1 << (attempt - 1).min(16));
-                        tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
-                        attempt += 1;
-                    }
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopped| *stopped) => {
+                    self.counters.dropped_gave_up.fetch_add(1, Ordering::Relaxed);
+                    break;
                 }
+                () = self.deliver(&body) => {}
             }
+        }
+        // Stopped: what waits is dropped, and counted.
+        queue.close();
+        while queue.recv().await.is_some() {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            self.counters.dropped_gave_up.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends one event, retrying what may succeed later.
+    async fn deliver(&mut self, body: &Bytes) {
+        let mut attempt = 1;
+        loop {
+            let outcome = tokio::time::timeout(self.timeout, self.send(body)).await;
+            let (why, status) = match outcome {
+                Ok(Ok(status)) if (200..300).contains(&status) => {
+                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Ok(Ok(status)) => (format!("status {status}"), Some(status)),
+                Ok(Err(e)) => (e, None),
+                Err(_) => (format!("no answer within {:?}", self.timeout), None),
+            };
+            self.counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            // The connection may be half-used: the next attempt opens a new one.
+            if status.is_none() {
+                self.connection = None;
+            }
+            // A refusal (4xx but 408 and 429) will be refused again: no retry.
+            let refused = status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429);
+            if refused || attempt >= self.attempts {
+                self.counters.dropped_gave_up.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(url = %self.target.url, attempts = attempt, "webhook given up: {why}");
+                return;
+            }
+            tracing::debug!(url = %self.target.url, attempt, "webhook attempt failed: {why}");
+            let wait = self.retry_base.saturating_mul(1 << (attempt - 1).min(16));
+            tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
+            attempt += 1;
         }
     }
 
     /// One attempt: the status of the answer.
     async fn send(&mut self, body: &Bytes) -> std::result::Result<u16, String> {
         let connection = match self.connection.as_mut() {
-            Some(c) if c.is_ready() => c,
+            Some(c) if !c.is_closed() => c,
             _ => {
                 let stream = crate::client::transport::connect(&self.target.url, &self.tls)
                     .await
@@ -309,7 +358,11 @@ impl Sender {
             .map_err(|e| format!("request: {e}"))?;
         connection.ready().await.map_err(|e| format!("connection: {e}"))?;
         let answer = connection.send_request(request).await.map_err(|e| format!("send: {e}"))?;
-        Ok(answer.status().as_u16())
+        let status = answer.status().as_u16();
+        // Read to the end (bounded), so that the connection can take the next request.
+        use http_body_util::BodyExt;
+        let _ = http_body_util::Limited::new(answer.into_body(), 64 * 1024).collect().await;
+        Ok(status)
     }
 }
 

@@ -151,6 +151,8 @@ async fn every_route_refuses_callers_without_the_right_token() {
     // The admin page loads without a token (it holds no data; its calls need the token).
     let page = call(&server, "GET", "/admin", None, "").await;
     assert_eq!((page.status, page.header("content-type")), (200, Some("text/html; charset=utf-8")));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(page.header("content-security-policy").is_some_and(|p| p.contains("frame-ancestors 'none'")));
     // A short API key is refused at start.
     let config = piazza_engine::config::ServerConfig {
         apps: HashMap::from([(
@@ -160,6 +162,29 @@ async fn every_route_refuses_callers_without_the_right_token() {
         ..Default::default()
     };
     assert!(config.validate().unwrap_err().to_string().contains("apiKey"));
+    // Two apps with one key, or a key equal to a token, are refused (who would it be?).
+    let twice = |key_two: &str, admin: Option<&str>| piazza_engine::config::ServerConfig {
+        admin_token: admin.map(Secret::new),
+        apps: HashMap::from([
+            (
+                "one".to_string(),
+                AppConfig { certificate: Secret::new("certificate-of-one-0123"), api_key: Some(Secret::new(KEY_ONE)) },
+            ),
+            (
+                "two".to_string(),
+                AppConfig { certificate: Secret::new("certificate-of-two-0123"), api_key: Some(Secret::new(key_two)) },
+            ),
+        ]),
+        ..Default::default()
+    };
+    assert!(twice(KEY_ONE, None).validate().unwrap_err().to_string().contains("must all differ"));
+    assert!(twice(KEY_TWO, Some(KEY_TWO)).validate().unwrap_err().to_string().contains("must all differ"));
+    assert!(twice(KEY_TWO, Some(ADMIN)).validate().is_ok());
+    // A malformed app id is bad input, not an unknown app; a bad escape is refused.
+    let malformed = admin(&server, "GET", "/v1/apps/a%2Fb/users/u/presence", Value::Null).await;
+    assert_eq!((malformed.status, malformed.code()), (400, "RTM_ERROR_INVALID_APP_ID"));
+    let escape = admin(&server, "GET", "/v1/apps/one/users/%+f/presence", Value::Null).await;
+    assert_eq!(escape.status, 400, "{escape:?}");
 }
 
 #[tokio::test]
@@ -335,6 +360,11 @@ async fn metadata_routes_set_update_read_and_remove_and_members_hear_them() {
     assert_eq!(read.body["metadata"]["title"]["authorUid"], "server", "{read:?}");
     let bad = admin(&server, "PUT", user, json!({"items":[{"key":"","value":"x"}]})).await;
     assert_eq!(bad.status, 400, "{bad:?}");
+    // The backend holds no lock: a write under one is refused, not always failed.
+    let locked =
+        admin(&server, "PUT", path, json!({"items":[{"key":"k","value":"v"}],"options":{"lockName":"l"}})).await;
+    assert_eq!(locked.status, 400, "{locked:?}");
+    assert!(locked.body["error"]["message"].as_str().unwrap().contains("lockName"));
 }
 
 #[tokio::test]

@@ -33,6 +33,8 @@ struct Mode {
     delay_ms: AtomicU64,
     /// Never answer.
     hang: AtomicBool,
+    /// Answer with this status (0: 500 while failing, else 200).
+    status: AtomicU32,
 }
 
 /// One request the receiver got.
@@ -76,7 +78,11 @@ async fn receiver() -> (String, Arc<Mode>, mpsc::UnboundedReceiver<Hook>) {
                         }
                         let failing =
                             mode.fail_first.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-                        let status = if failing.is_ok() { 500 } else { 200 };
+                        let status = match mode.status.load(Ordering::Relaxed) {
+                            0 if failing.is_ok() => 500,
+                            0 => 200,
+                            fixed => fixed as u16,
+                        };
                         let mut answer = hyper::Response::new(Full::new(Bytes::new()));
                         *answer.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                         Ok::<_, Infallible>(answer)
@@ -217,6 +223,15 @@ async fn a_failed_delivery_is_retried_with_backoff_until_it_is_taken() {
     let counters = server.hub().webhook_counters().unwrap();
     eventually("the third attempt counted", || counters.sent.load(Ordering::Relaxed) == 1).await;
     assert_eq!(counters.failed_attempts.load(Ordering::Relaxed), 2);
+    // A refusal (a 4xx but 408 and 429) is not retried: it would be refused again.
+    mode.status.store(403, Ordering::Relaxed);
+    let refusing = server_with(|c| c.webhooks = Some(hooks(&url, |w| w.max_attempts = 5))).await;
+    let _carol = login(&refusing, "carol").await;
+    let counters = refusing.hub().webhook_counters().unwrap();
+    eventually("refused once, given up", || counters.dropped_gave_up.load(Ordering::Relaxed) == 1).await;
+    assert_eq!(counters.failed_attempts.load(Ordering::Relaxed), 1);
+    mode.status.store(0, Ordering::Relaxed);
+    while rx.try_recv().is_ok() {}
     // Given up after maxAttempts: counted, and the next event goes on.
     mode.fail_first.store(100, Ordering::Relaxed);
     let server = server_with(|c| c.webhooks = Some(hooks(&url, |w| w.max_attempts = 3))).await;

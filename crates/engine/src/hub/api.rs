@@ -159,7 +159,7 @@ impl Hub {
     /// Runs one backend-API request; `caller` names it in the logs.
     pub async fn api(&self, request: ApiRequest, caller: &str) -> Result<Value, AdminError> {
         if let Some(app) = request.app_id() {
-            names::app_id(app)?;
+            names::app_id(app).map_err(|e| AdminError { status: 400, code: e.code.name(), message: e.reason })?;
             let apps = &self.config().apps;
             if !apps.is_empty() && !apps.contains_key(app) {
                 return Err(Error::new(ErrorCode::InvalidAppId, format!("no app {app:?} is configured")).into());
@@ -234,6 +234,11 @@ impl Hub {
                 Ok(answer)
             }
             ApiRequest::WriteMetadata { app_id, mode, channel, channel_type, user_id, items, options } => {
+                if !options.lock_name.is_empty() {
+                    // A lock is held by a session; the backend has none, so the write would
+                    // always be refused for the lock.
+                    return Err(Error::invalid("lockName: the backend holds no lock (write without it)").into());
+                }
                 let app = self.api_app(&app_id);
                 let f = WriteMetadata { id: 0, channel_type, channel, user_id, items, options };
                 let (target, total_count) = self.write_metadata_as(&app, API_PUBLISHER, mode, f).await?;

@@ -373,6 +373,7 @@ impl Hub {
                 if moved || here {
                     return;
                 }
+                self.hook_presence(app, *ct, channel, user, PresenceEventType::RemoteTimeout);
                 let event = PresenceEvent::about(PresenceEventType::RemoteTimeout, *ct, channel, user);
                 let route = match ct {
                     ChannelType::Stream => Route::Stream { app: app.as_str().into(), channel: channel.as_str().into() },
@@ -385,13 +386,24 @@ impl Hub {
                     frame: server::event(FrameKind::Presence, &event),
                 });
             }
-            Entry::RoomMember { app, room, user, announced: true, .. } => {
+            Entry::RoomMember { app, room, user, announced, .. } => {
                 let moved = cluster.mirror(|m| m.room_members(app, room).get(user).is_some_and(|(n, _)| n != dead));
                 let here = self.app(app).and_then(|a| Hub::room(&a, room)).is_some_and(|r| r.has(user));
                 if moved || here {
                     return;
                 }
-                self.announce_room_timeout(app, room, user);
+                self.hook_room_exit(app, user, room, "timedOut");
+                if *announced {
+                    self.announce_room_timeout(app, room, user);
+                }
+            }
+            Entry::Online { app, kind, user, .. } => {
+                let elsewhere = cluster.mirror(|m| m.online(app, *kind, user).iter().any(|n| n != dead));
+                let here =
+                    self.app(app).is_some_and(|a| a.sessions.lock().keys().any(|k| k.0 == *kind && *k.1 == **user));
+                if !elsewhere && !here {
+                    self.hook_node_lost(app, user, *kind);
+                }
             }
             Entry::Publisher { app, channel, topic, user, meta, .. } => {
                 if self.is_local_member(app, ChannelType::Stream, channel, user) {

@@ -21,6 +21,13 @@ impl Hub {
         let _ = self.shared.webhooks.set(webhooks);
     }
 
+    /// Gives the webhooks up to `grace` to send what is queued, then stops them.
+    pub async fn close_webhooks(&self, grace: std::time::Duration) {
+        if let Some(hooks) = self.shared.webhooks.get() {
+            hooks.close(grace).await;
+        }
+    }
+
     /// The webhooks' counters, when there are webhooks.
     pub fn webhook_counters(&self) -> Option<&crate::webhook::WebhookCounters> {
         self.shared.webhooks.get().map(|w| &*w.counters)
@@ -89,10 +96,22 @@ impl Hub {
 
     /// `room.exit` with why: `left`, `timedOut` (its connection was lost past the drop
     /// timeout), `removed` (removeUser), `dismissed` (dismissRoom).
-    pub(super) fn hook_room_exit(&self, session: &Session, room: &RoomId, reason: &'static str) {
+    pub(super) fn hook_room_exit(&self, app: &str, user: &str, room: &RoomId, reason: &'static str) {
         if let Some(hooks) = self.shared.webhooks.get() {
-            let fields = json!({ "userId": &*session.user, "roomId": room, "reason": reason });
-            hooks.emit("room.exit", &session.app, fields);
+            let fields = json!({ "userId": user, "roomId": room, "reason": reason });
+            hooks.emit("room.exit", app, fields);
+        }
+    }
+
+    /// `user.timeout` for a user whose node stopped answering (announced by the node that
+    /// cleans up after it, once for the cluster).
+    pub(super) fn hook_node_lost(&self, app: &str, user: &str, kind: SessionKind) {
+        if let Some(hooks) = self.shared.webhooks.get() {
+            let kind = match kind {
+                SessionKind::Rtm => "rtm",
+                SessionKind::Trtc => "trtc",
+            };
+            hooks.emit("user.timeout", app, json!({ "userId": user, "kind": kind, "nodeLost": true }));
         }
     }
 

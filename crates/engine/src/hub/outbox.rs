@@ -268,7 +268,7 @@ impl Outbox {
         let wake = if inner.unsent_bytes == 0 { inner.attachment.as_ref().map(|(_, n)| n.clone()) } else { None };
         inner.frames.push_back(message);
         inner.unsent_bytes += len;
-        if inner.sample.1 == 0 {
+        if inner.sample.1 == 0 && inner.attachment.is_some() {
             let receipt = super::latency::sample();
             if receipt != 0 {
                 inner.sample = (inner.base + inner.frames.len() as u64 - 1, receipt);
@@ -334,6 +334,8 @@ impl Outbox {
             Some((current, notify)) if *current == id => {
                 notify.notify_one();
                 inner.attachment = None;
+                // A sample waiting out a disconnection would measure the disconnection.
+                inner.sample = (0, 0);
                 true
             }
             _ => false,

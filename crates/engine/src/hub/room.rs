@@ -391,7 +391,7 @@ impl Hub {
                 LeaveReason::Removed => "removed",
                 LeaveReason::Left | LeaveReason::BecameAudience => "left",
             };
-            self.hook_room_exit(session, id, why);
+            self.hook_room_exit(&app.id, &session.user, id, why);
         }
         if member.announced(room.scene) && !moved {
             self.room_announce(
@@ -635,7 +635,7 @@ impl Hub {
         // Announced with no lock held: delivery takes the room lock again.
         let message = format!("removed from room {id} by the server");
         for member in &leaving {
-            self.hook_room_exit(&member.session, id, "removed");
+            self.hook_room_exit(&app.id, &member.session.user, id, "removed");
             member.session.state.lock().room = None;
             self.dir_room(&app.id, id, &member.session, scene, None);
             self.push(
@@ -731,7 +731,7 @@ impl Hub {
         let members = std::mem::take(&mut *room.members.lock());
         let message = format!("room {id} was dismissed by the server");
         for member in members.values() {
-            self.hook_room_exit(&member.session, id, "dismissed");
+            self.hook_room_exit(&app.id, &member.session.user, id, "dismissed");
             member.session.state.lock().room = None;
             self.dir_room(&app.id, id, &member.session, room.scene, None);
             self.push(

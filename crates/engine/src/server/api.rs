@@ -5,7 +5,10 @@
 //! the connection from then on (keep-alive, chunked bodies, pipelining).
 //!
 //! [`ROUTES`] is the one table of routes: requests are matched against it, and
-//! `tests/openapi.rs` checks docs/openapi.json against it.
+//! `tests/http_api.rs` checks docs/openapi.json against it.
+//!
+//! Limits: at most [`super::HTTP_CONNECTIONS`] plain HTTP connections at once (503 past it),
+//! each closed after 10 s without a request head or once 5 minutes old, bodies up to 64 KiB.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,7 +39,10 @@ const ADMIN_PAGE: &str = include_str!("admin.html");
 /// Largest request body accepted (413 past it).
 pub const MAX_BODY: usize = 64 * 1024;
 /// A kept-alive connection that sends no complete request head for this long is closed.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// A plain HTTP connection is closed (after the request in progress) once it is this old: one
+/// that never reads its answers cannot hold its slot for ever.
+const MAX_LIFETIME: Duration = Duration::from_secs(300);
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +185,10 @@ where
                 tracing::debug!(%peer, "HTTP connection ended: {e}");
             }
         }
+        _ = tokio::time::sleep(MAX_LIFETIME) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
+        }
         _ = shutdown.changed() => {
             // The request in progress is answered, then the connection closes.
             connection.as_mut().graceful_shutdown();
@@ -274,7 +284,20 @@ async fn handle(hub: &Hub, request: Request<Incoming>, peer: SocketAddr) -> Resp
 fn response(status: u16, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if content_type.starts_with("text/html") {
+        // The admin page: never framed, its own scripts and calls only.
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        );
+        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    }
     response
 }
 
@@ -587,6 +610,9 @@ fn percent_decode(segment: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = segment.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {

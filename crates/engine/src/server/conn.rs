@@ -153,29 +153,33 @@ where
     let request = match http::read_head(&mut stream, Duration::from_millis(limits.handshake_timeout_ms)).await {
         Ok(request) => request,
         Err(HeadError::TooLarge) => {
-            http::respond(&mut stream, 431, "text/plain", "header too large").await;
+            http::refuse(&mut stream, 431, "the request head is over 8 KiB").await;
             return None;
         }
         Err(HeadError::Malformed) => {
-            http::respond(&mut stream, 400, "text/plain", "malformed request").await;
+            http::refuse(&mut stream, 400, "malformed HTTP request").await;
             return None;
         }
         Err(HeadError::Closed | HeadError::Timeout) => return None,
     };
     let Some(key) = request.websocket_key() else {
         if request.wants_upgrade() {
-            let refusal = http::json_error("invalid WebSocket upgrade request");
-            http::respond(&mut stream, 400, "application/json", &refusal).await;
+            http::refuse(&mut stream, 400, "invalid WebSocket upgrade request").await;
             return None;
         }
-        // Plain HTTP: no handshake slot is held while the connection is kept alive.
+        // Plain HTTP: no handshake slot is held while the connection is kept alive, but one of
+        // the few plain-HTTP slots is (idle keep-alive connections cannot crowd out clients).
         drop(handshake);
+        let Ok(slot) = ctx.http_slots.clone().try_acquire_owned() else {
+            http::refuse(&mut stream, 503, "too many plain HTTP connections").await;
+            return None;
+        };
         super::api::serve(stream, request.raw, ctx.hub.clone(), peer, ctx.shutdown.clone()).await;
+        drop(slot);
         return None;
     };
     if *ctx.shutdown.borrow() {
-        let refusal = http::json_error("the server is shutting down");
-        http::respond(&mut stream, 503, "application/json", &refusal).await;
+        http::refuse(&mut stream, 503, "the server is shutting down").await;
         return None;
     }
     let answer = format!(

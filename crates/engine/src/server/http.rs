@@ -84,35 +84,23 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, timeout: Duration) 
     .unwrap_or(Err(HeadError::Timeout))
 }
 
-/// Writes a complete response and closes.
-pub async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, content_type: &str, body: &str) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Payload Too Large",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Error",
+/// Writes a refusal (`{"error": {"code", "message"}}`, the shape of every HTTP route's) and
+/// closes: for what is answered before a connection is handed on (limits, bad heads, a
+/// draining node, a bad upgrade).
+pub async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, status: u16, message: &str) {
+    let (reason, code) = match status {
+        400 => ("Bad Request", "InvalidParameter"),
+        429 => ("Too Many Requests", "TooManyRequests"),
+        431 => ("Request Header Fields Too Large", "HeaderTooLarge"),
+        503 => ("Service Unavailable", "Unavailable"),
+        _ => ("Error", "Error"),
     };
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let _ = stream.write_all(head.as_bytes()).await;
     let _ = stream.write_all(body.as_bytes()).await;
     let _ = stream.shutdown().await;
-}
-
-pub fn json_error(message: &str) -> String {
-    serde_json::json!({ "error": message }).to_string()
-}
-
-/// Refuses a connection before reading anything (connection limits).
-pub async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, status: u16, message: &'static str) {
-    respond(&mut stream, status, "application/json", &json_error(message)).await;
 }

@@ -28,6 +28,9 @@ use crate::config::ServerConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::hub::{Hub, Stats};
 
+/// Plain HTTP connections open at once; more are refused with 503.
+pub const HTTP_CONNECTIONS: usize = 1024;
+
 /// How long `close()` waits for connections to drain before it gives up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -61,6 +64,8 @@ pub(crate) struct ConnContext {
     pub _done: Option<mpsc::Sender<()>>,
     /// Connections that have not said a valid hello yet.
     pub handshakes: Arc<Semaphore>,
+    /// Plain HTTP connections (probes, metrics, the backend API, the admin page) open at once.
+    pub http_slots: Arc<Semaphore>,
 }
 
 /// Loads the certificate chain and key of `tls`.
@@ -179,7 +184,8 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
         let done = done_tx.downgrade();
-        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: Some(done_tx), handshakes };
+        let http_slots = Arc::new(Semaphore::new(HTTP_CONNECTIONS));
+        let ctx = ConnContext { hub: hub.clone(), shutdown: shutdown_rx, _done: Some(done_tx), handshakes, http_slots };
         tokio::spawn(interval_flusher(ctx.clone()));
         let ctx = ConnContext { _done: None, ..ctx };
         let (stop_accepting, accepting) = watch::channel(false);
@@ -237,6 +243,8 @@ impl Server {
             if tokio::time::timeout(DRAIN_TIMEOUT, rx.recv()).await.is_err() {
                 tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing anyway");
             }
+            // The logouts of the shutdown are queued for the webhooks: a moment to send them.
+            self.inner.hub.close_webhooks(Duration::from_secs(2)).await;
             self.inner.hub.leave_cluster();
             let _ = self.inner.stop_accepting.send(true);
             if let Some(accepting) = self.inner.accepting.lock().await.take() {
@@ -343,8 +351,10 @@ async fn accept_loop(
                             continue;
                         }
                     };
-                    // A connection accepted while the server drains is waited for too.
-                    let ctx = ConnContext { _done: done.upgrade(), ..ctx.clone() };
+                    // A connection accepted while the server drains gets a short answer (503, or the
+                    // readiness probe's) and is not waited for.
+                    let draining = *ctx.shutdown.borrow();
+                    let ctx = ConnContext { _done: if draining { None } else { done.upgrade() }, ..ctx.clone() };
                     let (permit, handshake_permit) = permit;
                     // Plain and TLS connections are separate tasks: a task is as big as its
                     // largest state, and a plain connection must not pay for a TLS one.
