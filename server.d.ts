@@ -267,6 +267,26 @@ export interface RoomMembersResult {
   timestamp: number
 }
 
+/** `server.overview()`: the node and its apps. */
+export interface ServerOverview {
+  node: ServerStats
+  apps: { appId: string, sessions: number, channels: number, streamChannels: number, rooms: number }[]
+  timestamp: number
+}
+/** `server.channels(appId)`: the app's channels on this node. */
+export interface ServerChannelList {
+  channels: { channelName: string, channelType: 'MESSAGE' | 'STREAM', members: number }[]
+  /** More than 1,000 channels: the first 1,000 by name are listed. */
+  truncated: boolean
+  timestamp: number
+}
+/** `server.rooms(appId)`: the app's rooms on this node. */
+export interface ServerRoomList {
+  rooms: { roomId: RoomId, scene: 'videoCall' | 'live' | 'audioCall' | 'voiceChatRoom', members: { userId: string, role: 'anchor' | 'audience' }[] }[]
+  truncated: boolean
+  timestamp: number
+}
+
 /** An embedded Piazza server node. */
 export declare class Server {
   private constructor(handle: never)
@@ -285,6 +305,12 @@ export declare class Server {
   dismissRoom(appId: string | number, roomId: RoomId): Promise<DismissRoomResult>
   /** The members of a TRTC room on every node, with their roles. */
   roomMembers(appId: string | number, roomId: RoomId): Promise<RoomMembersResult>
+  /** This node's counters and its apps (the admin page's overview). */
+  overview(): Promise<ServerOverview>
+  /** An app's channels on this node with their member counts. */
+  channels(appId: string | number): Promise<ServerChannelList>
+  /** An app's rooms on this node with their members and roles. */
+  rooms(appId: string | number): Promise<ServerRoomList>
   /**
    * Publishes from the backend (the HTTP API's `POST …/messages`): a string is a STRING
    * message, a Uint8Array a BINARY one. Rejects with a PiazzaAdminError whose code is the RTM

@@ -91,6 +91,14 @@ test('server metadata methods write, read and remove, and members hear the chang
   await refused(server.setUserMetadata('app', 'alice', 'not items'), 'RTM_ERROR_STORAGE_INVALID_ARGUMENT', 400)
   await refused(server.getChannelMetadata('app', 'room', 'USER'), 'InvalidParameter', 400)
   await refused(server.roomMembers('app', 5), 'FailedOperation.RoomNotExist', 404)
+  // The admin page's listings, from Node.
+  const listed = await server.channels('app')
+  assert.deepEqual(listed.channels, [{ channelName: 'room', channelType: 'MESSAGE', members: 1 }])
+  assert.equal(listed.truncated, false)
+  assert.deepEqual((await server.rooms('app')).rooms, [])
+  const overview = await server.overview()
+  assert.deepEqual(overview.apps, [{ appId: 'app', sessions: 1, channels: 1, streamChannels: 0, rooms: 0 }])
+  assert.equal(overview.node.connections, 1)
 })
 
 test('the HTTP API answers a standard client: keep-alive, a streamed chunked body, JSON errors', async (t) => {

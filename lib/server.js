@@ -238,6 +238,21 @@ class Server {
     })
   }
 
+  /** This node's counters and its apps with their sizes (what the admin page shows). */
+  overview () {
+    return apiCall(this, () => ({ op: 'overview' }))
+  }
+
+  /** An app's channels on this node, by name, with their member counts (at most 1,000). */
+  channels (appId) {
+    return apiCall(this, () => ({ op: 'channels', appId: appOf(appId) }))
+  }
+
+  /** An app's TRTC rooms on this node with their members and roles (at most 1,000). */
+  rooms (appId) {
+    return apiCall(this, () => ({ op: 'rooms', appId: appOf(appId) }))
+  }
+
   /** Counters and sizes of this node. */
   stats () {
     return Promise.resolve(JSON.parse(this._native.stats()))

@@ -147,6 +147,12 @@ async function backend (server: Server): Promise<void> {
   const user = await server.setUserMetadata('myapp', 'alice', [{ key: 'k', value: 'v', revision: -1 }])
   const members = await server.roomMembers(1400000001, 'lobby')
   const role: 'anchor' | 'audience' | undefined = members.members[0]?.role
+  const listed = await server.channels('myapp')
+  const counts: number[] = listed.channels.map((c) => c.members)
+  const overview = await server.overview()
+  const apps: string[] = overview.apps.map((a) => a.appId)
+  const rooms = await server.rooms('myapp')
+  void [counts, apps, rooms.rooms[0]?.scene]
   void [at, next, where.totalChannel, topic, user.totalCount, role]
   // @ts-expect-error: backend publishes go to MESSAGE or USER channels
   await server.publish('myapp', 'general', 'x', { channelType: 'STREAM' })

@@ -29,6 +29,11 @@ pub enum Kind {
     Secret,
     /// `ID=CERTIFICATE`, repeatable (comma-separated in the environment variable).
     App,
+    /// `ID=KEY`: the backend API key of an app (`apps.<id>.apiKey`), repeatable
+    /// (comma-separated in the environment variable).
+    AppKey,
+    /// A list of texts, repeatable or comma-separated.
+    List,
 }
 
 /// One option.
@@ -63,6 +68,7 @@ options! {
     "logLevel", "log-level", "PIAZZA_LOG_LEVEL", Kind::Text, "Log level: debug, info, warn, error or none (RUST_LOG overrides)";
     "logFormat", "log-format", "PIAZZA_LOG_FORMAT", Kind::Text, "Log format on stderr: text or json (one object per line) [default: text]";
     "apps", "app", "PIAZZA_APPS", Kind::App, "An app with token authentication, as ID=CERTIFICATE (repeatable; env: comma-separated). Without any, the server runs in an open development mode";
+    "apps.*.apiKey", "app-api-key", "PIAZZA_APP_API_KEYS", Kind::AppKey, "The backend API key of an app, as ID=KEY (at least 16 characters; repeatable; env: comma-separated): the routes under /v1/apps/ID/ only";
     "adminToken", "admin-token", "PIAZZA_ADMIN_TOKEN", Kind::Secret, "Bearer token of the admin HTTP API (at least 16 characters); prefer the env variable";
     "metricsToken", "metrics-token", "PIAZZA_METRICS_TOKEN", Kind::Secret, "Bearer token that reads /metrics and nothing else (at least 16 characters); prefer the env variable";
     "tls.certPath", "tls-cert", "PIAZZA_TLS_CERT", Kind::Path, "PEM certificate chain: serve wss:// (with --tls-key)";
@@ -110,6 +116,14 @@ options! {
     "storage.historyMaxAgeSeconds", "history-max-age-seconds", "PIAZZA_HISTORY_MAX_AGE_SECONDS", U64, "Seconds a stored message is kept, 0 = until the count drops it";
     "storage.maxHistoryPage", "max-history-page", "PIAZZA_MAX_HISTORY_PAGE", U64, "Largest messageCount of one getMessages page";
     "storage.historySyncMs", "history-sync-ms", "PIAZZA_HISTORY_SYNC_MS", U64, "Database file: 0 (default) = a storeInHistory message is on disk before its answer, as metadata and locks always are; N = it is in the file before its answer and on disk within N ms (for slow disks)";
+    "webhooks.urls", "webhook-url", "PIAZZA_WEBHOOK_URLS", Kind::List, "Webhooks: POST events to this URL (http:// or https://; repeatable; env: comma-separated); needs --webhook-secret";
+    "webhooks.secret", "webhook-secret", "PIAZZA_WEBHOOK_SECRET", Kind::Secret, "Webhooks: the HMAC-SHA256 key of x-piazza-signature (at least 16 characters); prefer the env variable";
+    "webhooks.presenceChannels", "webhook-presence-channels", "PIAZZA_WEBHOOK_PRESENCE_CHANNELS", Kind::List, "Webhooks: channels whose presence joins and leaves are sent ('*' = any run of characters; comma-separated) [default: none]";
+    "webhooks.messageChannels", "webhook-message-channels", "PIAZZA_WEBHOOK_MESSAGE_CHANNELS", Kind::List, "Webhooks: message channels whose messages are sent (patterns as above) [default: none]";
+    "webhooks.queueSize", "webhook-queue-size", "PIAZZA_WEBHOOK_QUEUE_SIZE", U64, "Webhooks: events waiting per URL; past it the newest are dropped and counted [default: 10000]";
+    "webhooks.timeoutMs", "webhook-timeout-ms", "PIAZZA_WEBHOOK_TIMEOUT_MS", U64, "Webhooks: one attempt's limit in milliseconds [default: 5000]";
+    "webhooks.maxAttempts", "webhook-max-attempts", "PIAZZA_WEBHOOK_MAX_ATTEMPTS", U32, "Webhooks: attempts per event [default: 6]";
+    "webhooks.retryBaseMs", "webhook-retry-base-ms", "PIAZZA_WEBHOOK_RETRY_BASE_MS", U64, "Webhooks: the first retry's wait in milliseconds, doubling up to 30 s [default: 500]";
 }
 
 /// The port the standalone server listens on when no source sets one (`Server.start` in Node
@@ -128,7 +142,7 @@ impl ServerOption {
         if self.key == "port" {
             return Some(STANDALONE_PORT.to_string());
         }
-        if matches!(self.kind, Kind::Secret | Kind::App) {
+        if matches!(self.kind, Kind::Secret | Kind::App | Kind::AppKey) {
             return None;
         }
         let tree = serde_json::to_value(ServerConfig::default()).expect("config serializes");
@@ -140,11 +154,15 @@ impl ServerOption {
     }
 
     /// Parses one raw value (from a flag or the environment) and stores it in `tree`.
-    /// An `App` value is added to the apps already there; everything else replaces.
+    /// An `App`, `AppKey` or `List` value is added to what is already there; everything else
+    /// replaces.
     pub fn apply(&self, tree: &mut Value, raw: &str) -> Result<(), String> {
         // A secret's value is never repeated back (error output ends up in logs).
-        let shown =
-            if matches!(self.kind, Kind::Secret | Kind::App) { "the value".to_string() } else { format!("{raw:?}") };
+        let shown = if matches!(self.kind, Kind::Secret | Kind::App | Kind::AppKey) {
+            "the value".to_string()
+        } else {
+            format!("{raw:?}")
+        };
         let bad = |what: &str| format!("--{} ({}): {shown} {what}", self.flag, self.env);
         let value = match self.kind {
             Kind::Int(max) => match raw.trim().parse::<u64>() {
@@ -167,6 +185,26 @@ impl ServerOption {
                 apps.as_object_mut().expect("apps is an object").insert(id.to_string(), Value::Object(app));
                 return Ok(());
             }
+            Kind::AppKey => {
+                let (id, key) = raw.split_once('=').ok_or_else(|| bad("is not ID=KEY"))?;
+                let app = slot(tree, &format!("apps.{id}"));
+                if !app.is_object() {
+                    *app = Value::Object(Map::new());
+                }
+                app.as_object_mut()
+                    .expect("an app is an object")
+                    .insert("apiKey".into(), Value::String(key.to_string()));
+                return Ok(());
+            }
+            Kind::List => {
+                let list = slot(tree, self.key);
+                if !list.is_array() {
+                    *list = Value::Array(Vec::new());
+                }
+                let items = raw.split(',').map(str::trim).filter(|i| !i.is_empty());
+                list.as_array_mut().expect("a list").extend(items.map(|i| Value::String(i.to_string())));
+                return Ok(());
+            }
         };
         *slot(tree, self.key) = value;
         Ok(())
@@ -176,6 +214,11 @@ impl ServerOption {
 /// The value at a dotted key path, if present.
 pub fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
     key.split('.').try_fold(tree, |node, part| node.get(part))
+}
+
+/// The value at a dotted key path, mutably, if present.
+pub fn lookup_mut<'a>(tree: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    key.split('.').try_fold(tree, |node, part| node.get_mut(part))
 }
 
 /// The slot at a dotted key path, creating the objects on the way.
@@ -261,6 +304,7 @@ mod tests {
                 Kind::Int(_) => "1",
                 Kind::Float => "1.5",
                 Kind::App => "app=0123456789abcdef",
+                Kind::AppKey => "app=0123456789abcdefgh",
                 _ => "x",
             };
             o.apply(&mut tree, sample).unwrap();

@@ -140,6 +140,29 @@ fn bad_values_are_refused_and_secrets_masked() {
     assert_eq!(config["webhooks"]["secret"].as_str(), Some("***"));
     assert_eq!(config["webhooks"]["messageChannels"][0].as_str(), Some("orders-*"));
     assert_eq!(config["webhooks"]["queueSize"].as_integer(), Some(10_000));
+    // The same by flags and environment variables: lists comma-separated, keys as ID=KEY.
+    let config = config_of(piazza_server(
+        &[
+            "--app",
+            "one=certificate-0123456789",
+            "--app-api-key",
+            "one=KEY-SHOULD-NOT-LEAK-4567",
+            "--webhook-url",
+            "https://a.example/h,https://b.example/h",
+            "--webhook-message-channels",
+            "orders-*",
+            "--webhook-max-attempts",
+            "3",
+            "print-config",
+        ],
+        &[("PIAZZA_WEBHOOK_SECRET", "HOOK-SHOULD-NOT-LEAK-4567")],
+    ));
+    assert_eq!(config["apps"]["one"]["apiKey"].as_str(), Some("***"));
+    let urls: Vec<&str> = config["webhooks"]["urls"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    assert_eq!(urls, ["https://a.example/h", "https://b.example/h"]);
+    assert_eq!(config["webhooks"]["messageChannels"][0].as_str(), Some("orders-*"));
+    assert_eq!(config["webhooks"]["maxAttempts"].as_integer(), Some(3));
+    assert_eq!(config["webhooks"]["secret"].as_str(), Some("***"));
     // A webhook URL that is not http(s) is refused at start.
     let file = temp_file("badhook.toml", "[webhooks]\nurls = [\"ftp://x/\"]\nsecret = \"webhook-secret-0123456789\"\n");
     let output = piazza_server(&["--config", file.to_str().unwrap(), "print-config"], &[]);

@@ -73,10 +73,12 @@ fn command() -> clap::Command {
         let mut arg = Arg::new(option.key).long(option.flag).env(option.env).help(help);
         arg = match option.kind {
             Kind::App => arg.action(ArgAction::Append).value_delimiter(',').value_name("ID=CERTIFICATE"),
+            Kind::AppKey => arg.action(ArgAction::Append).value_delimiter(',').value_name("ID=KEY"),
+            Kind::List => arg.action(ArgAction::Append).value_delimiter(','),
             Kind::Path => arg.value_name("FILE"),
             _ => arg,
         };
-        if matches!(option.kind, Kind::Secret | Kind::App) {
+        if matches!(option.kind, Kind::Secret | Kind::App | Kind::AppKey) {
             arg = arg.hide_env_values(true);
         }
         cmd.arg(arg)
@@ -118,6 +120,12 @@ fn load(cli: &Cli, matches: &ArgMatches) -> Result<ServerConfig, String> {
             // Apps given by flag or environment replace those of the file.
             if let Some(apps) = tree.get_mut("apps") {
                 *apps = serde_json::Value::Null;
+            }
+        }
+        if option.kind == Kind::List && matches.value_source(option.key).is_some() {
+            // A list given by flag or environment replaces the file's.
+            if let Some(list) = options::lookup_mut(&mut tree, option.key) {
+                *list = serde_json::Value::Null;
             }
         }
         for raw in matches.get_many::<String>(option.key).into_iter().flatten() {
