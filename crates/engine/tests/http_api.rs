@@ -256,6 +256,8 @@ async fn publish_reaches_channels_and_users_and_is_kept_in_history() {
         json!({"message":"a","publisher":"bad/name"}),
         json!({"message":"a","sender":"x"}),
         json!({"messageBase64":"***"}),
+        json!({"message":"a","channelType":"USER"}),
+        json!({"message":"a","op":"stats"}),
     ] {
         let refused = admin(&server, "POST", "/v1/apps/app/channels/news/messages", body.clone()).await;
         assert_eq!(refused.status, 400, "{body}: {refused:?}");

@@ -31,7 +31,7 @@ use crate::hub::api::ApiRequest;
 use crate::hub::room::AdminError;
 use crate::hub::Hub;
 use crate::protocol::{ChannelType, RoomId};
-use crate::store::{MetaItem, MetaMode, MetaOptions};
+use crate::store::MetaMode;
 
 /// The operator's page (`GET /admin`): one file, embedded in the binary.
 const ADMIN_PAGE: &str = include_str!("admin.html");
@@ -439,34 +439,20 @@ impl Query {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PublishBody {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    message_base64: Option<String>,
-    #[serde(default)]
-    custom_type: String,
-    #[serde(default)]
-    store_in_history: bool,
-    #[serde(default)]
-    publisher: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MetadataBody {
-    #[serde(default)]
-    items: Vec<MetaItem>,
-    #[serde(default)]
-    options: MetaOptions,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RemoveUsersBody {
-    user_ids: Vec<String>,
+/// A request whose body holds the rest of its fields: the body's object joins what the path
+/// says (`op`, ids), and the whole is read as an [`ApiRequest`], with its rules (unknown fields
+/// refused). A body field that the path sets is refused, not overridden.
+fn with_body(path: Value, body: &[u8]) -> Result<ApiRequest, Failure> {
+    let Value::Object(mut fields) = path else { unreachable!("the path's fields are an object") };
+    let body: serde_json::Map<String, Value> = parse(body)?;
+    for (key, value) in body {
+        if fields.contains_key(&key) || key == "op" {
+            return Err(fail(400, "InvalidParameter", format!("{key} comes from the path, not the body")));
+        }
+        fields.insert(key, value);
+    }
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| fail(400, "InvalidParameter", format!("bad JSON body: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -511,18 +497,9 @@ fn api_request(
             ApiRequest::Rooms { app_id }
         }
         Op::PublishChannel | Op::PublishUser => {
-            let b: PublishBody = parse(body)?;
             let channel_type = if op == Op::PublishUser { ChannelType::User } else { ChannelType::Message };
-            ApiRequest::Publish {
-                app_id,
-                channel: second,
-                channel_type,
-                message: b.message,
-                message_base64: b.message_base64,
-                custom_type: b.custom_type,
-                store_in_history: b.store_in_history,
-                publisher: b.publisher,
-            }
+            let path = json!({ "op": "publish", "appId": app_id, "channel": second, "channelType": channel_type });
+            with_body(path, body)?
         }
         Op::ChannelPresence => {
             parse::<Empty>(body)?;
@@ -557,16 +534,15 @@ fn api_request(
             match mode {
                 None => ApiRequest::GetMetadata { app_id, channel, channel_type, user_id },
                 Some(mode) => {
-                    let b: MetadataBody = parse(body)?;
-                    ApiRequest::WriteMetadata {
-                        app_id,
-                        mode,
-                        channel,
-                        channel_type,
-                        user_id,
-                        items: b.items,
-                        options: b.options,
+                    let mut path = json!({ "op": "writeMetadata", "appId": app_id, "mode": mode });
+                    match (channel, channel_type, user_id) {
+                        (Some(channel), Some(channel_type), _) => {
+                            path["channel"] = json!(channel);
+                            path["channelType"] = json!(channel_type);
+                        }
+                        (_, _, user_id) => path["userId"] = json!(user_id),
                     }
+                    with_body(path, body)?
                 }
             }
         }
@@ -575,9 +551,9 @@ fn api_request(
             ApiRequest::RoomMembers { room_id: room_id()?, app_id }
         }
         Op::RemoveUsers => {
-            let b: RemoveUsersBody = parse(body)
-                .map_err(|f| fail(400, f.code, format!("body must be {{\"userIds\": [...]}}: {}", f.message)))?;
-            ApiRequest::RemoveUsers { room_id: room_id()?, app_id, user_ids: b.user_ids }
+            let path = json!({ "op": "removeUsers", "appId": app_id, "roomId": room_id()? });
+            with_body(path, body)
+                .map_err(|f| fail(400, f.code, format!("body must be {{\"userIds\": [...]}}: {}", f.message)))?
         }
         Op::Dismiss => {
             parse::<Empty>(body)?;
