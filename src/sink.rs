@@ -265,18 +265,15 @@ impl JsSink {
                     // Another shape: the header as it came.
                     return self.push(|json, bin| write_message(json, bin, header, payload));
                 };
-                let fields = [
+                let indices = [
                     &head.channel_type,
                     &head.channel_name,
                     &head.topic_name,
                     &head.message_type,
                     &head.custom_type,
                     &head.publisher,
-                ];
-                let mut indices = [0u32; 6];
-                for (field, value) in fields.into_iter().enumerate() {
-                    indices[field] = b.strings.index(field, value);
-                }
+                ]
+                .map(|value| b.strings.index(value));
                 b.strings.remember(names, indices);
                 indices
             }
@@ -437,13 +434,12 @@ fn push_u64(out: &mut String, mut n: u64) {
 const TABLE_MAX: usize = 256;
 
 /// A batch's string table: the strings (index 1 is the first), the JSON of the table's
-/// elements (`,"MESSAGE","c",…`), and per header field the index it had last (a stream of
-/// messages repeats the same names: one comparison finds them).
+/// elements (`,"MESSAGE","c",…`), and the last header's names with their indices (a stream of
+/// messages repeats the same names: one comparison finds all six).
 #[derive(Default)]
 struct Strings {
     list: Vec<Box<str>>,
     json: String,
-    last: [u32; 6],
     /// The names part of the last header read, and its indices.
     names: String,
     indices: [u32; 6],
@@ -461,11 +457,7 @@ impl Strings {
         self.indices = indices;
     }
 
-    fn index(&mut self, field: usize, value: &str) -> u32 {
-        let last = self.last[field] as usize;
-        if last > 0 && *self.list[last - 1] == *value {
-            return last as u32;
-        }
+    fn index(&mut self, value: &str) -> u32 {
         let found = self.list.iter().take(TABLE_MAX).position(|s| **s == *value);
         let index = match found {
             Some(at) => at + 1,
@@ -476,7 +468,6 @@ impl Strings {
                 self.list.len()
             }
         };
-        self.last[field] = index as u32;
         index as u32
     }
 }
