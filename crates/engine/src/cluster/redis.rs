@@ -45,6 +45,7 @@ struct Pending {
     ops: mpsc::UnboundedReceiver<Op>,
     subs: mpsc::UnboundedReceiver<SubOp>,
     commands: ConnectionManager,
+    beats: ConnectionManager,
 }
 
 /// One node on a Redis server.
@@ -134,16 +135,23 @@ impl RedisBus {
     /// Connects to Redis (it must be reachable now; later outages are survived).
     pub async fn connect(url: &str, prefix: &str, node: &str, node_timeout: Duration) -> Result<Arc<RedisBus>> {
         let client = redis::Client::open(url).map_err(|e| Error::invalid(format!("redisUrl: {}", e.category())))?;
-        let step = (node_timeout / 3).max(Duration::from_millis(100));
+        // Answers may be late without Redis being away: a busy Redis, or this node's own runtime
+        // busy with a storm of connections. Only no answer within the node timeout (after which
+        // the other nodes count this node as dead) or a dead connection is an outage.
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(step))
-            .set_response_timeout(Some(step))
+            .set_connection_timeout(Some(node_timeout))
+            .set_response_timeout(Some(node_timeout))
             .set_number_of_retries(1)
-            .set_max_delay(step);
-        let commands = tokio::time::timeout(node_timeout, client.get_connection_manager_with_config(config))
-            .await
-            .map_err(|_| unavailable("timed out"))?
-            .map_err(unavailable)?;
+            .set_max_delay((node_timeout / 3).max(Duration::from_millis(100)));
+        let connect = || async {
+            tokio::time::timeout(node_timeout, client.get_connection_manager_with_config(config.clone()))
+                .await
+                .map_err(|_| unavailable("timed out"))?
+                .map_err(unavailable)
+        };
+        let commands = connect().await?;
+        // The heartbeat has a connection of its own, so it never waits behind a long pipeline.
+        let beats = connect().await?;
         let mut probe = commands.clone();
         redis::cmd("PING").query_async::<()>(&mut probe).await.map_err(unavailable)?;
         let reads = commands.clone();
@@ -156,7 +164,7 @@ impl RedisBus {
             node_timeout,
             ops: ops_tx,
             subs: subs_tx,
-            pending: Mutex::new(Some(Pending { ops, subs, commands })),
+            pending: Mutex::new(Some(Pending { ops, subs, commands, beats })),
             closed: watch::channel(false).0,
             reads,
             active: Arc::new(Mutex::new(Active::default())),
@@ -174,11 +182,11 @@ impl Bus for RedisBus {
     }
 
     fn start(&self, sink: Weak<dyn BusSink>) {
-        let Some(Pending { ops, subs, commands }) = self.pending.lock().take() else { return };
+        let Some(Pending { ops, subs, commands, beats }) = self.pending.lock().take() else { return };
         let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
-        tokio::spawn(command_loop(keys.clone(), commands.clone(), ops, sink.clone()));
+        tokio::spawn(command_loop(keys.clone(), commands, ops, sink.clone()));
         // The command task ends by itself once it has sent the goodbye of `close`.
-        let heartbeat = heartbeat_loop(keys.clone(), commands, self.node_timeout, sink.clone());
+        let heartbeat = heartbeat_loop(keys.clone(), beats, self.node_timeout, sink.clone());
         tokio::spawn(until_closed(self.closed.subscribe(), heartbeat));
         let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone());
         tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
@@ -373,15 +381,23 @@ async fn command_loop(
             pipe.cmd("SREM").arg(keys.nodes()).arg(&keys.node).ignore();
         }
         if commands > 0 {
-            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-                tracing::debug!("redis commands failed: {e}");
-                // Messages that did not reach their log still reach this node's members.
-                if let Some(sink) = sink.upgrade() {
-                    for bytes in logged.drain(..) {
-                        sink.unlogged(&bytes);
+            match pipe.query_async::<()>(&mut conn).await {
+                Ok(()) => {}
+                // No answer within the node timeout, on a connection that is still up: the
+                // commands were sent and Redis runs them (a logged message comes back through
+                // pub/sub; delivering it here too would deliver it twice). Whether Redis is
+                // away is the heartbeat's call.
+                Err(e) if e.is_timeout() => tracing::debug!("redis commands unanswered in time: {e}"),
+                Err(e) => {
+                    tracing::debug!("redis commands failed: {e}");
+                    // Messages that did not reach their log still reach this node's members.
+                    if let Some(sink) = sink.upgrade() {
+                        for bytes in logged.drain(..) {
+                            sink.unlogged(&bytes);
+                        }
                     }
+                    report(&sink, false);
                 }
-                report(&sink, false);
             }
         }
         for node in reloads {
@@ -419,15 +435,21 @@ async fn heartbeat_loop(keys: Keys, mut conn: ConnectionManager, timeout: Durati
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reported: HashSet<String> = HashSet::new();
+    // The other nodes as of the last beat: their heartbeats are read in the next beat's
+    // pipeline, so a beat is one round trip.
+    let mut known: Vec<String> = Vec::new();
     loop {
         tick.tick().await;
         if sink.upgrade().is_none() {
             return;
         }
         let beat = async {
-            let (_, _, _, nodes): ((), (), (), Vec<String>) = redis::pipe()
+            let own = keys.heartbeat(&keys.node);
+            let mut read = vec![own.clone()];
+            read.extend(known.iter().map(|node| keys.heartbeat(node)));
+            let (_, _, _, nodes, beats): ((), (), (), Vec<String>, Vec<Option<String>>) = redis::pipe()
                 .cmd("SET")
-                .arg(keys.heartbeat(&keys.node))
+                .arg(&own)
                 .arg(1)
                 .arg("PX")
                 .arg(timeout.as_millis() as u64)
@@ -439,17 +461,15 @@ async fn heartbeat_loop(keys: Keys, mut conn: ConnectionManager, timeout: Durati
                 .arg(DIRECTORY_TTL_MS)
                 .cmd("SMEMBERS")
                 .arg(keys.nodes())
+                .cmd("MGET")
+                .arg(&read)
                 .query_async(&mut conn)
                 .await?;
             let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
-            let mut pipe = redis::pipe();
-            for node in &others {
-                pipe.cmd("EXISTS").arg(keys.heartbeat(node));
-            }
-            let alive: Vec<bool> = if others.is_empty() { Vec::new() } else { pipe.query_async(&mut conn).await? };
             let mut dead = Vec::new();
-            for (node, alive) in others.iter().zip(alive) {
-                if !alive && !reported.contains(node) {
+            for (node, beat) in known.iter().zip(beats.into_iter().skip(1)) {
+                // A node that left cleanly is no longer a member: nothing to report.
+                if beat.is_none() && others.contains(node) && !reported.contains(node) {
                     let claimed: Option<String> = redis::cmd("SET")
                         .arg(keys.reap(node))
                         .arg(&keys.node)
@@ -462,6 +482,7 @@ async fn heartbeat_loop(keys: Keys, mut conn: ConnectionManager, timeout: Durati
                 }
             }
             reported.retain(|n| others.contains(n));
+            known = others;
             redis::RedisResult::Ok(dead)
         };
         match beat.await {
@@ -538,21 +559,17 @@ async fn pubsub_loop(
                     None => break,
                 },
                 op = subs.recv() => {
-                    let result = match op {
-                        Some(SubOp::Subscribe(t)) => {
-                            let result = if topics.insert(t.clone()) { sub_sink.subscribe(&t).await } else { Ok(()) };
-                            if result.is_ok() {
-                                active.lock().confirmed(&t);
-                            }
-                            result
+                    let Some(op) = op else { return };
+                    // Every change already queued goes in one round trip: a storm of first
+                    // subscribes would otherwise wait for Redis one channel at a time.
+                    let mut ops = vec![op];
+                    while ops.len() < SUB_BATCH {
+                        match subs.try_recv() {
+                            Ok(op) => ops.push(op),
+                            Err(_) => break,
                         }
-                        Some(SubOp::Unsubscribe(t)) => {
-                            active.lock().topics.remove(&t);
-                            if topics.remove(&t) { sub_sink.unsubscribe(&t).await } else { Ok(()) }
-                        }
-                        None => return,
-                    };
-                    if result.is_err() {
+                    }
+                    if apply(&mut sub_sink, &mut topics, &active, ops).await.is_err() {
                         break;
                     }
                 }
@@ -562,4 +579,49 @@ async fn pubsub_loop(
         active.lock().topics.clear();
         report(&sink, false);
     }
+}
+
+/// Subscription changes taken in one round trip.
+const SUB_BATCH: usize = 1024;
+
+/// Applies subscription changes in order, each run of subscribes (or unsubscribes) as one
+/// command; a topic is active once Redis confirmed its subscription.
+async fn apply(
+    sub_sink: &mut redis::aio::PubSubSink,
+    topics: &mut HashSet<String>,
+    active: &Mutex<Active>,
+    ops: Vec<SubOp>,
+) -> redis::RedisResult<()> {
+    let mut ops = ops.into_iter().peekable();
+    while let Some(first) = ops.next() {
+        let subscribe = matches!(first, SubOp::Subscribe(_));
+        let mut run = vec![first];
+        while let Some(op) = ops.next_if(|op| matches!(op, SubOp::Subscribe(_)) == subscribe) {
+            run.push(op);
+        }
+        let run: Vec<String> = run.into_iter().map(|(SubOp::Subscribe(t) | SubOp::Unsubscribe(t))| t).collect();
+        if subscribe {
+            // Recorded first: if the command fails, the reconnection subscribes them all.
+            let new: Vec<String> = run.iter().filter(|t| topics.insert((*t).clone())).cloned().collect();
+            if !new.is_empty() {
+                sub_sink.subscribe(&new).await?;
+            }
+            let mut active = active.lock();
+            for topic in &run {
+                active.confirmed(topic);
+            }
+        } else {
+            {
+                let mut active = active.lock();
+                for topic in &run {
+                    active.topics.remove(topic);
+                }
+            }
+            let gone: Vec<&String> = run.iter().filter(|t| topics.remove(*t)).collect();
+            if !gone.is_empty() {
+                sub_sink.unsubscribe(&gone).await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,11 @@
 //! A TCP proxy for fault tests: sits between clients and a server and can cut every connection
-//! abruptly, stall them (half-open: sockets stay open, nothing moves), or refuse new ones.
+//! abruptly, stall them (half-open: sockets stay open, nothing moves), refuse new ones, or hold
+//! every answer (server to client) for a while, as a busy server would.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +24,8 @@ struct Shared {
     refuse: Mutex<bool>,
     mode: watch::Sender<Mode>,
     links: Mutex<Vec<JoinHandle<()>>>,
+    /// How long each chunk from the server is held before it goes on to the client.
+    delay: Arc<Mutex<Duration>>,
 }
 
 pub struct Proxy {
@@ -40,6 +44,7 @@ impl Proxy {
             refuse: Mutex::new(false),
             mode,
             links: Mutex::new(Vec::new()),
+            delay: Arc::new(Mutex::new(Duration::ZERO)),
         });
         let accept_shared = shared.clone();
         let accept = tokio::spawn(async move {
@@ -51,11 +56,17 @@ impl Proxy {
                 }
                 let target = *accept_shared.target.lock();
                 let mode = accept_shared.mode.subscribe();
+                let delay = accept_shared.delay.clone();
                 let link = tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(target).await else { return };
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    tokio::join!(pump(cr, sw, mode.clone()), pump(sr, cw, mode));
+                    let (held_tx, held_rx) = tokio::sync::mpsc::unbounded_channel();
+                    tokio::join!(
+                        pump(cr, sw, mode.clone()),
+                        pump(sr, HoldTx(held_tx), mode),
+                        release(held_rx, cw, delay)
+                    );
                 });
                 accept_shared.links.lock().push(link);
             }
@@ -90,6 +101,11 @@ impl Proxy {
         *self.shared.refuse.lock() = refuse;
     }
 
+    /// Holds every chunk the server sends for `delay` before passing it on (order kept).
+    pub fn delay_answers(&self, delay: Duration) {
+        *self.shared.delay.lock() = delay;
+    }
+
     /// Sends new connections to another server.
     pub fn retarget(&self, target: SocketAddr) {
         *self.shared.target.lock() = target;
@@ -103,11 +119,41 @@ impl Drop for Proxy {
     }
 }
 
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
+/// Where a pump writes: the other socket, or the queue of held answers.
+trait Sink {
+    async fn put(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+impl Sink for tokio::net::tcp::OwnedWriteHalf {
+    async fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes).await
+    }
+}
+
+struct HoldTx(tokio::sync::mpsc::UnboundedSender<(Instant, Vec<u8>)>);
+
+impl Sink for HoldTx {
+    async fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.send((Instant::now(), bytes.to_vec())).map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+/// Passes held chunks on once each has waited the proxy's delay.
+async fn release(
+    mut held: tokio::sync::mpsc::UnboundedReceiver<(Instant, Vec<u8>)>,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut mode: watch::Receiver<Mode>,
+    delay: Arc<Mutex<Duration>>,
 ) {
+    while let Some((read_at, bytes)) = held.recv().await {
+        let due = read_at + *delay.lock();
+        tokio::time::sleep_until(due.into()).await;
+        if to.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: impl Sink, mut mode: watch::Receiver<Mode>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         if *mode.borrow_and_update() == Mode::Stalled {
@@ -123,7 +169,7 @@ async fn pump(
                 if *mode.borrow() == Mode::Stalled {
                     continue; // swallowed, as by a dead network
                 }
-                if to.write_all(&buf[..n]).await.is_err() {
+                if to.put(&buf[..n]).await.is_err() {
                     return;
                 }
             }
