@@ -134,10 +134,12 @@ impl Server {
         }
         let port = free_port();
         let p = port.to_string();
+        // BENCH_SERVER_LOGS=1 shows the servers' warnings (on stderr), for a run that went wrong.
+        let show_logs = std::env::var_os("BENCH_SERVER_LOGS").is_some();
         let (mut command, note) = match peer {
             Peer::Piazza => {
                 let mut c = Command::new(sibling("piazza-server"));
-                c.args(["--host", "127.0.0.1", "--port", &p, "--log-level", "error"]);
+                c.args(["--host", "127.0.0.1", "--port", &p, "--log-level", if show_logs { "warn" } else { "error" }]);
                 // Benchmark settings: the per-channel publish limit (60/s) and the per-IP and
                 // per-connection rate limits are off; everything else is the default.
                 c.args(["--publish-rate-per-channel", "0", "--connections-per-ip-per-second", "0"]);
@@ -171,7 +173,8 @@ impl Server {
                 (c, "tokio-tungstenite 0.30 with its default buffers, a tokio broadcast channel per channel".into())
             }
         };
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+        let logs = if show_logs { Stdio::inherit() } else { Stdio::null() };
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(logs).kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| format!("cannot start {peer:?}: {e}"))?;
         let pid = child.id().ok_or("the server exited at once")?;
         let mut note = note;

@@ -45,7 +45,8 @@ struct Pending {
     ops: mpsc::UnboundedReceiver<Op>,
     subs: mpsc::UnboundedReceiver<SubOp>,
     commands: ConnectionManager,
-    beats: ConnectionManager,
+    /// For the heartbeat's own connection.
+    config: ConnectionManagerConfig,
 }
 
 /// One node on a Redis server.
@@ -143,15 +144,10 @@ impl RedisBus {
             .set_response_timeout(Some(node_timeout))
             .set_number_of_retries(1)
             .set_max_delay((node_timeout / 3).max(Duration::from_millis(100)));
-        let connect = || async {
-            tokio::time::timeout(node_timeout, client.get_connection_manager_with_config(config.clone()))
-                .await
-                .map_err(|_| unavailable("timed out"))?
-                .map_err(unavailable)
-        };
-        let commands = connect().await?;
-        // The heartbeat has a connection of its own, so it never waits behind a long pipeline.
-        let beats = connect().await?;
+        let commands = tokio::time::timeout(node_timeout, client.get_connection_manager_with_config(config.clone()))
+            .await
+            .map_err(|_| unavailable("timed out"))?
+            .map_err(unavailable)?;
         let mut probe = commands.clone();
         redis::cmd("PING").query_async::<()>(&mut probe).await.map_err(unavailable)?;
         let reads = commands.clone();
@@ -164,7 +160,7 @@ impl RedisBus {
             node_timeout,
             ops: ops_tx,
             subs: subs_tx,
-            pending: Mutex::new(Some(Pending { ops, subs, commands, beats })),
+            pending: Mutex::new(Some(Pending { ops, subs, commands, config })),
             closed: watch::channel(false).0,
             reads,
             active: Arc::new(Mutex::new(Active::default())),
@@ -182,13 +178,15 @@ impl Bus for RedisBus {
     }
 
     fn start(&self, sink: Weak<dyn BusSink>) {
-        let Some(Pending { ops, subs, commands, beats }) = self.pending.lock().take() else { return };
+        let Some(Pending { ops, subs, commands, config }) = self.pending.lock().take() else { return };
         let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
         tokio::spawn(command_loop(keys.clone(), commands, ops, sink.clone()));
         // The command task ends by itself once it has sent the goodbye of `close`.
-        let heartbeat = heartbeat_loop(keys.clone(), beats, self.node_timeout, sink.clone());
-        tokio::spawn(until_closed(self.closed.subscribe(), heartbeat));
-        let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone());
+        let beats = Heartbeat { keys: keys.clone(), client: self.client.clone(), config, timeout: self.node_timeout };
+        let (beat_tx, beat_rx) = mpsc::unbounded_channel();
+        beats.spawn(self.closed.subscribe(), beat_tx);
+        tokio::spawn(until_closed(self.closed.subscribe(), heard(beat_rx, sink.clone())));
+        let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone(), self.node_timeout);
         tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
     }
 
@@ -389,7 +387,7 @@ async fn command_loop(
                 // away is the heartbeat's call.
                 Err(e) if e.is_timeout() => tracing::debug!("redis commands unanswered in time: {e}"),
                 Err(e) => {
-                    tracing::debug!("redis commands failed: {e}");
+                    tracing::warn!("redis commands failed: {e}");
                     // Messages that did not reach their log still reach this node's members.
                     if let Some(sink) = sink.upgrade() {
                         for bytes in logged.drain(..) {
@@ -402,7 +400,7 @@ async fn command_loop(
         }
         for node in reloads {
             if let Err(e) = reload(&keys, &mut conn, node, &sink).await {
-                tracing::debug!("redis reload failed: {e}");
+                tracing::warn!("redis reload failed: {e}");
                 report(&sink, false);
             }
         }
@@ -430,73 +428,142 @@ async fn reload(
     Ok(())
 }
 
-async fn heartbeat_loop(keys: Keys, mut conn: ConnectionManager, timeout: Duration, sink: Weak<dyn BusSink>) {
-    let period = (timeout / 3).max(Duration::from_millis(100));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut reported: HashSet<String> = HashSet::new();
-    // The other nodes as of the last beat: their heartbeats are read in the next beat's
-    // pipeline, so a beat is one round trip.
-    let mut known: Vec<String> = Vec::new();
-    loop {
-        tick.tick().await;
+/// What one heartbeat found: the dead nodes (and whether this node claimed each), or why it
+/// failed.
+type Beat = std::result::Result<Vec<(String, bool)>, String>;
+
+/// The heartbeat runs on a thread and a runtime of its own: a node whose runtime is busy (a storm
+/// of connections, a burst of directory changes) still refreshes its heartbeat on time, so the
+/// other nodes do not take it for dead, and a late answer is not mistaken for an outage.
+struct Heartbeat {
+    keys: Keys,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    timeout: Duration,
+}
+
+impl Heartbeat {
+    fn spawn(self, closed: watch::Receiver<bool>, beats: mpsc::UnboundedSender<Beat>) {
+        let started = std::thread::Builder::new().name("piazza-heartbeat".into()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = beats.send(Err(format!("no runtime for the heartbeat: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(until_closed(closed, self.run(beats)));
+        });
+        if let Err(e) = started {
+            tracing::error!("cannot start the cluster heartbeat thread: {e}");
+        }
+    }
+
+    async fn run(self, beats: mpsc::UnboundedSender<Beat>) {
+        let period = (self.timeout / 3).max(Duration::from_millis(100));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut conn: Option<ConnectionManager> = None;
+        let mut reported: HashSet<String> = HashSet::new();
+        // The other nodes as of the last beat: their heartbeats are read in the next beat's
+        // pipeline, so a beat is one round trip.
+        let mut known: Vec<String> = Vec::new();
+        loop {
+            tick.tick().await;
+            if conn.is_none() {
+                let connecting = self.client.get_connection_manager_with_config(self.config.clone());
+                match tokio::time::timeout(self.timeout, connecting).await {
+                    Ok(Ok(connected)) => conn = Some(connected),
+                    failed => {
+                        let why = failed.map_or_else(
+                            |_| "timed out".to_string(),
+                            |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
+                        );
+                        if beats.send(Err(why)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(connected) = conn.as_mut() else { continue };
+            let beat = self.beat(connected, &mut known, &mut reported).await.map_err(|e| e.to_string());
+            if let Ok(dead) = &beat {
+                reported.extend(dead.iter().map(|(node, _)| node.clone()));
+            }
+            if beats.send(beat).is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn beat(
+        &self,
+        conn: &mut ConnectionManager,
+        known: &mut Vec<String>,
+        reported: &mut HashSet<String>,
+    ) -> redis::RedisResult<Vec<(String, bool)>> {
+        let keys = &self.keys;
+        let own = keys.heartbeat(&keys.node);
+        let mut read = vec![own.clone()];
+        read.extend(known.iter().map(|node| keys.heartbeat(node)));
+        let (_, _, _, nodes, beats): ((), (), (), Vec<String>, Vec<Option<String>>) = redis::pipe()
+            .cmd("SET")
+            .arg(&own)
+            .arg(1)
+            .arg("PX")
+            .arg(self.timeout.as_millis() as u64)
+            .cmd("SADD")
+            .arg(keys.nodes())
+            .arg(&keys.node)
+            .cmd("PEXPIRE")
+            .arg(keys.dir(&keys.node))
+            .arg(DIRECTORY_TTL_MS)
+            .cmd("SMEMBERS")
+            .arg(keys.nodes())
+            .cmd("MGET")
+            .arg(&read)
+            .query_async(conn)
+            .await?;
+        let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
+        let mut dead = Vec::new();
+        for (node, beat) in known.iter().zip(beats.into_iter().skip(1)) {
+            // A node that left cleanly is no longer a member: nothing to report.
+            if beat.is_none() && others.contains(node) && !reported.contains(node) {
+                let claimed: Option<String> = redis::cmd("SET")
+                    .arg(keys.reap(node))
+                    .arg(&keys.node)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(DIRECTORY_TTL_MS)
+                    .query_async(conn)
+                    .await?;
+                dead.push((node.clone(), claimed.is_some()));
+            }
+        }
+        reported.retain(|n| others.contains(n));
+        *known = others;
+        Ok(dead)
+    }
+}
+
+/// Takes the heartbeat's findings to the cluster, on the node's runtime.
+async fn heard(mut beats: mpsc::UnboundedReceiver<Beat>, sink: Weak<dyn BusSink>) {
+    while let Some(beat) = beats.recv().await {
         if sink.upgrade().is_none() {
             return;
         }
-        let beat = async {
-            let own = keys.heartbeat(&keys.node);
-            let mut read = vec![own.clone()];
-            read.extend(known.iter().map(|node| keys.heartbeat(node)));
-            let (_, _, _, nodes, beats): ((), (), (), Vec<String>, Vec<Option<String>>) = redis::pipe()
-                .cmd("SET")
-                .arg(&own)
-                .arg(1)
-                .arg("PX")
-                .arg(timeout.as_millis() as u64)
-                .cmd("SADD")
-                .arg(keys.nodes())
-                .arg(&keys.node)
-                .cmd("PEXPIRE")
-                .arg(keys.dir(&keys.node))
-                .arg(DIRECTORY_TTL_MS)
-                .cmd("SMEMBERS")
-                .arg(keys.nodes())
-                .cmd("MGET")
-                .arg(&read)
-                .query_async(&mut conn)
-                .await?;
-            let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
-            let mut dead = Vec::new();
-            for (node, beat) in known.iter().zip(beats.into_iter().skip(1)) {
-                // A node that left cleanly is no longer a member: nothing to report.
-                if beat.is_none() && others.contains(node) && !reported.contains(node) {
-                    let claimed: Option<String> = redis::cmd("SET")
-                        .arg(keys.reap(node))
-                        .arg(&keys.node)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(DIRECTORY_TTL_MS)
-                        .query_async(&mut conn)
-                        .await?;
-                    dead.push((node.clone(), claimed.is_some()));
-                }
-            }
-            reported.retain(|n| others.contains(n));
-            known = others;
-            redis::RedisResult::Ok(dead)
-        };
-        match beat.await {
+        match beat {
             Ok(dead) => {
                 report(&sink, true);
                 for (node, claimed) in dead {
-                    reported.insert(node.clone());
                     if let Some(sink) = sink.upgrade() {
                         sink.node_down(&node, claimed);
                     }
                 }
             }
             Err(e) => {
-                tracing::debug!("redis heartbeat failed: {e}");
+                tracing::warn!("redis heartbeat failed: {e}");
                 report(&sink, false);
             }
         }
@@ -509,6 +576,7 @@ async fn pubsub_loop(
     mut subs: mpsc::UnboundedReceiver<SubOp>,
     sink: Weak<dyn BusSink>,
     active: Arc<Mutex<Active>>,
+    timeout: Duration,
 ) {
     let topic_prefix = keys.topic_prefix();
     let mut topics: HashSet<String> = HashSet::new();
@@ -532,9 +600,12 @@ async fn pubsub_loop(
             sub_sink.subscribe(all).await?;
             redis::RedisResult::Ok((sub_sink, stream))
         };
-        let (mut sub_sink, mut stream) = match tokio::time::timeout(Duration::from_secs(2), connected).await {
+        let (mut sub_sink, mut stream) = match tokio::time::timeout(timeout, connected).await {
             Ok(Ok(parts)) => parts,
-            _ => {
+            failed => {
+                let why = failed
+                    .map_or_else(|_| "timed out".to_string(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                tracing::warn!("redis pub/sub connection failed: {why}");
                 report(&sink, false);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
@@ -575,7 +646,7 @@ async fn pubsub_loop(
                 }
             }
         }
-        tracing::debug!("redis pub/sub connection lost; reconnecting");
+        tracing::warn!("redis pub/sub connection lost; reconnecting");
         active.lock().topics.clear();
         report(&sink, false);
     }
