@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::proxy::Proxy;
 use common::*;
 use piazza_engine::client::{ClientConfig, ClientEvent, Payload, PublishOptions};
+use piazza_engine::protocol::ChannelType;
 use piazza_engine::config::{Secret, ServerConfig};
 use piazza_engine::server::Server;
 use serde_json::json;
@@ -31,9 +32,17 @@ async fn node(name: &str, redis: &Proxy, prefix: &str) -> Server {
 }
 
 async fn rtm(server: &Server, user: &str) -> TestClient {
+    rtm_with(server, user, 5).await
+}
+
+async fn rtm_with(server: &Server, user: &str, presence_timeout: u32) -> TestClient {
     let mut config = ClientConfig::new("app", user, &server.url());
-    config.presence_timeout = 5;
+    config.presence_timeout = presence_timeout;
     login_with(config).await
+}
+
+fn redis_addr() -> SocketAddr {
+    redis_server::url().trim_start_matches("redis://").parse().expect("a redis://host:port URL")
 }
 
 /// `GET /readyz`: its status.
@@ -48,9 +57,7 @@ async fn readyz(server: &Server) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_later_than_a_third_of_the_node_timeout_are_not_an_outage() {
-    let url = redis_server::url();
-    let target: SocketAddr = url.trim_start_matches("redis://").parse().expect("a redis://host:port URL");
-    let redis = Proxy::start(target).await;
+    let redis = Proxy::start(redis_addr()).await;
     let prefix = format!("piazza-test-link-{}", std::process::id());
     let (a, b) = (node("a", &redis, &prefix).await, node("b", &redis, &prefix).await);
     let mut listener = rtm(&a, "listener").await;
@@ -110,5 +117,35 @@ async fn answers_later_than_a_third_of_the_node_timeout_are_not_an_outage() {
     assert!(stalled.elapsed() < Duration::from_millis(3 * NODE_TIMEOUT_MS), "noticed after {:?}", stalled.elapsed());
     assert_eq!(readyz(&a).await, 503);
     redis.unstall();
+    drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_taken_for_dead_that_heartbeats_again_keeps_its_users() {
+    let (to_a, to_b) = (Proxy::start(redis_addr()).await, Proxy::start(redis_addr()).await);
+    let prefix = format!("piazza-test-back-{}", std::process::id());
+    let (a, b) = (node("a", &to_a, &prefix).await, node("b", &to_b, &prefix).await);
+    let mut listener = rtm(&a, "listener").await;
+    listener.ask(json!({"op":"subscribe","channel":"c","withPresence":true})).await.unwrap();
+    listener.next_typed("presence", "SNAPSHOT").await;
+    let far = rtm_with(&b, "far", 6).await;
+    far.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
+    listener.next_typed("presence", "REMOTE_JOIN").await;
+
+    // Node b's heartbeats stop reaching Redis for 3 s, more than the node timeout (2 s): node a
+    // takes it for dead and claims it, then waits for its users' presence timeout (6 s).
+    to_b.stall();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    to_b.unstall();
+    // b beats again before the timeout is up: "far" never left, and nobody is told it did.
+    listener.none_of("presence", Duration::from_secs(6)).await;
+    let who = listener.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
+    assert_eq!(who["totalOccupancy"], 2, "b's user is still listed: {who}");
+    let talker = rtm(&a, "talker").await;
+    talker
+        .client
+        .call(|c, r| c.publish(r, "far", Payload::Text("still there?".into()), PublishOptions { channel_type: ChannelType::User, ..Default::default() }))
+        .await
+        .expect("b's user is online");
     drop((a, b));
 }

@@ -26,6 +26,9 @@ pub trait BusSink: Send + Sync {
     /// `node` stopped heartbeating. Exactly one surviving node gets `claimed`: it announces
     /// the dead node's users and clears its entries.
     fn node_down(&self, node: &str, claimed: bool);
+    /// `node`, reported down before, heartbeats again (it was only late): its users were not
+    /// gone, and a claimer that has not announced them yet must not.
+    fn node_back(&self, _node: &str) {}
     /// A message given to [`Bus::log`] could not be logged (the engine failed): `bytes` as given.
     fn unlogged(&self, bytes: &[u8]);
 }

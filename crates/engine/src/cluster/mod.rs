@@ -24,7 +24,7 @@ pub mod bus;
 pub mod directory;
 pub mod redis;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -257,6 +257,8 @@ pub struct Cluster {
     /// This node's entries (stored again after the bus comes back).
     own: Mutex<BTreeMap<String, Entry>>,
     mirror: RwLock<Mirror>,
+    /// Nodes reported dead that heartbeat again: a pending reap of theirs stops.
+    back: Mutex<HashSet<String>>,
     /// Recovery logs of message channels (`None`: off).
     keep: Option<LogKeep>,
 }
@@ -279,6 +281,7 @@ impl Cluster {
             up: AtomicBool::new(false),
             own: Mutex::new(BTreeMap::new()),
             mirror: RwLock::new(Mirror::default()),
+            back: Mutex::new(HashSet::new()),
         })
     }
 
@@ -291,6 +294,11 @@ impl Cluster {
 
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// Whether `node`, reported dead, heartbeats again (so its users are not to be announced).
+    pub fn is_back(&self, node: &str) -> bool {
+        self.back.lock().contains(node)
     }
 
     /// Whether the bus is reachable.
@@ -533,8 +541,14 @@ impl BusSink for Cluster {
         }
     }
 
+    fn node_back(&self, node: &str) {
+        tracing::warn!(node = %self.node, back = node, "a cluster node taken for dead heartbeats again");
+        self.back.lock().insert(node.to_string());
+    }
+
     fn node_down(&self, node: &str, claimed: bool) {
         tracing::warn!(node = %self.node, dead = node, claimed, "a cluster node stopped heartbeating");
+        self.back.lock().remove(node);
         let entries = self.mirror.read().entries_of(node);
         if claimed {
             if let Some(events) = self.events.get().and_then(Weak::upgrade) {

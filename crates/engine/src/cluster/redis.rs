@@ -428,9 +428,16 @@ async fn reload(
     Ok(())
 }
 
-/// What one heartbeat found: the dead nodes (and whether this node claimed each), or why it
-/// failed.
-type Beat = std::result::Result<Vec<(String, bool)>, String>;
+/// What one heartbeat found, or why it failed.
+type Beat = std::result::Result<Found, String>;
+
+#[derive(Default)]
+struct Found {
+    /// Nodes whose heartbeat expired, and whether this node claimed each.
+    dead: Vec<(String, bool)>,
+    /// Nodes reported dead before that heartbeat again.
+    back: Vec<String>,
+}
 
 /// The heartbeat runs on a thread and a runtime of its own: a node whose runtime is busy (a storm
 /// of connections, a burst of directory changes) still refreshes its heartbeat on time, so the
@@ -468,6 +475,8 @@ impl Heartbeat {
         // The other nodes as of the last beat: their heartbeats are read in the next beat's
         // pipeline, so a beat is one round trip.
         let mut known: Vec<String> = Vec::new();
+        // Beats in a row that went unanswered in time.
+        let mut late = 0u32;
         loop {
             tick.tick().await;
             if conn.is_none() {
@@ -487,10 +496,20 @@ impl Heartbeat {
                 }
             }
             let Some(connected) = conn.as_mut() else { continue };
-            let beat = self.beat(connected, &mut known, &mut reported).await.map_err(|e| e.to_string());
-            if let Ok(dead) = &beat {
-                reported.extend(dead.iter().map(|(node, _)| node.clone()));
-            }
+            let beat = match self.beat(connected, &mut known, &mut reported).await {
+                Ok(found) => {
+                    late = 0;
+                    Ok(found)
+                }
+                // One beat unanswered within the node timeout is a busy Redis or a busy machine;
+                // two in a row, or a failed connection, is an outage.
+                Err(e) if e.is_timeout() && late == 0 => {
+                    late += 1;
+                    tracing::warn!("redis heartbeat unanswered within the node timeout; one more try");
+                    continue;
+                }
+                Err(e) => Err(e.to_string()),
+            };
             if beats.send(beat).is_err() {
                 return;
             }
@@ -502,7 +521,7 @@ impl Heartbeat {
         conn: &mut ConnectionManager,
         known: &mut Vec<String>,
         reported: &mut HashSet<String>,
-    ) -> redis::RedisResult<Vec<(String, bool)>> {
+    ) -> redis::RedisResult<Found> {
         let keys = &self.keys;
         let own = keys.heartbeat(&keys.node);
         let mut read = vec![own.clone()];
@@ -519,6 +538,11 @@ impl Heartbeat {
             .cmd("PEXPIRE")
             .arg(keys.dir(&keys.node))
             .arg(DIRECTORY_TTL_MS)
+            // Taken for dead while only late, this node may have been claimed: a claim is
+            // lifted by its next beat, so it can be claimed again if it really dies.
+            .cmd("DEL")
+            .arg(keys.reap(&keys.node))
+            .ignore()
             .cmd("SMEMBERS")
             .arg(keys.nodes())
             .cmd("MGET")
@@ -526,8 +550,11 @@ impl Heartbeat {
             .query_async(conn)
             .await?;
         let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
-        let mut dead = Vec::new();
+        let mut found = Found::default();
         for (node, beat) in known.iter().zip(beats.into_iter().skip(1)) {
+            if beat.is_some() && reported.remove(node) {
+                found.back.push(node.clone());
+            }
             // A node that left cleanly is no longer a member: nothing to report.
             if beat.is_none() && others.contains(node) && !reported.contains(node) {
                 let claimed: Option<String> = redis::cmd("SET")
@@ -538,12 +565,13 @@ impl Heartbeat {
                     .arg(DIRECTORY_TTL_MS)
                     .query_async(conn)
                     .await?;
-                dead.push((node.clone(), claimed.is_some()));
+                found.dead.push((node.clone(), claimed.is_some()));
             }
         }
+        reported.extend(found.dead.iter().map(|(node, _)| node.clone()));
         reported.retain(|n| others.contains(n));
         *known = others;
-        Ok(dead)
+        Ok(found)
     }
 }
 
@@ -554,12 +582,14 @@ async fn heard(mut beats: mpsc::UnboundedReceiver<Beat>, sink: Weak<dyn BusSink>
             return;
         }
         match beat {
-            Ok(dead) => {
+            Ok(found) => {
                 report(&sink, true);
-                for (node, claimed) in dead {
-                    if let Some(sink) = sink.upgrade() {
-                        sink.node_down(&node, claimed);
-                    }
+                let Some(sink) = sink.upgrade() else { return };
+                for node in found.back {
+                    sink.node_back(&node);
+                }
+                for (node, claimed) in found.dead {
+                    sink.node_down(&node, claimed);
                 }
             }
             Err(e) => {

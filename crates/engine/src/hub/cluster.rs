@@ -353,12 +353,20 @@ impl Hub {
                 tokio::time::sleep_until(started + wait).await;
                 let Some(hub) = weak.upgrade() else { return };
                 let Some(cluster) = hub.cluster() else { return };
+                if cluster.is_back(&node) {
+                    // Only late (a busy machine, a slow Redis): its users never left.
+                    tracing::warn!(node = %node, "a node taken for dead heartbeats again; its users stay");
+                    return;
+                }
                 for entry in group {
                     hub.announce_gone(cluster, &node, entry);
                 }
             }
             let Some(hub) = weak.upgrade() else { return };
             let Some(cluster) = hub.cluster() else { return };
+            if cluster.is_back(&node) {
+                return;
+            }
             cluster.clear_node(&node, &entries);
             tracing::info!(dead = %node, entries = entries.len(), "dead node's users timed out");
         });
