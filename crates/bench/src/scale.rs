@@ -176,6 +176,11 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     for node in nodes {
         node.stop().await;
     }
+    if load.cluster {
+        if let Err(e) = procs::forget_prefix(&procs::redis_url(), &prefix).await {
+            eprintln!("scale: cannot delete the run's Redis keys: {e}");
+        }
+    }
     for e in errors.iter().take(3) {
         eprintln!("  worker: {e}");
     }

@@ -231,7 +231,7 @@ impl Running {
             let _ = std::fs::remove_dir_all(dir);
         }
         if let Some((url, prefix)) = &self.redis {
-            if let Err(e) = forget_prefix(url, prefix).await {
+            if let Err(e) = procs::forget_prefix(url, prefix).await {
                 eprintln!("  could not delete the keys under {prefix}: {e}");
             }
         }
@@ -683,14 +683,9 @@ fn redis_note() -> String {
     }
 }
 
-async fn redis_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
-    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())
-}
-
 /// Plain `HSET key k <16 digits>` from one multiplexed connection, `in_flight` at once.
 async fn hset(url: &str, in_flight: usize, timing: Timing) -> Result<Metrics, String> {
-    let conn = redis_connection(url).await?;
+    let conn = procs::redis_connection(url).await?;
     let key = format!("piazza-bench-hset-{}", unique());
     let loops = (0..in_flight)
         .map(|_| {
@@ -709,22 +704,4 @@ async fn hset(url: &str, in_flight: usize, timing: Timing) -> Result<Metrics, St
     let mut conn = conn;
     let _ = redis::cmd("DEL").arg(&key).query_async::<i64>(&mut conn).await;
     metrics
-}
-
-/// Deletes every key under `prefix:` (what one store run left behind).
-async fn forget_prefix(url: &str, prefix: &str) -> Result<(), String> {
-    let mut conn = redis_connection(url).await?;
-    let mut cursor = 0u64;
-    loop {
-        let mut scan = redis::cmd("SCAN");
-        scan.arg(cursor).arg("MATCH").arg(format!("{prefix}:*")).arg("COUNT").arg(1000);
-        let (next, keys): (u64, Vec<String>) = scan.query_async(&mut conn).await.map_err(|e| e.to_string())?;
-        if !keys.is_empty() {
-            redis::cmd("DEL").arg(&keys).query_async::<i64>(&mut conn).await.map_err(|e| e.to_string())?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
-    }
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 use common::proxy::Proxy;
 use common::*;
 use piazza_engine::client::{ClientConfig, ClientEvent, Payload, PublishOptions};
-use piazza_engine::protocol::ChannelType;
 use piazza_engine::config::{Secret, ServerConfig};
+use piazza_engine::protocol::ChannelType;
 use piazza_engine::server::Server;
 use serde_json::json;
 
@@ -144,7 +144,14 @@ async fn a_node_taken_for_dead_that_heartbeats_again_keeps_its_users() {
     let talker = rtm(&a, "talker").await;
     talker
         .client
-        .call(|c, r| c.publish(r, "far", Payload::Text("still there?".into()), PublishOptions { channel_type: ChannelType::User, ..Default::default() }))
+        .call(|c, r| {
+            c.publish(
+                r,
+                "far",
+                Payload::Text("still there?".into()),
+                PublishOptions { channel_type: ChannelType::User, ..Default::default() },
+            )
+        })
         .await
         .expect("b's user is online");
     drop((a, b));

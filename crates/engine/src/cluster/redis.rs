@@ -367,7 +367,8 @@ async fn command_loop(
                     pipe.cmd("HDEL").arg(keys.dir(&keys.node)).arg(key).ignore();
                 }
                 Op::Forget(node) => {
-                    pipe.cmd("DEL").arg(keys.dir(&node)).ignore();
+                    // UNLINK: a big directory is freed off Redis's main thread.
+                    pipe.cmd("UNLINK").arg(keys.dir(&node)).ignore();
                     pipe.cmd("SREM").arg(keys.nodes()).arg(&node).ignore();
                 }
                 Op::Reload(node) => reloads.push(node),
@@ -375,7 +376,7 @@ async fn command_loop(
             }
         }
         if close {
-            pipe.cmd("DEL").arg(keys.heartbeat(&keys.node)).arg(keys.dir(&keys.node)).ignore();
+            pipe.cmd("UNLINK").arg(keys.heartbeat(&keys.node)).arg(keys.dir(&keys.node)).ignore();
             pipe.cmd("SREM").arg(keys.nodes()).arg(&keys.node).ignore();
         }
         if commands > 0 {
