@@ -549,9 +549,9 @@ impl BusSink for Cluster {
     fn node_down(&self, node: &str, claimed: bool) {
         tracing::warn!(node = %self.node, dead = node, claimed, "a cluster node stopped heartbeating");
         self.back.lock().remove(node);
-        let entries = self.mirror.read().entries_of(node);
         if claimed {
             if let Some(events) = self.events.get().and_then(Weak::upgrade) {
+                let entries = self.mirror.read().entries_of(node);
                 events.reap(node, entries);
             }
         }
