@@ -1,7 +1,8 @@
 //! The link between a cluster node and Redis under load: a Redis that answers late — because it
 //! is busy, or because the node's own runtime is busy, as during a storm of connections — is not
-//! an outage. Only a Redis that stops answering for the node timeout, or whose connection dies,
-//! is (that case is `cluster.rs`' outage test).
+//! an outage. Only a Redis that leaves two heartbeats in a row unanswered for the node timeout,
+//! or whose connection dies (`cluster.rs`' outage test), is. And a node taken for dead while only
+//! late keeps its users.
 
 mod common;
 
@@ -109,12 +110,18 @@ async fn answers_later_than_a_third_of_the_node_timeout_are_not_an_outage() {
     let who = listener.ask(json!({"op":"whoNow","channel":"fresh","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 1, "the newcomer is in the directory: {who}");
 
-    // Redis that stops answering altogether is an outage, noticed within the node timeout.
+    // Redis that stops answering altogether is an outage: two heartbeats in a row unanswered
+    // for the node timeout each, so it is noticed after about twice the node timeout.
     redis.stall();
     let stalled = std::time::Instant::now();
     let out = listener.next_typed("presence", "ERROR_OUT_OF_SERVICE").await;
     assert_eq!(out["channelName"], "c");
-    assert!(stalled.elapsed() < Duration::from_millis(3 * NODE_TIMEOUT_MS), "noticed after {:?}", stalled.elapsed());
+    let noticed = stalled.elapsed();
+    assert!(
+        noticed >= Duration::from_millis(2 * NODE_TIMEOUT_MS),
+        "one late beat is tolerated: noticed after {noticed:?}"
+    );
+    assert!(noticed < Duration::from_millis(4 * NODE_TIMEOUT_MS), "noticed after {noticed:?}");
     assert_eq!(readyz(&a).await, 503);
     redis.unstall();
     drop((a, b));
@@ -134,11 +141,17 @@ async fn a_node_taken_for_dead_that_heartbeats_again_keeps_its_users() {
 
     // Node b's heartbeats stop reaching Redis for 3 s, more than the node timeout (2 s): node a
     // takes it for dead and claims it, then waits for its users' presence timeout (6 s).
+    let mut redis = redis::Client::open(redis_server::url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let claim = format!("{prefix}:reap:b");
     to_b.stall();
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let claimer: Option<String> = redis::cmd("GET").arg(&claim).query_async(&mut redis).await.unwrap();
+    assert_eq!(claimer.as_deref(), Some("a"), "a took b for dead and claimed it");
     to_b.unstall();
     // b beats again before the timeout is up: "far" never left, and nobody is told it did.
     listener.none_of("presence", Duration::from_secs(6)).await;
+    let claimer: Option<String> = redis::cmd("GET").arg(&claim).query_async(&mut redis).await.unwrap();
+    assert_eq!(claimer, None, "b's beat lifted the claim");
     let who = listener.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 2, "b's user is still listed: {who}");
     let talker = rtm(&a, "talker").await;
@@ -154,5 +167,7 @@ async fn a_node_taken_for_dead_that_heartbeats_again_keeps_its_users() {
         })
         .await
         .expect("b's user is online");
+    let mut far = far;
+    assert_eq!(far.next_message().await.payload, Payload::Text("still there?".into()));
     drop((a, b));
 }

@@ -22,9 +22,10 @@
 
 pub mod bus;
 pub mod directory;
+mod heartbeat;
 pub mod redis;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -257,8 +258,9 @@ pub struct Cluster {
     /// This node's entries (stored again after the bus comes back).
     own: Mutex<BTreeMap<String, Entry>>,
     mirror: RwLock<Mirror>,
-    /// Nodes reported dead that heartbeat again: a pending reap of theirs stops.
-    back: Mutex<HashSet<String>>,
+    /// How often each node was reported dead or back: a reap goes on only while the count it
+    /// started with holds (the node neither came back nor died again meanwhile).
+    deaths: Mutex<HashMap<String, u64>>,
     /// Recovery logs of message channels (`None`: off).
     keep: Option<LogKeep>,
 }
@@ -281,7 +283,7 @@ impl Cluster {
             up: AtomicBool::new(false),
             own: Mutex::new(BTreeMap::new()),
             mirror: RwLock::new(Mirror::default()),
-            back: Mutex::new(HashSet::new()),
+            deaths: Mutex::new(HashMap::new()),
         })
     }
 
@@ -296,9 +298,16 @@ impl Cluster {
         &self.node
     }
 
-    /// Whether `node`, reported dead, heartbeats again (so its users are not to be announced).
-    pub fn is_back(&self, node: &str) -> bool {
-        self.back.lock().contains(node)
+    /// How often `node` was reported dead or back so far (see [`Cluster::reap_goes_on`]).
+    pub fn deaths(&self, node: &str) -> u64 {
+        self.deaths.lock().get(node).copied().unwrap_or(0)
+    }
+
+    /// Whether a reap of `node` that started at `deaths` goes on: the node did not heartbeat
+    /// again since (it was only late, and its users never left) nor die again (a newer reap
+    /// takes over).
+    pub fn reap_goes_on(&self, node: &str, deaths: u64) -> bool {
+        self.deaths(node) == deaths
     }
 
     /// Whether the bus is reachable.
@@ -543,12 +552,12 @@ impl BusSink for Cluster {
 
     fn node_back(&self, node: &str) {
         tracing::warn!(node = %self.node, back = node, "a cluster node taken for dead heartbeats again");
-        self.back.lock().insert(node.to_string());
+        *self.deaths.lock().entry(node.to_string()).or_default() += 1;
     }
 
     fn node_down(&self, node: &str, claimed: bool) {
         tracing::warn!(node = %self.node, dead = node, claimed, "a cluster node stopped heartbeating");
-        self.back.lock().remove(node);
+        *self.deaths.lock().entry(node.to_string()).or_default() += 1;
         if claimed {
             if let Some(events) = self.events.get().and_then(Weak::upgrade) {
                 let entries = self.mirror.read().entries_of(node);

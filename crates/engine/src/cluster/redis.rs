@@ -24,6 +24,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, watch};
 
 use super::bus::{Bus, BusSink, LogKeep, LogRead, DIRECTORY_TOPIC};
+use super::heartbeat::Heartbeat;
 use crate::error::{Error, ErrorCode, Result};
 
 enum Op {
@@ -180,12 +181,11 @@ impl Bus for RedisBus {
     fn start(&self, sink: Weak<dyn BusSink>) {
         let Some(Pending { ops, subs, commands, config }) = self.pending.lock().take() else { return };
         let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
-        tokio::spawn(command_loop(keys.clone(), commands, ops, sink.clone()));
+        let reconnect = (self.client.clone(), config.clone(), self.node_timeout);
+        tokio::spawn(command_loop(keys.clone(), commands, reconnect, ops, sink.clone()));
         // The command task ends by itself once it has sent the goodbye of `close`.
-        let beats = Heartbeat { keys: keys.clone(), client: self.client.clone(), config, timeout: self.node_timeout };
-        let (beat_tx, beat_rx) = mpsc::unbounded_channel();
-        beats.spawn(self.closed.subscribe(), beat_tx);
-        tokio::spawn(until_closed(self.closed.subscribe(), heard(beat_rx, sink.clone())));
+        let beats = Heartbeat::new(keys.clone(), self.client.clone(), config.clone(), self.node_timeout);
+        beats.start(self.closed.subscribe(), sink.clone());
         let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone(), self.node_timeout);
         tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
     }
@@ -283,7 +283,7 @@ impl Bus for RedisBus {
 }
 
 /// Runs `task` until the bus is closed or dropped.
-async fn until_closed(mut closed: watch::Receiver<bool>, task: impl std::future::Future<Output = ()>) {
+pub(super) async fn until_closed(mut closed: watch::Receiver<bool>, task: impl std::future::Future<Output = ()>) {
     tokio::select! {
         biased;
         _ = closed.wait_for(|closed| *closed) => {}
@@ -292,22 +292,22 @@ async fn until_closed(mut closed: watch::Receiver<bool>, task: impl std::future:
 }
 
 #[derive(Clone)]
-struct Keys {
-    prefix: String,
-    node: String,
+pub(super) struct Keys {
+    pub(super) prefix: String,
+    pub(super) node: String,
 }
 
 impl Keys {
-    fn dir(&self, node: &str) -> String {
+    pub(super) fn dir(&self, node: &str) -> String {
         format!("{}:dir:{node}", self.prefix)
     }
-    fn heartbeat(&self, node: &str) -> String {
+    pub(super) fn heartbeat(&self, node: &str) -> String {
         format!("{}:node:{node}", self.prefix)
     }
-    fn nodes(&self) -> String {
+    pub(super) fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)
     }
-    fn reap(&self, node: &str) -> String {
+    pub(super) fn reap(&self, node: &str) -> String {
         format!("{}:reap:{node}", self.prefix)
     }
     fn topic_prefix(&self) -> String {
@@ -317,13 +317,13 @@ impl Keys {
 
 /// How long a node's directory outlives its last heartbeat: longer than any presence timeout,
 /// so the claimer of a dead node can still read it.
-const DIRECTORY_TTL_MS: u64 = 15 * 60 * 1000;
+pub(super) const DIRECTORY_TTL_MS: u64 = 15 * 60 * 1000;
 /// Ops taken in one pipeline.
 const BATCH: usize = 512;
 /// How long a recovery log's offset counter outlives the channel's last message.
 const COUNTER_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
-fn report(sink: &Weak<dyn BusSink>, up: bool) {
+pub(super) fn report(sink: &Weak<dyn BusSink>, up: bool) {
     if let Some(sink) = sink.upgrade() {
         sink.link(up);
     }
@@ -332,9 +332,12 @@ fn report(sink: &Weak<dyn BusSink>, up: bool) {
 async fn command_loop(
     keys: Keys,
     mut conn: ConnectionManager,
+    (client, config, timeout): (redis::Client, ConnectionManagerConfig, Duration),
     mut ops: mpsc::UnboundedReceiver<Op>,
     sink: Weak<dyn BusSink>,
 ) {
+    // Pipelines in a row that went unanswered within the node timeout.
+    let mut late = 0u32;
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = ops.recv().await {
         batch.push(first);
@@ -376,27 +379,40 @@ async fn command_loop(
             }
         }
         if close {
-            pipe.cmd("UNLINK").arg(keys.heartbeat(&keys.node)).arg(keys.dir(&keys.node)).ignore();
+            // Out of the members first: a beat that reads the members after this never reads
+            // this node's heartbeat as missing (a clean leave is not a death).
             pipe.cmd("SREM").arg(keys.nodes()).arg(&keys.node).ignore();
+            pipe.cmd("UNLINK").arg(keys.heartbeat(&keys.node)).arg(keys.dir(&keys.node)).ignore();
         }
         if commands > 0 {
-            match pipe.query_async::<()>(&mut conn).await {
-                Ok(()) => {}
-                // No answer within the node timeout, on a connection that is still up: the
-                // commands were sent and Redis runs them (a logged message comes back through
-                // pub/sub; delivering it here too would deliver it twice). Whether Redis is
-                // away is the heartbeat's call.
-                Err(e) if e.is_timeout() => tracing::debug!("redis commands unanswered in time: {e}"),
-                Err(e) => {
-                    tracing::warn!("redis commands failed: {e}");
-                    // Messages that did not reach their log still reach this node's members.
-                    if let Some(sink) = sink.upgrade() {
-                        for bytes in logged.drain(..) {
-                            sink.unlogged(&bytes);
+            let result = pipe.query_async::<()>(&mut conn).await;
+            if let Err(e) = &result {
+                tracing::warn!("redis commands failed: {e}");
+                // Messages that may not have reached their log still reach this node's members
+                // (if a late pipeline did run after all, they get such a message twice).
+                if let Some(sink) = sink.upgrade() {
+                    for bytes in logged.drain(..) {
+                        sink.unlogged(&bytes);
+                    }
+                }
+            }
+            match result {
+                Ok(()) => late = 0,
+                // Unanswered within the node timeout: a busy Redis or a busy node, not an outage
+                // by itself (the heartbeat decides that). A connection that stays silent is
+                // replaced: the connection manager only reconnects after an I/O error.
+                Err(e) if e.is_timeout() => {
+                    late += 1;
+                    if late >= 2 {
+                        let fresh =
+                            tokio::time::timeout(timeout, client.get_connection_manager_with_config(config.clone()));
+                        if let Ok(Ok(fresh)) = fresh.await {
+                            conn = fresh;
+                            late = 0;
                         }
                     }
-                    report(&sink, false);
                 }
+                Err(_) => report(&sink, false),
             }
         }
         for node in reloads {
@@ -427,178 +443,6 @@ async fn reload(
         sink.loaded(&node, entries.into_iter().map(|(k, v)| (k, Bytes::from(v))).collect());
     }
     Ok(())
-}
-
-/// What one heartbeat found, or why it failed.
-type Beat = std::result::Result<Found, String>;
-
-#[derive(Default)]
-struct Found {
-    /// Nodes whose heartbeat expired, and whether this node claimed each.
-    dead: Vec<(String, bool)>,
-    /// Nodes reported dead before that heartbeat again.
-    back: Vec<String>,
-}
-
-/// The heartbeat runs on a thread and a runtime of its own: a node whose runtime is busy (a storm
-/// of connections, a burst of directory changes) still refreshes its heartbeat on time, so the
-/// other nodes do not take it for dead, and a late answer is not mistaken for an outage.
-struct Heartbeat {
-    keys: Keys,
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    timeout: Duration,
-}
-
-impl Heartbeat {
-    fn spawn(self, closed: watch::Receiver<bool>, beats: mpsc::UnboundedSender<Beat>) {
-        let started = std::thread::Builder::new().name("piazza-heartbeat".into()).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    let _ = beats.send(Err(format!("no runtime for the heartbeat: {e}")));
-                    return;
-                }
-            };
-            runtime.block_on(until_closed(closed, self.run(beats)));
-        });
-        if let Err(e) = started {
-            tracing::error!("cannot start the cluster heartbeat thread: {e}");
-        }
-    }
-
-    async fn run(self, beats: mpsc::UnboundedSender<Beat>) {
-        let period = (self.timeout / 3).max(Duration::from_millis(100));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut conn: Option<ConnectionManager> = None;
-        let mut reported: HashSet<String> = HashSet::new();
-        // The other nodes as of the last beat: their heartbeats are read in the next beat's
-        // pipeline, so a beat is one round trip.
-        let mut known: Vec<String> = Vec::new();
-        // Beats in a row that went unanswered in time.
-        let mut late = 0u32;
-        loop {
-            tick.tick().await;
-            if conn.is_none() {
-                let connecting = self.client.get_connection_manager_with_config(self.config.clone());
-                match tokio::time::timeout(self.timeout, connecting).await {
-                    Ok(Ok(connected)) => conn = Some(connected),
-                    failed => {
-                        let why = failed.map_or_else(
-                            |_| "timed out".to_string(),
-                            |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
-                        );
-                        if beats.send(Err(why)).is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                }
-            }
-            let Some(connected) = conn.as_mut() else { continue };
-            let beat = match self.beat(connected, &mut known, &mut reported).await {
-                Ok(found) => {
-                    late = 0;
-                    Ok(found)
-                }
-                // One beat unanswered within the node timeout is a busy Redis or a busy machine;
-                // two in a row, or a failed connection, is an outage.
-                Err(e) if e.is_timeout() && late == 0 => {
-                    late += 1;
-                    tracing::warn!("redis heartbeat unanswered within the node timeout; one more try");
-                    continue;
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            if beats.send(beat).is_err() {
-                return;
-            }
-        }
-    }
-
-    async fn beat(
-        &self,
-        conn: &mut ConnectionManager,
-        known: &mut Vec<String>,
-        reported: &mut HashSet<String>,
-    ) -> redis::RedisResult<Found> {
-        let keys = &self.keys;
-        let own = keys.heartbeat(&keys.node);
-        let mut read = vec![own.clone()];
-        read.extend(known.iter().map(|node| keys.heartbeat(node)));
-        let (_, _, _, nodes, beats): ((), (), (), Vec<String>, Vec<Option<String>>) = redis::pipe()
-            .cmd("SET")
-            .arg(&own)
-            .arg(1)
-            .arg("PX")
-            .arg(self.timeout.as_millis() as u64)
-            .cmd("SADD")
-            .arg(keys.nodes())
-            .arg(&keys.node)
-            .cmd("PEXPIRE")
-            .arg(keys.dir(&keys.node))
-            .arg(DIRECTORY_TTL_MS)
-            // Taken for dead while only late, this node may have been claimed: a claim is
-            // lifted by its next beat, so it can be claimed again if it really dies.
-            .cmd("DEL")
-            .arg(keys.reap(&keys.node))
-            .ignore()
-            .cmd("SMEMBERS")
-            .arg(keys.nodes())
-            .cmd("MGET")
-            .arg(&read)
-            .query_async(conn)
-            .await?;
-        let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
-        let mut found = Found::default();
-        for (node, beat) in known.iter().zip(beats.into_iter().skip(1)) {
-            if beat.is_some() && reported.remove(node) {
-                found.back.push(node.clone());
-            }
-            // A node that left cleanly is no longer a member: nothing to report.
-            if beat.is_none() && others.contains(node) && !reported.contains(node) {
-                let claimed: Option<String> = redis::cmd("SET")
-                    .arg(keys.reap(node))
-                    .arg(&keys.node)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(DIRECTORY_TTL_MS)
-                    .query_async(conn)
-                    .await?;
-                found.dead.push((node.clone(), claimed.is_some()));
-            }
-        }
-        reported.extend(found.dead.iter().map(|(node, _)| node.clone()));
-        reported.retain(|n| others.contains(n));
-        *known = others;
-        Ok(found)
-    }
-}
-
-/// Takes the heartbeat's findings to the cluster, on the node's runtime.
-async fn heard(mut beats: mpsc::UnboundedReceiver<Beat>, sink: Weak<dyn BusSink>) {
-    while let Some(beat) = beats.recv().await {
-        if sink.upgrade().is_none() {
-            return;
-        }
-        match beat {
-            Ok(found) => {
-                report(&sink, true);
-                let Some(sink) = sink.upgrade() else { return };
-                for node in found.back {
-                    sink.node_back(&node);
-                }
-                for (node, claimed) in found.dead {
-                    sink.node_down(&node, claimed);
-                }
-            }
-            Err(e) => {
-                tracing::warn!("redis heartbeat failed: {e}");
-                report(&sink, false);
-            }
-        }
-    }
 }
 
 async fn pubsub_loop(
@@ -687,7 +531,8 @@ async fn pubsub_loop(
 const SUB_BATCH: usize = 1024;
 
 /// Applies subscription changes in order, each run of subscribes (or unsubscribes) as one
-/// command; a topic is active once Redis confirmed its subscription.
+/// command; a topic is active once Redis confirmed its subscription. If a command fails, the
+/// changes after it are still recorded, for the reconnection to apply.
 async fn apply(
     sub_sink: &mut redis::aio::PubSubSink,
     topics: &mut HashSet<String>,
@@ -702,16 +547,17 @@ async fn apply(
             run.push(op);
         }
         let run: Vec<String> = run.into_iter().map(|(SubOp::Subscribe(t) | SubOp::Unsubscribe(t))| t).collect();
-        if subscribe {
+        let result = if subscribe {
             // Recorded first: if the command fails, the reconnection subscribes them all.
             let new: Vec<String> = run.iter().filter(|t| topics.insert((*t).clone())).cloned().collect();
-            if !new.is_empty() {
-                sub_sink.subscribe(&new).await?;
+            let result = if new.is_empty() { Ok(()) } else { sub_sink.subscribe(&new).await };
+            if result.is_ok() {
+                let mut active = active.lock();
+                for topic in &run {
+                    active.confirmed(topic);
+                }
             }
-            let mut active = active.lock();
-            for topic in &run {
-                active.confirmed(topic);
-            }
+            result
         } else {
             {
                 let mut active = active.lock();
@@ -720,9 +566,25 @@ async fn apply(
                 }
             }
             let gone: Vec<&String> = run.iter().filter(|t| topics.remove(*t)).collect();
-            if !gone.is_empty() {
-                sub_sink.unsubscribe(&gone).await?;
+            if gone.is_empty() {
+                Ok(())
+            } else {
+                sub_sink.unsubscribe(&gone).await
             }
+        };
+        if result.is_err() {
+            for op in ops {
+                match op {
+                    SubOp::Subscribe(t) => {
+                        topics.insert(t);
+                    }
+                    SubOp::Unsubscribe(t) => {
+                        active.lock().topics.remove(&t);
+                        topics.remove(&t);
+                    }
+                }
+            }
+            return result;
         }
     }
     Ok(())

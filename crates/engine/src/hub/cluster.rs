@@ -340,6 +340,7 @@ impl Hub {
             return;
         }
         let detected = cluster_node_timeout(self);
+        let Some(deaths) = self.cluster().map(|c| c.deaths(&node)) else { return };
         self.spawn_timer(move |weak| async move {
             // Group by timeout: each group is announced when its timeout has passed since the
             // node went silent (it was detected one node timeout late).
@@ -353,9 +354,10 @@ impl Hub {
                 tokio::time::sleep_until(started + wait).await;
                 let Some(hub) = weak.upgrade() else { return };
                 let Some(cluster) = hub.cluster() else { return };
-                if cluster.is_back(&node) {
-                    // Only late (a busy machine, a slow Redis): its users never left.
-                    tracing::warn!(node = %node, "a node taken for dead heartbeats again; its users stay");
+                if !cluster.reap_goes_on(&node, deaths) {
+                    // Back (it was only late: a busy machine, a slow Redis), or dead again and
+                    // reaped anew.
+                    tracing::warn!(node = %node, "a node taken for dead heartbeats again or died again; this reap stops");
                     return;
                 }
                 for entry in group {
@@ -364,7 +366,7 @@ impl Hub {
             }
             let Some(hub) = weak.upgrade() else { return };
             let Some(cluster) = hub.cluster() else { return };
-            if cluster.is_back(&node) {
+            if !cluster.reap_goes_on(&node, deaths) {
                 return;
             }
             cluster.clear_node(&node, &entries);
