@@ -352,12 +352,16 @@ async fn command_loop(
         let mut reloads = Vec::new();
         let mut logged = Vec::new();
         let mut close = false;
+        let mut merging = Merge::default();
         for op in batch.drain(..) {
             commands += !matches!(op, Op::Reload(_)) as usize;
+            // Publishes to one channel merge across directory stores (which nobody reads in
+            // step with them); anything else ends the run, so every other order is kept.
+            if !matches!(op, Op::Publish(..) | Op::Store(..)) {
+                merging.flush(&mut pipe);
+            }
             match op {
-                Op::Publish(channel, bytes) => {
-                    pipe.cmd("PUBLISH").arg(channel).arg(bytes.as_ref()).ignore();
-                }
+                Op::Publish(channel, bytes) => merging.add(&mut pipe, channel, bytes),
                 Op::Log([seq, log, topic], bytes, keep) => {
                     pipe.cmd("EVAL").arg(LOG_SCRIPT).arg(3).arg(seq).arg(log).arg(topic);
                     pipe.arg(bytes.as_ref()).arg(keep.messages).arg(keep.seconds).arg(COUNTER_TTL_SECONDS).ignore();
@@ -378,6 +382,7 @@ async fn command_loop(
                 Op::Close => close = true,
             }
         }
+        merging.flush(&mut pipe);
         if close {
             // Out of the members first: a beat that reads the members after this never reads
             // this node's heartbeat as missing (a clean leave is not a death).
@@ -500,7 +505,9 @@ async fn pubsub_loop(
                     Some(message) => {
                         let Some(sink) = sink.upgrade() else { return };
                         let topic = message.get_channel_name().strip_prefix(topic_prefix.as_str()).unwrap_or_default();
-                        sink.message(topic, message.get_payload_bytes());
+                        for bytes in unmerge(message.get_payload_bytes()) {
+                            sink.message(topic, bytes);
+                        }
                     }
                     None => break,
                 },
@@ -525,6 +532,68 @@ async fn pubsub_loop(
         active.lock().topics.clear();
         report(&sink, false);
     }
+}
+
+/// The first byte of several messages to one channel sent as one `PUBLISH`: `M`, then each
+/// message as `u32 BE length | bytes`. No single message starts with it (their kinds are `d`,
+/// `x`, `c`, `h`, and `L` for logged ones).
+const MERGED: u8 = b'M';
+/// At most this many bytes merged into one `PUBLISH`.
+const MERGE_BYTES: usize = 64 * 1024;
+
+/// A run of publishes to one channel, sent as one `PUBLISH`: a storm of joins announces three
+/// directory changes per connection, and one message per change cost Redis and every node a
+/// delivery each.
+#[derive(Default)]
+struct Merge {
+    channel: String,
+    messages: Vec<Bytes>,
+    bytes: usize,
+}
+
+impl Merge {
+    fn add(&mut self, pipe: &mut redis::Pipeline, channel: String, bytes: Bytes) {
+        if channel != self.channel || self.bytes + bytes.len() > MERGE_BYTES {
+            self.flush(pipe);
+            self.channel = channel;
+        }
+        self.bytes += bytes.len() + 4;
+        self.messages.push(bytes);
+    }
+
+    fn flush(&mut self, pipe: &mut redis::Pipeline) {
+        match self.messages.len() {
+            0 => {}
+            1 => {
+                pipe.cmd("PUBLISH").arg(&self.channel).arg(self.messages[0].as_ref()).ignore();
+            }
+            _ => {
+                let mut merged = Vec::with_capacity(1 + self.bytes);
+                merged.push(MERGED);
+                for message in &self.messages {
+                    merged.extend_from_slice(&(message.len() as u32).to_be_bytes());
+                    merged.extend_from_slice(message);
+                }
+                pipe.cmd("PUBLISH").arg(&self.channel).arg(merged).ignore();
+            }
+        }
+        self.messages.clear();
+        self.bytes = 0;
+    }
+}
+
+/// The messages of one pub/sub payload: itself, or the ones merged into it (a malformed
+/// remainder is dropped).
+fn unmerge(payload: &[u8]) -> Vec<&[u8]> {
+    let Some(mut rest) = payload.strip_prefix(&[MERGED]) else { return vec![payload] };
+    let mut out = Vec::new();
+    while let Some(len) = rest.get(..4) {
+        let len = u32::from_be_bytes(len.try_into().expect("four bytes")) as usize;
+        let Some(message) = rest.get(4..4 + len) else { break };
+        out.push(message);
+        rest = &rest[4 + len..];
+    }
+    out
 }
 
 /// Subscription changes taken in one round trip.
@@ -588,4 +657,42 @@ async fn apply(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_publishes_come_apart_in_order() {
+        let mut merge = Merge::default();
+        let mut pipe = redis::pipe();
+        merge.add(&mut pipe, "t".into(), Bytes::from_static(b"c{1}"));
+        merge.add(&mut pipe, "t".into(), Bytes::from_static(b""));
+        merge.add(&mut pipe, "t".into(), Bytes::from_static(b"c{3}"));
+        assert_eq!(merge.messages.len(), 3);
+        let mut merged = vec![MERGED];
+        for m in &merge.messages {
+            merged.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            merged.extend_from_slice(m);
+        }
+        assert_eq!(unmerge(&merged), vec![&b"c{1}"[..], b"", b"c{3}"]);
+        // Another channel starts a new run; a single message goes as it is.
+        merge.add(&mut pipe, "u".into(), Bytes::from_static(b"d"));
+        assert_eq!(merge.messages, vec![Bytes::from_static(b"d")]);
+        assert_eq!(unmerge(b"d{}"), vec![&b"d{}"[..]]);
+        // A cut-off payload gives what is whole, and never panics.
+        assert_eq!(unmerge(&merged[..merged.len() - 2]), vec![&b"c{1}"[..], b""]);
+        assert_eq!(unmerge(&[MERGED, 0, 0]), Vec::<&[u8]>::new());
+    }
+
+    #[test]
+    fn merges_stay_under_their_size() {
+        let mut merge = Merge::default();
+        let mut pipe = redis::pipe();
+        for _ in 0..100 {
+            merge.add(&mut pipe, "t".into(), Bytes::from(vec![b'c'; 1000]));
+            assert!(merge.bytes <= MERGE_BYTES);
+        }
+    }
 }
