@@ -57,6 +57,7 @@ impl Heartbeat {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
+                    self.unheard.fetch_add(1, Ordering::AcqRel);
                     let _ = beats.send(Err(format!("no runtime for the heartbeat: {e}")));
                     return;
                 }
@@ -165,18 +166,20 @@ impl Heartbeat {
             .query_async(conn)
             .await?;
         let others: Vec<String> = nodes.into_iter().filter(|n| *n != keys.node).collect();
+        // Worked on copies, kept only once every query of the beat succeeded: a beat that fails
+        // half-way reports nothing and leaves nothing half-reported.
         let mut found = Found::default();
-        let known = std::mem::take(&mut seen.known);
-        for (node, beat) in known.iter().zip(beats.into_iter().skip(1)) {
+        let (mut reported, mut tokens) = (seen.reported.clone(), seen.tokens.clone());
+        for (node, beat) in seen.known.iter().zip(beats.into_iter().skip(1)) {
             match beat {
                 Some(token) => {
-                    if seen.reported.remove(node) && seen.tokens.get(node) == Some(&token) {
+                    if reported.remove(node) && tokens.get(node) == Some(&token) {
                         found.back.push(node.clone());
                     }
-                    seen.tokens.insert(node.clone(), token);
+                    tokens.insert(node.clone(), token);
                 }
                 // A node that left cleanly is no longer a member: nothing to report.
-                None if others.contains(node) && !seen.reported.contains(node) => {
+                None if others.contains(node) && !reported.contains(node) => {
                     // The claim's own answer may have been lost to a timeout once: a claim this
                     // node already holds is still its claim.
                     let (_, holder): (Option<String>, Option<String>) = redis::pipe()
@@ -191,14 +194,14 @@ impl Heartbeat {
                         .query_async(conn)
                         .await?;
                     found.dead.push((node.clone(), holder.as_deref() == Some(keys.node.as_str())));
-                    seen.reported.insert(node.clone());
+                    reported.insert(node.clone());
                 }
                 None => {}
             }
         }
-        seen.reported.retain(|n| others.contains(n));
-        seen.tokens.retain(|n, _| others.contains(n));
-        seen.known = others;
+        reported.retain(|n| others.contains(n));
+        tokens.retain(|n, _| others.contains(n));
+        *seen = Seen { known: others, reported, tokens };
         Ok(found)
     }
 }

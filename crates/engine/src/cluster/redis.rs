@@ -553,12 +553,23 @@ struct Merge {
 
 impl Merge {
     fn add(&mut self, pipe: &mut redis::Pipeline, channel: String, bytes: Bytes) {
-        if channel != self.channel || self.bytes + bytes.len() > MERGE_BYTES {
+        if channel != self.channel || 1 + self.bytes + 4 + bytes.len() > MERGE_BYTES {
             self.flush(pipe);
             self.channel = channel;
         }
         self.bytes += bytes.len() + 4;
         self.messages.push(bytes);
+    }
+
+    /// The messages as one payload: `M`, then each as `u32 BE length | bytes`.
+    fn merged(&self) -> Vec<u8> {
+        let mut merged = Vec::with_capacity(1 + self.bytes);
+        merged.push(MERGED);
+        for message in &self.messages {
+            merged.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            merged.extend_from_slice(message);
+        }
+        merged
     }
 
     fn flush(&mut self, pipe: &mut redis::Pipeline) {
@@ -568,13 +579,7 @@ impl Merge {
                 pipe.cmd("PUBLISH").arg(&self.channel).arg(self.messages[0].as_ref()).ignore();
             }
             _ => {
-                let mut merged = Vec::with_capacity(1 + self.bytes);
-                merged.push(MERGED);
-                for message in &self.messages {
-                    merged.extend_from_slice(&(message.len() as u32).to_be_bytes());
-                    merged.extend_from_slice(message);
-                }
-                pipe.cmd("PUBLISH").arg(&self.channel).arg(merged).ignore();
+                pipe.cmd("PUBLISH").arg(&self.channel).arg(self.merged()).ignore();
             }
         }
         self.messages.clear();
@@ -671,12 +676,14 @@ mod tests {
         merge.add(&mut pipe, "t".into(), Bytes::from_static(b""));
         merge.add(&mut pipe, "t".into(), Bytes::from_static(b"c{3}"));
         assert_eq!(merge.messages.len(), 3);
-        let mut merged = vec![MERGED];
-        for m in &merge.messages {
-            merged.extend_from_slice(&(m.len() as u32).to_be_bytes());
-            merged.extend_from_slice(m);
-        }
+        let merged = merge.merged();
+        assert_eq!(merged.len(), 1 + 3 * 4 + 8, "M, three lengths, eight bytes");
         assert_eq!(unmerge(&merged), vec![&b"c{1}"[..], b"", b"c{3}"]);
+        // What `flush` sends: one PUBLISH of that payload.
+        merge.flush(&mut pipe);
+        let sent = String::from_utf8_lossy(&pipe.get_packed_pipeline()).into_owned();
+        assert_eq!(sent.matches("PUBLISH").count(), 1);
+        assert!(sent.contains(&*String::from_utf8_lossy(&merged)), "{sent:?}");
         // Another channel starts a new run; a single message goes as it is.
         merge.add(&mut pipe, "u".into(), Bytes::from_static(b"d"));
         assert_eq!(merge.messages, vec![Bytes::from_static(b"d")]);
@@ -692,7 +699,7 @@ mod tests {
         let mut pipe = redis::pipe();
         for _ in 0..100 {
             merge.add(&mut pipe, "t".into(), Bytes::from(vec![b'c'; 1000]));
-            assert!(merge.bytes <= MERGE_BYTES);
+            assert!(merge.merged().len() <= MERGE_BYTES);
         }
     }
 }
