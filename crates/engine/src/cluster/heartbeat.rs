@@ -8,7 +8,7 @@
 //! timeouts stops beating, so a wedged node is still taken for dead.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -16,10 +16,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, watch};
 
 use super::bus::BusSink;
-use super::redis::{report, until_closed, Keys, DIRECTORY_TTL_MS};
+use super::redis::{report, report_down, until_closed, Keys, DIRECTORY_TTL_MS};
 
-/// What one heartbeat found, or why it failed.
-type Beat = std::result::Result<Found, String>;
+/// What one heartbeat found (and the count of "down" reports when it began), or why it failed.
+type Beat = std::result::Result<(Found, u64), String>;
 
 #[derive(Default)]
 struct Found {
@@ -39,20 +39,24 @@ pub(super) struct Heartbeat {
     token: String,
     /// Findings sent and not yet taken by the node's runtime.
     unheard: Arc<AtomicUsize>,
+    /// How often the link was reported down (see `RedisBus::start`).
+    downs: Arc<AtomicU64>,
 }
 
 impl Heartbeat {
     pub(super) fn new(keys: Keys, client: redis::Client, config: ConnectionManagerConfig, timeout: Duration) -> Self {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let token = format!("{}-{nanos}", std::process::id());
-        Heartbeat { keys, client, config, timeout, token, unheard: Arc::new(AtomicUsize::new(0)) }
+        let (unheard, downs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
+        Heartbeat { keys, client, config, timeout, token, unheard, downs }
     }
 
     /// Starts the heartbeat thread and the task that takes its findings to `sink`; both end
     /// when the bus is closed or dropped.
-    pub(super) fn start(self, closed: watch::Receiver<bool>, sink: Weak<dyn BusSink>) {
+    pub(super) fn start(mut self, closed: watch::Receiver<bool>, sink: Weak<dyn BusSink>, downs: Arc<AtomicU64>) {
+        self.downs = downs;
         let (beats, findings) = mpsc::unbounded_channel();
-        tokio::spawn(until_closed(closed.clone(), heard(findings, sink, self.unheard.clone())));
+        tokio::spawn(until_closed(closed.clone(), heard(findings, sink, self.unheard.clone(), self.downs.clone())));
         let started = std::thread::Builder::new().name("piazza-heartbeat".into()).spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
@@ -101,10 +105,11 @@ impl Heartbeat {
                 }
             }
             let Some(connected) = conn.as_mut() else { continue };
+            let downs = self.downs.load(Ordering::Acquire);
             let beat = match self.beat(connected, &mut seen).await {
                 Ok(found) => {
                     late = 0;
-                    Ok(found)
+                    Ok((found, downs))
                 }
                 // One beat unanswered within the node timeout is a busy Redis or a busy machine;
                 // two in a row, or a failed connection, is an outage.
@@ -218,13 +223,22 @@ struct Seen {
 }
 
 /// Takes the heartbeat's findings to the cluster, on the node's runtime.
-async fn heard(mut beats: mpsc::UnboundedReceiver<Beat>, sink: Weak<dyn BusSink>, unheard: Arc<AtomicUsize>) {
+async fn heard(
+    mut beats: mpsc::UnboundedReceiver<Beat>,
+    sink: Weak<dyn BusSink>,
+    unheard: Arc<AtomicUsize>,
+    downs: Arc<AtomicU64>,
+) {
     while let Some(beat) = beats.recv().await {
         unheard.fetch_sub(1, Ordering::AcqRel);
         let Some(node) = sink.upgrade() else { return };
         match beat {
-            Ok(found) => {
-                report(&sink, true);
+            Ok((found, downs_then)) => {
+                // A "down" reported since the beat began (the pub/sub connection lost, say) is
+                // newer news than this answer: the next beat decides.
+                if downs.load(Ordering::Acquire) == downs_then {
+                    report(&sink, true);
+                }
                 for back in found.back {
                     node.node_back(&back);
                 }
@@ -234,7 +248,7 @@ async fn heard(mut beats: mpsc::UnboundedReceiver<Beat>, sink: Weak<dyn BusSink>
             }
             Err(e) => {
                 tracing::warn!("redis heartbeat failed: {e}");
-                report(&sink, false);
+                report_down(&sink, &downs);
             }
         }
     }

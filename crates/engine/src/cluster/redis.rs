@@ -13,6 +13,7 @@
 //! was published while a node's subscription connection was down is lost to that node.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -182,11 +183,15 @@ impl Bus for RedisBus {
         let Some(Pending { ops, subs, commands, config }) = self.pending.lock().take() else { return };
         let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
         let reconnect = (self.client.clone(), config.clone(), self.node_timeout);
-        tokio::spawn(command_loop(keys.clone(), commands, reconnect, ops, sink.clone()));
+        // How often the link was reported down: a heartbeat's "up" counts only if no "down" was
+        // reported since it began (a beat answered just before Redis went away must not undo
+        // the pub/sub connection's news).
+        let downs = Arc::new(AtomicU64::new(0));
+        tokio::spawn(command_loop(keys.clone(), commands, reconnect, ops, sink.clone(), downs.clone()));
         // The command task ends by itself once it has sent the goodbye of `close`.
         let beats = Heartbeat::new(keys.clone(), self.client.clone(), config.clone(), self.node_timeout);
-        beats.start(self.closed.subscribe(), sink.clone());
-        let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone(), self.node_timeout);
+        beats.start(self.closed.subscribe(), sink.clone(), downs.clone());
+        let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone(), self.node_timeout, downs);
         tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
     }
 
@@ -323,6 +328,12 @@ const BATCH: usize = 512;
 /// How long a recovery log's offset counter outlives the channel's last message.
 const COUNTER_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
+/// Reports the link down (and counts it).
+pub(super) fn report_down(sink: &Weak<dyn BusSink>, downs: &AtomicU64) {
+    downs.fetch_add(1, Ordering::AcqRel);
+    report(sink, false);
+}
+
 pub(super) fn report(sink: &Weak<dyn BusSink>, up: bool) {
     if let Some(sink) = sink.upgrade() {
         sink.link(up);
@@ -335,6 +346,7 @@ async fn command_loop(
     (client, config, timeout): (redis::Client, ConnectionManagerConfig, Duration),
     mut ops: mpsc::UnboundedReceiver<Op>,
     sink: Weak<dyn BusSink>,
+    downs: Arc<AtomicU64>,
 ) {
     // Pipelines in a row that went unanswered within the node timeout.
     let mut late = 0u32;
@@ -417,13 +429,13 @@ async fn command_loop(
                         }
                     }
                 }
-                Err(_) => report(&sink, false),
+                Err(_) => report_down(&sink, &downs),
             }
         }
         for node in reloads {
             if let Err(e) = reload(&keys, &mut conn, node, &sink).await {
                 tracing::warn!("redis reload failed: {e}");
-                report(&sink, false);
+                report_down(&sink, &downs);
             }
         }
         if close {
@@ -457,6 +469,7 @@ async fn pubsub_loop(
     sink: Weak<dyn BusSink>,
     active: Arc<Mutex<Active>>,
     timeout: Duration,
+    downs: Arc<AtomicU64>,
 ) {
     let topic_prefix = keys.topic_prefix();
     let mut topics: HashSet<String> = HashSet::new();
@@ -486,7 +499,7 @@ async fn pubsub_loop(
                 let why = failed
                     .map_or_else(|_| "timed out".to_string(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
                 tracing::warn!("redis pub/sub connection failed: {why}");
-                report(&sink, false);
+                report_down(&sink, &downs);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
@@ -530,7 +543,7 @@ async fn pubsub_loop(
         }
         tracing::warn!("redis pub/sub connection lost; reconnecting");
         active.lock().topics.clear();
-        report(&sink, false);
+        report_down(&sink, &downs);
     }
 }
 
