@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, watch};
 
 use super::bus::BusSink;
-use super::redis::{report, report_down, until_closed, Keys, DIRECTORY_TTL_MS};
+use super::redis::{report, report_down, until_closed, Connector, Keys, DIRECTORY_TTL_MS};
 
 /// What one heartbeat found (and the count of "down" reports when it began), or why it failed.
 type Beat = std::result::Result<(Found, u64), String>;
@@ -31,9 +31,7 @@ struct Found {
 
 pub(super) struct Heartbeat {
     keys: Keys,
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    timeout: Duration,
+    connector: Connector,
     /// This process's heartbeat value: a node id that heartbeats again with another value was
     /// restarted (its earlier users are gone), not only late.
     token: String,
@@ -44,17 +42,15 @@ pub(super) struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub(super) fn new(keys: Keys, client: redis::Client, config: ConnectionManagerConfig, timeout: Duration) -> Self {
+    pub(super) fn new(keys: Keys, connector: Connector, downs: Arc<AtomicU64>) -> Self {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let token = format!("{}-{nanos}", std::process::id());
-        let (unheard, downs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
-        Heartbeat { keys, client, config, timeout, token, unheard, downs }
+        Heartbeat { keys, connector, token, unheard: Arc::new(AtomicUsize::new(0)), downs }
     }
 
     /// Starts the heartbeat thread and the task that takes its findings to `sink`; both end
     /// when the bus is closed or dropped.
-    pub(super) fn start(mut self, closed: watch::Receiver<bool>, sink: Weak<dyn BusSink>, downs: Arc<AtomicU64>) {
-        self.downs = downs;
+    pub(super) fn start(self, closed: watch::Receiver<bool>, sink: Weak<dyn BusSink>) {
         let (beats, findings) = mpsc::unbounded_channel();
         tokio::spawn(until_closed(closed.clone(), heard(findings, sink, self.unheard.clone(), self.downs.clone())));
         let started = std::thread::Builder::new().name("piazza-heartbeat".into()).spawn(move || {
@@ -74,11 +70,11 @@ impl Heartbeat {
     }
 
     async fn run(self, beats: mpsc::UnboundedSender<Beat>) {
-        let period = (self.timeout / 3).max(Duration::from_millis(100));
+        let period = (self.connector.timeout / 3).max(Duration::from_millis(100));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Three node timeouts of findings the node's runtime did not take.
-        let wedged = (3 * self.timeout.as_millis() / period.as_millis().max(1)) as usize;
+        let wedged = (3 * self.connector.timeout.as_millis() / period.as_millis().max(1)) as usize;
         let mut conn: Option<ConnectionManager> = None;
         let mut seen = Seen::default();
         // Beats in a row that went unanswered in time.
@@ -89,14 +85,9 @@ impl Heartbeat {
                 continue;
             }
             if conn.is_none() {
-                let connecting = self.client.get_connection_manager_with_config(self.config.clone());
-                match tokio::time::timeout(self.timeout, connecting).await {
-                    Ok(Ok(connected)) => conn = Some(connected),
-                    failed => {
-                        let why = failed.map_or_else(
-                            |_| "timed out".into(),
-                            |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
-                        );
+                match self.connector.connect().await {
+                    Ok(connected) => conn = Some(connected),
+                    Err(why) => {
                         if !self.send(&beats, Err(why)) {
                             return;
                         }
@@ -151,7 +142,7 @@ impl Heartbeat {
             .arg(&own)
             .arg(&self.token)
             .arg("PX")
-            .arg(self.timeout.as_millis() as u64)
+            .arg(self.connector.timeout.as_millis() as u64)
             .cmd("SADD")
             .arg(keys.nodes())
             .arg(&keys.node)

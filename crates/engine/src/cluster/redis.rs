@@ -47,8 +47,8 @@ struct Pending {
     ops: mpsc::UnboundedReceiver<Op>,
     subs: mpsc::UnboundedReceiver<SubOp>,
     commands: ConnectionManager,
-    /// For the heartbeat's own connection.
-    config: ConnectionManagerConfig,
+    /// For the heartbeat's own connection, and fresh command connections.
+    connector: Connector,
 }
 
 /// One node on a Redis server.
@@ -138,18 +138,14 @@ impl RedisBus {
     /// Connects to Redis (it must be reachable now; later outages are survived).
     pub async fn connect(url: &str, prefix: &str, node: &str, node_timeout: Duration) -> Result<Arc<RedisBus>> {
         let client = redis::Client::open(url).map_err(|e| Error::invalid(format!("redisUrl: {}", e.category())))?;
-        // Answers may be late without Redis being away: a busy Redis, or this node's own runtime
-        // busy with a storm of connections. Only no answer within the node timeout (after which
-        // the other nodes count this node as dead) or a dead connection is an outage.
+        // Answers wait up to the node timeout (see `Connector`).
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(node_timeout))
             .set_response_timeout(Some(node_timeout))
             .set_number_of_retries(1)
             .set_max_delay((node_timeout / 3).max(Duration::from_millis(100)));
-        let commands = tokio::time::timeout(node_timeout, client.get_connection_manager_with_config(config.clone()))
-            .await
-            .map_err(|_| unavailable("timed out"))?
-            .map_err(unavailable)?;
+        let connector = Connector { client: client.clone(), config, timeout: node_timeout };
+        let commands = connector.connect().await.map_err(unavailable)?;
         let mut probe = commands.clone();
         redis::cmd("PING").query_async::<()>(&mut probe).await.map_err(unavailable)?;
         let reads = commands.clone();
@@ -162,7 +158,7 @@ impl RedisBus {
             node_timeout,
             ops: ops_tx,
             subs: subs_tx,
-            pending: Mutex::new(Some(Pending { ops, subs, commands, config })),
+            pending: Mutex::new(Some(Pending { ops, subs, commands, connector })),
             closed: watch::channel(false).0,
             reads,
             active: Arc::new(Mutex::new(Active::default())),
@@ -180,17 +176,15 @@ impl Bus for RedisBus {
     }
 
     fn start(&self, sink: Weak<dyn BusSink>) {
-        let Some(Pending { ops, subs, commands, config }) = self.pending.lock().take() else { return };
+        let Some(Pending { ops, subs, commands, connector }) = self.pending.lock().take() else { return };
         let keys = Keys { prefix: self.prefix.clone(), node: self.node.clone() };
-        let reconnect = (self.client.clone(), config.clone(), self.node_timeout);
         // How often the link was reported down: a heartbeat's "up" counts only if no "down" was
         // reported since it began (a beat answered just before Redis went away must not undo
         // the pub/sub connection's news).
         let downs = Arc::new(AtomicU64::new(0));
-        tokio::spawn(command_loop(keys.clone(), commands, reconnect, ops, sink.clone(), downs.clone()));
+        tokio::spawn(command_loop(keys.clone(), commands, connector.clone(), ops, sink.clone(), downs.clone()));
         // The command task ends by itself once it has sent the goodbye of `close`.
-        let beats = Heartbeat::new(keys.clone(), self.client.clone(), config.clone(), self.node_timeout);
-        beats.start(self.closed.subscribe(), sink.clone(), downs.clone());
+        Heartbeat::new(keys.clone(), connector, downs.clone()).start(self.closed.subscribe(), sink.clone());
         let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone(), self.node_timeout, downs);
         tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
     }
@@ -287,6 +281,29 @@ impl Bus for RedisBus {
     }
 }
 
+/// Opens command connections whose answers may take up to the node timeout: a busy Redis, or
+/// this node's own runtime busy with a storm of connections, is late without being away. Only
+/// no answer within the node timeout (after which the other nodes count this node as dead) or a
+/// dead connection is an outage.
+#[derive(Clone)]
+pub(super) struct Connector {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    pub(super) timeout: Duration,
+}
+
+impl Connector {
+    pub(super) async fn connect(&self) -> std::result::Result<ConnectionManager, String> {
+        match tokio::time::timeout(self.timeout, self.client.get_connection_manager_with_config(self.config.clone()))
+            .await
+        {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+}
+
 /// Runs `task` until the bus is closed or dropped.
 pub(super) async fn until_closed(mut closed: watch::Receiver<bool>, task: impl std::future::Future<Output = ()>) {
     tokio::select! {
@@ -343,7 +360,7 @@ pub(super) fn report(sink: &Weak<dyn BusSink>, up: bool) {
 async fn command_loop(
     keys: Keys,
     mut conn: ConnectionManager,
-    (client, config, timeout): (redis::Client, ConnectionManagerConfig, Duration),
+    connector: Connector,
     mut ops: mpsc::UnboundedReceiver<Op>,
     sink: Weak<dyn BusSink>,
     downs: Arc<AtomicU64>,
@@ -421,9 +438,7 @@ async fn command_loop(
                 Err(e) if e.is_timeout() => {
                     late += 1;
                     if late >= 2 {
-                        let fresh =
-                            tokio::time::timeout(timeout, client.get_connection_manager_with_config(config.clone()));
-                        if let Ok(Ok(fresh)) = fresh.await {
+                        if let Ok(fresh) = connector.connect().await {
                             conn = fresh;
                             late = 0;
                         }
