@@ -4,10 +4,11 @@
 //! queries, snapshots, room member lists and "is this user online" are answered from memory,
 //! without a round trip to Redis on the request path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::hub::roster::States;
 use crate::protocol::{ChannelType, RoomId, Scene, SessionKind};
@@ -74,50 +75,256 @@ pub fn room_key(room: &RoomId) -> String {
     }
 }
 
-type ChannelKey = (String, ChannelType, String);
+/// A name shared by every index that mentions it (see [`Names`]).
+type Name = Arc<str>;
 type RoomKey = (String, String);
 /// (app, channel, topic).
 type TopicKey = (String, String, String);
 /// user → (node, meta).
 type Publishers = BTreeMap<String, (String, String)>;
-/// (app, kind, user) → the (node, session) of each of the user's sessions elsewhere.
-type Online = HashMap<(String, SessionKind, String), Vec<(Arc<str>, u64)>>;
-/// (app, user) → (channel type, channel, how many nodes list the user there).
-type UserChannels = HashMap<(String, String), Vec<(ChannelType, String, usize)>>;
 
-/// The other nodes' entries, indexed for the questions the hub asks. Every node holds one
-/// for the whole cluster, so the per-user indexes are kept small: a user's sessions and
-/// channels are short vectors (most users have one session and a few channels), node ids
-/// are shared.
+/// Where a user has a session: the node, the session, the entry's timeout.
+struct OnlineAt {
+    node: Name,
+    session: u64,
+    timeout: u32,
+}
+
+/// A node holding a user in a channel. Most users are held by one node, so the list keeps one
+/// inline; the last one is the one the questions answer with.
+struct Held {
+    node: Name,
+    /// `None` when empty (most members have no states): 8 bytes instead of a map's 24.
+    states: Option<Box<States>>,
+    timeout: u32,
+}
+
+impl Held {
+    fn states(&self) -> States {
+        self.states.as_deref().cloned().unwrap_or_default()
+    }
+}
+
+/// (app, kind, user) → the user's sessions elsewhere.
+type Online = HashMap<(Name, SessionKind, Name), SmallVec<[OnlineAt; 1]>>;
+/// (app, channel type, channel) → user → the nodes holding the user there.
+type Members = HashMap<(Name, ChannelType, Name), BTreeMap<Name, SmallVec<[Held; 1]>>>;
+/// (app, user) → (channel type, channel, how many nodes hold the user there).
+type UserChannels = HashMap<(Name, Name), SmallVec<[(ChannelType, Name, u32); 2]>>;
+
+/// Interned names (apps, users, channels, node ids): each is stored once however many indexes
+/// mention it, and a question's strings are looked up here first, without allocating.
+#[derive(Default)]
+struct Names {
+    set: HashSet<Name>,
+    /// Names given up since the last sweep.
+    released: usize,
+}
+
+impl Names {
+    fn get(&mut self, name: &str) -> Name {
+        if let Some(found) = self.set.get(name) {
+            return found.clone();
+        }
+        let name: Name = Arc::from(name);
+        self.set.insert(name.clone());
+        name
+    }
+
+    fn find(&self, name: &str) -> Option<Name> {
+        self.set.get(name).cloned()
+    }
+
+    /// Counts `count` names given up; forgets the unused ones once they could be half the set.
+    fn release(&mut self, count: usize) {
+        self.released += count;
+        if self.released > self.set.len() / 2 + 1024 {
+            self.sweep();
+        }
+    }
+
+    fn sweep(&mut self) {
+        self.set.retain(|name| Arc::strong_count(name) > 1);
+        self.released = 0;
+        shrink(&mut self.set);
+    }
+}
+
+/// Gives a collection's memory back after it emptied out to a quarter of its capacity.
+trait Shrink {
+    fn sizes(&self) -> (usize, usize);
+    fn shrink_to_fit(&mut self);
+}
+
+impl<K: Eq + std::hash::Hash, V> Shrink for HashMap<K, V> {
+    fn sizes(&self) -> (usize, usize) {
+        (self.len(), self.capacity())
+    }
+    fn shrink_to_fit(&mut self) {
+        HashMap::shrink_to_fit(self);
+    }
+}
+
+impl<K: Eq + std::hash::Hash> Shrink for HashSet<K> {
+    fn sizes(&self) -> (usize, usize) {
+        (self.len(), self.capacity())
+    }
+    fn shrink_to_fit(&mut self) {
+        HashSet::shrink_to_fit(self);
+    }
+}
+
+fn shrink(collection: &mut impl Shrink) {
+    let (len, capacity) = collection.sizes();
+    if len < capacity / 4 {
+        collection.shrink_to_fit();
+    }
+}
+
+/// The other nodes' entries, indexed for the questions the hub asks. Every node holds one for
+/// the whole cluster (at 100,000 users on six nodes, 83,000 users of the others), so the
+/// common entries (sessions and channel members) are stored only in their indexes, with
+/// interned names: tests/directory_memory.rs holds a mirrored user under 600 bytes. Rooms,
+/// topic publishers and bans are few; they are kept whole per node and indexed beside.
 #[derive(Default)]
 pub struct Mirror {
-    by_node: HashMap<String, HashMap<String, Entry>>,
-    /// Node ids, shared by the indexes.
-    node_ids: HashMap<String, Arc<str>>,
+    names: Names,
     online: Online,
-    members: HashMap<ChannelKey, BTreeMap<String, (Arc<str>, States)>>,
+    members: Members,
     user_channels: UserChannels,
+    /// Room members, publishers and bans, by node and key.
+    others: HashMap<String, HashMap<String, Entry>>,
     rooms: HashMap<RoomKey, BTreeMap<String, (String, bool)>>,
     publishers: HashMap<TopicKey, Publishers>,
     bans: HashMap<(String, String, String), u64>,
 }
 
+/// What an online or member entry's key names (see [`Entry::key`]).
+enum Parsed {
+    Online { app: String, kind: SessionKind, user: String, session: u64 },
+    Member { app: String, ct: ChannelType, channel: String, user: String },
+}
+
+fn parse_key(key: &str) -> Option<Parsed> {
+    if !key.starts_with(r#"["online""#) && !key.starts_with(r#"["member""#) {
+        return None;
+    }
+    let parts: Vec<String> = serde_json::from_str(key).ok()?;
+    let [what, app, kind, a, b]: [String; 5] = parts.try_into().ok()?;
+    match what.as_str() {
+        "online" => {
+            let kind = match kind.as_str() {
+                "Rtm" => SessionKind::Rtm,
+                "Trtc" => SessionKind::Trtc,
+                _ => return None,
+            };
+            Some(Parsed::Online { app, kind, user: a, session: b.parse().ok()? })
+        }
+        _ => {
+            let ct = [ChannelType::Message, ChannelType::Stream, ChannelType::User]
+                .into_iter()
+                .find(|ct| ct.as_str() == kind)?;
+            Some(Parsed::Member { app, ct, channel: a, user: b })
+        }
+    }
+}
+
 impl Mirror {
     /// Records (or replaces) an entry of `node`.
     pub fn insert(&mut self, node: &str, entry: Entry) {
-        let key = entry.key();
-        if let Some(old) = self.by_node.get(node).and_then(|m| m.get(&key)).cloned() {
-            self.unindex(node, &old);
+        match entry {
+            Entry::Online { app, kind, user, session, timeout } => {
+                let key = (self.names.get(&app), kind, self.names.get(&user));
+                let sessions = self.online.entry(key).or_default();
+                match sessions.iter_mut().find(|at| *at.node == *node && at.session == session) {
+                    Some(at) => at.timeout = timeout,
+                    None => sessions.push(OnlineAt { node: self.names.get(node), session, timeout }),
+                }
+            }
+            Entry::Member { app, ct, channel, user, states, timeout } => {
+                let (app, channel, user) = (self.names.get(&app), self.names.get(&channel), self.names.get(&user));
+                let states = (!states.is_empty()).then(|| Box::new(states));
+                let holders = self
+                    .members
+                    .entry((app.clone(), ct, channel.clone()))
+                    .or_default()
+                    .entry(user.clone())
+                    .or_default();
+                if let Some(held) = holders.iter_mut().find(|h| *h.node == *node) {
+                    held.states = states;
+                    held.timeout = timeout;
+                    return;
+                }
+                holders.push(Held { node: self.names.get(node), states, timeout });
+                let channels = self.user_channels.entry((app, user)).or_default();
+                match channels.iter_mut().find(|(t, c, _)| *t == ct && *c == channel) {
+                    Some((_, _, count)) => *count += 1,
+                    None => channels.push((ct, channel, 1)),
+                }
+            }
+            entry => {
+                let key = entry.key();
+                if let Some(old) = self.others.get(node).and_then(|m| m.get(&key)).cloned() {
+                    self.unindex(node, &old);
+                }
+                self.index(node, &entry);
+                self.others.entry(node.to_string()).or_default().insert(key, entry);
+            }
         }
-        self.index(node, &entry);
-        self.by_node.entry(node.to_string()).or_default().insert(key, entry);
     }
 
     /// Removes an entry of `node`.
     pub fn remove(&mut self, node: &str, key: &str) -> Option<Entry> {
-        let entry = self.by_node.get_mut(node)?.remove(key)?;
-        self.unindex(node, &entry);
-        Some(entry)
+        match parse_key(key) {
+            Some(Parsed::Online { app, kind, user, session }) => {
+                let names = (self.names.find(&app)?, kind, self.names.find(&user)?);
+                let sessions = self.online.get_mut(&names)?;
+                let at = sessions.iter().position(|at| *at.node == *node && at.session == session)?;
+                let at = sessions.remove(at);
+                if sessions.is_empty() {
+                    self.online.remove(&names);
+                }
+                self.names.release(1);
+                Some(Entry::Online { app, kind, user, session, timeout: at.timeout })
+            }
+            Some(Parsed::Member { app, ct, channel, user }) => {
+                let names = (self.names.find(&app)?, ct, self.names.find(&channel)?);
+                let user_name = self.names.find(&user)?;
+                let members = self.members.get_mut(&names)?;
+                let holders = members.get_mut(&user_name)?;
+                let held = holders.iter().position(|h| *h.node == *node)?;
+                let held = holders.remove(held);
+                if holders.is_empty() {
+                    members.remove(&user_name);
+                    if members.is_empty() {
+                        self.members.remove(&names);
+                    }
+                }
+                self.forget_user_channel(&names.0, &user_name, ct, &names.2);
+                self.names.release(1);
+                Some(Entry::Member { app, ct, channel, user, states: held.states(), timeout: held.timeout })
+            }
+            None => {
+                let entry = self.others.get_mut(node)?.remove(key)?;
+                self.unindex(node, &entry);
+                Some(entry)
+            }
+        }
+    }
+
+    fn forget_user_channel(&mut self, app: &Name, user: &Name, ct: ChannelType, channel: &Name) {
+        let key = (app.clone(), user.clone());
+        if let Some(channels) = self.user_channels.get_mut(&key) {
+            if let Some(i) = channels.iter().position(|(t, c, _)| *t == ct && c == channel) {
+                channels[i].2 -= 1;
+                if channels[i].2 == 0 {
+                    channels.swap_remove(i);
+                }
+            }
+            if channels.is_empty() {
+                self.user_channels.remove(&key);
+            }
+        }
     }
 
     /// Replaces everything known about `node`.
@@ -130,37 +337,86 @@ impl Mirror {
 
     /// Forgets `node`; returns its entries.
     pub fn drop_node(&mut self, node: &str) -> Vec<Entry> {
-        let entries: Vec<Entry> = self.by_node.remove(node).map(|m| m.into_values().collect()).unwrap_or_default();
-        self.node_ids.remove(node);
-        for entry in &entries {
+        let mut entries = Vec::new();
+        self.online.retain(|(app, kind, user), sessions| {
+            sessions.retain(|at| {
+                let mine = *at.node == *node;
+                if mine {
+                    let (app, user) = (app.to_string(), user.to_string());
+                    entries.push(Entry::Online { app, kind: *kind, user, session: at.session, timeout: at.timeout });
+                }
+                !mine
+            });
+            !sessions.is_empty()
+        });
+        let mut left = Vec::new();
+        self.members.retain(|(app, ct, channel), members| {
+            members.retain(|user, holders| {
+                holders.retain(|held| {
+                    let mine = *held.node == *node;
+                    if mine {
+                        left.push((app.clone(), user.clone(), *ct, channel.clone()));
+                        entries.push(Entry::Member {
+                            app: app.to_string(),
+                            ct: *ct,
+                            channel: channel.to_string(),
+                            user: user.to_string(),
+                            states: held.states(),
+                            timeout: held.timeout,
+                        });
+                    }
+                    !mine
+                });
+                !holders.is_empty()
+            });
+            !members.is_empty()
+        });
+        for (app, user, ct, channel) in &left {
+            self.forget_user_channel(app, user, *ct, channel);
+        }
+        drop(left);
+        let others: Vec<Entry> = self.others.remove(node).map(|m| m.into_values().collect()).unwrap_or_default();
+        for entry in &others {
             self.unindex(node, entry);
         }
+        entries.extend(others);
+        shrink(&mut self.online);
+        shrink(&mut self.members);
+        shrink(&mut self.user_channels);
+        self.names.sweep();
         entries
     }
 
     /// The entries of `node`.
     pub fn entries_of(&self, node: &str) -> Vec<Entry> {
-        self.by_node.get(node).map(|m| m.values().cloned().collect()).unwrap_or_default()
+        let mut entries = Vec::new();
+        for ((app, kind, user), sessions) in &self.online {
+            for at in sessions.iter().filter(|at| *at.node == *node) {
+                let (app, user) = (app.to_string(), user.to_string());
+                entries.push(Entry::Online { app, kind: *kind, user, session: at.session, timeout: at.timeout });
+            }
+        }
+        for ((app, ct, channel), members) in &self.members {
+            for (user, holders) in members {
+                for held in holders.iter().filter(|h| *h.node == *node) {
+                    entries.push(Entry::Member {
+                        app: app.to_string(),
+                        ct: *ct,
+                        channel: channel.to_string(),
+                        user: user.to_string(),
+                        states: held.states(),
+                        timeout: held.timeout,
+                    });
+                }
+            }
+        }
+        entries.extend(self.others.get(node).map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default());
+        entries
     }
 
     fn index(&mut self, node: &str, entry: &Entry) {
-        let id = self.node_ids.entry(node.to_string()).or_insert_with(|| Arc::from(node)).clone();
         let node = node.to_string();
         match entry.clone() {
-            Entry::Online { app, kind, user, session, .. } => {
-                let sessions = self.online.entry((app, kind, user)).or_default();
-                if !sessions.iter().any(|(n, s)| **n == *node && *s == session) {
-                    sessions.push((id, session));
-                }
-            }
-            Entry::Member { app, ct, channel, user, states, .. } => {
-                self.members.entry((app.clone(), ct, channel.clone())).or_default().insert(user.clone(), (id, states));
-                let channels = self.user_channels.entry((app, user)).or_default();
-                match channels.iter_mut().find(|(t, c, _)| *t == ct && *c == channel) {
-                    Some((_, _, count)) => *count += 1,
-                    None => channels.push((ct, channel, 1)),
-                }
-            }
             Entry::RoomMember { app, room, user, announced, .. } => {
                 self.rooms.entry((app, room_key(&room))).or_default().insert(user, (node, announced));
             }
@@ -170,43 +426,12 @@ impl Mirror {
             Entry::Ban { app, room, user, until_ms } => {
                 self.bans.insert((app, room_key(&room), user), until_ms);
             }
+            Entry::Online { .. } | Entry::Member { .. } => {}
         }
     }
 
     fn unindex(&mut self, node: &str, entry: &Entry) {
         match entry {
-            Entry::Online { app, kind, user, session, .. } => {
-                let key = (app.clone(), *kind, user.clone());
-                if let Some(sessions) = self.online.get_mut(&key) {
-                    sessions.retain(|(n, s)| !(**n == *node && s == session));
-                    if sessions.is_empty() {
-                        self.online.remove(&key);
-                    }
-                }
-            }
-            Entry::Member { app, ct, channel, user, .. } => {
-                let key = (app.clone(), *ct, channel.clone());
-                if let Some(members) = self.members.get_mut(&key) {
-                    if members.get(user).is_some_and(|(n, _)| **n == *node) {
-                        members.remove(user);
-                    }
-                    if members.is_empty() {
-                        self.members.remove(&key);
-                    }
-                }
-                let ukey = (app.clone(), user.clone());
-                if let Some(channels) = self.user_channels.get_mut(&ukey) {
-                    if let Some(i) = channels.iter().position(|(t, c, _)| t == ct && c == channel) {
-                        channels[i].2 -= 1;
-                        if channels[i].2 == 0 {
-                            channels.swap_remove(i);
-                        }
-                    }
-                    if channels.is_empty() {
-                        self.user_channels.remove(&ukey);
-                    }
-                }
-            }
             Entry::RoomMember { app, room, user, .. } => {
                 let key = (app.clone(), room_key(room));
                 if let Some(members) = self.rooms.get_mut(&key) {
@@ -232,56 +457,69 @@ impl Mirror {
             Entry::Ban { app, room, user, .. } => {
                 self.bans.remove(&(app.clone(), room_key(room), user.clone()));
             }
+            Entry::Online { .. } | Entry::Member { .. } => {}
         }
     }
 
     // ---- questions
 
+    /// The members of a channel on other nodes, looked up by interned names.
+    fn channel(&self, app: &str, ct: ChannelType, channel: &str) -> Option<&BTreeMap<Name, SmallVec<[Held; 1]>>> {
+        self.members.get(&(self.names.find(app)?, ct, self.names.find(channel)?))
+    }
+
+    /// The node whose entry answers for `user` in a channel (the latest of those holding it).
+    fn held(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<&Held> {
+        self.channel(app, ct, channel)?.get(user)?.last()
+    }
+
     /// Nodes (other than this one) where `user` has a session of `kind`.
     pub fn online(&self, app: &str, kind: SessionKind, user: &str) -> Vec<String> {
+        let (Some(app), Some(user)) = (self.names.find(app), self.names.find(user)) else { return Vec::new() };
         self.online
-            .get(&(app.to_string(), kind, user.to_string()))
-            .map(|s| s.iter().map(|(node, _)| node.to_string()).collect())
+            .get(&(app, kind, user))
+            .map(|s| s.iter().map(|at| at.node.to_string()).collect())
             .unwrap_or_default()
     }
 
     /// Visible members of a channel on other nodes: user → states.
     pub fn members(&self, app: &str, ct: ChannelType, channel: &str) -> BTreeMap<String, States> {
-        self.members
-            .get(&(app.to_string(), ct, channel.to_string()))
-            .map(|m| m.iter().map(|(user, (_, states))| (user.clone(), states.clone())).collect())
+        self.channel(app, ct, channel)
+            .map(|m| m.iter().filter_map(|(user, h)| Some((user.to_string(), h.last()?.states()))).collect())
             .unwrap_or_default()
     }
 
     /// How many visible members a channel has on other nodes (without copying them).
     pub fn member_count(&self, app: &str, ct: ChannelType, channel: &str) -> usize {
-        self.members.get(&(app.to_string(), ct, channel.to_string())).map_or(0, BTreeMap::len)
+        self.channel(app, ct, channel).map_or(0, BTreeMap::len)
     }
 
     /// The first `limit` visible members of a channel on other nodes, by user id.
     pub fn first_members(&self, app: &str, ct: ChannelType, channel: &str, limit: usize) -> Vec<(String, States)> {
-        self.members
-            .get(&(app.to_string(), ct, channel.to_string()))
-            .map(|m| m.iter().take(limit).map(|(user, (_, states))| (user.clone(), states.clone())).collect())
+        self.channel(app, ct, channel)
+            .map(|m| {
+                m.iter().take(limit).filter_map(|(user, h)| Some((user.to_string(), h.last()?.states()))).collect()
+            })
             .unwrap_or_default()
     }
 
     /// The states of `user` in a channel, if another node holds it there.
     pub fn member_states(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<States> {
-        self.members.get(&(app.to_string(), ct, channel.to_string()))?.get(user).map(|(_, states)| states.clone())
+        self.held(app, ct, channel, user).map(Held::states)
     }
 
     /// The node holding `user` in a channel, if another one does.
     pub fn member_node(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<String> {
-        self.members.get(&(app.to_string(), ct, channel.to_string()))?.get(user).map(|(node, _)| node.to_string())
+        self.held(app, ct, channel, user).map(|h| h.node.to_string())
     }
 
     /// Channels where `user` is visible on other nodes.
     pub fn user_channels(&self, app: &str, user: &str) -> Vec<(ChannelType, String)> {
+        let (Some(app), Some(user)) = (self.names.find(app), self.names.find(user)) else { return Vec::new() };
         self.user_channels
-            .get(&(app.to_string(), user.to_string()))
+            .get(&(app, user))
             .map(|c| {
-                let mut channels: Vec<(ChannelType, String)> = c.iter().map(|(t, c, _)| (*t, c.clone())).collect();
+                let mut channels: Vec<(ChannelType, String)> = c.iter().map(|(t, c, _)| (*t, c.to_string())).collect();
                 channels.sort();
                 channels
             })
@@ -350,6 +588,61 @@ mod tests {
         assert_eq!(mirror.drop_node("n2").len(), 1);
         assert!(mirror.members("a", ChannelType::Message, "c").is_empty());
         assert_eq!(mirror.user_channels("a", "u1"), vec![(ChannelType::Message, "d".to_string())]);
+    }
+
+    #[test]
+    fn removals_by_key_give_back_the_whole_entry() {
+        let mut mirror = Mirror::default();
+        let states: States = [("mood".to_string(), "ok".to_string())].into();
+        let with_states = Entry::Member {
+            app: "a".into(),
+            ct: ChannelType::Stream,
+            channel: "s".into(),
+            user: "u:1".into(),
+            states: states.clone(),
+            timeout: 7,
+        };
+        let online =
+            Entry::Online { app: "a".into(), kind: SessionKind::Trtc, user: "u:1".into(), session: 42, timeout: 9 };
+        let ban = Entry::Ban { app: "a".into(), room: RoomId::Num(5), user: "u:1".into(), until_ms: 1 };
+        for entry in [&with_states, &online, &ban] {
+            mirror.insert("n1", entry.clone());
+        }
+        assert_eq!(mirror.member_states("a", ChannelType::Stream, "s", "u:1"), Some(states));
+        assert_eq!(mirror.online("a", SessionKind::Trtc, "u:1"), ["n1"]);
+        assert!(mirror.online("a", SessionKind::Rtm, "u:1").is_empty());
+        let mut all = mirror.entries_of("n1");
+        all.sort_by_key(Entry::key);
+        let mut expected = vec![with_states.clone(), online.clone(), ban.clone()];
+        expected.sort_by_key(Entry::key);
+        assert_eq!(all, expected);
+        // Another node's key removes nothing; the owner's gives the entry back as it was.
+        assert_eq!(mirror.remove("n2", &online.key()), None);
+        assert_eq!(mirror.remove("n1", &online.key()), Some(online));
+        assert_eq!(mirror.remove("n1", &with_states.key()), Some(with_states));
+        assert_eq!(mirror.remove("n1", &ban.key()), Some(ban));
+        assert!(mirror.entries_of("n1").is_empty());
+        assert!(mirror.user_channels("a", "u:1").is_empty());
+        assert_eq!(mirror.remove("n1", r#"["member","a"]"#), None);
+    }
+
+    #[test]
+    fn a_user_held_by_two_nodes_stays_until_both_let_go() {
+        let mut mirror = Mirror::default();
+        mirror.insert("n1", member("u", "c"));
+        mirror.insert("n2", member("u", "c"));
+        assert_eq!(mirror.member_node("a", ChannelType::Message, "c", "u").as_deref(), Some("n2"));
+        assert_eq!(mirror.member_count("a", ChannelType::Message, "c"), 1);
+        assert_eq!(mirror.drop_node("n2").len(), 1);
+        assert_eq!(mirror.member_node("a", ChannelType::Message, "c", "u").as_deref(), Some("n1"));
+        assert_eq!(mirror.user_channels("a", "u"), vec![(ChannelType::Message, "c".to_string())]);
+        // Inserting the same entry again replaces it rather than adding a holder.
+        mirror.insert("n1", member("u", "c"));
+        assert_eq!(mirror.remove("n1", &member("u", "c").key()).map(|e| e.key()), Some(member("u", "c").key()));
+        assert!(mirror.members("a", ChannelType::Message, "c").is_empty());
+        assert!(mirror.user_channels("a", "u").is_empty());
+        mirror.drop_node("n1");
+        assert!(mirror.names.set.is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod directory;
 mod heartbeat;
 pub mod redis;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -255,8 +255,9 @@ pub struct Cluster {
     handler: OnceLock<Weak<dyn DeliveryHandler>>,
     events: OnceLock<Weak<dyn ClusterEvents>>,
     up: AtomicBool,
-    /// This node's entries (stored again after the bus comes back).
-    own: Mutex<BTreeMap<String, Entry>>,
+    /// This node's entries (stored again after the bus comes back), kept as compactly as the
+    /// mirror keeps the others'.
+    own: Mutex<Mirror>,
     mirror: RwLock<Mirror>,
     /// How often each node was reported dead or back: a reap goes on only while the count it
     /// started with holds (the node neither came back nor died again meanwhile).
@@ -281,7 +282,7 @@ impl Cluster {
             handler: OnceLock::new(),
             events: OnceLock::new(),
             up: AtomicBool::new(false),
-            own: Mutex::new(BTreeMap::new()),
+            own: Mutex::new(Mirror::default()),
             mirror: RwLock::new(Mirror::default()),
             deaths: Mutex::new(HashMap::new()),
         })
@@ -318,7 +319,7 @@ impl Cluster {
     /// Publishes (or replaces) an entry of this node.
     pub fn put(&self, entry: Entry) {
         let key = entry.key();
-        self.own.lock().insert(key.clone(), entry.clone());
+        self.own.lock().insert(&self.node, entry.clone());
         let value = serde_json::to_vec(&entry).expect("entries serialize");
         self.bus.store(&key, Some(Bytes::from(value)));
         self.announce(&self.node, &key, Some(entry));
@@ -336,7 +337,7 @@ impl Cluster {
     /// Withdraws an entry of this node.
     pub fn remove(&self, entry: &Entry) {
         let key = entry.key();
-        if self.own.lock().remove(&key).is_none() {
+        if self.own.lock().remove(&self.node, &key).is_none() {
             return;
         }
         self.bus.store(&key, None);
@@ -534,7 +535,7 @@ impl BusSink for Cluster {
         if up && !was {
             // Store this node's entries again (the store may have been lost), tell the others
             // to load them, and load theirs.
-            let own: Vec<Entry> = self.own.lock().values().cloned().collect();
+            let own: Vec<Entry> = self.own.lock().entries_of(&self.node);
             for entry in own {
                 let value = serde_json::to_vec(&entry).expect("entries serialize");
                 self.bus.store(&entry.key(), Some(Bytes::from(value)));
