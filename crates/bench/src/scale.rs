@@ -277,43 +277,47 @@ async fn listen(mut ws: Ws, index: usize, mut stop: watch::Receiver<bool>) -> Se
     }
 }
 
-/// A connection of the storm and how long its hello and subscribes took (µs), or why it failed.
-type Opened = Result<(Ws, u64), String>;
+/// A connection of the storm, listening, and how long its hello and subscribes took (µs), or
+/// why it failed.
+type Opened = Result<(tokio::task::JoinHandle<Seen>, u64), String>;
 
 /// `piazza-bench scale-worker`: opens connections `first..first + count` over `addrs`, says
 /// how it went (one JSON line), listens until a line on stdin, then says what arrived.
 pub async fn worker(addrs: Vec<String>, first: usize, count: usize, channels: u32, broadcasts: u32) {
     let started = Instant::now();
+    // Each connection listens (and pings, as a real client does) from the moment it is open, not
+    // from the end of the storm: a storm longer than two heartbeat intervals would otherwise see
+    // its first connections closed as dead.
+    let (stop_tx, stop_rx) = watch::channel(false);
     let opened: Vec<(usize, Opened)> = futures_util::stream::iter(first..first + count)
         .map(|i| {
             let addr = addrs[i % addrs.len()].clone();
+            let stop = stop_rx.clone();
             async move {
                 let start = Instant::now();
                 let result = connect(&addr, i, channels).await;
-                (i, result.map(|ws| (ws, start.elapsed().as_micros() as u64)))
+                (i, result.map(|ws| (tokio::spawn(listen(ws, i, stop)), start.elapsed().as_micros() as u64)))
             }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     let mut error = None;
-    let (mut open, mut connect_us) = (Vec::new(), Vec::new());
+    let (mut tasks, mut connect_us) = (Vec::new(), Vec::new());
     let mut per_node = vec![0usize; addrs.len()];
     for (i, result) in opened {
         match result {
-            Ok((ws, us)) => {
-                open.push((i, ws));
+            Ok((task, us)) => {
+                tasks.push(task);
                 connect_us.push(us);
                 per_node[i % addrs.len()] += 1;
             }
             Err(e) => error = error.or(Some(e)),
         }
     }
-    let report = json!({"connected": open.len(), "failed": count - open.len(), "error": error,
+    let report = json!({"connected": tasks.len(), "failed": count - tasks.len(), "error": error,
         "seconds": started.elapsed().as_secs_f64(), "connect_us": connect_us, "per_node": per_node});
     println!("{report}");
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks: Vec<_> = open.into_iter().map(|(i, ws)| tokio::spawn(listen(ws, i, stop_rx.clone()))).collect();
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let _ = stdin.next_line().await;
     let _ = stop_tx.send(true);
