@@ -22,7 +22,15 @@ pub enum Entry {
     Online { app: String, kind: SessionKind, user: String, session: u64, timeout: u32 },
     /// A visible (not `beQuiet`) member of a message or stream channel, with its states.
     #[serde(rename = "member")]
-    Member { app: String, ct: ChannelType, channel: String, user: String, states: States, timeout: u32 },
+    Member {
+        app: String,
+        ct: ChannelType,
+        channel: String,
+        user: String,
+        #[serde(default, skip_serializing_if = "States::is_empty")]
+        states: States,
+        timeout: u32,
+    },
     /// A member of a room (`announced`: others were told it entered).
     #[serde(rename = "room")]
     RoomMember { app: String, room: RoomId, user: String, announced: bool, scene: Scene, timeout: u32 },

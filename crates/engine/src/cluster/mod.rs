@@ -192,6 +192,9 @@ struct DeliveryHeader {
 #[derive(Serialize, Deserialize)]
 struct Change {
     n: String,
+    /// The key of a withdrawn entry; left out when the entry is given (its key follows from it):
+    /// every node reads every change, so each byte saved is read by all of them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     k: String,
     #[serde(default)]
     v: Option<Entry>,
@@ -345,7 +348,8 @@ impl Cluster {
     }
 
     fn announce(&self, owner: &str, key: &str, value: Option<Entry>) {
-        let change = Change { n: owner.to_string(), k: key.to_string(), v: value };
+        let k = if value.is_some() { String::new() } else { key.to_string() };
+        let change = Change { n: owner.to_string(), k, v: value };
         self.bus.publish(DIRECTORY_TOPIC, encode(KIND_CHANGE, &change, &[]));
     }
 
@@ -590,6 +594,31 @@ mod tests {
         assert_eq!(back.skip, delivery.skip);
         assert_eq!(back.frame, delivery.frame);
         assert!(decode(b"d\x00\x00\x00\x09{}").is_none());
+    }
+
+    #[test]
+    fn a_change_carries_its_key_only_when_it_withdraws() {
+        let entry = Entry::Member {
+            app: "a".into(),
+            ct: crate::protocol::ChannelType::Message,
+            channel: "c".into(),
+            user: "u".into(),
+            states: Default::default(),
+            timeout: 5,
+        };
+        let put = serde_json::to_string(&Change { n: "n1".into(), k: String::new(), v: Some(entry.clone()) }).unwrap();
+        assert_eq!(
+            put,
+            r#"{"n":"n1","v":{"t":"member","app":"a","ct":"MESSAGE","channel":"c","user":"u","timeout":5}}"#
+        );
+        let back: Change = serde_json::from_str(&put).unwrap();
+        assert_eq!(back.v, Some(entry.clone()));
+        let gone = serde_json::to_string(&Change { n: "n1".into(), k: entry.key(), v: None }).unwrap();
+        let back: Change = serde_json::from_str(&gone).unwrap();
+        assert_eq!((back.k, back.v), (entry.key(), None));
+        // A stored value written with its empty states still reads.
+        let old = r#"{"t":"member","app":"a","ct":"MESSAGE","channel":"c","user":"u","states":{},"timeout":5}"#;
+        assert_eq!(serde_json::from_str::<Entry>(old).unwrap(), entry);
     }
 
     #[test]
