@@ -143,7 +143,9 @@ impl Names {
         self.set.get(name).cloned()
     }
 
-    /// Counts `count` names given up; forgets the unused ones once they could be half the set.
+    /// Counts `count` references to names given up (at least as many as the names left unused);
+    /// forgets the unused ones once they could be half the set, so the set stays within about
+    /// twice the names in use, at an amortized constant cost per removal.
     fn release(&mut self, count: usize) {
         self.released += count;
         if self.released > self.set.len() / 2 + 1024 {
@@ -200,6 +202,9 @@ pub struct Mirror {
     online: Online,
     members: Members,
     user_channels: UserChannels,
+    /// How many sessions and channel members each node has in the indexes (a node without any
+    /// is not looked for there).
+    counts: HashMap<Name, usize>,
     /// Room members, publishers and bans, by node and key.
     others: HashMap<String, HashMap<String, Entry>>,
     rooms: HashMap<RoomKey, BTreeMap<String, (String, bool)>>,
@@ -246,7 +251,11 @@ impl Mirror {
                 let sessions = self.online.entry(key).or_default();
                 match sessions.iter_mut().find(|at| *at.node == *node && at.session == session) {
                     Some(at) => at.timeout = timeout,
-                    None => sessions.push(OnlineAt { node: self.names.get(node), session, timeout }),
+                    None => {
+                        let node = self.names.get(node);
+                        *self.counts.entry(node.clone()).or_default() += 1;
+                        sessions.push(OnlineAt { node, session, timeout });
+                    }
                 }
             }
             Entry::Member { app, ct, channel, user, states, timeout } => {
@@ -258,12 +267,17 @@ impl Mirror {
                     .or_default()
                     .entry(user.clone())
                     .or_default();
-                if let Some(held) = holders.iter_mut().find(|h| *h.node == *node) {
+                if let Some(i) = holders.iter().position(|h| *h.node == *node) {
+                    // The latest write answers the questions: the updated holder goes last.
+                    let mut held = holders.remove(i);
                     held.states = states;
                     held.timeout = timeout;
+                    holders.push(held);
                     return;
                 }
-                holders.push(Held { node: self.names.get(node), states, timeout });
+                let node = self.names.get(node);
+                *self.counts.entry(node.clone()).or_default() += 1;
+                holders.push(Held { node, states, timeout });
                 let channels = self.user_channels.entry((app, user)).or_default();
                 match channels.iter_mut().find(|(t, c, _)| *t == ct && *c == channel) {
                     Some((_, _, count)) => *count += 1,
@@ -292,7 +306,9 @@ impl Mirror {
                 if sessions.is_empty() {
                     self.online.remove(&names);
                 }
-                self.names.release(1);
+                self.uncount(node);
+                // The names it referenced: app, user, node.
+                self.names.release(3);
                 Some(Entry::Online { app, kind, user, session, timeout: at.timeout })
             }
             Some(Parsed::Member { app, ct, channel, user }) => {
@@ -309,13 +325,25 @@ impl Mirror {
                     }
                 }
                 self.forget_user_channel(&names.0, &user_name, ct, &names.2);
-                self.names.release(1);
+                self.uncount(node);
+                // The names it referenced: app, channel, user, node.
+                self.names.release(4);
                 Some(Entry::Member { app, ct, channel, user, states: held.states(), timeout: held.timeout })
             }
             None => {
                 let entry = self.others.get_mut(node)?.remove(key)?;
                 self.unindex(node, &entry);
                 Some(entry)
+            }
+        }
+    }
+
+    /// One online or member entry of `node` fewer.
+    fn uncount(&mut self, node: &str) {
+        if let Some(count) = self.counts.get_mut(node) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(node);
             }
         }
     }
@@ -346,6 +374,21 @@ impl Mirror {
     /// Forgets `node`; returns its entries.
     pub fn drop_node(&mut self, node: &str) -> Vec<Entry> {
         let mut entries = Vec::new();
+        // The indexes are scanned only for a node that has entries there.
+        if self.counts.remove(node).is_some() {
+            self.drop_indexed(node, &mut entries);
+        }
+        let others: Vec<Entry> = self.others.remove(node).map(|m| m.into_values().collect()).unwrap_or_default();
+        for entry in &others {
+            self.unindex(node, entry);
+        }
+        entries.extend(others);
+        self.names.sweep();
+        entries
+    }
+
+    /// Takes `node`'s sessions and channel members out of the indexes, into `entries`.
+    fn drop_indexed(&mut self, node: &str, entries: &mut Vec<Entry>) {
         self.online.retain(|(app, kind, user), sessions| {
             sessions.retain(|at| {
                 let mine = *at.node == *node;
@@ -383,21 +426,19 @@ impl Mirror {
             self.forget_user_channel(app, user, *ct, channel);
         }
         drop(left);
-        let others: Vec<Entry> = self.others.remove(node).map(|m| m.into_values().collect()).unwrap_or_default();
-        for entry in &others {
-            self.unindex(node, entry);
-        }
-        entries.extend(others);
         shrink(&mut self.online);
         shrink(&mut self.members);
         shrink(&mut self.user_channels);
-        self.names.sweep();
-        entries
+        shrink(&mut self.counts);
     }
 
     /// The entries of `node`.
     pub fn entries_of(&self, node: &str) -> Vec<Entry> {
         let mut entries = Vec::new();
+        if !self.counts.contains_key(node) {
+            entries.extend(self.others.get(node).map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default());
+            return entries;
+        }
         for ((app, kind, user), sessions) in &self.online {
             for at in sessions.iter().filter(|at| *at.node == *node) {
                 let (app, user) = (app.to_string(), user.to_string());
@@ -514,6 +555,13 @@ impl Mirror {
     /// The states of `user` in a channel, if another node holds it there.
     pub fn member_states(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<States> {
         self.held(app, ct, channel, user).map(Held::states)
+    }
+
+    /// Whether a node other than `except` holds `user` in a channel.
+    pub fn member_held_elsewhere(&self, app: &str, ct: ChannelType, channel: &str, user: &str, except: &str) -> bool {
+        self.channel(app, ct, channel)
+            .and_then(|m| m.get(user))
+            .is_some_and(|holders| holders.iter().any(|h| *h.node != *except))
     }
 
     /// The node holding `user` in a channel, if another one does.
@@ -651,6 +699,71 @@ mod tests {
         assert!(mirror.user_channels("a", "u").is_empty());
         mirror.drop_node("n1");
         assert!(mirror.names.set.is_empty());
+    }
+
+    #[test]
+    fn every_kind_of_key_is_read_back() {
+        let mut mirror = Mirror::default();
+        let odd = "u \"quoted\" \\ ü 🙂";
+        let mut entries = Vec::new();
+        for kind in [SessionKind::Rtm, SessionKind::Trtc] {
+            entries.push(Entry::Online { app: "a".into(), kind, user: odd.into(), session: u64::MAX, timeout: 1 });
+        }
+        for ct in [ChannelType::Message, ChannelType::Stream, ChannelType::User] {
+            entries.push(Entry::Member {
+                app: "a".into(),
+                ct,
+                channel: odd.into(),
+                user: odd.into(),
+                states: States::new(),
+                timeout: 1,
+            });
+        }
+        for entry in &entries {
+            mirror.insert("n1", entry.clone());
+        }
+        for entry in entries {
+            assert_eq!(mirror.remove("n1", &entry.key()), Some(entry));
+        }
+        assert!(mirror.counts.is_empty() && mirror.online.is_empty() && mirror.members.is_empty());
+    }
+
+    #[test]
+    fn the_latest_write_answers_and_any_other_holder_counts() {
+        let mut mirror = Mirror::default();
+        let with = |mood: &str| Entry::Member {
+            app: "a".into(),
+            ct: ChannelType::Message,
+            channel: "c".into(),
+            user: "u".into(),
+            states: [("mood".to_string(), mood.to_string())].into(),
+            timeout: 5,
+        };
+        mirror.insert("n1", with("old"));
+        mirror.insert("n2", with("moved"));
+        mirror.insert("n1", with("new"));
+        let states = mirror.member_states("a", ChannelType::Message, "c", "u").unwrap();
+        assert_eq!(states["mood"], "new");
+        assert!(mirror.member_held_elsewhere("a", ChannelType::Message, "c", "u", "n1"));
+        mirror.drop_node("n2");
+        assert!(!mirror.member_held_elsewhere("a", ChannelType::Message, "c", "u", "n1"));
+        assert!(!mirror.member_held_elsewhere("a", ChannelType::Message, "d", "u", "n9"));
+    }
+
+    #[test]
+    fn names_of_removed_entries_do_not_pile_up() {
+        let mut mirror = Mirror::default();
+        for i in 0..20_000 {
+            let (user, channel) = (format!("u{i}"), format!("private-{i}"));
+            let entry = member(&user, &channel);
+            mirror.insert("n1", entry.clone());
+            mirror
+                .insert("n1", Entry::Online { app: "a".into(), kind: SessionKind::Rtm, user, session: 1, timeout: 1 });
+            mirror.remove("n1", &entry.key());
+        }
+        // 20,000 users online, their 20,000 private channels gone.
+        let in_use = 20_000 + 2;
+        assert!(mirror.names.set.len() <= in_use * 3 / 2 + 2048, "{} names kept", mirror.names.set.len());
     }
 
     #[test]

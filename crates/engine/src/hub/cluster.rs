@@ -378,7 +378,7 @@ impl Hub {
     fn announce_gone(&self, cluster: &Cluster, dead: &str, entry: &Entry) {
         match entry {
             Entry::Member { app, ct, channel, user, .. } => {
-                let moved = cluster.mirror(|m| m.member_node(app, *ct, channel, user)).is_some_and(|n| n != dead);
+                let moved = cluster.mirror(|m| m.member_held_elsewhere(app, *ct, channel, user, dead));
                 let here = self.is_local_member(app, *ct, channel, user);
                 if moved || here {
                     return;
