@@ -111,6 +111,18 @@ impl Held {
     fn states(&self) -> States {
         self.states.as_deref().cloned().unwrap_or_default()
     }
+
+    fn entry(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Entry {
+        let (app, channel, user) = (app.to_string(), channel.to_string(), user.to_string());
+        Entry::Member { app, ct, channel, user, states: self.states(), timeout: self.timeout }
+    }
+}
+
+impl OnlineAt {
+    fn entry(&self, app: &str, kind: SessionKind, user: &str) -> Entry {
+        let (app, user) = (app.to_string(), user.to_string());
+        Entry::Online { app, kind, user, session: self.session, timeout: self.timeout }
+    }
 }
 
 /// (app, kind, user) → the user's sessions elsewhere.
@@ -393,8 +405,7 @@ impl Mirror {
             sessions.retain(|at| {
                 let mine = *at.node == *node;
                 if mine {
-                    let (app, user) = (app.to_string(), user.to_string());
-                    entries.push(Entry::Online { app, kind: *kind, user, session: at.session, timeout: at.timeout });
+                    entries.push(at.entry(app, *kind, user));
                 }
                 !mine
             });
@@ -407,14 +418,7 @@ impl Mirror {
                     let mine = *held.node == *node;
                     if mine {
                         left.push((app.clone(), user.clone(), *ct, channel.clone()));
-                        entries.push(Entry::Member {
-                            app: app.to_string(),
-                            ct: *ct,
-                            channel: channel.to_string(),
-                            user: user.to_string(),
-                            states: held.states(),
-                            timeout: held.timeout,
-                        });
+                        entries.push(held.entry(app, *ct, channel, user));
                     }
                     !mine
                 });
@@ -435,31 +439,21 @@ impl Mirror {
     /// The entries of `node`.
     pub fn entries_of(&self, node: &str) -> Vec<Entry> {
         let mut entries = Vec::new();
+        // The indexes are scanned only for a node that has entries there.
         if !self.counts.contains_key(node) {
-            entries.extend(self.others.get(node).map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default());
+            entries.extend(self.others.get(node).into_iter().flat_map(|m| m.values().cloned()));
             return entries;
         }
         for ((app, kind, user), sessions) in &self.online {
-            for at in sessions.iter().filter(|at| *at.node == *node) {
-                let (app, user) = (app.to_string(), user.to_string());
-                entries.push(Entry::Online { app, kind: *kind, user, session: at.session, timeout: at.timeout });
-            }
+            entries.extend(sessions.iter().filter(|at| *at.node == *node).map(|at| at.entry(app, *kind, user)));
         }
         for ((app, ct, channel), members) in &self.members {
             for (user, holders) in members {
-                for held in holders.iter().filter(|h| *h.node == *node) {
-                    entries.push(Entry::Member {
-                        app: app.to_string(),
-                        ct: *ct,
-                        channel: channel.to_string(),
-                        user: user.to_string(),
-                        states: held.states(),
-                        timeout: held.timeout,
-                    });
-                }
+                let mine = holders.iter().filter(|h| *h.node == *node);
+                entries.extend(mine.map(|held| held.entry(app, *ct, channel, user)));
             }
         }
-        entries.extend(self.others.get(node).map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default());
+        entries.extend(self.others.get(node).into_iter().flat_map(|m| m.values().cloned()));
         entries
     }
 
