@@ -35,8 +35,42 @@ fn channel_name(channel: u32) -> String {
 }
 
 pub async fn ws_connect(peer: Peer, addr: &str) -> Result<Ws> {
+    ws_connect_from(peer, addr, None).await
+}
+
+/// [`ws_connect`] from a given loopback source address (any of 127.0.0.0/8 reaches a server on
+/// 127.0.0.1). The kernel picks a connection's source port by trying ports until the four-tuple
+/// is free; from one source address to a few server ports, with tens of thousands of
+/// connections open, that search made `connect` the machine's busiest call (a third of both
+/// cores in a 100,000-connection storm, in `__inet_check_established`). Clients spread over
+/// many addresses, as real ones are, find a free port at once.
+pub async fn ws_connect_from(peer: Peer, addr: &str, source: Option<std::net::Ipv4Addr>) -> Result<Ws> {
     let path = if peer.protocol() == Peer::SocketIo { "/socket.io/?EIO=4&transport=websocket" } else { "/" };
-    let tcp = TcpStream::connect(addr).await.map_err(err)?;
+    let tcp = match source {
+        None => TcpStream::connect(addr).await.map_err(err)?,
+        Some(source) => {
+            use std::os::fd::AsRawFd;
+            let target: std::net::SocketAddr = addr.parse().map_err(err)?;
+            let socket = tokio::net::TcpSocket::new_v4().map_err(err)?;
+            // The port is left to `connect`, which then needs only the four-tuple to be free.
+            let on: libc::c_int = 1;
+            // SAFETY: a valid socket and a c_int option of the size given.
+            let set = unsafe {
+                libc::setsockopt(
+                    socket.as_raw_fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_BIND_ADDRESS_NO_PORT,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if set != 0 {
+                return Err(format!("IP_BIND_ADDRESS_NO_PORT: {}", std::io::Error::last_os_error()));
+            }
+            socket.bind(std::net::SocketAddr::new(source.into(), 0)).map_err(err)?;
+            socket.connect(target).await.map_err(err)?
+        }
+    };
     tcp.set_nodelay(true).map_err(err)?;
     // Small buffers on the generator's side: it holds up to 10,000 connections.
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(16 * 1024);

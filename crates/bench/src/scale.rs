@@ -25,7 +25,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::conn::{piazza_hello, until_text, ws_connect, Ws};
+use crate::conn::{piazza_hello, until_text, ws_connect, ws_connect_from, Ws};
 use crate::procs::{self, Server};
 use crate::scenario::Metrics;
 use crate::{wire, Peer};
@@ -131,7 +131,22 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     }
     let storm = started.elapsed();
     let storm_cpu = cpu(&nodes) - storm_cpu;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Idle memory: after the nodes have done with the storm (the last answer to a client is not
+    // the last of the work: every node still applies the others' directory changes), when their
+    // CPU over a second falls under 5 % of a core per 10,000 connections (their pings and
+    // heartbeats keep 100,000 idle connections at about 20 % of a core here), at least 3 s and
+    // at most 30 s after it.
+    let settle_start = Instant::now();
+    let quiet = 0.05 * connected as f64 / 10_000.0;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    loop {
+        let before = cpu(&nodes);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if cpu(&nodes) - before < quiet || settle_start.elapsed() >= Duration::from_secs(30) {
+            break;
+        }
+    }
+    let settled = settle_start.elapsed();
     let rss: Vec<u64> = nodes.iter().map(|s| procs::memory(s.pid).0).collect();
     // Per connection that connected (and each node's per connection it holds).
     let per_conn: Vec<f64> =
@@ -144,7 +159,14 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
 
     let mut publisher = ws_connect(Peer::Piazza, &nodes[0].addr).await?;
     piazza_hello(&mut publisher, "publisher").await?;
+    // The load generator's CPU over the same window: it shares the two cores with the nodes.
+    let worker_pids: Vec<u32> = children.iter().filter_map(|(c, _)| c.id()).collect();
+    let workers_cpu = || worker_pids.iter().map(|p| procs::cpu_seconds(*p)).sum::<f64>();
+    let (idle_workers, idle_workers_start) = (workers_cpu(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let workers_idle_rate = (workers_cpu() - idle_workers) / idle_workers_start.elapsed().as_secs_f64();
     let (busy_cpu, busy_kernel, busy_start) = (cpu(&nodes), kernel_cpu(&nodes), Instant::now());
+    let busy_workers = workers_cpu();
     for b in 0..load.broadcasts {
         let mut payload = wall_us().to_le_bytes().to_vec();
         payload.resize(128, b'.');
@@ -156,6 +178,7 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     let window = busy_start.elapsed().as_secs_f64();
     let busy = cpu(&nodes) - busy_cpu - idle_rate * window;
     let kernel_share = (kernel_cpu(&nodes) - busy_kernel) / (cpu(&nodes) - busy_cpu).max(1e-9);
+    let load_busy = workers_cpu() - busy_workers - workers_idle_rate * window;
 
     let mut latency = Histogram::<u64>::new(3).expect("histogram");
     let (mut missing, mut broken) = (0u64, 0u64);
@@ -196,6 +219,7 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     m.insert("failed_connections".into(), failed as f64);
     m.insert("connect_storm_s".into(), storm.as_secs_f64());
     m.insert("connects_per_s".into(), connected as f64 / storm.as_secs_f64());
+    m.insert("settle_s".into(), settled.as_secs_f64());
     m.insert("storm_server_cpu_us_per_connection".into(), storm_cpu * 1e6 / connected.max(1) as f64);
     // One connection's hello and subscribes, from its TCP connect to the last answer.
     m.insert("connect_p50_ms".into(), connect_latency.value_at_quantile(0.5) as f64 / 1000.0);
@@ -216,12 +240,19 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     m.insert("broadcast_last_ms".into(), latency.max() as f64 / 1000.0);
     m.insert("broadcast_kernel_cpu_share".into(), kernel_share);
     m.insert("cpu_ns_per_delivery".into(), if deliveries > 0.0 { busy.max(0.0) * 1e9 / deliveries } else { 0.0 });
+    m.insert(
+        "load_generator_cpu_ns_per_delivery".into(),
+        if deliveries > 0.0 { load_busy.max(0.0) * 1e9 / deliveries } else { 0.0 },
+    );
     Ok(m)
 }
 
 /// One connection of the storm: hello, `all`, and its presence channel.
 async fn connect(addr: &str, index: usize, channels: u32) -> Result<Ws, String> {
-    let mut ws = ws_connect(Peer::Piazza, addr).await?;
+    // Each connection from its own loopback address (127.0.1.1 to 127.0.250.250, again after
+    // 62,500), as from many client machines: see `ws_connect_from`.
+    let source = std::net::Ipv4Addr::new(127, 0, (index / 250 % 250 + 1) as u8, (index % 250 + 1) as u8);
+    let mut ws = ws_connect_from(Peer::Piazza, addr, Some(source)).await?;
     piazza_hello(&mut ws, &format!("u{index}")).await?;
     let all = r#"{"op":"subscribe","id":1,"channel":"all","withPresence":false}"#;
     ws.send(Message::Text(all.into())).await.map_err(|e| e.to_string())?;
