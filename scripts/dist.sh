@@ -35,9 +35,11 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-zigbuild
 fi
 
-# The addon without the binary's dependencies, then the server binary with them.
-cargo zigbuild --profile "$PROFILE" --target "$TARGET.$GLIBC" -p piazza-node
-cargo zigbuild --profile "$PROFILE" --target "$TARGET.$GLIBC" -p piazza-engine --bin piazza-server
+# The addon and the server binary in one build, so the engine and every dependency are compiled
+# once. The engine's `cli` feature (the binary's command line, TOML, allocator and subscriber) is
+# then on for the addon's build too; the engine's library has no code behind it, and the linker
+# leaves those crates out of the addon, which uses none of them (checked below).
+cargo zigbuild --profile "$PROFILE" --target "$TARGET.$GLIBC" -p piazza-node -p piazza-engine --lib --bin piazza-server
 OUT="target/$TARGET/$PROFILE"
 node scripts/stage.js --target "$TARGET.$GLIBC" --addon "$OUT/libpiazza_node.so" --server "$OUT/piazza-server"
 
@@ -50,4 +52,11 @@ for file in npm/linux-x64-gnu/piazza.linux-x64-gnu.node npm/linux-x64-gnu/piazza
     status=1
   fi
 done
+# One build serves both, so the engine's `cli` feature is on for the addon's build as well: the
+# addon must still hold none of the binary's own crates.
+held=$(strings npm/linux-x64-gnu/piazza.linux-x64-gnu.node | grep -c -i -e mimalloc -e clap || true)
+if [ "$held" != 0 ]; then
+  echo "dist: the addon holds the server binary's crates (mimalloc or clap)" >&2
+  status=1
+fi
 exit $status
