@@ -35,10 +35,11 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-zigbuild
 fi
 
-# The addon and the server binary in one build, so the engine and every dependency are compiled
-# once. The engine's `cli` feature (the binary's command line, TOML, allocator and subscriber) is
-# then on for the addon's build too; the engine's library has no code behind it, and the linker
-# leaves those crates out of the addon, which uses none of them (checked below).
+# The addon and the server binary in one build, so the engine (with its LTO) is compiled once,
+# not once without and once with the `cli` feature. That feature (the binary's command line,
+# TOML, allocator and subscriber) is then on for the addon's build too; the engine's library has
+# no code behind it, and the linker leaves those crates out of the addon, which uses none of
+# them (checked below). Other hosts (above) still build the two separately.
 cargo zigbuild --profile "$PROFILE" --target "$TARGET.$GLIBC" -p piazza-node -p piazza-engine --lib --bin piazza-server
 OUT="target/$TARGET/$PROFILE"
 node scripts/stage.js --target "$TARGET.$GLIBC" --addon "$OUT/libpiazza_node.so" --server "$OUT/piazza-server"

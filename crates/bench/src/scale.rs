@@ -8,11 +8,12 @@
 //!    flight per worker), connection `i` on node `i % nodes`: hello, subscribe to `all` and,
 //!    with presence, to `c<i % channels>` with presence (so every user is in a small presence
 //!    channel too). Timed from the workers' start to the last subscribe answered.
-//! 2. **Idle**: 3 s later, each node's RSS above its RSS before the storm, per connection it holds.
+//! 2. **Idle**: once the nodes are quiet again (3 to 30 s later), each node's RSS above its RSS
+//!    before the storm, per connection it holds.
 //! 3. **Broadcast**: one publisher on node 0 sends `broadcasts` messages to `all`, a second apart;
 //!    every connection records the time from the send (the wall clock, which the processes
 //!    share) to the arrival of each. Server CPU over that window, less the nodes' idle CPU over
-//!    as long, per delivery.
+//!    as long, per delivery; the load generator's the same way (it shares the cores).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -137,7 +138,7 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     // heartbeats keep 100,000 idle connections at about 20 % of a core here), at least 3 s and
     // at most 30 s after it.
     let settle_start = Instant::now();
-    let quiet = 0.05 * connected as f64 / 10_000.0;
+    let quiet = 0.05 * connected.max(1) as f64 / 10_000.0;
     tokio::time::sleep(Duration::from_secs(2)).await;
     loop {
         let before = cpu(&nodes);
@@ -152,19 +153,18 @@ pub async fn run(load: &ScaleLoad) -> Result<Metrics, String> {
     let per_conn: Vec<f64> =
         (0..load.nodes).map(|n| rss[n].saturating_sub(base[n]) as f64 / held[n].max(1) as f64).collect();
 
-    // The nodes' CPU while idle, to take out of the broadcast's.
-    let (idle_cpu, idle_start) = (cpu(&nodes), Instant::now());
+    // The nodes' and the load generator's CPU while idle, to take out of the broadcast's (the
+    // load generator shares the two cores with the nodes).
+    let worker_pids: Vec<u32> = children.iter().filter_map(|(c, _)| c.id()).collect();
+    let workers_cpu = || worker_pids.iter().map(|p| procs::cpu_seconds(*p)).sum::<f64>();
+    let (idle_cpu, idle_workers, idle_start) = (cpu(&nodes), workers_cpu(), Instant::now());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_rate = (cpu(&nodes) - idle_cpu) / idle_start.elapsed().as_secs_f64();
+    let idle_seconds = idle_start.elapsed().as_secs_f64();
+    let idle_rate = (cpu(&nodes) - idle_cpu) / idle_seconds;
+    let workers_idle_rate = (workers_cpu() - idle_workers) / idle_seconds;
 
     let mut publisher = ws_connect(Peer::Piazza, &nodes[0].addr).await?;
     piazza_hello(&mut publisher, "publisher").await?;
-    // The load generator's CPU over the same window: it shares the two cores with the nodes.
-    let worker_pids: Vec<u32> = children.iter().filter_map(|(c, _)| c.id()).collect();
-    let workers_cpu = || worker_pids.iter().map(|p| procs::cpu_seconds(*p)).sum::<f64>();
-    let (idle_workers, idle_workers_start) = (workers_cpu(), Instant::now());
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let workers_idle_rate = (workers_cpu() - idle_workers) / idle_workers_start.elapsed().as_secs_f64();
     let (busy_cpu, busy_kernel, busy_start) = (cpu(&nodes), kernel_cpu(&nodes), Instant::now());
     let busy_workers = workers_cpu();
     for b in 0..load.broadcasts {
