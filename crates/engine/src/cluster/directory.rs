@@ -13,6 +13,8 @@ use smallvec::SmallVec;
 use crate::hub::roster::States;
 use crate::protocol::{ChannelType, RoomId, Scene, SessionKind};
 
+use super::sorted::Sorted;
+
 /// One fact about a session of the node that owns the entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t")]
@@ -128,7 +130,7 @@ impl OnlineAt {
 /// (app, kind, user) → the user's sessions elsewhere.
 type Online = HashMap<(Name, SessionKind, Name), SmallVec<[OnlineAt; 1]>>;
 /// (app, channel type, channel) → user → the nodes holding the user there.
-type Members = HashMap<(Name, ChannelType, Name), BTreeMap<Name, SmallVec<[Held; 1]>>>;
+type Members = HashMap<(Name, ChannelType, Name), Sorted<SmallVec<[Held; 1]>>>;
 /// (app, user) → (channel type, channel, how many nodes hold the user there).
 type UserChannels = HashMap<(Name, Name), SmallVec<[(ChannelType, Name, u32); 2]>>;
 
@@ -273,12 +275,8 @@ impl Mirror {
             Entry::Member { app, ct, channel, user, states, timeout } => {
                 let (app, channel, user) = (self.names.get(&app), self.names.get(&channel), self.names.get(&user));
                 let states = (!states.is_empty()).then(|| Box::new(states));
-                let holders = self
-                    .members
-                    .entry((app.clone(), ct, channel.clone()))
-                    .or_default()
-                    .entry(user.clone())
-                    .or_default();
+                let holders =
+                    self.members.entry((app.clone(), ct, channel.clone())).or_default().get_or_default(user.clone());
                 if let Some(i) = holders.iter().position(|h| *h.node == *node) {
                     // The latest write answers the questions: the updated holder goes last.
                     let mut held = holders.remove(i);
@@ -507,7 +505,7 @@ impl Mirror {
     // ---- questions
 
     /// The members of a channel on other nodes, looked up by interned names.
-    fn channel(&self, app: &str, ct: ChannelType, channel: &str) -> Option<&BTreeMap<Name, SmallVec<[Held; 1]>>> {
+    fn channel(&self, app: &str, ct: ChannelType, channel: &str) -> Option<&Sorted<SmallVec<[Held; 1]>>> {
         self.members.get(&(self.names.find(app)?, ct, self.names.find(channel)?))
     }
 
@@ -534,7 +532,7 @@ impl Mirror {
 
     /// How many visible members a channel has on other nodes (without copying them).
     pub fn member_count(&self, app: &str, ct: ChannelType, channel: &str) -> usize {
-        self.channel(app, ct, channel).map_or(0, BTreeMap::len)
+        self.channel(app, ct, channel).map_or(0, Sorted::len)
     }
 
     /// The first `limit` visible members of a channel on other nodes, by user id.

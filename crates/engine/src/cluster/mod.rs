@@ -24,6 +24,7 @@ pub mod bus;
 pub mod directory;
 mod heartbeat;
 pub mod redis;
+mod sorted;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
