@@ -1,7 +1,7 @@
 //! A map from names to values in name order, for the members of one channel in the directory
 //! mirror. Most channels have a few members on any node: a `BTreeMap` allocates a leaf with room
-//! for eleven entries from the first (about 630 bytes with the mirror's values), which at 10,000
-//! small presence channels was 7 MB per node. Up to [`FEW`] entries live in a sorted `Vec`
+//! for eleven entries from the first (about 700 bytes with the mirror's values), which at 10,000
+//! small presence channels was 9 MB of a node's own directory (heaptrack; about 3 MB now). Up to [`FEW`] entries live in a sorted `Vec`
 //! grown one entry at a time (exactly as large as its entries); past that, in a `BTreeMap`, so a
 //! channel of 100,000 members costs what it did (and inserting stays logarithmic). A map that
 //! shrinks to half of [`FEW`] goes back to the `Vec`.
@@ -120,7 +120,9 @@ impl<V> Sorted<V> {
             }
             Sorted::Many(many) => {
                 if many.len() <= FEW / 2 {
-                    *self = Sorted::Few(std::mem::take(many).into_iter().collect());
+                    let mut few = Vec::with_capacity(many.len());
+                    few.extend(std::mem::take(many));
+                    *self = Sorted::Few(few);
                 }
             }
         }
@@ -141,7 +143,16 @@ impl<'a, V> Iterator for Iter<'a, V> {
             Iter::Many(many) => many.next(),
         }
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Few(few) => few.size_hint(),
+            Iter::Many(many) => many.size_hint(),
+        }
+    }
 }
+
+impl<V> ExactSizeIterator for Iter<'_, V> {}
 
 impl<'a, V> IntoIterator for &'a Sorted<V> {
     type Item = (&'a Name, &'a V);
@@ -187,6 +198,32 @@ mod tests {
         assert_eq!(map.remove("u03"), None);
         assert_eq!(map.len(), 7);
         assert_eq!(map.get("u04"), expected.get("u04"));
+    }
+
+    #[test]
+    fn a_full_vec_takes_an_existing_name_in_place() {
+        let mut map: Sorted<u32> = Sorted::default();
+        for i in 0..FEW as u32 {
+            *map.get_or_default(Arc::from(format!("u{i:02}").as_str())) = i;
+        }
+        // The sixteenth name again: found, not a seventeenth entry, no change of form.
+        *map.get_or_default(Arc::from("u05")) += 100;
+        assert!(matches!(map, Sorted::Few(_)));
+        assert_eq!(map.len(), FEW);
+        assert_eq!(map.get("u05"), Some(&105));
+        // A new name past FEW: the BTreeMap form, everything kept.
+        map.get_or_default(Arc::from("u99"));
+        assert!(matches!(map, Sorted::Many(_)));
+        assert_eq!(map.len(), FEW + 1);
+        assert_eq!(map.get("u05"), Some(&105));
+        assert_eq!(map.iter().len(), FEW + 1);
+        // `retain` may change the values it keeps, in either form.
+        map.retain(|_, v| {
+            *v += 1;
+            *v % 2 == 0
+        });
+        assert_eq!(map.get("u05"), Some(&106));
+        assert!(map.iter().all(|(_, v)| v % 2 == 0));
     }
 
     #[test]
