@@ -86,7 +86,7 @@ pub fn room_key(room: &RoomId) -> String {
 }
 
 /// A name shared by every index that mentions it (see [`Names`]).
-type Name = Arc<str>;
+pub(super) type Name = Arc<str>;
 type RoomKey = (String, String);
 /// (app, channel, topic).
 type TopicKey = (String, String, String);

@@ -1,18 +1,17 @@
 //! A map from names to values in name order, for the members of one channel in the directory
 //! mirror. Most channels have a few members on any node: a `BTreeMap` allocates a leaf with room
 //! for eleven entries from the first (about 700 bytes with the mirror's values), which at 10,000
-//! small presence channels was 9 MB of a node's own directory (heaptrack; about 3 MB now). Up to [`FEW`] entries live in a sorted `Vec`
-//! grown one entry at a time (exactly as large as its entries); past that, in a `BTreeMap`, so a
-//! channel of 100,000 members costs what it did (and inserting stays logarithmic). A map that
-//! shrinks to half of [`FEW`] goes back to the `Vec`.
+//! small presence channels was 9 MB of a node's own directory (heaptrack; about 3 MB now). Up to
+//! [`FEW`] entries live in a sorted `Vec` grown one entry at a time (exactly as large as its
+//! entries); past that, in a `BTreeMap`, so a channel of 100,000 members costs what it did (and
+//! inserting stays logarithmic). A map that shrinks to half of [`FEW`] goes back to the `Vec`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
+use super::directory::Name;
 
 /// Entries kept in the `Vec` form at most.
-pub(super) const FEW: usize = 16;
-
-type Name = Arc<str>;
+const FEW: usize = 16;
 
 #[derive(Debug)]
 pub(super) enum Sorted<V> {
@@ -166,6 +165,7 @@ impl<'a, V> IntoIterator for &'a Sorted<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn keys<V>(map: &Sorted<V>) -> Vec<String> {
         map.iter().map(|(k, _)| k.to_string()).collect()
@@ -206,7 +206,7 @@ mod tests {
         for i in 0..FEW as u32 {
             *map.get_or_default(Arc::from(format!("u{i:02}").as_str())) = i;
         }
-        // The sixteenth name again: found, not a seventeenth entry, no change of form.
+        // A name already there, with the Vec full: found, not a seventeenth entry, same form.
         *map.get_or_default(Arc::from("u05")) += 100;
         assert!(matches!(map, Sorted::Few(_)));
         assert_eq!(map.len(), FEW);
