@@ -212,3 +212,33 @@ fn log_format_json_writes_one_object_per_line_and_none_writes_nothing() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("xml"));
 }
+
+/// The server turns transparent huge pages off for itself (a huge page is resident whole: 6 % of
+/// a node's RSS at 100,000 connections), unless `MIMALLOC_ALLOW_THP` is set, which the
+/// allocator then follows.
+#[cfg(target_os = "linux")]
+#[test]
+fn transparent_huge_pages_are_off_unless_the_allocator_is_told_otherwise() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let thp_enabled = |allow: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_piazza-server"));
+        cmd.args(["--host", "127.0.0.1", "--port", "0", "--log-level", "none"]).env_remove("MIMALLOC_ALLOW_THP");
+        if let Some(allow) = allow {
+            cmd.env("MIMALLOC_ALLOW_THP", allow);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("piazza-server runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("listening on"), "{line}");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Absent from kernels before 5.0: then there is nothing to check.
+        status.lines().find_map(|l| l.strip_prefix("THP_enabled:")).map(|v| v.trim() == "1")
+    };
+    if let Some(enabled) = thp_enabled(None) {
+        assert!(!enabled, "huge pages are off by default");
+        assert_eq!(thp_enabled(Some("1")), Some(true), "MIMALLOC_ALLOW_THP=1 keeps them");
+    }
+}
