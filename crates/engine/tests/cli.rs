@@ -213,7 +213,7 @@ fn log_format_json_writes_one_object_per_line_and_none_writes_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("xml"));
 }
 
-/// The server turns transparent huge pages off for itself (a huge page is resident whole: 6 % of
+/// The server turns transparent huge pages off for itself (a huge page is resident whole: 7 % of
 /// a node's RSS at 100,000 connections), unless `MIMALLOC_ALLOW_THP` is set, which the
 /// allocator then follows.
 #[cfg(target_os = "linux")]
