@@ -185,7 +185,9 @@ impl Bus for RedisBus {
         tokio::spawn(command_loop(keys.clone(), commands, connector.clone(), ops, sink.clone(), downs.clone()));
         // The command task ends by itself once it has sent the goodbye of `close`.
         Heartbeat::new(keys.clone(), connector, downs.clone()).start(self.closed.subscribe(), sink.clone());
-        let pubsub = pubsub_loop(keys, self.client.clone(), subs, sink, self.active.clone(), self.node_timeout, downs);
+        let reader = reader_thread(self.closed.subscribe());
+        let pubsub =
+            pubsub_loop(keys, self.client.clone(), reader, subs, sink, self.active.clone(), self.node_timeout, downs);
         tokio::spawn(until_closed(self.closed.subscribe(), pubsub));
     }
 
@@ -477,9 +479,38 @@ async fn reload(
     Ok(())
 }
 
+/// A thread and a runtime of its own for the pub/sub connection's reader, until the bus closes
+/// (the current runtime if the thread cannot start).
+///
+/// The reader parses every message as it arrives and queues it, unbounded, for the task that
+/// applies it. In a connect storm a node receives the other nodes' directory changes faster
+/// than it applies them while it also serves its clients, and the queue peaked at 76 MB at
+/// 100,000 connections on six nodes (heaptrack: the parsed values and the queue's blocks). Each
+/// thread allocates from its own heap (mimalloc), so on the reader's thread the queue takes
+/// pages of its own that are given back whole once it drains; on the workers' threads it was
+/// interleaved with the sessions and directory entries allocated at the same time, and the
+/// node's RSS kept the storm's peak (docs/SCALING.md).
+fn reader_thread(closed: watch::Receiver<bool>) -> tokio::runtime::Handle {
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let started = std::thread::Builder::new().name("piazza-pubsub".into()).spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let _ = handle_tx.send(runtime.handle().clone());
+        runtime.block_on(until_closed(closed, std::future::pending()));
+    });
+    match started.ok().and_then(|_| handle_rx.recv().ok()) {
+        Some(handle) => handle,
+        None => {
+            tracing::warn!("no thread of its own for the redis pub/sub reader: it shares the server's");
+            tokio::runtime::Handle::current()
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn pubsub_loop(
     keys: Keys,
     client: redis::Client,
+    reader: tokio::runtime::Handle,
     mut subs: mpsc::UnboundedReceiver<SubOp>,
     sink: Weak<dyn BusSink>,
     active: Arc<Mutex<Active>>,
@@ -502,7 +533,11 @@ async fn pubsub_loop(
             };
         }
         let connected = async {
-            let pubsub = client.get_async_pubsub().await?;
+            // Connected on the reader's runtime: its socket and the task that reads it live there.
+            let client = client.clone();
+            let pubsub = reader.spawn(async move { client.get_async_pubsub().await }).await.map_err(|e| {
+                redis::RedisError::from((redis::ErrorKind::Io, "the pub/sub reader stopped", e.to_string()))
+            })??;
             let (mut sub_sink, stream) = pubsub.split();
             let all: Vec<&String> = topics.iter().collect();
             sub_sink.subscribe(all).await?;
