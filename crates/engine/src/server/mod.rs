@@ -360,19 +360,18 @@ async fn accept_loop(
                     // largest state, and a plain connection must not pay for a TLS one.
                     match tls.clone() {
                         None => {
-                            tokio::spawn(async move {
-                                conn::serve(stream, peer, ctx, handshake_permit).await;
-                                drop(permit);
-                            });
+                            tokio::spawn(conn::serve(stream, peer, ctx, handshake_permit, permit));
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
                                 match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                                    Ok(Ok(tls_stream)) => conn::serve(tls_stream, peer, ctx, handshake_permit).await,
+                                    Ok(Ok(tls_stream)) => {
+                                        conn::serve(tls_stream, peer, ctx, handshake_permit, permit).await
+                                    }
+                                    // The permits go with the task.
                                     Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
-                                drop(permit);
                             });
                         }
                     }
