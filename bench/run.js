@@ -451,7 +451,7 @@ function machineOfReport () {
   return match ? match[1].trimEnd() : undefined
 }
 
-/** `machines`: { main, storage } — where and when the main figures and the storage part were measured. */
+/** `machines`: { main, scale, storage } — where and when the main figures, and the scale and storage parts when measured apart from them, were measured. */
 function writeReport (full, quickMedians, notes, errors, machines) {
   const m = full
   const chart = path.join(docs, 'bench-latency.png')
@@ -572,7 +572,11 @@ is not the fan-out scenario's batched figure — and the load generator's, measu
 both share the 2 cores, so together they set the floor under the time to the last delivery. [SCALING.md](SCALING.md#measured-19000-connections-on-one-node-100000-on-six)
 explains the figures and projects them to 1 M connections.
 
-${scaleTable(m)}
+${scaleTable(m)}${machines.scale ? `
+
+Measured on:
+
+${machines.scale}` : ''}
 
 ## Storage, locks and history
 
@@ -682,8 +686,10 @@ function main () {
     }
     for (const key of Object.keys(errors)) if (remeasured(key)) delete errors[key]
     const before = previous.machines || { main: machineOfReport() || machine() }
+    // The parts measured on their own keep their own machine lines; `main` covers the rest.
     const machines = {
-      main: only.some((p) => p !== 'storage') ? machine() : before.main,
+      main: only.some((p) => p !== 'storage' && p !== 'scale') ? machine() : before.main,
+      scale: only.includes('scale') ? machine() : before.scale,
       storage: only.includes('storage') ? machine() : before.storage
     }
     writeReport(merged, previous.quick, { ...previous.notes, ...fresh.notes }, { ...errors, ...fresh.errors }, machines)

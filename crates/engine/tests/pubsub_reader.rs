@@ -2,6 +2,7 @@
 //! `reader_thread`: its queue of parsed messages then takes memory it gives back whole after a
 //! storm), delivers what it reads from there, and the thread ends with the node. Its own test
 //! binary: the threads of the process are counted, and no other test may start nodes meanwhile.
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -16,13 +17,33 @@ use piazza_engine::config::{Secret, ServerConfig};
 use piazza_engine::server::Server;
 use serde_json::json;
 
-/// Threads of this process named `piazza-pubsub`.
-fn readers() -> usize {
+/// The `status` files of this process's threads named `piazza-pubsub`.
+fn reader_statuses() -> Vec<String> {
     let tasks = std::fs::read_dir("/proc/self/task").expect("Linux /proc");
     tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim() == "piazza-pubsub")
-        .count()
+        .filter_map(|t| {
+            let path = t.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            (name.trim() == "piazza-pubsub").then(|| std::fs::read_to_string(path.join("status")).ok()).flatten()
+        })
+        .collect()
+}
+
+fn readers() -> usize {
+    reader_statuses().len()
+}
+
+/// How many times the reader threads were scheduled: a thread that nothing wakes (its runtime
+/// has no task) never adds to it.
+fn reader_switches() -> u64 {
+    let switches = |status: &String| -> u64 {
+        status
+            .lines()
+            .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
+            .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+            .sum()
+    };
+    reader_statuses().iter().map(switches).sum()
 }
 
 async fn until_readers(count: usize) {
@@ -44,7 +65,6 @@ async fn node(name: &str, prefix: &str) -> Server {
     Server::start(config).await.expect("node starts")
 }
 
-#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_node_reads_pub_sub_on_a_thread_of_its_own_until_it_closes() {
     let prefix = format!("piazza-test-reader-{}", std::process::id());
@@ -62,6 +82,9 @@ async fn each_node_reads_pub_sub_on_a_thread_of_its_own_until_it_closes() {
     listener.next_typed("presence", "REMOTE_JOIN").await;
     let who = listener.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 2, "node a's mirror has node b's member: {who}");
+    // The message is read on a reader thread: that thread wakes for it (were the connection read
+    // on the server's runtime, the reader threads would sleep through it).
+    let before = reader_switches();
     talker
         .client
         .call(|c, r| c.publish(r, "c", Payload::Text("across".into()), PublishOptions::default()))
@@ -73,6 +96,7 @@ async fn each_node_reads_pub_sub_on_a_thread_of_its_own_until_it_closes() {
             break;
         }
     }
+    assert!(reader_switches() > before, "a reader thread read the message");
 
     drop((listener, talker));
     a.close().await;

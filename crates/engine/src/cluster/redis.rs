@@ -491,19 +491,17 @@ async fn reload(
 /// interleaved with the sessions and directory entries allocated at the same time, and the
 /// node's RSS kept the storm's peak (docs/SCALING.md).
 fn reader_thread(closed: watch::Receiver<bool>) -> tokio::runtime::Handle {
-    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-    let started = std::thread::Builder::new().name("piazza-pubsub".into()).spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        let _ = handle_tx.send(runtime.handle().clone());
-        runtime.block_on(until_closed(closed, std::future::pending()));
+    let started = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("piazza-pubsub".into())
+            .spawn(move || runtime.block_on(until_closed(closed, std::future::pending())))?;
+        Ok(handle)
     });
-    match started.ok().and_then(|_| handle_rx.recv().ok()) {
-        Some(handle) => handle,
-        None => {
-            tracing::warn!("no thread of its own for the redis pub/sub reader: it shares the server's");
-            tokio::runtime::Handle::current()
-        }
-    }
+    started.unwrap_or_else(|e| {
+        tracing::warn!("no thread of its own for the redis pub/sub reader ({e}): it shares the server's");
+        tokio::runtime::Handle::current()
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -534,10 +532,17 @@ async fn pubsub_loop(
         }
         let connected = async {
             // Connected on the reader's runtime: its socket and the task that reads it live there.
+            // The attempt has its own timeout there: the one below only stops waiting for it.
             let client = client.clone();
-            let pubsub = reader.spawn(async move { client.get_async_pubsub().await }).await.map_err(|e| {
-                redis::RedisError::from((redis::ErrorKind::Io, "the pub/sub reader stopped", e.to_string()))
-            })??;
+            let attempt = async move { tokio::time::timeout(timeout, client.get_async_pubsub()).await };
+            let pubsub = match reader.spawn(attempt).await {
+                Ok(Ok(connected)) => connected?,
+                Ok(Err(_)) => return Err(redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))),
+                Err(e) => {
+                    let stopped = (redis::ErrorKind::Io, "the pub/sub reader stopped", e.to_string());
+                    return Err(redis::RedisError::from(stopped));
+                }
+            };
             let (mut sub_sink, stream) = pubsub.split();
             let all: Vec<&String> = topics.iter().collect();
             sub_sink.subscribe(all).await?;
