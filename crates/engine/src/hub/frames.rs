@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Entries per segment, at most.
 pub const SEGMENT: usize = 256;
 
+/// A lone segment holding this many entries or fewer is not shrunk.
+const MIN_KEPT: usize = 4;
+
 /// Queues made so far (spreads their segment sizes).
 static MADE: AtomicUsize = AtomicUsize::new(0);
 
@@ -56,10 +59,16 @@ impl<T> Segmented<T> {
     }
 
     pub fn pop_front(&mut self) -> Option<T> {
+        let lone = self.segments.len() == 1;
         let first = self.segments.front_mut()?;
         let value = first.pop_front();
         if first.is_empty() {
             self.segments.pop_front();
+        } else if lone && first.len() <= first.capacity() / 4 && first.capacity() > MIN_KEPT {
+            // A lone segment that emptied out to a quarter gives most of its room back: an idle
+            // connection keeps a frame or two (its last pong) after a burst, not the burst's
+            // high-water mark (amortized: it takes as many pops to get here as the copy costs).
+            first.shrink_to(first.len() * 2);
         }
         if value.is_some() {
             self.len -= 1;
@@ -163,5 +172,26 @@ mod tests {
         assert!(sizes.len() > 1 && sizes.iter().all(|s| (SEGMENT / 2..SEGMENT).contains(s)), "{sizes:?}");
         q.truncate(0);
         assert!(q.len() == 0 && q.segments.is_empty());
+    }
+
+    #[test]
+    fn a_queue_that_emptied_out_gives_its_room_back() {
+        // A burst of 40 frames, then acknowledgements down to the last one (an idle connection's
+        // last pong): the lone segment keeps room for a few, not for 40.
+        let mut q = Segmented::default();
+        for i in 0..40 {
+            q.push_back(i);
+        }
+        assert!(q.segments[0].capacity() >= 40);
+        while q.len() > 1 {
+            q.pop_front();
+        }
+        assert!(q.segments[0].capacity() <= MIN_KEPT, "{} kept", q.segments[0].capacity());
+        assert_eq!(collect(&q, 0), [39]);
+        // It still grows and stays in order afterwards.
+        for i in 40..50 {
+            q.push_back(i);
+        }
+        assert_eq!(collect(&q, 0), (39..50).collect::<Vec<_>>());
     }
 }

@@ -165,6 +165,8 @@ pub fn ws_encode(message: &Message, out: &mut Vec<u8>) {
         // Raw frames are a client-side testing device; the server never queues one.
         Message::Frame(_) => return,
     };
+    // One allocation for a fresh buffer, not one for the header and another for the payload.
+    out.reserve(payload.len() + 10);
     ws_header(opcode, payload.len(), out);
     out.extend_from_slice(payload);
 }

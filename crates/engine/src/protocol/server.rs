@@ -192,8 +192,13 @@ pub struct CmdHeader<'a> {
     pub reliable: bool,
 }
 
+/// A frame is kept until the client acknowledges it (answers to requests even longer, for
+/// repeated ids), so its buffer is cut to its length: serde_json starts at 128 bytes, and a
+/// `Bytes` made from a `Vec` with spare capacity allocates a header beside it.
 fn text(value: &impl Serialize) -> Message {
-    Message::Text(Utf8Bytes::from(serde_json::to_string(value).expect("frames always serialize")))
+    let mut json = serde_json::to_string(value).expect("frames always serialize");
+    json.shrink_to_fit();
+    Message::Text(Utf8Bytes::from(json))
 }
 
 /// `{"t":"welcome",…}`: the welcome's fields at the top level.
@@ -209,7 +214,8 @@ pub fn welcome(welcome: &Welcome) -> Message {
 
 /// `{"t":"pong"}`.
 pub fn pong() -> Message {
-    text(&serde_json::json!({ "t": FrameKind::Pong }))
+    // Every idle connection keeps its last pong until its next ping: a static one costs nothing.
+    Message::Text(Utf8Bytes::from_static(r#"{"t":"pong"}"#))
 }
 
 /// `{"t":"ok","id":…,"r":{…}}`: the answer to a request; `r` is the RTM response object.
