@@ -93,20 +93,87 @@ type TopicKey = (String, String, String);
 /// user → (node, meta).
 type Publishers = BTreeMap<String, (String, String)>;
 
-/// Where a user has a session: the node, the session, the entry's timeout.
+/// A node with entries in the indexes, by its place in [`Nodes`]: two bytes where its name
+/// would take sixteen, in every session and channel member of the mirror.
+type NodeIx = u16;
+
+/// The nodes with entries in the indexes, each with how many it has there; a node without any
+/// gives its place up to the next one.
+#[derive(Default)]
+struct Nodes {
+    slots: Vec<Option<(Name, usize)>>,
+}
+
+impl Nodes {
+    fn find(&self, node: &str) -> Option<NodeIx> {
+        let i = self.slots.iter().position(|s| s.as_ref().is_some_and(|(name, _)| **name == *node))?;
+        Some(i as NodeIx)
+    }
+
+    /// `node`'s place, taken if it has none; counts one entry more. `None` only if 65,536 nodes
+    /// have entries at once.
+    fn enter(&mut self, node: &str, names: &mut Names) -> Option<NodeIx> {
+        let ix = match self.find(node) {
+            Some(ix) => ix,
+            None => {
+                let free = self.slots.iter().position(Option::is_none);
+                let i = free.unwrap_or(self.slots.len());
+                if i > usize::from(NodeIx::MAX) {
+                    return None;
+                }
+                let slot = Some((names.get(node), 0));
+                match free {
+                    Some(i) => self.slots[i] = slot,
+                    None => self.slots.push(slot),
+                }
+                i as NodeIx
+            }
+        };
+        if let Some((_, count)) = &mut self.slots[usize::from(ix)] {
+            *count += 1;
+        }
+        Some(ix)
+    }
+
+    /// One entry of `ix` fewer; the place is freed at none.
+    fn leave(&mut self, ix: NodeIx, names: &mut Names) {
+        let slot = &mut self.slots[usize::from(ix)];
+        if let Some((_, count)) = slot {
+            *count -= 1;
+            if *count == 0 {
+                *slot = None;
+                names.release(1);
+            }
+        }
+    }
+
+    /// Frees `ix`'s place whatever its count (its entries were all taken out).
+    fn clear(&mut self, ix: NodeIx, names: &mut Names) {
+        if self.slots[usize::from(ix)].take().is_some() {
+            names.release(1);
+        }
+    }
+
+    fn name(&self, ix: NodeIx) -> &str {
+        self.slots[usize::from(ix)].as_ref().map_or("", |(name, _)| name)
+    }
+}
+
+/// A session of a user on another node.
 struct OnlineAt {
-    node: Name,
     session: u64,
     timeout: u32,
+    node: NodeIx,
+    kind: SessionKind,
 }
 
 /// A node holding a user in a channel. Most users are held by one node, so the list keeps one
 /// inline; the last one is the one the questions answer with.
 struct Held {
-    node: Name,
     /// `None` when empty (most members have no states): 8 bytes instead of a map's 24.
     states: Option<Box<States>>,
     timeout: u32,
+    node: NodeIx,
 }
 
 impl Held {
@@ -121,18 +188,26 @@ impl Held {
 }
 
 impl OnlineAt {
-    fn entry(&self, app: &str, kind: SessionKind, user: &str) -> Entry {
+    fn entry(&self, app: &str, user: &str) -> Entry {
         let (app, user) = (app.to_string(), user.to_string());
-        Entry::Online { app, kind, user, session: self.session, timeout: self.timeout }
+        Entry::Online { app, kind: self.kind, user, session: self.session, timeout: self.timeout }
     }
 }
 
-/// (app, kind, user) → the user's sessions elsewhere.
-type Online = HashMap<(Name, SessionKind, Name), SmallVec<[OnlineAt; 1]>>;
+/// What the mirror knows of one user elsewhere: its sessions, and the channels where it is
+/// visible with how many nodes hold it there. One map for both: a user's key and slot are paid
+/// once, and a node is named by its place in [`Nodes`] (539 bytes per mirrored user of the scale
+/// benchmark with two maps and node names, 406 now: tests/directory_memory.rs).
+#[derive(Default)]
+struct UserAt {
+    sessions: SmallVec<[OnlineAt; 1]>,
+    channels: SmallVec<[(ChannelType, Name, u32); 2]>,
+}
+
+/// (app, user) → the user's sessions and channels elsewhere.
+type Users = HashMap<(Name, Name), UserAt>;
 /// (app, channel type, channel) → user → the nodes holding the user there.
 type Members = HashMap<(Name, ChannelType, Name), Sorted<SmallVec<[Held; 1]>>>;
-/// (app, user) → (channel type, channel, how many nodes hold the user there).
-type UserChannels = HashMap<(Name, Name), SmallVec<[(ChannelType, Name, u32); 2]>>;
 
 /// Interned names (apps, users, channels, node ids): each is stored once however many indexes
 /// mention it, and a question's strings are looked up here first, without allocating.
@@ -208,17 +283,16 @@ fn shrink(collection: &mut impl Shrink) {
 /// The other nodes' entries, indexed for the questions the hub asks. Every node holds one for
 /// the whole cluster (at 100,000 users on six nodes, 83,000 users of the others), so the
 /// common entries (sessions and channel members) are stored only in their indexes, with
-/// interned names: tests/directory_memory.rs holds a mirrored user under 600 bytes. Rooms,
+/// interned names: tests/directory_memory.rs holds a mirrored user under 450 bytes. Rooms,
 /// topic publishers and bans are few; they are kept whole per node and indexed beside.
 #[derive(Default)]
 pub struct Mirror {
     names: Names,
-    online: Online,
+    users: Users,
     members: Members,
-    user_channels: UserChannels,
-    /// How many sessions and channel members each node has in the indexes (a node without any
-    /// is not looked for there).
-    counts: HashMap<Name, usize>,
+    /// The nodes with sessions or channel members in the indexes (a node without any is not
+    /// looked for there).
+    nodes: Nodes,
     /// Room members, publishers and bans, by node and key.
     others: HashMap<String, HashMap<String, Entry>>,
     rooms: HashMap<RoomKey, BTreeMap<String, (String, bool)>>,
@@ -261,34 +335,37 @@ impl Mirror {
     pub fn insert(&mut self, node: &str, entry: Entry) {
         match entry {
             Entry::Online { app, kind, user, session, timeout } => {
-                let key = (self.names.get(&app), kind, self.names.get(&user));
-                let sessions = self.online.entry(key).or_default();
-                match sessions.iter_mut().find(|at| *at.node == *node && at.session == session) {
-                    Some(at) => at.timeout = timeout,
-                    None => {
-                        let node = self.names.get(node);
-                        *self.counts.entry(node.clone()).or_default() += 1;
-                        sessions.push(OnlineAt { node, session, timeout });
-                    }
+                let key = (self.names.get(&app), self.names.get(&user));
+                let ix = self.nodes.find(node);
+                let sessions = self.users.get_mut(&key).map(|at| &mut at.sessions);
+                let same = |at: &&mut OnlineAt| Some(at.node) == ix && at.session == session && at.kind == kind;
+                if let Some(at) = sessions.and_then(|s| s.iter_mut().find(same)) {
+                    at.timeout = timeout;
+                    return;
                 }
+                let Some(node) = self.nodes.enter(node, &mut self.names) else { return self.too_many(node) };
+                self.users.entry(key).or_default().sessions.push(OnlineAt { session, timeout, node, kind });
             }
             Entry::Member { app, ct, channel, user, states, timeout } => {
                 let (app, channel, user) = (self.names.get(&app), self.names.get(&channel), self.names.get(&user));
                 let states = (!states.is_empty()).then(|| Box::new(states));
-                let holders =
-                    self.members.entry((app.clone(), ct, channel.clone())).or_default().get_or_default(user.clone());
-                if let Some(i) = holders.iter().position(|h| *h.node == *node) {
-                    // The latest write answers the questions: the updated holder goes last.
-                    let mut held = holders.remove(i);
-                    held.states = states;
-                    held.timeout = timeout;
-                    holders.push(held);
-                    return;
+                let key = (app.clone(), ct, channel.clone());
+                let ix = self.nodes.find(node);
+                let holders = self.members.get_mut(&key).and_then(|m| m.get_mut(&user));
+                if let Some(holders) = holders {
+                    if let Some(i) = holders.iter().position(|h| Some(h.node) == ix) {
+                        // The latest write answers the questions: the updated holder goes last.
+                        let mut held = holders.remove(i);
+                        held.states = states;
+                        held.timeout = timeout;
+                        holders.push(held);
+                        return;
+                    }
                 }
-                let node = self.names.get(node);
-                *self.counts.entry(node.clone()).or_default() += 1;
-                holders.push(Held { node, states, timeout });
-                let channels = self.user_channels.entry((app, user)).or_default();
+                let Some(node) = self.nodes.enter(node, &mut self.names) else { return self.too_many(node) };
+                let holders = self.members.entry(key).or_default().get_or_default(user.clone());
+                holders.push(Held { states, timeout, node });
+                let channels = &mut self.users.entry((app, user)).or_default().channels;
                 match channels.iter_mut().find(|(t, c, _)| *t == ct && *c == channel) {
                     Some((_, _, count)) => *count += 1,
                     None => channels.push((ct, channel, 1)),
@@ -305,39 +382,52 @@ impl Mirror {
         }
     }
 
+    fn too_many(&self, node: &str) {
+        tracing::error!(node, "directory: 65,536 nodes have entries already; an entry of one more is not mirrored");
+    }
+
+    /// Removes a channel's member with no holders left, and the channel with no members left.
+    fn drop_if_empty(&mut self, app: &Name, ct: ChannelType, channel: &Name, user: &Name) {
+        let key = (app.clone(), ct, channel.clone());
+        let Some(members) = self.members.get_mut(&key) else { return };
+        if members.get(user).is_some_and(|holders| holders.is_empty()) {
+            members.remove(user);
+        }
+        if members.is_empty() {
+            self.members.remove(&key);
+        }
+    }
+
     /// Removes an entry of `node`.
     pub fn remove(&mut self, node: &str, key: &str) -> Option<Entry> {
         match parse_key(key) {
             Some(Parsed::Online { app, kind, user, session }) => {
-                let names = (self.names.find(&app)?, kind, self.names.find(&user)?);
-                let sessions = self.online.get_mut(&names)?;
-                let at = sessions.iter().position(|at| *at.node == *node && at.session == session)?;
-                let at = sessions.remove(at);
-                if sessions.is_empty() {
-                    self.online.remove(&names);
+                let ix = self.nodes.find(node)?;
+                let names = (self.names.find(&app)?, self.names.find(&user)?);
+                let at = self.users.get_mut(&names)?;
+                let i = at.sessions.iter().position(|at| at.node == ix && at.session == session && at.kind == kind)?;
+                let removed = at.sessions.remove(i);
+                if at.sessions.is_empty() && at.channels.is_empty() {
+                    self.users.remove(&names);
                 }
-                self.uncount(node);
-                // The names it referenced: app, user, node.
-                self.names.release(3);
-                Some(Entry::Online { app, kind, user, session, timeout: at.timeout })
+                self.nodes.leave(ix, &mut self.names);
+                // The names it referenced: app, user.
+                self.names.release(2);
+                Some(Entry::Online { app, kind, user, session, timeout: removed.timeout })
             }
             Some(Parsed::Member { app, ct, channel, user }) => {
+                let ix = self.nodes.find(node)?;
                 let names = (self.names.find(&app)?, ct, self.names.find(&channel)?);
                 let user_name = self.names.find(&user)?;
                 let members = self.members.get_mut(&names)?;
                 let holders = members.get_mut(&user_name)?;
-                let held = holders.iter().position(|h| *h.node == *node)?;
+                let held = holders.iter().position(|h| h.node == ix)?;
                 let held = holders.remove(held);
-                if holders.is_empty() {
-                    members.remove(&user_name);
-                    if members.is_empty() {
-                        self.members.remove(&names);
-                    }
-                }
+                self.drop_if_empty(&names.0, ct, &names.2, &user_name);
                 self.forget_user_channel(&names.0, &user_name, ct, &names.2);
-                self.uncount(node);
-                // The names it referenced: app, channel, user, node.
-                self.names.release(4);
+                self.nodes.leave(ix, &mut self.names);
+                // The names it referenced: app, channel, user.
+                self.names.release(3);
                 Some(Entry::Member { app, ct, channel, user, states: held.states(), timeout: held.timeout })
             }
             None => {
@@ -348,27 +438,18 @@ impl Mirror {
         }
     }
 
-    /// One online or member entry of `node` fewer.
-    fn uncount(&mut self, node: &str) {
-        if let Some(count) = self.counts.get_mut(node) {
-            *count -= 1;
-            if *count == 0 {
-                self.counts.remove(node);
-            }
-        }
-    }
-
     fn forget_user_channel(&mut self, app: &Name, user: &Name, ct: ChannelType, channel: &Name) {
         let key = (app.clone(), user.clone());
-        if let Some(channels) = self.user_channels.get_mut(&key) {
+        if let Some(at) = self.users.get_mut(&key) {
+            let channels = &mut at.channels;
             if let Some(i) = channels.iter().position(|(t, c, _)| *t == ct && c == channel) {
                 channels[i].2 -= 1;
                 if channels[i].2 == 0 {
                     channels.swap_remove(i);
                 }
             }
-            if channels.is_empty() {
-                self.user_channels.remove(&key);
+            if at.sessions.is_empty() && at.channels.is_empty() {
+                self.users.remove(&key);
             }
         }
     }
@@ -385,8 +466,8 @@ impl Mirror {
     pub fn drop_node(&mut self, node: &str) -> Vec<Entry> {
         let mut entries = Vec::new();
         // The indexes are scanned only for a node that has entries there.
-        if self.counts.remove(node).is_some() {
-            self.drop_indexed(node, &mut entries);
+        if let Some(ix) = self.nodes.find(node) {
+            self.drop_indexed(ix, &mut entries);
         }
         let others: Vec<Entry> = self.others.remove(node).map(|m| m.into_values().collect()).unwrap_or_default();
         for entry in &others {
@@ -397,23 +478,13 @@ impl Mirror {
         entries
     }
 
-    /// Takes `node`'s sessions and channel members out of the indexes, into `entries`.
-    fn drop_indexed(&mut self, node: &str, entries: &mut Vec<Entry>) {
-        self.online.retain(|(app, kind, user), sessions| {
-            sessions.retain(|at| {
-                let mine = *at.node == *node;
-                if mine {
-                    entries.push(at.entry(app, *kind, user));
-                }
-                !mine
-            });
-            !sessions.is_empty()
-        });
+    /// Takes node `ix`'s sessions and channel members out of the indexes, into `entries`.
+    fn drop_indexed(&mut self, ix: NodeIx, entries: &mut Vec<Entry>) {
         let mut left = Vec::new();
         self.members.retain(|(app, ct, channel), members| {
             members.retain(|user, holders| {
                 holders.retain(|held| {
-                    let mine = *held.node == *node;
+                    let mine = held.node == ix;
                     if mine {
                         left.push((app.clone(), user.clone(), *ct, channel.clone()));
                         entries.push(held.entry(app, *ct, channel, user));
@@ -428,27 +499,34 @@ impl Mirror {
             self.forget_user_channel(app, user, *ct, channel);
         }
         drop(left);
-        shrink(&mut self.online);
+        self.users.retain(|(app, user), at| {
+            at.sessions.retain(|session| {
+                let mine = session.node == ix;
+                if mine {
+                    entries.push(session.entry(app, user));
+                }
+                !mine
+            });
+            !at.sessions.is_empty() || !at.channels.is_empty()
+        });
+        self.nodes.clear(ix, &mut self.names);
+        shrink(&mut self.users);
         shrink(&mut self.members);
-        shrink(&mut self.user_channels);
-        shrink(&mut self.counts);
     }
 
     /// The entries of `node`.
     pub fn entries_of(&self, node: &str) -> Vec<Entry> {
         let mut entries = Vec::new();
         // The indexes are scanned only for a node that has entries there.
-        if !self.counts.contains_key(node) {
-            entries.extend(self.others.get(node).into_iter().flat_map(|m| m.values().cloned()));
-            return entries;
-        }
-        for ((app, kind, user), sessions) in &self.online {
-            entries.extend(sessions.iter().filter(|at| *at.node == *node).map(|at| at.entry(app, *kind, user)));
-        }
-        for ((app, ct, channel), members) in &self.members {
-            for (user, holders) in members {
-                let mine = holders.iter().filter(|h| *h.node == *node);
-                entries.extend(mine.map(|held| held.entry(app, *ct, channel, user)));
+        if let Some(ix) = self.nodes.find(node) {
+            for ((app, user), at) in &self.users {
+                entries.extend(at.sessions.iter().filter(|s| s.node == ix).map(|s| s.entry(app, user)));
+            }
+            for ((app, ct, channel), members) in &self.members {
+                for (user, holders) in members {
+                    let mine = holders.iter().filter(|h| h.node == ix);
+                    entries.extend(mine.map(|held| held.entry(app, *ct, channel, user)));
+                }
             }
         }
         entries.extend(self.others.get(node).into_iter().flat_map(|m| m.values().cloned()));
@@ -517,10 +595,8 @@ impl Mirror {
     /// Nodes (other than this one) where `user` has a session of `kind`.
     pub fn online(&self, app: &str, kind: SessionKind, user: &str) -> Vec<String> {
         let (Some(app), Some(user)) = (self.names.find(app), self.names.find(user)) else { return Vec::new() };
-        self.online
-            .get(&(app, kind, user))
-            .map(|s| s.iter().map(|at| at.node.to_string()).collect())
-            .unwrap_or_default()
+        let sessions = self.users.get(&(app, user)).map(|at| at.sessions.as_slice()).unwrap_or_default();
+        sessions.iter().filter(|at| at.kind == kind).map(|at| self.nodes.name(at.node).to_string()).collect()
     }
 
     /// Visible members of a channel on other nodes: user → states.
@@ -553,25 +629,22 @@ impl Mirror {
     pub fn member_held_elsewhere(&self, app: &str, ct: ChannelType, channel: &str, user: &str, except: &str) -> bool {
         self.channel(app, ct, channel)
             .and_then(|m| m.get(user))
-            .is_some_and(|holders| holders.iter().any(|h| *h.node != *except))
+            .is_some_and(|holders| holders.iter().any(|h| self.nodes.name(h.node) != except))
     }
 
     /// The node holding `user` in a channel, if another one does.
     pub fn member_node(&self, app: &str, ct: ChannelType, channel: &str, user: &str) -> Option<String> {
-        self.held(app, ct, channel, user).map(|h| h.node.to_string())
+        self.held(app, ct, channel, user).map(|h| self.nodes.name(h.node).to_string())
     }
 
     /// Channels where `user` is visible on other nodes.
     pub fn user_channels(&self, app: &str, user: &str) -> Vec<(ChannelType, String)> {
         let (Some(app), Some(user)) = (self.names.find(app), self.names.find(user)) else { return Vec::new() };
-        self.user_channels
-            .get(&(app, user))
-            .map(|c| {
-                let mut channels: Vec<(ChannelType, String)> = c.iter().map(|(t, c, _)| (*t, c.to_string())).collect();
-                channels.sort();
-                channels
-            })
-            .unwrap_or_default()
+        let Some(at) = self.users.get(&(app, user)) else { return Vec::new() };
+        let mut channels: Vec<(ChannelType, String)> =
+            at.channels.iter().map(|(t, c, _)| (*t, c.to_string())).collect();
+        channels.sort();
+        channels
     }
 
     /// Members of a room on other nodes: user → (node, announced).
@@ -608,163 +681,5 @@ impl Mirror {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn member(user: &str, channel: &str) -> Entry {
-        Entry::Member {
-            app: "a".into(),
-            ct: ChannelType::Message,
-            channel: channel.into(),
-            user: user.into(),
-            states: States::new(),
-            timeout: 5,
-        }
-    }
-
-    #[test]
-    fn entries_are_indexed_and_unindexed() {
-        let mut mirror = Mirror::default();
-        mirror.insert("n1", member("u1", "c"));
-        mirror.insert("n2", member("u2", "c"));
-        mirror.insert("n1", member("u1", "d"));
-        assert_eq!(mirror.members("a", ChannelType::Message, "c").len(), 2);
-        assert_eq!(mirror.user_channels("a", "u1").len(), 2);
-        let key = member("u1", "c").key();
-        assert!(mirror.remove("n1", &key).is_some());
-        assert_eq!(mirror.members("a", ChannelType::Message, "c").keys().collect::<Vec<_>>(), ["u2"]);
-        assert_eq!(mirror.drop_node("n2").len(), 1);
-        assert!(mirror.members("a", ChannelType::Message, "c").is_empty());
-        assert_eq!(mirror.user_channels("a", "u1"), vec![(ChannelType::Message, "d".to_string())]);
-    }
-
-    #[test]
-    fn removals_by_key_give_back_the_whole_entry() {
-        let mut mirror = Mirror::default();
-        let states: States = [("mood".to_string(), "ok".to_string())].into();
-        let with_states = Entry::Member {
-            app: "a".into(),
-            ct: ChannelType::Stream,
-            channel: "s".into(),
-            user: "u:1".into(),
-            states: states.clone(),
-            timeout: 7,
-        };
-        let online =
-            Entry::Online { app: "a".into(), kind: SessionKind::Trtc, user: "u:1".into(), session: 42, timeout: 9 };
-        let ban = Entry::Ban { app: "a".into(), room: RoomId::Num(5), user: "u:1".into(), until_ms: 1 };
-        for entry in [&with_states, &online, &ban] {
-            mirror.insert("n1", entry.clone());
-        }
-        assert_eq!(mirror.member_states("a", ChannelType::Stream, "s", "u:1"), Some(states));
-        assert_eq!(mirror.online("a", SessionKind::Trtc, "u:1"), ["n1"]);
-        assert!(mirror.online("a", SessionKind::Rtm, "u:1").is_empty());
-        let mut all = mirror.entries_of("n1");
-        all.sort_by_key(Entry::key);
-        let mut expected = vec![with_states.clone(), online.clone(), ban.clone()];
-        expected.sort_by_key(Entry::key);
-        assert_eq!(all, expected);
-        // Another node's key removes nothing; the owner's gives the entry back as it was.
-        assert_eq!(mirror.remove("n2", &online.key()), None);
-        assert_eq!(mirror.remove("n1", &online.key()), Some(online));
-        assert_eq!(mirror.remove("n1", &with_states.key()), Some(with_states));
-        assert_eq!(mirror.remove("n1", &ban.key()), Some(ban));
-        assert!(mirror.entries_of("n1").is_empty());
-        assert!(mirror.user_channels("a", "u:1").is_empty());
-        assert_eq!(mirror.remove("n1", r#"["member","a"]"#), None);
-    }
-
-    #[test]
-    fn a_user_held_by_two_nodes_stays_until_both_let_go() {
-        let mut mirror = Mirror::default();
-        mirror.insert("n1", member("u", "c"));
-        mirror.insert("n2", member("u", "c"));
-        assert_eq!(mirror.member_node("a", ChannelType::Message, "c", "u").as_deref(), Some("n2"));
-        assert_eq!(mirror.member_count("a", ChannelType::Message, "c"), 1);
-        assert_eq!(mirror.drop_node("n2").len(), 1);
-        assert_eq!(mirror.member_node("a", ChannelType::Message, "c", "u").as_deref(), Some("n1"));
-        assert_eq!(mirror.user_channels("a", "u"), vec![(ChannelType::Message, "c".to_string())]);
-        // Inserting the same entry again replaces it rather than adding a holder.
-        mirror.insert("n1", member("u", "c"));
-        assert_eq!(mirror.remove("n1", &member("u", "c").key()).map(|e| e.key()), Some(member("u", "c").key()));
-        assert!(mirror.members("a", ChannelType::Message, "c").is_empty());
-        assert!(mirror.user_channels("a", "u").is_empty());
-        mirror.drop_node("n1");
-        assert!(mirror.names.set.is_empty());
-    }
-
-    #[test]
-    fn every_kind_of_key_is_read_back() {
-        let mut mirror = Mirror::default();
-        let odd = "u \"quoted\" \\ ü 🙂";
-        let mut entries = Vec::new();
-        for kind in [SessionKind::Rtm, SessionKind::Trtc] {
-            entries.push(Entry::Online { app: "a".into(), kind, user: odd.into(), session: u64::MAX, timeout: 1 });
-        }
-        for ct in [ChannelType::Message, ChannelType::Stream, ChannelType::User] {
-            entries.push(Entry::Member {
-                app: "a".into(),
-                ct,
-                channel: odd.into(),
-                user: odd.into(),
-                states: States::new(),
-                timeout: 1,
-            });
-        }
-        for entry in &entries {
-            mirror.insert("n1", entry.clone());
-        }
-        for entry in entries {
-            assert_eq!(mirror.remove("n1", &entry.key()), Some(entry));
-        }
-        assert!(mirror.counts.is_empty() && mirror.online.is_empty() && mirror.members.is_empty());
-    }
-
-    #[test]
-    fn the_latest_write_answers_and_any_other_holder_counts() {
-        let mut mirror = Mirror::default();
-        let with = |mood: &str| Entry::Member {
-            app: "a".into(),
-            ct: ChannelType::Message,
-            channel: "c".into(),
-            user: "u".into(),
-            states: [("mood".to_string(), mood.to_string())].into(),
-            timeout: 5,
-        };
-        mirror.insert("n1", with("old"));
-        mirror.insert("n2", with("moved"));
-        mirror.insert("n1", with("new"));
-        let states = mirror.member_states("a", ChannelType::Message, "c", "u").unwrap();
-        assert_eq!(states["mood"], "new");
-        assert!(mirror.member_held_elsewhere("a", ChannelType::Message, "c", "u", "n1"));
-        mirror.drop_node("n2");
-        assert!(!mirror.member_held_elsewhere("a", ChannelType::Message, "c", "u", "n1"));
-        assert!(!mirror.member_held_elsewhere("a", ChannelType::Message, "d", "u", "n9"));
-    }
-
-    #[test]
-    fn names_of_removed_entries_do_not_pile_up() {
-        let mut mirror = Mirror::default();
-        for i in 0..20_000 {
-            let (user, channel) = (format!("u{i}"), format!("private-{i}"));
-            let entry = member(&user, &channel);
-            mirror.insert("n1", entry.clone());
-            mirror
-                .insert("n1", Entry::Online { app: "a".into(), kind: SessionKind::Rtm, user, session: 1, timeout: 1 });
-            mirror.remove("n1", &entry.key());
-        }
-        // 20,000 users online, their 20,000 private channels gone.
-        let in_use = 20_000 + 2;
-        assert!(mirror.names.set.len() <= in_use * 3 / 2 + 2048, "{} names kept", mirror.names.set.len());
-    }
-
-    #[test]
-    fn keys_cannot_collide_across_separators() {
-        let a = member("b:c", "a").key();
-        let b = member("c", "a:b").key();
-        assert_ne!(a, b);
-        let num = Entry::Ban { app: "a".into(), room: RoomId::Num(5), user: "u".into(), until_ms: 1 };
-        let text = Entry::Ban { app: "a".into(), room: RoomId::Str("5".into()), user: "u".into(), until_ms: 1 };
-        assert_ne!(num.key(), text.key());
-    }
-}
+#[path = "directory_tests.rs"]
+mod tests;
