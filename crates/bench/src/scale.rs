@@ -277,9 +277,8 @@ struct Seen {
 async fn listen(mut ws: Ws, index: usize, mut stop: watch::Receiver<bool>) -> Seen {
     let mut seen = Seen::default();
     let mut frames = 0u64;
-    let period: u64 = std::env::var("XPING").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
-    let offset = Duration::from_millis((index as u64) % period);
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + offset, Duration::from_millis(period));
+    let offset = Duration::from_millis((index % 30_000) as u64);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + offset, Duration::from_secs(30));
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
