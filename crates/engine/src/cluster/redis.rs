@@ -39,8 +39,8 @@ enum Op {
 }
 
 enum SubOp {
-    Subscribe(String),
-    Unsubscribe(String),
+    Subscribe(Arc<str>),
+    Unsubscribe(Arc<str>),
 }
 
 struct Pending {
@@ -72,14 +72,14 @@ pub struct RedisBus {
 /// and the waiters for others.
 #[derive(Default)]
 struct Active {
-    topics: HashSet<String>,
+    topics: HashSet<Arc<str>>,
     waiters: HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Active {
-    fn confirmed(&mut self, topic: &str) {
-        self.topics.insert(topic.to_string());
-        for waiter in self.waiters.remove(topic).unwrap_or_default() {
+    fn confirmed(&mut self, topic: &Arc<str>) {
+        self.topics.insert(topic.clone());
+        for waiter in self.waiters.remove(&**topic).unwrap_or_default() {
             let _ = waiter.send(());
         }
     }
@@ -242,13 +242,13 @@ impl Bus for RedisBus {
     }
 
     fn subscribe(&self, topic: &str) {
-        let _ = self.subs.send(SubOp::Subscribe(self.key(&format!("t:{topic}"))));
+        let _ = self.subs.send(SubOp::Subscribe(self.key(&format!("t:{topic}")).into()));
     }
 
     fn subscribed(&self, topic: &str) -> BoxFuture<'static, ()> {
         let full = self.key(&format!("t:{topic}"));
         let mut active = self.active.lock();
-        if active.topics.contains(&full) {
+        if active.topics.contains(full.as_str()) {
             return Box::pin(async {});
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -261,8 +261,8 @@ impl Bus for RedisBus {
     fn unsubscribe(&self, topic: &str) {
         let full = self.key(&format!("t:{topic}"));
         // Not active from now on: a recovery waits for the subscription that follows.
-        self.active.lock().topics.remove(&full);
-        let _ = self.subs.send(SubOp::Unsubscribe(full));
+        self.active.lock().topics.remove(full.as_str());
+        let _ = self.subs.send(SubOp::Unsubscribe(full.into()));
     }
 
     fn store(&self, key: &str, value: Option<Bytes>) {
@@ -516,8 +516,9 @@ async fn pubsub_loop(
     downs: Arc<AtomicU64>,
 ) {
     let topic_prefix = keys.topic_prefix();
-    let mut topics: HashSet<String> = HashSet::new();
-    topics.insert(format!("{topic_prefix}{DIRECTORY_TOPIC}"));
+    // The same names as the confirmed ones (`Active::topics`): one allocation per topic for both.
+    let mut topics: HashSet<Arc<str>> = HashSet::new();
+    topics.insert(format!("{topic_prefix}{DIRECTORY_TOPIC}").into());
     let mut backoff = Duration::from_millis(50);
     loop {
         if sink.upgrade().is_none() {
@@ -544,7 +545,7 @@ async fn pubsub_loop(
                 }
             };
             let (mut sub_sink, stream) = pubsub.split();
-            let all: Vec<&String> = topics.iter().collect();
+            let all: Vec<&str> = topics.iter().map(|t| &**t).collect();
             sub_sink.subscribe(all).await?;
             redis::RedisResult::Ok((sub_sink, stream))
         };
@@ -677,7 +678,7 @@ const SUB_BATCH: usize = 1024;
 /// changes after it are still recorded, for the reconnection to apply.
 async fn apply(
     sub_sink: &mut redis::aio::PubSubSink,
-    topics: &mut HashSet<String>,
+    topics: &mut HashSet<Arc<str>>,
     active: &Mutex<Active>,
     ops: Vec<SubOp>,
 ) -> redis::RedisResult<()> {
@@ -688,10 +689,10 @@ async fn apply(
         while let Some(op) = ops.next_if(|op| matches!(op, SubOp::Subscribe(_)) == subscribe) {
             run.push(op);
         }
-        let run: Vec<String> = run.into_iter().map(|(SubOp::Subscribe(t) | SubOp::Unsubscribe(t))| t).collect();
+        let run: Vec<Arc<str>> = run.into_iter().map(|(SubOp::Subscribe(t) | SubOp::Unsubscribe(t))| t).collect();
         let result = if subscribe {
             // Recorded first: if the command fails, the reconnection subscribes them all.
-            let new: Vec<String> = run.iter().filter(|t| topics.insert((*t).clone())).cloned().collect();
+            let new: Vec<&str> = run.iter().filter(|t| topics.insert((*t).clone())).map(|t| &**t).collect();
             let result = if new.is_empty() { Ok(()) } else { sub_sink.subscribe(&new).await };
             if result.is_ok() {
                 let mut active = active.lock();
@@ -707,7 +708,7 @@ async fn apply(
                     active.topics.remove(topic);
                 }
             }
-            let gone: Vec<&String> = run.iter().filter(|t| topics.remove(*t)).collect();
+            let gone: Vec<&str> = run.iter().filter(|t| topics.remove(*t)).map(|t| &**t).collect();
             if gone.is_empty() {
                 Ok(())
             } else {
