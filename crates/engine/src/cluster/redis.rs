@@ -479,6 +479,18 @@ async fn reload(
     Ok(())
 }
 
+/// Run every second on the pub/sub reader's thread (see [`set_reader_tidy`]).
+static READER_TIDY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what the pub/sub reader's thread runs every second (once per process). The standalone
+/// server gives back there the memory that the other threads freed: the queued messages are
+/// allocated on the reader's thread and freed on the workers', and an allocator with per-thread
+/// heaps (mimalloc) reclaims such frees only when the owning thread allocates enough or
+/// collects — a reader that went quiet after a storm otherwise held the drained queue's pages.
+pub fn set_reader_tidy(tidy: fn()) {
+    let _ = READER_TIDY.set(tidy);
+}
+
 /// A thread and a runtime of its own for the pub/sub connection's reader, until the bus closes
 /// (the current runtime if the thread cannot start).
 ///
@@ -491,11 +503,20 @@ async fn reload(
 /// interleaved with the sessions and directory entries allocated at the same time, and the
 /// node's RSS kept the storm's peak (docs/SCALING.md).
 fn reader_thread(closed: watch::Receiver<bool>) -> tokio::runtime::Handle {
+    // Without a tidy the thread sleeps until the bus closes: nothing but the reader wakes it.
+    let tidy = READER_TIDY.get().copied();
+    let tidy = async move {
+        let Some(tidy) = tidy else { return std::future::pending().await };
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tidy();
+        }
+    };
     let started = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
         let handle = runtime.handle().clone();
         std::thread::Builder::new()
             .name("piazza-pubsub".into())
-            .spawn(move || runtime.block_on(until_closed(closed, std::future::pending())))?;
+            .spawn(move || runtime.block_on(until_closed(closed, tidy)))?;
         Ok(handle)
     });
     started.unwrap_or_else(|e| {
@@ -734,41 +755,5 @@ async fn apply(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merged_publishes_come_apart_in_order() {
-        let mut merge = Merge::default();
-        let mut pipe = redis::pipe();
-        merge.add(&mut pipe, "t".into(), Bytes::from_static(b"c{1}"));
-        merge.add(&mut pipe, "t".into(), Bytes::from_static(b""));
-        merge.add(&mut pipe, "t".into(), Bytes::from_static(b"c{3}"));
-        assert_eq!(merge.messages.len(), 3);
-        let merged = merge.merged();
-        assert_eq!(merged.len(), 1 + 3 * 4 + 8, "M, three lengths, eight bytes");
-        assert_eq!(unmerge(&merged), vec![&b"c{1}"[..], b"", b"c{3}"]);
-        // What `flush` sends: one PUBLISH of that payload.
-        merge.flush(&mut pipe);
-        let sent = String::from_utf8_lossy(&pipe.get_packed_pipeline()).into_owned();
-        assert_eq!(sent.matches("PUBLISH").count(), 1);
-        assert!(sent.contains(&*String::from_utf8_lossy(&merged)), "{sent:?}");
-        // Another channel starts a new run; a single message goes as it is.
-        merge.add(&mut pipe, "u".into(), Bytes::from_static(b"d"));
-        assert_eq!(merge.messages, vec![Bytes::from_static(b"d")]);
-        assert_eq!(unmerge(b"d{}"), vec![&b"d{}"[..]]);
-        // A cut-off payload gives what is whole, and never panics.
-        assert_eq!(unmerge(&merged[..merged.len() - 2]), vec![&b"c{1}"[..], b""]);
-        assert_eq!(unmerge(&[MERGED, 0, 0]), Vec::<&[u8]>::new());
-    }
-
-    #[test]
-    fn merges_stay_under_their_size() {
-        let mut merge = Merge::default();
-        let mut pipe = redis::pipe();
-        for _ in 0..100 {
-            merge.add(&mut pipe, "t".into(), Bytes::from(vec![b'c'; 1000]));
-            assert!(merge.merged().len() <= MERGE_BYTES);
-        }
-    }
-}
+#[path = "redis_tests.rs"]
+mod tests;
