@@ -111,7 +111,8 @@ impl Hub {
                 ));
             }
             state.channels.insert(name.clone(), options);
-            state.pending_states.remove(&(ChannelType::Message, name.clone())).unwrap_or_default()
+            let pending = state.rare_if().and_then(|r| r.pending_states.remove(&(ChannelType::Message, name.clone())));
+            pending.unwrap_or_default()
         };
         let recovering = req.since.is_some() && options.with_message && self.recovery().is_some();
         let token: Option<Arc<parking_lot::Mutex<super::roster::Held>>> = recovering.then(Default::default);

@@ -105,7 +105,10 @@ impl Hub {
             return;
         }
         let channels = cluster.mirror(|m| m.user_channels(app, user));
-        session.state.lock().arriving.extend(channels.into_iter().map(|(ct, c)| (ct, Arc::from(c.as_str()))));
+        if !channels.is_empty() {
+            let mut state = session.state.lock();
+            state.rare_mut().arriving.extend(channels.into_iter().map(|(ct, c)| (ct, Arc::from(c.as_str()))));
+        }
         for node in cluster.mirror(|m| m.online(app, kind, user)) {
             let route = Route::User { app: Arc::from(app), user: Arc::from(user) };
             cluster.control(&route, Control::Replace { app: app.to_string(), user: user.to_string(), node });
@@ -142,7 +145,7 @@ impl Hub {
     /// Whether a join of `session` is its user moving here from another node (see
     /// [`Hub::replace_elsewhere`]), or the user is still visible elsewhere.
     pub(super) fn arriving(&self, app: &str, ct: ChannelType, channel: &str, session: &Session) -> bool {
-        let remembered = session.state.lock().arriving.remove(&(ct, Arc::from(channel)));
+        let remembered = session.state.lock().rare_if().is_some_and(|r| r.arriving.remove(&(ct, Arc::from(channel))));
         remembered || self.member_elsewhere(app, ct, channel, &session.user)
     }
 

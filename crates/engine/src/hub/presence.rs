@@ -432,17 +432,22 @@ impl Hub {
         let Some(channel) = channel else {
             let mut state = session.state.lock();
             let key = (channel_type, Arc::from(name));
-            if !state.pending_states.contains_key(&key) && state.pending_states.len() >= MAX_PENDING_STATE_CHANNELS {
+            let pending = state.rare().map(|r| &r.pending_states);
+            if !pending.is_some_and(|p| p.contains_key(&key))
+                && pending.map_or(0, |p| p.len()) >= MAX_PENDING_STATE_CHANNELS
+            {
                 return Err(Error::new(
                     ErrorCode::PresenceCachedTooManyStates,
                     format!("states are waiting for {MAX_PENDING_STATE_CHANNELS} channels not joined yet"),
                 ));
             }
-            let states = state.pending_states.entry(key.clone()).or_default();
-            change(states, max)?;
+            let pending = &mut state.rare_mut().pending_states;
+            let states = pending.entry(key.clone()).or_default();
+            let changed = change(states, max);
             if states.is_empty() {
-                state.pending_states.remove(&key);
+                pending.remove(&key);
             }
+            changed?;
             return Ok(Done { timestamp: now_ms() });
         };
         let changed = channel.roster(|roster| -> Result<Option<(States, bool, usize, u64)>> {
@@ -498,9 +503,9 @@ impl Hub {
             Some(states) => states,
             None if own => {
                 let state = session.state.lock();
-                state
-                    .pending_states
-                    .get(&(req.channel_type, Arc::from(req.channel.as_str())))
+                let pending = state.rare().map(|r| &r.pending_states);
+                pending
+                    .and_then(|p| p.get(&(req.channel_type, Arc::from(req.channel.as_str()))))
                     .cloned()
                     .ok_or_else(not_there)?
             }

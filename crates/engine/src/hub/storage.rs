@@ -427,13 +427,14 @@ impl Hub {
                 return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
             }
             let max = self.config().storage.max_user_metadata_subscriptions;
-            if !state.meta_subs.contains(&user) && state.meta_subs.len() >= max {
+            let subs = state.rare().map(|r| &r.meta_subs);
+            if !subs.is_some_and(|s| s.contains(&user)) && subs.map_or(0, |s| s.len()) >= max {
                 return Err(Error::new(
                     ErrorCode::StorageSubscribeUserExceedLimitation,
                     format!("already subscribed to the metadata of {max} users (storage.maxUserMetadataSubscriptions)"),
                 ));
             }
-            state.meta_subs.insert(user.clone());
+            state.rare_mut().meta_subs.insert(user.clone());
         }
         {
             let mut watchers = app.meta_watchers.lock();
@@ -457,7 +458,9 @@ impl Hub {
             Ok(data) => data,
             Err(e) => {
                 // Refused: the subscription does not stay half made.
-                session.state.lock().meta_subs.remove(f.user_id.as_str());
+                if let Some(rare) = session.state.lock().rare_if() {
+                    rare.meta_subs.remove(f.user_id.as_str());
+                }
                 self.forget_meta_watch(app, &f.user_id, session);
                 return Err(e);
             }
@@ -477,7 +480,7 @@ impl Hub {
         f: UserMetadataRef,
     ) -> Result<Vec<Message>> {
         names::user_id(&f.user_id)?;
-        if !session.state.lock().meta_subs.remove(f.user_id.as_str()) {
+        if !session.state.lock().rare_if().is_some_and(|r| r.meta_subs.remove(f.user_id.as_str())) {
             return Err(Error::new(
                 ErrorCode::StorageNotSubscribe,
                 format!("not subscribed to the metadata of {:?}", f.user_id),

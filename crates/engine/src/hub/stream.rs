@@ -244,7 +244,8 @@ impl Hub {
                     ),
                 ));
             }
-            state.pending_states.get(&(ChannelType::Stream, name.clone())).cloned().unwrap_or_default()
+            let pending = state.rare().and_then(|r| r.pending_states.get(&(ChannelType::Stream, name.clone())));
+            pending.cloned().unwrap_or_default()
         };
         let member = Member {
             session: session.clone(),
@@ -301,7 +302,9 @@ impl Hub {
         let ended = {
             let mut state = session.state.lock();
             state.streams.insert(name.clone());
-            state.pending_states.remove(&(ChannelType::Stream, name.clone()));
+            if let Some(rare) = state.rare_if() {
+                rare.pending_states.remove(&(ChannelType::Stream, name.clone()));
+            }
             state.ended
         };
         if ended {
