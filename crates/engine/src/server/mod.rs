@@ -360,13 +360,16 @@ async fn accept_loop(
                     // largest state, and a plain connection must not pay for a TLS one.
                     match tls.clone() {
                         None => {
-                            tokio::spawn(conn::serve(stream, peer, ctx, handshake_permit, permit));
+                            let slot = permit;
+                            let handshake = handshake_permit;
+                            tokio::spawn(conn::serve(Box::new(conn::Accepted { stream, peer, ctx, handshake, slot })));
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
                                 match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                                     Ok(Ok(tls_stream)) => {
-                                        conn::serve(tls_stream, peer, ctx, handshake_permit, permit).await
+                                        let (stream, handshake, slot) = (tls_stream, handshake_permit, permit);
+                                        conn::serve(Box::new(conn::Accepted { stream, peer, ctx, handshake, slot })).await
                                     }
                                     // The permits go with the task.
                                     Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
