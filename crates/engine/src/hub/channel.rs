@@ -111,7 +111,7 @@ impl Hub {
                 ));
             }
             state.channels.insert(name.clone(), options);
-            let pending = state.rare_if().and_then(|r| r.pending_states.remove(&(ChannelType::Message, name.clone())));
+            let pending = state.rare_mut().and_then(|r| r.pending_states.remove(&(ChannelType::Message, name.clone())));
             pending.unwrap_or_default()
         };
         let recovering = req.since.is_some() && options.with_message && self.recovery().is_some();

@@ -107,7 +107,7 @@ impl Hub {
         let channels = cluster.mirror(|m| m.user_channels(app, user));
         if !channels.is_empty() {
             let mut state = session.state.lock();
-            state.rare_mut().arriving.extend(channels.into_iter().map(|(ct, c)| (ct, Arc::from(c.as_str()))));
+            state.rare_or_new().arriving.extend(channels.into_iter().map(|(ct, c)| (ct, Arc::from(c.as_str()))));
         }
         for node in cluster.mirror(|m| m.online(app, kind, user)) {
             let route = Route::User { app: Arc::from(app), user: Arc::from(user) };
@@ -145,7 +145,7 @@ impl Hub {
     /// Whether a join of `session` is its user moving here from another node (see
     /// [`Hub::replace_elsewhere`]), or the user is still visible elsewhere.
     pub(super) fn arriving(&self, app: &str, ct: ChannelType, channel: &str, session: &Session) -> bool {
-        let remembered = session.state.lock().rare_if().is_some_and(|r| r.arriving.remove(&(ct, Arc::from(channel))));
+        let remembered = session.state.lock().rare_mut().is_some_and(|r| r.arriving.remove(&(ct, Arc::from(channel))));
         remembered || self.member_elsewhere(app, ct, channel, &session.user)
     }
 

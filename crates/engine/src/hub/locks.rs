@@ -387,7 +387,7 @@ impl Hub {
         let logout = reason == super::EndReason::Logout;
         let (subs, held) = {
             let mut state = session.state.lock();
-            let subs: Vec<Arc<str>> = state.rare_if().map(|r| r.meta_subs.drain().collect()).unwrap_or_default();
+            let subs: Vec<Arc<str>> = state.rare_mut().map(|r| r.meta_subs.drain().collect()).unwrap_or_default();
             let release = logout || (!state.detached && reason != super::EndReason::Moved);
             let held = if release { std::mem::take(&mut state.held_locks) } else { HeldLocks::new() };
             (subs, held)

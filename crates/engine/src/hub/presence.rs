@@ -441,7 +441,7 @@ impl Hub {
                     format!("states are waiting for {MAX_PENDING_STATE_CHANNELS} channels not joined yet"),
                 ));
             }
-            let pending = &mut state.rare_mut().pending_states;
+            let pending = &mut state.rare_or_new().pending_states;
             let states = pending.entry(key.clone()).or_default();
             let changed = change(states, max);
             if states.is_empty() {

@@ -63,13 +63,13 @@ impl SessionState {
         self.rare.as_deref()
     }
 
-    /// The rarely used parts, if any was used, to change.
-    pub fn rare_if(&mut self) -> Option<&mut Rare> {
+    /// The rarely used parts, if any was used, to change (nothing is made).
+    pub fn rare_mut(&mut self) -> Option<&mut Rare> {
         self.rare.as_deref_mut()
     }
 
     /// The rarely used parts, made on first use.
-    pub fn rare_mut(&mut self) -> &mut Rare {
+    pub fn rare_or_new(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Default::default)
     }
 }
@@ -244,8 +244,8 @@ mod tests {
     #[test]
     fn the_rare_parts_are_made_on_first_use() {
         let mut state = SessionState::default();
-        assert!(state.rare().is_none() && state.rare_if().is_none());
-        state.rare_mut().meta_subs.insert(Arc::from("u"));
+        assert!(state.rare().is_none() && state.rare_mut().is_none());
+        state.rare_or_new().meta_subs.insert(Arc::from("u"));
         assert!(state.rare().is_some_and(|r| r.meta_subs.contains("u")));
     }
 }

@@ -434,7 +434,7 @@ impl Hub {
                     format!("already subscribed to the metadata of {max} users (storage.maxUserMetadataSubscriptions)"),
                 ));
             }
-            state.rare_mut().meta_subs.insert(user.clone());
+            state.rare_or_new().meta_subs.insert(user.clone());
         }
         {
             let mut watchers = app.meta_watchers.lock();
@@ -458,7 +458,7 @@ impl Hub {
             Ok(data) => data,
             Err(e) => {
                 // Refused: the subscription does not stay half made.
-                if let Some(rare) = session.state.lock().rare_if() {
+                if let Some(rare) = session.state.lock().rare_mut() {
                     rare.meta_subs.remove(f.user_id.as_str());
                 }
                 self.forget_meta_watch(app, &f.user_id, session);
@@ -480,7 +480,7 @@ impl Hub {
         f: UserMetadataRef,
     ) -> Result<Vec<Message>> {
         names::user_id(&f.user_id)?;
-        if !session.state.lock().rare_if().is_some_and(|r| r.meta_subs.remove(f.user_id.as_str())) {
+        if !session.state.lock().rare_mut().is_some_and(|r| r.meta_subs.remove(f.user_id.as_str())) {
             return Err(Error::new(
                 ErrorCode::StorageNotSubscribe,
                 format!("not subscribed to the metadata of {:?}", f.user_id),

@@ -302,7 +302,7 @@ impl Hub {
         let ended = {
             let mut state = session.state.lock();
             state.streams.insert(name.clone());
-            if let Some(rare) = state.rare_if() {
+            if let Some(rare) = state.rare_mut() {
                 rare.pending_states.remove(&(ChannelType::Stream, name.clone()));
             }
             state.ended

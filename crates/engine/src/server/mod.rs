@@ -360,16 +360,21 @@ async fn accept_loop(
                     // largest state, and a plain connection must not pay for a TLS one.
                     match tls.clone() {
                         None => {
-                            let slot = permit;
-                            let handshake = handshake_permit;
-                            tokio::spawn(conn::serve(Box::new(conn::Accepted { stream, peer, ctx, handshake, slot })));
+                            let accepted = conn::Accepted { stream, peer, ctx, handshake: handshake_permit, slot: permit };
+                            tokio::spawn(conn::serve(Box::new(accepted)));
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
                                 match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                                     Ok(Ok(tls_stream)) => {
-                                        let (stream, handshake, slot) = (tls_stream, handshake_permit, permit);
-                                        conn::serve(Box::new(conn::Accepted { stream, peer, ctx, handshake, slot })).await
+                                        let accepted = conn::Accepted {
+                                            stream: tls_stream,
+                                            peer,
+                                            ctx,
+                                            handshake: handshake_permit,
+                                            slot: permit,
+                                        };
+                                        conn::serve(Box::new(accepted)).await
                                     }
                                     // The permits go with the task.
                                     Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
