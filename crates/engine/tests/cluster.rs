@@ -439,6 +439,7 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
     listener.next_typed("presence", "SNAPSHOT").await;
     let talker = rtm(&b, "talker").await;
     talker.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
+    talker.ask(json!({"op":"join","channel":"stage"})).await.unwrap();
     settle().await;
     assert_eq!(readyz(&a).await, (200, "up".to_string()));
 
@@ -488,6 +489,12 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
     settle().await;
     let who = listener.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 2, "the directory is whole again: {who}");
+    // What node b stored again came from its hub: the talker's session (a user channel finds
+    // it from node a) and its message and stream channels (whereNow from node a).
+    let where_ = listener.ask(json!({"op":"whereNow","userId":"talker"})).await.unwrap();
+    assert_eq!(where_["totalChannel"], 2, "{where_}");
+    let direct = PublishOptions { channel_type: piazza_engine::protocol::ChannelType::User, ..Default::default() };
+    listener.client.call(|c, r| c.publish(r, "talker", Payload::Text("psst".into()), direct)).await.unwrap();
 }
 
 /// `GET /readyz`: the status and what it says of Redis.

@@ -65,6 +65,12 @@ impl Entry {
         serde_json::to_string(&parts).expect("strings serialize")
     }
 
+    /// Whether it is of the kinds every connection has (online, channel member), which the hub
+    /// gives again from its own state rather than the cluster keeping a copy.
+    pub fn is_common(&self) -> bool {
+        matches!(self, Entry::Online { .. } | Entry::Member { .. })
+    }
+
     /// Seconds the entry outlives a dead node before its user counts as gone.
     pub fn timeout(&self) -> u32 {
         match self {

@@ -68,6 +68,9 @@ pub trait ClusterEvents: Send + Sync {
     /// A dead node's entries: this node is its claimer and must announce the users that did
     /// not come back.
     fn reap(&self, node: &str, entries: Vec<Entry>);
+    /// This node's online and channel-member entries as they are now (see
+    /// [`Entry::is_common`]), to store again after the bus comes back.
+    fn entries(&self) -> Vec<Entry>;
 }
 
 /// The pub/sub topic of a route. Parts are length-prefixed, so no name can forge another's.
@@ -259,8 +262,9 @@ pub struct Cluster {
     handler: OnceLock<Weak<dyn DeliveryHandler>>,
     events: OnceLock<Weak<dyn ClusterEvents>>,
     up: AtomicBool,
-    /// This node's entries (stored again after the bus comes back), kept as compactly as the
-    /// mirror keeps the others'.
+    /// This node's room members, topic publishers and bans (stored again after the bus comes
+    /// back). Its online and channel-member entries, one or more per connection, are not kept
+    /// here: the hub has them and gives them again ([`ClusterEvents::entries`]).
     own: Mutex<Mirror>,
     mirror: RwLock<Mirror>,
     /// How often each node was reported dead or back: a reap goes on only while the count it
@@ -323,7 +327,9 @@ impl Cluster {
     /// Publishes (or replaces) an entry of this node.
     pub fn put(&self, entry: Entry) {
         let key = entry.key();
-        self.own.lock().insert(&self.node, entry.clone());
+        if !entry.is_common() {
+            self.own.lock().insert(&self.node, entry.clone());
+        }
         let value = serde_json::to_vec(&entry).expect("entries serialize");
         self.bus.store(&key, Some(Bytes::from(value)));
         self.announce(&self.node, &key, Some(entry));
@@ -338,10 +344,10 @@ impl Cluster {
         }
     }
 
-    /// Withdraws an entry of this node.
+    /// Withdraws an entry of this node (the hub withdraws a common one only once it was put).
     pub fn remove(&self, entry: &Entry) {
         let key = entry.key();
-        if self.own.lock().remove(&self.node, &key).is_none() {
+        if !entry.is_common() && self.own.lock().remove(&self.node, &key).is_none() {
             return;
         }
         self.bus.store(&key, None);
@@ -540,7 +546,8 @@ impl BusSink for Cluster {
         if up && !was {
             // Store this node's entries again (the store may have been lost), tell the others
             // to load them, and load theirs.
-            let own: Vec<Entry> = self.own.lock().entries_of(&self.node);
+            let mut own: Vec<Entry> = self.own.lock().entries_of(&self.node);
+            own.extend(self.events.get().and_then(Weak::upgrade).map(|e| e.entries()).unwrap_or_default());
             for entry in own {
                 let value = serde_json::to_vec(&entry).expect("entries serialize");
                 self.bus.store(&entry.key(), Some(Bytes::from(value)));
