@@ -66,7 +66,7 @@ fn a_mirrored_user_costs_at_most_a_few_hundred_bytes() {
     println!("mirror: {per_user:.0} bytes per user (3 entries)");
     assert_eq!(mirror.member_count("bench", ChannelType::Message, "all"), USERS);
     assert_eq!(mirror.online("bench", SessionKind::Rtm, "u7"), ["node-2"]);
-    assert!(per_user <= 450.0, "{per_user:.0} bytes per mirrored user");
+    assert!(per_user <= 350.0, "{per_user:.0} bytes per mirrored user");
 
     // Everything is given back when the nodes go, every entry returned once.
     let mut returned = 0;

@@ -5,7 +5,6 @@
 //! without a round trip to Redis on the request path.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -91,8 +90,7 @@ pub fn room_key(room: &RoomId) -> String {
     }
 }
 
-/// A name shared by every index that mentions it (see [`Names`]).
-pub(super) type Name = Arc<str>;
+pub(super) use super::name::Name;
 type RoomKey = (String, String);
 /// (app, channel, topic).
 type TopicKey = (String, String, String);
@@ -203,7 +201,8 @@ impl OnlineAt {
 /// What the mirror knows of one user elsewhere: its sessions, and the channels where it is
 /// visible with how many nodes hold it there. One map for both: a user's key and slot are paid
 /// once, and a node is named by its place in [`Nodes`] (539 bytes per mirrored user of the scale
-/// benchmark with two maps and node names, 406 now: tests/directory_memory.rs).
+/// benchmark with two maps and node names, 406 with this map, 318 with one-pointer [`Name`]s:
+/// tests/directory_memory.rs).
 #[derive(Default)]
 struct UserAt {
     sessions: SmallVec<[OnlineAt; 1]>,
@@ -229,7 +228,7 @@ impl Names {
         if let Some(found) = self.set.get(name) {
             return found.clone();
         }
-        let name: Name = Arc::from(name);
+        let name = Name::new(name);
         self.set.insert(name.clone());
         name
     }
@@ -249,7 +248,7 @@ impl Names {
     }
 
     fn sweep(&mut self) {
-        self.set.retain(|name| Arc::strong_count(name) > 1);
+        self.set.retain(|name| Name::strong_count(name) > 1);
         self.released = 0;
         shrink(&mut self.set);
     }
@@ -289,7 +288,7 @@ fn shrink(collection: &mut impl Shrink) {
 /// The other nodes' entries, indexed for the questions the hub asks. Every node holds one for
 /// the whole cluster (at 100,000 users on six nodes, 83,000 users of the others), so the
 /// common entries (sessions and channel members) are stored only in their indexes, with
-/// interned names: tests/directory_memory.rs holds a mirrored user under 450 bytes. Rooms,
+/// interned names: tests/directory_memory.rs holds a mirrored user under 350 bytes. Rooms,
 /// topic publishers and bans are few; they are kept whole per node and indexed beside.
 #[derive(Default)]
 pub struct Mirror {

@@ -23,6 +23,7 @@
 pub mod bus;
 pub mod directory;
 mod heartbeat;
+mod name;
 pub mod redis;
 mod sorted;
 

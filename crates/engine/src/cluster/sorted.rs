@@ -165,7 +165,6 @@ impl<'a, V> IntoIterator for &'a Sorted<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn keys<V>(map: &Sorted<V>) -> Vec<String> {
         map.iter().map(|(k, _)| k.to_string()).collect()
@@ -178,7 +177,7 @@ mod tests {
         // A scrambled order of 40 names: through the Vec form into the BTreeMap form.
         for i in 0..40u32 {
             let name = format!("u{:02}", (i * 17) % 40);
-            *map.get_or_default(Arc::from(name.as_str())) += i;
+            *map.get_or_default(Name::new(name.as_str())) += i;
             expected.insert(name, i);
             assert_eq!(map.len(), expected.len());
             assert_eq!(matches!(map, Sorted::Few(_)), expected.len() <= FEW, "form at {}", expected.len());
@@ -189,7 +188,7 @@ mod tests {
         assert_eq!(map.get("u07"), Some(&99));
         assert_eq!(map.get("nobody"), None);
         // Nine left: still a BTreeMap; down to half of FEW: the Vec form again, order kept.
-        map.retain(|k, _| k.as_ref() < "u09");
+        map.retain(|k, _| &**k < "u09");
         assert!(matches!(map, Sorted::Many(_)));
         assert_eq!(map.remove("u08"), Some(expected["u08"]));
         assert!(matches!(map, Sorted::Few(_)));
@@ -204,15 +203,15 @@ mod tests {
     fn a_full_vec_takes_an_existing_name_in_place() {
         let mut map: Sorted<u32> = Sorted::default();
         for i in 0..FEW as u32 {
-            *map.get_or_default(Arc::from(format!("u{i:02}").as_str())) = i;
+            *map.get_or_default(Name::new(format!("u{i:02}").as_str())) = i;
         }
         // A name already there, with the Vec full: found, not a seventeenth entry, same form.
-        *map.get_or_default(Arc::from("u05")) += 100;
+        *map.get_or_default(Name::new("u05")) += 100;
         assert!(matches!(map, Sorted::Few(_)));
         assert_eq!(map.len(), FEW);
         assert_eq!(map.get("u05"), Some(&105));
         // A new name past FEW: the BTreeMap form, everything kept.
-        map.get_or_default(Arc::from("u99"));
+        map.get_or_default(Name::new("u99"));
         assert!(matches!(map, Sorted::Many(_)));
         assert_eq!(map.len(), FEW + 1);
         assert_eq!(map.get("u05"), Some(&105));
@@ -230,7 +229,7 @@ mod tests {
     fn a_few_entries_take_room_for_themselves_only() {
         let mut map: Sorted<u64> = Sorted::default();
         for name in ["c", "a", "b"] {
-            map.get_or_default(Arc::from(name));
+            map.get_or_default(Name::new(name));
         }
         let Sorted::Few(few) = &map else { panic!("three entries are few") };
         assert_eq!(few.capacity(), 3);
