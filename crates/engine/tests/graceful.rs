@@ -161,3 +161,22 @@ async fn while_it_drains_a_node_says_so_on_readyz_and_refuses_new_websockets() {
     // Closed: nothing listens any more.
     assert!(tokio::net::TcpStream::connect(server.local_addr()).await.is_err());
 }
+
+#[tokio::test]
+async fn a_client_that_never_answers_the_close_is_let_go_after_the_grace() {
+    use tokio::io::AsyncReadExt;
+    let server = server().await;
+    let mut ws = raw_session(&server, "alice").await;
+    ws.send(Message::Text(r#"{"op":"logout","id":1}"#.into())).await.unwrap();
+    // From here on the client reads bytes and never answers the close frame (the WebSocket
+    // library would): the server waits its grace (2 s) for the reply, then closes the socket.
+    let (mut tcp, started) = (ws.into_inner(), std::time::Instant::now());
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut got)).await;
+    let waited = started.elapsed();
+    assert!(matches!(read, Ok(Ok(_))), "the server closes the socket: {read:?}");
+    // A close frame (0x88) came before the socket closed.
+    assert!(got.windows(2).any(|w| w[0] == 0x88 && usize::from(w[1]) <= 125), "{got:?}");
+    assert!(waited >= Duration::from_millis(1500), "it waited for the close reply: {waited:?}");
+    assert!(waited < Duration::from_secs(6), "{waited:?}");
+}

@@ -237,6 +237,14 @@ impl Server {
         // Locks first: a node that is stopped leaves no lock held (its timers stop below).
         self.inner.hub.release_all_locks().await;
         let _ = self.inner.shutdown.send(true);
+        // Every session with a connection is told (close 1001 once its queue drained); a
+        // connection whose session opens after this sees the flag above and ends it itself.
+        let hub = &self.inner.hub;
+        for session in hub.sessions() {
+            if !session.is_detached() {
+                hub.end_session(&session, crate::hub::EndReason::ServerShutdown);
+            }
+        }
         self.inner.hub.stop();
         let mut done = self.inner.done.lock().await;
         if let Some(mut rx) = done.take() {
