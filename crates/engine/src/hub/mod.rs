@@ -443,7 +443,7 @@ impl Hub {
             state.moved = reason == EndReason::Moved;
             let channels: Vec<Arc<str>> = state.channels.drain().map(|(name, _)| name).collect();
             let streams: Vec<Arc<str>> = state.streams.drain().collect();
-            let scopes: Vec<Arc<str>> = state.scopes.drain().collect();
+            let scopes: Vec<Arc<str>> = state.rare_mut().map(|r| r.scopes.drain().collect()).unwrap_or_default();
             (channels, streams, scopes, state.room.clone())
         };
         if let Some(app) = self.app(&session.app) {

@@ -49,7 +49,7 @@ impl Hub {
             if state.ended {
                 return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
             }
-            if !state.scopes.insert(scope.clone()) {
+            if !state.rare_or_new().scopes.insert(scope.clone()) {
                 return Err(Error::new(
                     ErrorCode::DuplicateOperation,
                     format!("realtime scope {scope:?} is already joined"),
@@ -69,7 +69,7 @@ impl Hub {
     /// Leaves a realtime scope.
     pub fn realtime_leave(&self, session: &Arc<Session>, req: RealtimeScope) -> Result<ScopeResponse> {
         names::scope(&req.scope)?;
-        if !session.state.lock().scopes.remove(req.scope.as_str()) {
+        if !session.state.lock().rare_mut().is_some_and(|r| r.scopes.remove(req.scope.as_str())) {
             return Err(Error::new(
                 ErrorCode::ChannelNotJoined,
                 format!("realtime scope {:?} is not joined", req.scope),
@@ -99,7 +99,7 @@ impl Hub {
                 format!("realtime data is {} bytes; at most {max} are allowed", payload.len()),
             ));
         }
-        if !session.state.lock().scopes.contains(req.scope.as_str()) {
+        if !session.state.lock().rare().is_some_and(|r| r.scopes.contains(req.scope.as_str())) {
             return Err(Error::new(
                 ErrorCode::ChannelNotJoined,
                 format!("realtime scope {:?} is not joined", req.scope),

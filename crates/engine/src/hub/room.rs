@@ -511,6 +511,7 @@ impl Hub {
         let id = current_room(session, "custom messages need a room")?;
         {
             let mut rate = session.cmd_rate.lock();
+            let rate = rate.get_or_insert_with(Default::default);
             if !rate.messages.try_take() {
                 return Err(Error::new(
                     ErrorCode::ChannelPublishMessageTooFrequent,
