@@ -76,9 +76,16 @@ impl Held {
 }
 
 /// Members by user id (one RTM session per user and app).
+///
+/// Most channels have a few members on a node (at 100,000 users in 10,000 channels of ten on six
+/// nodes, one or two), so a roster is sized for that: the list grows one member at a time while
+/// it is short (a `Vec` starts at four, 288 bytes for one member), and a user is found by going
+/// through it until it holds more than [`SCANNED`] members; only then is an index kept (a map
+/// of even one entry is over 100 bytes).
 #[derive(Default)]
 pub struct Roster {
     list: Vec<Member>,
+    /// user → place in `list`: empty while the list is short, complete otherwise.
     index: HashMap<Arc<str>, usize>,
     /// The version of its last change others hear about (an arrival, a departure, states).
     version: u64,
@@ -89,10 +96,14 @@ pub struct Roster {
 /// version must order changes across rosters too.
 static CHANGES: AtomicU64 = AtomicU64::new(0);
 
+/// A roster finds a user by going through at most this many members; a longer one keeps an
+/// index (dropped again once it is down to half of this).
+const SCANNED: usize = 16;
+
 impl Roster {
     /// Adds a member, or updates the settings of the same user; returns whether it was new.
     pub fn upsert(&mut self, member: Member) -> bool {
-        if let Some(&i) = self.index.get(&member.session.user) {
+        if let Some(i) = self.position(&member.session.user) {
             let existing = &mut self.list[i];
             // Another session of the user, or presence asked for now: a SNAPSHOT is due again.
             if existing.session.id != member.session.id || (member.with_presence && !existing.with_presence) {
@@ -111,24 +122,51 @@ impl Roster {
             existing.session = member.session;
             return false;
         }
-        self.index.insert(member.session.user.clone(), self.list.len());
+        let (i, user) = (self.list.len(), member.session.user.clone());
+        if i == self.list.capacity() && i < SCANNED {
+            // Doubling from one, not from four.
+            self.list.reserve_exact(i.max(1));
+        }
         self.list.push(member);
+        if !self.index.is_empty() {
+            self.index.insert(user, i);
+        } else if self.list.len() > SCANNED {
+            self.index = self.list.iter().enumerate().map(|(i, m)| (m.session.user.clone(), i)).collect();
+        }
         self.changed();
         true
     }
 
+    /// Where `user` is in the list.
+    fn position(&self, user: &str) -> Option<usize> {
+        if self.index.is_empty() {
+            self.list.iter().position(|m| *m.session.user == *user)
+        } else {
+            self.index.get(user).copied()
+        }
+    }
+
     /// Removes `user` if its member belongs to session `session_id`.
     pub fn remove(&mut self, user: &str, session_id: u64) -> Option<Member> {
-        let &i = self.index.get(user)?;
+        let i = self.position(user)?;
         if self.list[i].session.id != session_id {
             return None;
         }
-        self.index.remove(user);
         self.changed();
         let member = self.list.swap_remove(i);
-        if i < self.list.len() {
-            let moved = self.list[i].session.user.clone();
-            self.index.insert(moved, i);
+        if !self.index.is_empty() {
+            self.index.remove(user);
+            if i < self.list.len() {
+                let moved = self.list[i].session.user.clone();
+                self.index.insert(moved, i);
+            }
+            if self.list.len() <= SCANNED / 2 {
+                self.index = HashMap::new();
+            }
+        }
+        if self.list.len() < self.list.capacity() / 4 {
+            // A crowd that left gives its room back (amortized: as many removals as it copies).
+            self.list.shrink_to(self.list.len() * 2);
         }
         Some(member)
     }
@@ -151,11 +189,11 @@ impl Roster {
     }
 
     pub fn get(&self, user: &str) -> Option<&Member> {
-        self.index.get(user).map(|&i| &self.list[i])
+        self.position(user).map(|i| &self.list[i])
     }
 
     pub fn get_mut(&mut self, user: &str) -> Option<&mut Member> {
-        self.index.get(user).map(|&i| &mut self.list[i])
+        self.position(user).map(|i| &mut self.list[i])
     }
 
     pub fn len(&self) -> usize {
@@ -212,5 +250,65 @@ impl Roster {
             }
             tally.record(&member.session, member.session.outbox.push(frame.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::session::QueueLimits;
+    use crate::protocol::SessionKind;
+
+    fn member(user: &str, id: u64) -> Member {
+        let budget = Arc::new(crate::hub::budget::Budget::new(0));
+        let limits = QueueLimits { unsent: 1 << 20, retain: 1 << 20, budget };
+        let session = Session::new(id, Arc::from("app"), Arc::from(user), SessionKind::Rtm, (5, 5), limits);
+        Member {
+            session: Arc::new(session),
+            with_message: true,
+            with_presence: false,
+            quiet: false,
+            with_metadata: false,
+            with_lock: false,
+            presence_after: Some(0),
+            recovering: None,
+            replayed: 0,
+            states: States::new(),
+        }
+    }
+
+    #[test]
+    fn a_roster_finds_its_members_at_every_size_and_stays_small_when_short() {
+        let mut roster = Roster::default();
+        assert!(roster.upsert(member("u0", 0)));
+        assert_eq!(roster.list.capacity(), 1, "one member, room for one");
+        assert!(roster.index.is_empty());
+        // Up past the index's threshold and back down, checked against a model each step.
+        let mut model: Vec<String> = vec!["u0".into()];
+        for i in 1..40u64 {
+            assert!(roster.upsert(member(&format!("u{i}"), i)));
+            model.push(format!("u{i}"));
+            assert_eq!(roster.index.is_empty(), roster.len() <= SCANNED, "{} members", roster.len());
+        }
+        assert!(!roster.upsert(member("u7", 7)), "the same user again is an update");
+        let order = (0..40u64).rev().step_by(3).chain((0..40u64).filter(|i| (39 - i) % 3 != 0));
+        for (step, i) in order.enumerate() {
+            let user = format!("u{i}");
+            assert!(roster.remove(&user, i + 1000).is_none(), "another session's member stays");
+            let removed = roster.remove(&user, i).is_some();
+            assert_eq!(removed, model.contains(&user), "step {step}: {user}");
+            model.retain(|u| *u != user);
+            for u in &model {
+                assert_eq!(roster.get(u).map(|m| &*m.session.user), Some(u.as_str()), "step {step}");
+            }
+            assert_eq!(roster.len(), model.len());
+            assert!(roster.get(&user).is_none());
+            assert!(roster.index.is_empty() || roster.index.len() == roster.len());
+            if roster.len() <= SCANNED / 2 {
+                assert!(roster.index.is_empty(), "{} members, still indexed", roster.len());
+            }
+            assert!(roster.list.capacity() <= 4 * roster.len() + 4, "{} kept", roster.list.capacity());
+        }
+        assert!(roster.is_empty() && model.is_empty());
     }
 }
