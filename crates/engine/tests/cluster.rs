@@ -309,6 +309,17 @@ async fn same_user(backend: Backend) {
     watcher.none_of("presence", Duration::from_millis(400)).await;
     let who = watcher.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 2, "{who}");
+    // The replacement went to node a's own topic: no session has a topic of its own.
+    if let Backend::Redis { url, prefix } = &backend {
+        let mut redis = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+        let topics: Vec<String> =
+            redis::cmd("PUBSUB").arg("CHANNELS").arg(format!("{prefix}*")).query(&mut redis).unwrap();
+        assert!(
+            topics.iter().any(|t| t.ends_with("n/1:a")) && topics.iter().any(|t| t.ends_with("n/1:b")),
+            "{topics:?}"
+        );
+        assert!(!topics.iter().any(|t| t.contains("u/")), "{topics:?}");
+    }
 }
 
 /// The events of `client` until a presence event of `event_type` about `user`.
