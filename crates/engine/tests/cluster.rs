@@ -309,7 +309,7 @@ async fn same_user(backend: Backend) {
     watcher.none_of("presence", Duration::from_millis(400)).await;
     let who = watcher.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
     assert_eq!(who["totalOccupancy"], 2, "{who}");
-    // The replacement went to node a's own topic: no session has a topic of its own.
+    // Node a heard of the replacement on its own channel: no session has a channel of its own.
     if let Backend::Redis { url, prefix } = &backend {
         let mut redis = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
         let topics: Vec<String> =
@@ -320,6 +320,28 @@ async fn same_user(backend: Backend) {
         );
         assert!(!topics.iter().any(|t| t.contains("u/")), "{topics:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_subscribes_again_quiet_or_not_is_counted_so_on_other_nodes() {
+    let backend = Backend::memory();
+    let (a, b) = (backend.node("a").await, backend.node("b").await);
+    let watcher = rtm(&a, "watcher").await;
+    let shy = rtm(&b, "shy").await;
+    let counted = || async {
+        settle().await;
+        let who = watcher.ask(json!({"op":"whoNow","channel":"c","channelType":"MESSAGE"})).await.unwrap();
+        who["totalOccupancy"].clone()
+    };
+    shy.ask(json!({"op":"subscribe","channel":"c"})).await.unwrap();
+    assert_eq!(counted().await, 1);
+    shy.ask(json!({"op":"subscribe","channel":"c","beQuiet":true})).await.unwrap();
+    assert_eq!(counted().await, 0, "quiet now");
+    shy.ask(json!({"op":"subscribe","channel":"c","beQuiet":false})).await.unwrap();
+    assert_eq!(counted().await, 1, "visible again");
+    shy.ask(json!({"op":"subscribe","channel":"c","beQuiet":true})).await.unwrap();
+    shy.ask(json!({"op":"unsubscribe","channel":"c"})).await.unwrap();
+    assert_eq!(counted().await, 0, "gone");
 }
 
 /// The events of `client` until a presence event of `event_type` about `user`.
@@ -448,7 +470,7 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
     let mut listener = rtm(&a, "listener").await;
     listener.ask(json!({"op":"subscribe","channel":"c","withPresence":true})).await.unwrap();
     listener.next_typed("presence", "SNAPSHOT").await;
-    let talker = rtm(&b, "talker").await;
+    let mut talker = rtm(&b, "talker").await;
     talker.ask(json!({"op":"subscribe","channel":"c","withPresence":false})).await.unwrap();
     talker.ask(json!({"op":"join","channel":"stage"})).await.unwrap();
     settle().await;
@@ -506,6 +528,13 @@ async fn a_redis_outage_is_survived_and_service_comes_back_by_itself() {
     assert_eq!(where_["totalChannel"], 2, "{where_}");
     let direct = PublishOptions { channel_type: piazza_engine::protocol::ChannelType::User, ..Default::default() };
     listener.client.call(|c, r| c.publish(r, "talker", Payload::Text("psst".into()), direct)).await.unwrap();
+    // It arrives: node b subscribed its own channel again.
+    loop {
+        let got = talker.next_message().await;
+        if got.payload == Payload::Text("psst".into()) {
+            break;
+        }
+    }
 }
 
 /// `GET /readyz`: the status and what it says of Redis.

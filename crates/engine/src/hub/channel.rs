@@ -87,6 +87,14 @@ pub(super) fn too_frequent(channel: &str, rate: u32) -> Error {
 /// (which identify it).
 pub(super) type Recovering = (u64, Arc<parking_lot::Mutex<super::roster::Held>>);
 
+/// What subscribing did to a channel's roster.
+enum Added {
+    /// A new member: the occupancy and the roster's version.
+    New(usize, u64),
+    /// The user was a member: its options were updated (`was_quiet`: before).
+    Updated { was_quiet: bool },
+}
+
 /// A message to keep in history: where, and what.
 pub type Stored = Option<(HistoryKey, HistoryMessage)>;
 
@@ -131,7 +139,19 @@ impl Hub {
             replayed: 0,
             states: states.clone(),
         };
-        let (channel, joined) = self.join_channel(&app, &name, member);
+        let (channel, added) = self.join_channel(&app, &name, member);
+        let joined = match added {
+            Added::New(occupancy, change) => Some((occupancy, change)),
+            Added::Updated { was_quiet } => {
+                if was_quiet != options.be_quiet {
+                    // The directory follows the member's visibility: other nodes count it there.
+                    let states = channel.roster.read().get(&session.user).map(|m| m.states.clone());
+                    let visible = states.filter(|_| !options.be_quiet);
+                    self.dir_member(&app.id, ChannelType::Message, &name, session, visible.as_ref());
+                }
+                None
+            }
+        };
         if session.is_ended() {
             self.leave_channel(&app, &name, session, PresenceEventType::RemoteLeave);
             return Err(Error::new(ErrorCode::NotLogin, "session has ended"));
@@ -160,11 +180,15 @@ impl Hub {
         Ok(ChannelResponse::now(req.channel))
     }
 
-    /// Adds a member; for a new one, returns the occupancy and the roster's version.
-    fn join_channel(&self, app: &App, name: &Arc<str>, member: Member) -> (Arc<MessageChannel>, Option<(usize, u64)>) {
+    /// Adds a member, or updates the user's options.
+    fn join_channel(&self, app: &App, name: &Arc<str>, member: Member) -> (Arc<MessageChannel>, Added) {
         let add = |channel: &MessageChannel| {
             let mut roster = channel.roster.write();
-            roster.upsert(member).then(|| (roster.occupancy(), roster.version()))
+            let was_quiet = roster.get(&member.session.user).map(|m| m.quiet);
+            match roster.upsert(member) {
+                true => Added::New(roster.occupancy(), roster.version()),
+                false => Added::Updated { was_quiet: was_quiet.unwrap_or_default() },
+            }
         };
         // The channel map lock is held while the member is added, so a concurrent removal of
         // the (momentarily empty) channel cannot orphan this member.

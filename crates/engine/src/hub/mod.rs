@@ -378,7 +378,8 @@ impl Hub {
         let key = session_key(hello.kind, user, session.id);
         let replaced = {
             let mut sessions = app.sessions.lock();
-            // User-channel messages for an RTM user reach the node of its session.
+            // User-channel messages for an RTM user reach its session here (in a cluster they come
+            // to this node's own channel: the route subscribes nothing).
             let route = || Route::User { app: app.id.clone(), user: session.user.clone() };
             self.broker().join_group(route, || {
                 let replaced = sessions.insert(key, session.clone());
@@ -395,6 +396,7 @@ impl Hub {
         self.replace_elsewhere(&session);
         tracing::debug!(?session, "session opened");
         self.hook_login(&session);
+        session.state.lock().opened = true;
         Ok(Opened { session, resumed: false, ready })
     }
 

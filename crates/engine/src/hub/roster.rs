@@ -289,6 +289,8 @@ mod tests {
             assert!(roster.upsert(member(&format!("u{i}"), i)));
             model.push(format!("u{i}"));
             assert_eq!(roster.index.is_empty(), roster.len() <= SCANNED, "{} members", roster.len());
+            assert!(model.iter().all(|u| roster.get(u).is_some_and(|m| *m.session.user == **u)), "{i}");
+            assert!(roster.get("nobody").is_none());
         }
         assert!(!roster.upsert(member("u7", 7)), "the same user again is an update");
         let order = (0..40u64).rev().step_by(3).chain((0..40u64).filter(|i| (39 - i) % 3 != 0));

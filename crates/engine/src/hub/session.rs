@@ -36,6 +36,9 @@ pub struct SessionState {
     pub ended: bool,
     /// The session ended because its user moved to another node: its leaves are not news.
     pub moved: bool,
+    /// Its opening is done (login hook included): from then on the server's shutdown may end
+    /// it; one that opens meanwhile is ended by its connection (`server::conn`).
+    pub opened: bool,
     /// What few sessions use, allocated by the first that does (`None` until then).
     rare: Option<Box<Rare>>,
     /// Locks this session holds, with their ttl.

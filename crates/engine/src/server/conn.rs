@@ -3,8 +3,8 @@
 //! 1. Read the HTTP head: plain requests go to [`super::http`], upgrades get a 101.
 //! 2. Wait for `hello` (within the handshake timeout) and open the session.
 //! 3. A writer task drains the session's outbox into the socket, one write per batch; this
-//!    task reads frames, answers requests, and watches heartbeats, the outbox's close and the
-//!    server's shutdown.
+//!    task reads frames, answers requests, and watches heartbeats and the outbox's close (the
+//!    server's shutdown closes the outboxes: `Server::close`).
 //!
 //! The WebSocket library only reads. The server writes its own frames (they are unmasked and
 //! simple): the outbox encodes a batch into one buffer, and the writer writes it with one call.

@@ -237,11 +237,16 @@ impl Server {
         // Locks first: a node that is stopped leaves no lock held (its timers stop below).
         self.inner.hub.release_all_locks().await;
         let _ = self.inner.shutdown.send(true);
-        // Every session with a connection is told (close 1001 once its queue drained); a
-        // connection whose session opens after this sees the flag above and ends it itself.
+        // Every session with a connection is told (close 1001 once its queue drained); one
+        // still opening (its login hook not yet run) is left to its connection, which sees the
+        // flag above once the opening is done and ends it.
         let hub = &self.inner.hub;
         for session in hub.sessions() {
-            if !session.is_detached() {
+            let open = {
+                let state = session.state.lock();
+                state.opened && !state.detached
+            };
+            if open {
                 hub.end_session(&session, crate::hub::EndReason::ServerShutdown);
             }
         }
