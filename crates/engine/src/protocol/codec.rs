@@ -165,6 +165,11 @@ pub fn ws_encode(message: &Message, out: &mut Vec<u8>) {
         // Raw frames are a client-side testing device; the server never queues one.
         Message::Frame(_) => return,
     };
+    ws_frame(opcode, payload, out);
+}
+
+/// Appends a final, unmasked frame of `opcode` carrying `payload`.
+pub fn ws_frame(opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
     // One allocation for a fresh buffer, not one for the header and another for the payload.
     out.reserve(payload.len() + 10);
     ws_header(opcode, payload.len(), out);

@@ -6,10 +6,10 @@
 //!    task reads frames, answers requests, and watches heartbeats and the outbox's close (the
 //!    server's shutdown closes the outboxes: `Server::close`).
 //!
-//! The WebSocket library only reads. The server writes its own frames (they are unmasked and
-//! simple): the outbox encodes a batch into one buffer, and the writer writes it with one call.
-//! What the library would write by itself while reading (pong and close replies) is collected
-//! in a small [`Control`] buffer that the writer sends too.
+//! The server reads client frames with its own reader ([`super::wsread`]: nothing kept between
+//! frames) and writes its own frames (they are unmasked and simple): the outbox encodes a batch
+//! into one buffer, and the writer writes it with one call. The replies the reader makes (pong
+//! and close) are collected in a small [`Control`] buffer that the writer sends too.
 //! 4. When the link ends, the session ends and the writer is given a moment to send its close.
 
 use std::net::SocketAddr;
@@ -17,21 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
-use tokio::sync::Notify;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::http::{self, HeadError};
+use super::wsread::{Control, FrameReader, ReadError};
 use super::ConnContext;
 use crate::error::{Error, ErrorCode};
 use crate::hub::outbox::Batch;
@@ -47,48 +40,7 @@ const BAD_FRAME_BURST: u32 = 50;
 /// Connection ids (unique per process): a session knows which connection it is attached to.
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
-/// What the WebSocket library writes on its own while reading (pong and close replies).
-#[derive(Default)]
-struct Control {
-    bytes: parking_lot::Mutex<Vec<u8>>,
-    ready: Notify,
-}
-
-/// The read half of a connection as the WebSocket library sees it: reads come from the socket,
-/// writes go to [`Control`] for the writer task.
-struct ReadSide<S> {
-    read: ReadHalf<S>,
-    control: Arc<Control>,
-}
-
-impl<S: AsyncRead> AsyncRead for ReadSide<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.read).poll_read(cx, buf)
-    }
-}
-
-impl<S> AsyncWrite for ReadSide<S> {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        let mut bytes = self.control.bytes.lock();
-        // A peer that pings without reading its pongs cannot make this grow without end.
-        if bytes.len() < 64 * 1024 {
-            bytes.extend_from_slice(buf);
-        }
-        drop(bytes);
-        self.control.ready.notify_one();
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-type Source<S> = WebSocketStream<ReadSide<S>>;
+type Source<S> = FrameReader<ReadHalf<S>>;
 type Sink<S> = WriteHalf<S>;
 
 /// Writes frames straight to the socket (before the writer task exists, or for a last close).
@@ -99,14 +51,6 @@ async fn send_now<S: AsyncWrite>(sink: &mut Sink<S>, frames: &[Message]) -> std:
     }
     sink.write_all(&bytes).await?;
     sink.flush().await
-}
-
-fn ws_config(max_frame: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(512)
-        .write_buffer_size(32 * 1024)
-        .max_message_size(Some(max_frame))
-        .max_frame_size(Some(max_frame))
 }
 
 /// A connection past its handshake: a session is open.
@@ -229,13 +173,7 @@ where
     }
     let (read, mut sink) = tokio::io::split(stream);
     let control = Arc::new(Control::default());
-    let mut source = WebSocketStream::from_partially_read(
-        ReadSide { read, control: control.clone() },
-        request.rest,
-        Role::Server,
-        Some(ws_config(limits.max_frame_bytes)),
-    )
-    .await;
+    let mut source = FrameReader::new(read, &request.rest, limits.max_frame_bytes, control.clone());
     let counters = ctx.hub.counters();
     counters.connections.fetch_add(1, Ordering::Relaxed);
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
@@ -317,15 +255,14 @@ async fn read_hello<S: AsyncRead>(source: &mut Source<S>) -> Result<Hello, Optio
     loop {
         let message = match source.next().await {
             Some(Ok(m)) => m,
-            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                let reason = format!("message of {size} bytes exceeds maxFrameBytes {max_size}");
-                return Err(Some((Error::invalid(reason), close::TOO_BIG)));
+            Some(Err(e @ ReadError::TooBig { .. })) => {
+                return Err(Some((Error::invalid(e.to_string()), close::TOO_BIG)))
             }
-            Some(Err(WsError::Utf8(e))) => {
-                let reason = format!("text frame is not valid UTF-8: {e}");
-                return Err(Some((Error::invalid(reason), close::INVALID_DATA)));
+            Some(Err(e @ ReadError::Utf8)) => return Err(Some((Error::invalid(e.to_string()), close::INVALID_DATA))),
+            Some(Err(e @ ReadError::Protocol(_))) => {
+                return Err(Some((Error::invalid(e.to_string()), close::PROTOCOL_ERROR)))
             }
-            _ => return Err(None),
+            Some(Err(ReadError::Io(_))) | None => return Err(None),
         };
         let raw = match &message {
             Message::Text(t) => t.as_bytes().to_vec(),
@@ -392,19 +329,17 @@ where
             item = source.next() => {
                 let message = match item {
                     Some(Ok(message)) => message,
-                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                        session.outbox.close_now(
-                            close::TOO_BIG,
-                            format!("message of {size} bytes exceeds maxFrameBytes {max_size}"),
-                        );
+                    Some(Err(e @ ReadError::TooBig { .. })) => {
+                        session.outbox.close_now(close::TOO_BIG, e.to_string());
                         return End::Failed("oversize frame".into());
                     }
-                    Some(Err(WsError::Utf8(e))) => {
+                    Some(Err(e @ (ReadError::Utf8 | ReadError::Protocol(_)))) => {
                         ctx.hub.counters().bad_frames.fetch_add(1, Ordering::Relaxed);
-                        session.outbox.close_now(close::INVALID_DATA, format!("text frame is not valid UTF-8: {e}"));
-                        return End::Failed("invalid UTF-8".into());
+                        let code = if matches!(e, ReadError::Utf8) { close::INVALID_DATA } else { close::PROTOCOL_ERROR };
+                        session.outbox.close_now(code, e.to_string());
+                        return End::Failed(e.to_string());
                     }
-                    Some(Err(e)) => return End::Failed(e.to_string()),
+                    Some(Err(ReadError::Io(e))) => return End::Failed(e.to_string()),
                     None => return End::Closed,
                 };
                 last_seen = Instant::now();
@@ -417,11 +352,8 @@ where
                         }
                         handle_frame(message, session, ctx, &mut bad_frames);
                     }
-                    Message::Close(_) => {
-                        // The library queued its close reply; have it written (to `Control`).
-                        let _ = futures_util::SinkExt::flush(source).await;
-                        return End::Closed;
-                    }
+                    // The reader put its close reply in `Control`, for the writer.
+                    Message::Close(_) => return End::Closed,
                     _ => {}
                 }
             }
@@ -508,8 +440,8 @@ async fn write_loop<S>(
                         let close = codec::close(close::GOING_AWAY, "session resumed on another connection");
                         let _ = send_now(&mut sink, &[close]).await;
                     } else {
-                        // This connection ended (the peer closed): send what the WebSocket
-                        // library answered (its close reply).
+                        // This connection ended (the peer closed): send what the reader
+                        // answered (its close reply).
                         let bytes = std::mem::take(&mut *control.bytes.lock());
                         let _ = sink.write_all(&bytes).await;
                         let _ = sink.flush().await;

@@ -9,6 +9,7 @@ pub mod api;
 mod conn;
 mod http;
 mod metrics;
+mod wsread;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,291 @@
+//! Reading a client's WebSocket frames (RFC 6455 §5), keeping no buffer between them.
+//!
+//! An idle connection is the common case at scale, and a WebSocket library keeps its read
+//! buffer (512 bytes at least) and its state (a few hundred bytes in the connection's task) for
+//! as long as the connection lasts. This reader reads into the stack of the poll that asks for
+//! bytes and keeps on the heap only what a frame not yet whole needs: between frames it holds
+//! nothing but the socket. Frames are checked as strictly as the library did: masked, no
+//! reserved bits or opcodes, control frames final and at most 125 bytes, fragments in order,
+//! frame and message sizes within the limit (checked from the header, before the payload is
+//! read), text in UTF-8. The replies the protocol asks for (a pong for a ping, the close
+//! echoed) are written to [`Control`] for the writer task.
+
+use std::future::poll_fn;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// Bytes read per poll, into the stack.
+const READ_CHUNK: usize = 8 * 1024;
+/// What replies may wait in [`Control`]: a peer that pings without reading its pongs cannot
+/// make it grow without end (the pongs past it are dropped; the protocol allows a pong to
+/// answer only the latest ping).
+const CONTROL_CAP: usize = 64 * 1024;
+
+/// The replies to control frames (pongs, the close echoed), for the writer task to send.
+#[derive(Default)]
+pub(super) struct Control {
+    pub bytes: parking_lot::Mutex<Vec<u8>>,
+    pub ready: Notify,
+}
+
+impl Control {
+    fn reply(&self, opcode: u8, payload: &[u8]) {
+        let mut bytes = self.bytes.lock();
+        if bytes.len() < CONTROL_CAP {
+            crate::protocol::codec::ws_frame(opcode, payload, &mut bytes);
+        }
+        drop(bytes);
+        self.ready.notify_one();
+    }
+}
+
+/// Why a connection's frames cannot be read on.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// A frame, or a message of several, over the limit (close 1009).
+    TooBig { size: usize, max: usize },
+    /// A text message that is not UTF-8 (close 1007).
+    Utf8,
+    /// A frame the protocol does not allow (close 1002).
+    Protocol(&'static str),
+    /// The socket failed, or ended within a frame.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooBig { size, max } => write!(f, "message of {size} bytes exceeds maxFrameBytes {max}"),
+            ReadError::Utf8 => f.write_str("text frame is not valid UTF-8"),
+            ReadError::Protocol(reason) => write!(f, "WebSocket protocol error: {reason}"),
+            ReadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A message arriving in fragments: whether it is text, and its data so far.
+struct Partial {
+    text: bool,
+    data: BytesMut,
+}
+
+/// A frame's header, parsed.
+struct Header {
+    fin: bool,
+    opcode: u8,
+    mask: [u8; 4],
+    /// Bytes of the header itself.
+    size: usize,
+    /// Bytes of the payload.
+    len: usize,
+}
+
+/// Parses a client frame's header from the start of `buf`: `Ok(None)` until it is whole.
+fn header(buf: &[u8], max: usize) -> Result<Option<Header>, ReadError> {
+    let [first, second, ..] = *buf else { return Ok(None) };
+    if first & 0x70 != 0 {
+        return Err(ReadError::Protocol("reserved bits set without an extension"));
+    }
+    if second & 0x80 == 0 {
+        return Err(ReadError::Protocol("a client's frame must be masked"));
+    }
+    let (fin, opcode) = (first & 0x80 != 0, first & 0x0F);
+    let (len, at) = match second & 0x7F {
+        126 => match buf.get(2..4) {
+            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 4),
+            None => return Ok(None),
+        },
+        127 => match buf.get(2..10) {
+            Some(b) => (u64::from_be_bytes(b.try_into().expect("8 bytes")), 10),
+            None => return Ok(None),
+        },
+        len => (u64::from(len), 2),
+    };
+    if opcode >= 8 {
+        if !fin {
+            return Err(ReadError::Protocol("a control frame must not be fragmented"));
+        }
+        if len > 125 {
+            return Err(ReadError::Protocol("a control frame must carry at most 125 bytes"));
+        }
+    }
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if len > max {
+        return Err(ReadError::TooBig { size: len, max });
+    }
+    let Some(mask) = buf.get(at..at + 4) else { return Ok(None) };
+    Ok(Some(Header { fin, opcode, mask: mask.try_into().expect("4 bytes"), size: at + 4, len }))
+}
+
+fn unmask(data: &mut [u8], mask: [u8; 4]) {
+    for (i, byte) in data.iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
+    }
+}
+
+/// Whether a close code may be sent in a close frame (RFC 6455 §7.4).
+fn close_code_allowed(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1013 | 3000..=4999)
+}
+
+fn text(data: Bytes) -> Result<Message, ReadError> {
+    Utf8Bytes::try_from(data).map(Message::Text).map_err(|_| ReadError::Utf8)
+}
+
+/// The frames of one connection's read half.
+pub(super) struct FrameReader<R> {
+    read: R,
+    /// Read and not yet taken: a frame not yet whole; empty, with no allocation, between frames.
+    buf: BytesMut,
+    /// A message arriving in fragments (rare: boxed, 8 bytes when there is none).
+    partial: Option<Box<Partial>>,
+    max: usize,
+    control: std::sync::Arc<Control>,
+    /// A close was received: nothing is read after it.
+    closed: bool,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Reads from `read`, starting with `rest` (what came after the HTTP head); frames and
+    /// messages may be `max` bytes long.
+    pub fn new(read: R, rest: &[u8], max: usize, control: std::sync::Arc<Control>) -> Self {
+        Self { read, buf: BytesMut::from(rest), partial: None, max, control, closed: false }
+    }
+
+    /// The next message: data, ping, pong or close (the replies to the last two are already in
+    /// [`Control`]); `None` once the peer closed or the socket ended between frames.
+    pub async fn next(&mut self) -> Option<Result<Message, ReadError>> {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, ReadError>>> {
+        loop {
+            if self.closed {
+                return Poll::Ready(None);
+            }
+            match self.take() {
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            }
+            match ready!(self.poll_fill(cx)) {
+                Ok(true) => {}
+                Ok(false) if self.buf.is_empty() && self.partial.is_none() => return Poll::Ready(None),
+                Ok(false) => {
+                    let ended =
+                        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the connection ended within a frame");
+                    return Poll::Ready(Some(Err(ReadError::Io(ended))));
+                }
+                Err(e) => return Poll::Ready(Some(Err(ReadError::Io(e)))),
+            }
+        }
+    }
+
+    /// Reads what the socket has into `buf`: `Ok(false)` at its end.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<bool>> {
+        let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read = ReadBuf::uninit(&mut stack);
+        ready!(Pin::new(&mut self.read).poll_read(cx, &mut read))?;
+        if read.filled().is_empty() {
+            return Poll::Ready(Ok(false));
+        }
+        self.buf.extend_from_slice(read.filled());
+        Poll::Ready(Ok(true))
+    }
+
+    /// Takes the frames that are whole from `buf` until one makes a message: `Ok(None)` when
+    /// more bytes are needed.
+    fn take(&mut self) -> Result<Option<Message>, ReadError> {
+        loop {
+            let Some(header) = header(&self.buf, self.max)? else { return Ok(None) };
+            let whole = header.size + header.len;
+            if self.buf.len() < whole {
+                // Room for the rest of the frame at once, not a reallocation per read.
+                self.buf.reserve(whole - self.buf.len());
+                return Ok(None);
+            }
+            self.buf.advance(header.size);
+            let mut payload = self.buf.split_to(header.len);
+            if self.buf.is_empty() {
+                // Nothing is kept between frames (the payload holds its part until dropped).
+                self.buf = BytesMut::new();
+            }
+            unmask(&mut payload, header.mask);
+            if let Some(message) = self.frame(header.fin, header.opcode, payload)? {
+                return Ok(Some(message));
+            }
+        }
+    }
+
+    /// One whole frame: the message it completes, if any.
+    fn frame(&mut self, fin: bool, opcode: u8, payload: BytesMut) -> Result<Option<Message>, ReadError> {
+        match opcode {
+            0x1 | 0x2 if self.partial.is_some() => {
+                Err(ReadError::Protocol("a new message began before the fragmented one ended"))
+            }
+            0x1 if fin => text(payload.freeze()).map(Some),
+            0x2 if fin => Ok(Some(Message::Binary(payload.freeze()))),
+            0x1 | 0x2 => {
+                self.partial = Some(Box::new(Partial { text: opcode == 0x1, data: payload }));
+                Ok(None)
+            }
+            0x0 => {
+                let Some(partial) = &mut self.partial else {
+                    return Err(ReadError::Protocol("a continuation frame without a message to continue"));
+                };
+                let size = partial.data.len() + payload.len();
+                if size > self.max {
+                    return Err(ReadError::TooBig { size, max: self.max });
+                }
+                partial.data.extend_from_slice(&payload);
+                if !fin {
+                    return Ok(None);
+                }
+                let Partial { text: is_text, data } = *self.partial.take().expect("checked above");
+                if is_text {
+                    text(data.freeze()).map(Some)
+                } else {
+                    Ok(Some(Message::Binary(data.freeze())))
+                }
+            }
+            0x8 => self.close(payload.freeze()).map(Some),
+            0x9 => {
+                self.control.reply(0xA, &payload);
+                Ok(Some(Message::Ping(payload.freeze())))
+            }
+            0xA => Ok(Some(Message::Pong(payload.freeze()))),
+            _ => Err(ReadError::Protocol("an unknown opcode")),
+        }
+    }
+
+    /// The peer's close: echoed (a code that may not be sent is answered with 1002).
+    fn close(&mut self, payload: Bytes) -> Result<Message, ReadError> {
+        let frame = match payload.len() {
+            0 => None,
+            1 => return Err(ReadError::Protocol("a close frame's code must be two bytes")),
+            _ => {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                let reason = Utf8Bytes::try_from(payload.slice(2..)).map_err(|_| ReadError::Utf8)?;
+                Some(CloseFrame { code: code.into(), reason })
+            }
+        };
+        match &frame {
+            None => self.control.reply(0x8, &[]),
+            Some(f) if close_code_allowed(u16::from(f.code)) => self.control.reply(0x8, &payload),
+            Some(_) => self.control.reply(0x8, &[0x03, 0xEA]),
+        }
+        self.closed = true;
+        Ok(Message::Close(frame))
+    }
+}
+
+#[cfg(test)]
+#[path = "wsread_tests.rs"]
+mod tests;
