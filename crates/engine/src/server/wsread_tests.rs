@@ -128,7 +128,7 @@ fn a_close_is_echoed_and_ends_the_reading() {
 #[test]
 fn sizes_are_checked_from_the_header_and_across_fragments() {
     // The header alone says it is too big: the payload is never waited for.
-    let header = frame(0x82, &vec![0u8; 200])[..8].to_vec();
+    let header = frame(0x82, &[0u8; 200])[..8].to_vec();
     assert!(matches!(one_error(header, 100), ReadError::TooBig { size: 200, max: 100 }));
     let mut bytes = frame(0x02, &[0u8; 60]);
     bytes.extend(frame(0x80, &[0u8; 60]));
