@@ -112,6 +112,47 @@ async fn invalid_utf8_text_is_closed_with_1007_before_and_after_login() {
     raw_session(&server, "still-served").await;
 }
 
+/// A raw data frame (`fin` false: more fragments follow).
+fn fragment(data: &str, opcode: Data, fin: bool) -> Message {
+    Message::Frame(Frame::message(Bytes::copy_from_slice(data.as_bytes()), OpCode::Data(opcode), fin))
+}
+
+#[tokio::test]
+async fn websocket_frames_are_read_as_rfc_6455_says() {
+    let server = server().await;
+    let mut ws = raw_session(&server, "u").await;
+    // A ping is answered with a pong carrying its data.
+    ws.send(Message::Ping(Bytes::from_static(b"are you there"))).await.unwrap();
+    let pong = tokio::time::timeout(WAIT, ws.next()).await.expect("a pong in time");
+    assert!(matches!(pong, Some(Ok(Message::Pong(ref data))) if data == "are you there"), "{pong:?}");
+    // A request in three fragments is one request.
+    let request = json!({"op":"subscribe","id":1,"channel":"c"}).to_string();
+    let (a, rest) = request.split_at(10);
+    let (b, c) = rest.split_at(10);
+    for frame in [fragment(a, Data::Text, false), fragment(b, Data::Continue, false), fragment(c, Data::Continue, true)]
+    {
+        ws.send(frame).await.unwrap();
+    }
+    let answer = next_json(&mut ws).await;
+    assert_eq!((&answer["t"], &answer["id"]), (&json!("ok"), &json!(1)), "{answer}");
+    // A continuation with no message to continue is a protocol error: 1002 with a reason.
+    ws.send(fragment("x", Data::Continue, true)).await.unwrap();
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!(code, 1002);
+    assert!(reason.contains("continuation"), "{reason}");
+
+    // A reserved bit set, before login.
+    let mut ws = raw(&server).await;
+    let mut frame = Frame::message(Bytes::from_static(b"{}"), OpCode::Data(Data::Text), true);
+    frame.header_mut().rsv1 = true;
+    ws.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["t"], "err");
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!(code, 1002);
+    assert!(reason.contains("reserved"), "{reason}");
+    raw_session(&server, "still-served").await;
+}
+
 #[tokio::test]
 async fn garbage_before_hello_is_refused_without_opening_a_session() {
     let server = server().await;

@@ -105,7 +105,9 @@ impl Hub {
         names::channel(&req.channel)?;
         let options = req.options();
         let app = self.session_app(session)?;
-        let name: Arc<str> = Arc::from(req.channel.as_str());
+        // The channel's own name when it exists: each member's subscription holds no copy.
+        let known = app.channels.read().get_key_value(req.channel.as_str()).map(|(name, _)| name.clone());
+        let name: Arc<str> = known.unwrap_or_else(|| Arc::from(req.channel.as_str()));
         let states = {
             let mut state = session.state.lock();
             if state.ended {
