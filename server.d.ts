@@ -39,7 +39,7 @@ export interface ServerConnectionOptions {
   outboundQueueBytes?: number
   /** Bytes queued for all connections together (unsent, and sent but not yet acknowledged); past it the biggest queues are shed first — their unacknowledged frames forgotten, then their connections closed with 4003 (default 1 GiB; 0 = no node-wide bound; else at least `outboundQueueBytes`). */
   outboundBudgetBytes?: number
-  /** Largest WebSocket message accepted (default 256 KiB). */
+  /** Largest WebSocket message accepted (default 256 KiB, at most 64 MiB). */
   maxFrameBytes?: number
   /** Milliseconds from TCP accept to a complete hello (default 5000). */
   handshakeTimeoutMs?: number

@@ -313,6 +313,10 @@ impl Default for RoomsConfig {
     }
 }
 
+/// The largest `connection.maxFrameBytes`: a message is at most 16 MiB (`limits.maxMessageBytes`),
+/// and a frame's declared length is room the server makes before reading it.
+pub const MAX_FRAME_BYTES_CAP: usize = 64 * 1024 * 1024;
+
 impl ServerConfig {
     /// The configuration with every secret replaced by `***` (for printing).
     pub fn redacted(&self) -> ServerConfig {
@@ -398,6 +402,9 @@ impl ServerConfig {
             return Err(Error::invalid(
                 "connection.maxFrameBytes must exceed limits.maxMessageBytes and limits.maxRealtimeBytes by at least 1024 bytes of header",
             ));
+        }
+        if c.max_frame_bytes > MAX_FRAME_BYTES_CAP {
+            return Err(Error::invalid("connection.maxFrameBytes must be at most 64 MiB"));
         }
         if c.outbound_queue_bytes < c.max_frame_bytes {
             return Err(Error::invalid("connection.outboundQueueBytes must be at least connection.maxFrameBytes"));

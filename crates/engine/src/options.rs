@@ -86,7 +86,7 @@ options! {
     "connection.maxConnections", "max-connections", "PIAZZA_MAX_CONNECTIONS", U64, "Connections accepted at once";
     "connection.outboundQueueBytes", "outbound-queue-bytes", "PIAZZA_OUTBOUND_QUEUE_BYTES", U64, "Bytes queued for one connection before it is closed as a slow consumer";
     "connection.outboundBudgetBytes", "outbound-budget-bytes", "PIAZZA_OUTBOUND_BUDGET_BYTES", U64, "Bytes queued for all connections together before the biggest queues are shed (0 = no bound)";
-    "connection.maxFrameBytes", "max-frame-bytes", "PIAZZA_MAX_FRAME_BYTES", U64, "Largest WebSocket message accepted, in bytes";
+    "connection.maxFrameBytes", "max-frame-bytes", "PIAZZA_MAX_FRAME_BYTES", U64, "Largest WebSocket message accepted, in bytes (at most 64 MiB)";
     "connection.handshakeTimeoutMs", "handshake-timeout-ms", "PIAZZA_HANDSHAKE_TIMEOUT_MS", U64, "Milliseconds allowed from TCP accept to a complete hello";
     "connection.resumeBufferBytes", "resume-buffer-bytes", "PIAZZA_RESUME_BUFFER_BYTES", U64, "Bytes of sent frames kept per session for lossless resume";
     "connection.maxPendingHandshakes", "max-pending-handshakes", "PIAZZA_MAX_PENDING_HANDSHAKES", U64, "Connections still in their handshake at once";

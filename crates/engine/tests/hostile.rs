@@ -112,6 +112,18 @@ async fn invalid_utf8_text_is_closed_with_1007_before_and_after_login() {
     raw_session(&server, "still-served").await;
 }
 
+#[test]
+fn a_frame_limit_past_64_mib_is_refused_at_start() {
+    use piazza_engine::config::{ServerConfig, MAX_FRAME_BYTES_CAP};
+    // A frame's declared length is room the server makes before reading it.
+    let mut config = ServerConfig::default();
+    config.connection.max_frame_bytes = MAX_FRAME_BYTES_CAP + 1;
+    config.connection.outbound_queue_bytes = MAX_FRAME_BYTES_CAP + 1;
+    assert!(config.validate().unwrap_err().to_string().contains("at most 64 MiB"));
+    config.connection.max_frame_bytes = MAX_FRAME_BYTES_CAP;
+    config.validate().unwrap();
+}
+
 /// A raw data frame (`fin` false: more fragments follow).
 fn fragment(data: &str, opcode: Data, fin: bool) -> Message {
     Message::Frame(Frame::message(Bytes::copy_from_slice(data.as_bytes()), OpCode::Data(opcode), fin))

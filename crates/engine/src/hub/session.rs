@@ -143,7 +143,7 @@ pub const MAX_REMEMBERED_ANSWER_BYTES: usize = 16 * 1024;
 #[derive(Debug)]
 enum Kept {
     Pending,
-    Text(bytes::Bytes),
+    Text(Utf8Bytes),
     Binary(bytes::Bytes),
     TooLarge,
 }
@@ -152,7 +152,7 @@ impl Kept {
     fn answer(message: &Message) -> Kept {
         match message {
             _ if message.len() > MAX_REMEMBERED_ANSWER_BYTES => Kept::TooLarge,
-            Message::Text(text) => Kept::Text(text.clone().into()),
+            Message::Text(text) => Kept::Text(text.clone()),
             Message::Binary(data) => Kept::Binary(data.clone()),
             // Answers are data frames; anything else is not kept.
             _ => Kept::TooLarge,
@@ -161,7 +161,7 @@ impl Kept {
 
     fn message(&self) -> Option<Message> {
         match self {
-            Kept::Text(bytes) => Utf8Bytes::try_from(bytes.clone()).ok().map(Message::Text),
+            Kept::Text(text) => Some(Message::Text(text.clone())),
             Kept::Binary(bytes) => Some(Message::Binary(bytes.clone())),
             Kept::Pending | Kept::TooLarge => None,
         }

@@ -527,8 +527,8 @@ mod tests {
     /// reader in place of the WebSocket library's stream (72 bytes where it took 344); 600 since
     /// the read loop is an `async` block (an `async fn` kept its arguments twice) and `serve`
     /// keeps only what serving needs of the context. A task is the future and 160 bytes, in
-    /// steps of 128: 600 is the most that fits 768, one of mimalloc's classes. The bound keeps
-    /// it there.
+    /// steps of 128: a future of up to 608 bytes fits 768, one of mimalloc's classes. The bound
+    /// keeps it there.
     #[tokio::test]
     async fn a_connection_task_stays_small() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

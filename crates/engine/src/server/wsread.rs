@@ -4,11 +4,12 @@
 //! buffer (512 bytes at least) and its state (a few hundred bytes in the connection's task) for
 //! as long as the connection lasts. This reader reads into the stack of the poll that asks for
 //! bytes and keeps on the heap only what a frame not yet whole needs: between frames it holds
-//! nothing but the socket. Frames are checked as strictly as the library did: masked, no
-//! reserved bits or opcodes, control frames final and at most 125 bytes, fragments in order,
-//! frame and message sizes within the limit (checked from the header, before the payload is
-//! read), text in UTF-8. The replies the protocol asks for (a pong for a ping, the close
-//! echoed) are written to [`Control`] for the writer task.
+//! nothing but the socket. Frames are checked as strictly as the library did, and each frame's
+//! header before its payload is waited for: masked, no reserved bits or opcodes, control frames
+//! final and at most 125 bytes, fragments in order, the frame and the message it adds to within
+//! the limit; then text in UTF-8. The first error ends the reading. The replies the protocol
+//! asks for (a pong for a ping, the close echoed) are written to [`Control`] for the writer
+//! task.
 
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
@@ -24,8 +25,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 /// Bytes read per poll, into the stack.
 const READ_CHUNK: usize = 8 * 1024;
 /// What replies may wait in [`Control`]: a peer that pings without reading its pongs cannot
-/// make it grow without end (the pongs past it are dropped; the protocol allows a pong to
-/// answer only the latest ping).
+/// make it grow without end (the replies past it are dropped; such a peer is closed as a slow
+/// consumer or for its silence soon enough).
 const CONTROL_CAP: usize = 64 * 1024;
 
 /// The replies to control frames (pongs, the close echoed), for the writer task to send.
@@ -124,8 +125,17 @@ fn header(buf: &[u8], max: usize) -> Result<Option<Header>, ReadError> {
     Ok(Some(Header { fin, opcode, mask: mask.try_into().expect("4 bytes"), size: at + 4, len }))
 }
 
+/// Undoes a client's masking, eight bytes at a time.
 fn unmask(data: &mut [u8], mask: [u8; 4]) {
-    for (i, byte) in data.iter_mut().enumerate() {
+    let [a, b, c, d] = mask;
+    let word = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = data.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let value = u64::from_ne_bytes(chunk.try_into().expect("8 bytes")) ^ word;
+        chunk.copy_from_slice(&value.to_ne_bytes());
+    }
+    // The rest starts at a multiple of eight: the mask's phase is 0 again.
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
         *byte ^= mask[i & 3];
     }
 }
@@ -159,13 +169,25 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Self { read, buf: BytesMut::from(rest), partial: None, max, control, closed: false }
     }
 
-    /// The next message: data, ping, pong or close (the replies to the last two are already in
-    /// [`Control`]); `None` once the peer closed or the socket ended between frames.
+    /// The next message: data, ping, pong or close (the replies to a ping and a close are
+    /// already in [`Control`]); `None` once the peer closed, the socket ended between frames,
+    /// or after an error (the first error ends the reading).
     pub async fn next(&mut self) -> Option<Result<Message, ReadError>> {
         poll_fn(|cx| self.poll_next(cx)).await
     }
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, ReadError>>> {
+        let next = self.poll_read_on(cx);
+        if let Poll::Ready(Some(Err(_))) = &next {
+            // Nothing is read after an error: what was kept goes.
+            self.closed = true;
+            self.buf = BytesMut::new();
+            self.partial = None;
+        }
+        next
+    }
+
+    fn poll_read_on(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, ReadError>>> {
         loop {
             if self.closed {
                 return Poll::Ready(None);
@@ -188,10 +210,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Reads what the socket has into `buf`: `Ok(false)` at its end.
+    /// Reads what the socket has into `buf`: `Ok(false)` at its end. Within a frame whose
+    /// header was read, no more than the rest of the frame: `buf` has room for exactly that.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<bool>> {
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut read = ReadBuf::uninit(&mut stack);
+        let room = self.buf.capacity() - self.buf.len();
+        let limit = if self.buf.is_empty() || room == 0 { READ_CHUNK } else { room.min(READ_CHUNK) };
+        let mut read = ReadBuf::uninit(&mut stack[..limit]);
         ready!(Pin::new(&mut self.read).poll_read(cx, &mut read))?;
         if read.filled().is_empty() {
             return Poll::Ready(Ok(false));
@@ -205,18 +230,20 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     fn take(&mut self) -> Result<Option<Message>, ReadError> {
         loop {
             let Some(header) = header(&self.buf, self.max)? else { return Ok(None) };
-            let whole = header.size + header.len;
+            self.check(&header)?;
+            let whole = header.size.saturating_add(header.len);
             if self.buf.len() < whole {
                 // Room for the rest of the frame at once, not a reallocation per read.
                 self.buf.reserve(whole - self.buf.len());
                 return Ok(None);
             }
-            self.buf.advance(header.size);
-            let mut payload = self.buf.split_to(header.len);
-            if self.buf.is_empty() {
-                // Nothing is kept between frames (the payload holds its part until dropped).
-                self.buf = BytesMut::new();
-            }
+            let mut payload = if self.buf.len() == whole {
+                // The whole buffer: nothing is kept between frames.
+                std::mem::take(&mut self.buf)
+            } else {
+                self.buf.split_to(whole)
+            };
+            payload.advance(header.size);
             unmask(&mut payload, header.mask);
             if let Some(message) = self.frame(header.fin, header.opcode, payload)? {
                 return Ok(Some(message));
@@ -224,12 +251,23 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// One whole frame: the message it completes, if any.
+    /// What a frame's header alone says is wrong with it in this place of the stream: checked
+    /// before its payload is waited for (and room made for it).
+    fn check(&self, header: &Header) -> Result<(), ReadError> {
+        match (header.opcode, &self.partial) {
+            (0x1 | 0x2, Some(_)) => Err(ReadError::Protocol("a new message began before the fragmented one ended")),
+            (0x0, None) => Err(ReadError::Protocol("a continuation frame without a message to continue")),
+            (0x0, Some(partial)) if partial.data.len() + header.len > self.max => {
+                Err(ReadError::TooBig { size: partial.data.len() + header.len, max: self.max })
+            }
+            (0x0..=0x2 | 0x8..=0xA, _) => Ok(()),
+            _ => Err(ReadError::Protocol("an unknown opcode")),
+        }
+    }
+
+    /// One whole frame, checked by [`Self::check`]: the message it completes, if any.
     fn frame(&mut self, fin: bool, opcode: u8, payload: BytesMut) -> Result<Option<Message>, ReadError> {
         match opcode {
-            0x1 | 0x2 if self.partial.is_some() => {
-                Err(ReadError::Protocol("a new message began before the fragmented one ended"))
-            }
             0x1 if fin => text(payload.freeze()).map(Some),
             0x2 if fin => Ok(Some(Message::Binary(payload.freeze()))),
             0x1 | 0x2 => {

@@ -138,6 +138,86 @@ fn sizes_are_checked_from_the_header_and_across_fragments() {
 }
 
 #[test]
+fn what_a_header_says_is_refused_before_its_payload_arrives() {
+    // Each case is sent up to its header only: the error comes without waiting for the rest.
+    let head = |bytes: Vec<u8>, header_len: usize| bytes[..bytes.len() - header_len].to_vec();
+    let mut fragmented = frame(0x02, &[0u8; 60]);
+    fragmented.extend(head(frame(0x80, &[0u8; 60]), 60));
+    assert!(matches!(one_error(fragmented, 100), ReadError::TooBig { size: 120, max: 100 }));
+    let mut interleaved = frame(0x01, b"a");
+    interleaved.extend(head(frame(0x81, &[b'b'; 50]), 50));
+    assert!(matches!(one_error(interleaved, 100), ReadError::Protocol(_)));
+    assert!(matches!(one_error(head(frame(0x83, &[0u8; 50]), 50), 100), ReadError::Protocol(_)));
+    assert!(matches!(one_error(head(frame(0x80, &[0u8; 50]), 50), 100), ReadError::Protocol(_)));
+}
+
+#[tokio::test]
+async fn nothing_is_read_after_an_error() {
+    let mut bytes = frame(0x81, &[0xC3, 0x28]);
+    bytes.extend(frame(0x81, b"after"));
+    let mut reader = reader(vec![bytes], 100);
+    assert!(matches!(reader.next().await, Some(Err(ReadError::Utf8))));
+    assert!(reader.next().await.is_none());
+    assert_eq!(reader.buf.capacity(), 0, "what was kept went");
+    let mut reader = reader_of(frame(0x81 | 0x40, b"a"));
+    assert!(matches!(reader.next().await, Some(Err(ReadError::Protocol(_)))));
+    assert!(reader.next().await.is_none(), "the same error is not given again");
+}
+
+fn reader_of(bytes: Vec<u8>) -> FrameReader<Pieces> {
+    reader(vec![bytes], 100)
+}
+
+#[test]
+fn unmasking_by_words_matches_byte_by_byte() {
+    for len in 0..=40 {
+        let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+        let mut fast = data.clone();
+        unmask(&mut fast, MASK);
+        let slow: Vec<u8> = data.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]).collect();
+        assert_eq!(fast, slow, "{len} bytes");
+    }
+}
+
+/// A socket that has nothing every other time it is polled (so each read can be watched).
+struct Stepped(Pieces, bool);
+
+impl AsyncRead for Stepped {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        self.1 = !self.1;
+        if self.1 {
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+#[test]
+fn a_big_frame_is_read_into_room_made_once() {
+    // A frame of 100,000 bytes, then a small one, in pieces that straddle them: the buffer is
+    // never made bigger than the frame (a read past its end would double it).
+    let mut bytes = frame(0x82, &vec![5u8; 100_000]);
+    bytes.extend(frame(0x81, b"next"));
+    let pieces = bytes.chunks(30_000).map(<[u8]>::to_vec).collect();
+    let socket = Stepped(Pieces(pieces), false);
+    let mut reader = FrameReader::new(socket, &[], 200_000, Arc::new(Control::default()));
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let (mut most, mut left) = (0, None);
+    let mut messages = Vec::new();
+    while messages.len() < 2 {
+        match reader.poll_next(&mut cx) {
+            Poll::Ready(item) => messages.push(item.expect("a message").expect("no error")),
+            Poll::Pending => most = most.max(reader.buf.capacity()),
+        }
+        // What the big frame's buffer had left once it was taken.
+        left = left.or((messages.len() == 1).then(|| reader.buf.capacity()));
+    }
+    assert_eq!(messages, [Message::Binary(vec![5u8; 100_000].into()), Message::Text("next".into())]);
+    assert!((100_000..=100_014).contains(&most), "room for {most} bytes");
+    assert!(left.is_some_and(|left| left < 1024), "{left:?} bytes of room left beside the frame");
+}
+
+#[test]
 fn text_that_is_not_utf8_is_refused_whole_or_in_fragments() {
     assert!(matches!(one_error(frame(0x81, &[0xC3, 0x28]), 100), ReadError::Utf8));
     let mut bytes = frame(0x01, &[b'a', 0xC3]);
