@@ -282,6 +282,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if size > self.max {
                     return Err(ReadError::TooBig { size, max: self.max });
                 }
+                if size > partial.data.capacity() {
+                    // Room doubles, but never past the limit: a message in fragments holds at
+                    // most `max` bytes of room however it is cut.
+                    let mut grown = BytesMut::with_capacity(size.max(partial.data.capacity() * 2).min(self.max));
+                    grown.extend_from_slice(&partial.data);
+                    partial.data = grown;
+                }
                 partial.data.extend_from_slice(&payload);
                 if !fin {
                     return Ok(None);

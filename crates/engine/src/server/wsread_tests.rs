@@ -152,6 +152,25 @@ fn what_a_header_says_is_refused_before_its_payload_arrives() {
 }
 
 #[tokio::test]
+async fn a_message_in_many_fragments_never_holds_more_room_than_the_limit() {
+    // A frame per read, so the room can be watched after each.
+    let mut pieces = vec![frame(0x02, &[1u8; 10])];
+    pieces.extend((0..96).map(|_| frame(0x00, &[1u8; 10])));
+    pieces.push(frame(0x80, &[1u8; 30]));
+    let mut reader = FrameReader::new(Stepped(Pieces(pieces.into()), false), &[], 1000, Default::default());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut most = 0;
+    let message = loop {
+        match reader.poll_next(&mut cx) {
+            Poll::Ready(item) => break item.unwrap().unwrap(),
+            Poll::Pending => most = most.max(reader.partial.as_ref().map_or(0, |p| p.data.capacity())),
+        }
+    };
+    assert_eq!(message, Message::Binary(vec![1u8; 1000].into()));
+    assert!(most <= 1000, "{most} bytes of room for a message of at most 1,000");
+}
+
+#[tokio::test]
 async fn nothing_is_read_after_an_error() {
     let mut bytes = frame(0x81, &[0xC3, 0x28]);
     bytes.extend(frame(0x81, b"after"));
