@@ -53,15 +53,6 @@ async fn send_now<S: AsyncWrite>(sink: &mut Sink<S>, frames: &[Message]) -> std:
     sink.flush().await
 }
 
-/// A connection past its handshake: a session is open.
-struct Upgraded<S> {
-    sink: Sink<S>,
-    source: Source<S>,
-    control: Arc<Control>,
-    opened: Opened,
-    conn: u64,
-}
-
 /// What serving an open session needs, and nothing more (every byte is in every connection's
 /// task for as long as it lasts): the semaphores and the shutdown's receiver stay behind.
 struct Opening<S> {
@@ -104,7 +95,7 @@ where
     // The handshake's buffers live on the heap only while it runs (and the box of `accepted`
     // is freed with them): the task that serves the connection for hours stays small.
     let Some(Opening { sink, mut source, control, session, ready, conn, hub, done: _done, peer, slot: _slot }) =
-        Box::pin(open_accepted(accepted)).await
+        Box::pin(open(accepted)).await
     else {
         return;
     };
@@ -135,35 +126,13 @@ where
     hub.counters().connections.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Opens the session of an accepted socket, keeping of the context what serving it needs.
-async fn open_accepted<S>(accepted: Box<Accepted<S>>) -> Option<Opening<S>>
+/// HTTP upgrade, `hello`, session: returns the open connection with what serving it needs of
+/// the context, or `None` once it was refused, served as plain HTTP, or went away.
+async fn open<S>(accepted: Box<Accepted<S>>) -> Option<Opening<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { stream, peer, ctx, handshake, slot } = *accepted;
-    let Upgraded { sink, source, control, opened, conn } = open(stream, peer, &ctx, handshake).await?;
-    // The server's shutdown ends the sessions with a connection (`Server::close`), which closes
-    // their outboxes; one that opened while it did so ends here. The read loop does not wait
-    // for it: a `watch` receiver's `changed()` made every connection's task larger.
-    if *ctx.shutdown.borrow() {
-        ctx.hub.end_session(&opened.session, EndReason::ServerShutdown);
-    }
-    let Opened { session, ready, .. } = opened;
-    let ConnContext { hub, _done: done, .. } = ctx;
-    Some(Opening { sink, source, control, session, ready, conn, hub, done, peer, slot })
-}
-
-/// HTTP upgrade, `hello`, session: returns the open connection, or `None` once it was refused,
-/// served as plain HTTP, or went away.
-async fn open<S>(
-    mut stream: S,
-    peer: SocketAddr,
-    ctx: &ConnContext,
-    handshake: tokio::sync::OwnedSemaphorePermit,
-) -> Option<Upgraded<S>>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+    let Accepted { mut stream, peer, ctx, handshake, slot: place } = *accepted;
     let limits = ctx.hub.config().connection.clone();
     let handshake_deadline = Instant::now() + Duration::from_millis(limits.handshake_timeout_ms);
     let request = match http::read_head(&mut stream, Duration::from_millis(limits.handshake_timeout_ms)).await {
@@ -217,10 +186,19 @@ where
     match hello {
         Ok(Ok(hello)) => match ctx.hub.open_session(&hello, conn) {
             Ok(opened) => {
-                if welcome(&mut sink, &opened, &hello, ctx, peer).await.is_err() {
+                if welcome(&mut sink, &opened, &hello, &ctx, peer).await.is_err() {
                     ctx.hub.detach(&opened.session, conn);
                 } else {
-                    return Some(Upgraded { sink, source, control, opened, conn });
+                    // The server's shutdown ends the sessions with a connection (`Server::close`),
+                    // which closes their outboxes; one that opened while it did so ends here.
+                    // The read loop does not wait for it: a `watch` receiver's `changed()` made
+                    // every connection's task larger.
+                    if *ctx.shutdown.borrow() {
+                        ctx.hub.end_session(&opened.session, EndReason::ServerShutdown);
+                    }
+                    let Opened { session, ready, .. } = opened;
+                    let ConnContext { hub, _done: done, .. } = ctx;
+                    return Some(Opening { sink, source, control, session, ready, conn, hub, done, peer, slot: place });
                 }
             }
             Err(error) => {
@@ -289,14 +267,8 @@ async fn read_hello<S: AsyncRead>(source: &mut Source<S>) -> Result<Hello, Optio
     loop {
         let message = match source.next().await {
             Some(Ok(m)) => m,
-            Some(Err(e @ ReadError::TooBig { .. })) => {
-                return Err(Some((Error::invalid(e.to_string()), close::TOO_BIG)))
-            }
-            Some(Err(e @ ReadError::Utf8)) => return Err(Some((Error::invalid(e.to_string()), close::INVALID_DATA))),
-            Some(Err(e @ ReadError::Protocol(_))) => {
-                return Err(Some((Error::invalid(e.to_string()), close::PROTOCOL_ERROR)))
-            }
-            Some(Err(ReadError::Io(_))) | None => return Err(None),
+            Some(Err(e)) => return Err(e.close_code().map(|code| (Error::invalid(e.to_string()), code))),
+            None => return Err(None),
         };
         let raw = match &message {
             Message::Text(t) => t.as_bytes().to_vec(),
@@ -366,17 +338,15 @@ where
                 item = source.next() => {
                     let message = match item {
                         Some(Ok(message)) => message,
-                        Some(Err(e @ ReadError::TooBig { .. })) => {
-                            session.outbox.close_now(close::TOO_BIG, e.to_string());
-                            return End::Failed("oversize frame".into());
-                        }
-                        Some(Err(e @ (ReadError::Utf8 | ReadError::Protocol(_)))) => {
-                            hub.counters().bad_frames.fetch_add(1, Ordering::Relaxed);
-                            let code = if matches!(e, ReadError::Utf8) { close::INVALID_DATA } else { close::PROTOCOL_ERROR };
-                            session.outbox.close_now(code, e.to_string());
+                        Some(Err(e)) => {
+                            if matches!(e, ReadError::Utf8 | ReadError::Protocol(_)) {
+                                hub.counters().bad_frames.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if let Some(code) = e.close_code() {
+                                session.outbox.close_now(code, e.to_string());
+                            }
                             return End::Failed(e.to_string());
                         }
-                        Some(Err(ReadError::Io(e))) => return End::Failed(e.to_string()),
                         None => return End::Closed,
                     };
                     last_seen = Instant::now();

@@ -60,6 +60,18 @@ pub(super) enum ReadError {
     Io(std::io::Error),
 }
 
+impl ReadError {
+    /// The close code the connection ends with; `None` when the socket itself failed.
+    pub fn close_code(&self) -> Option<u16> {
+        match self {
+            ReadError::TooBig { .. } => Some(crate::protocol::close::TOO_BIG),
+            ReadError::Utf8 => Some(crate::protocol::close::INVALID_DATA),
+            ReadError::Protocol(_) => Some(crate::protocol::close::PROTOCOL_ERROR),
+            ReadError::Io(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -275,13 +287,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Ok(None)
             }
             0x0 => {
-                let Some(partial) = &mut self.partial else {
-                    return Err(ReadError::Protocol("a continuation frame without a message to continue"));
-                };
+                // `check` made sure there is a message to continue and room for this part.
+                let Some(partial) = &mut self.partial else { return Ok(None) };
                 let size = partial.data.len() + payload.len();
-                if size > self.max {
-                    return Err(ReadError::TooBig { size, max: self.max });
-                }
                 if size > partial.data.capacity() {
                     // Room doubles, but never past the limit: a message in fragments holds at
                     // most `max` bytes of room however it is cut.
