@@ -180,12 +180,15 @@ async fn every_limit_is_refused_with_its_code() {
     assert_eq!(e.code, ErrorCode::ChannelInstanceExceedLimitation);
     c.call(|c, r| c.subscribe(r, "s1", Default::default())).await.expect("re-subscribing is not a new subscription");
 
-    let mut results = Vec::new();
-    for i in 0..70 {
-        results.push(c.call(|c, r| c.publish(r, "rate", Payload::Text(i.to_string()), Default::default())).await);
-    }
+    // 70 publishes at once into a bucket of 60 that refills at 60 per second: at least 10 are
+    // refused, less one for each 1/60 s the burst took to arrive (a loaded machine is slow).
+    let started = std::time::Instant::now();
+    let publishes =
+        (0..70).map(|i| c.call(move |c, r| c.publish(r, "rate", Payload::Text(i.to_string()), Default::default())));
+    let results = futures_util::future::join_all(publishes).await;
+    let refills = (started.elapsed().as_secs_f64() * 60.0).ceil() as usize;
     let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(refused.len() >= 9, "{} refused", refused.len());
+    assert!(refused.len() >= 10usize.saturating_sub(refills).max(1), "{} refused, {refills} refills", refused.len());
     assert!(refused.iter().all(|e| e.code == ErrorCode::ChannelPublishMessageTooFrequent));
 }
 
